@@ -1,0 +1,503 @@
+"""Answer formatting in Vietnamese or English, from ``Prediction`` objects and metrics dicts.
+
+Number style (chosen, applied everywhere):
+
+* Vietnamese: "." groups thousands and "," marks decimals ("1.234,5"; "68,5 nghìn đồng"; "+5,4%").
+* English: "," groups thousands and "." marks decimals ("1,234.5"; "68.5k VND"; "+5.4%").
+* Prices are shown in thousand VND like on Vietnamese trading boards: 1 decimal, 2 below 10k.
+* Probabilities are whole percents; dates are dd/mm/yyyy (vi) and ISO yyyy-mm-dd (en).
+
+Every number printed comes from the inputs; nothing is estimated here. Functions return the *body*;
+``compose`` adds the simulated-data label and the one-line disclaimer so they can never be lost
+(the optional LLM step rephrases the body only).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from stockvision.serving.schemas import DISCLAIMER_EN, DISCLAIMER_VI, Prediction
+
+SIMULATED_LABEL = {
+    "vi": "⚠ DỮ LIỆU MÔ PHỎNG — số liệu dưới đây sinh từ dữ liệu tổng hợp, không phải giá thật.",
+    "en": "⚠ SIMULATED DATA — the figures below come from synthetic data, not real prices.",
+}
+DISCLAIMER = {"vi": DISCLAIMER_VI, "en": DISCLAIMER_EN}
+ARROWS = {
+    "UP": {"vi": "▲ TĂNG", "en": "▲ UP"},
+    "DOWN": {"vi": "▼ GIẢM", "en": "▼ DOWN"},
+    "SIDEWAYS": {"vi": "► ĐI NGANG", "en": "► SIDEWAYS"},
+}
+_ARROW_ONLY = {"UP": "▲", "DOWN": "▼", "SIDEWAYS": "►"}
+
+
+# ---------------------------------------------------------------------------- numbers
+def fmt_number(value: float, lang: str, decimals: int = 1) -> str:
+    """Group thousands and place the decimal mark for the language ("1.234,5" / "1,234.5")."""
+    if value is None or not math.isfinite(value):
+        return "—" if lang == "vi" else "n/a"
+    text = f"{value:,.{decimals}f}"
+    if lang == "vi":
+        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+    return text
+
+
+def fmt_price_k(value_k: float, lang: str) -> str:
+    """A price in thousand VND: 1 decimal, 2 decimals under 10 (penny stocks tick in 10 VND)."""
+    return fmt_number(value_k, lang, 2 if abs(value_k) < 10 else 1)
+
+
+def fmt_pct(fraction: float, lang: str, decimals: int = 1, signed: bool = True) -> str:
+    """A fraction as a percent: 0.054 -> "+5,4%" (vi) / "+5.4%" (en)."""
+    if fraction is None or not math.isfinite(fraction):
+        return "—" if lang == "vi" else "n/a"
+    sign = "+" if signed and fraction > 0 else ""
+    return f"{sign}{fmt_number(fraction * 100, lang, decimals)}%"
+
+
+def fmt_prob(p: float) -> str:
+    return f"{round(p * 100):d}%"
+
+
+def fmt_date(d: date, lang: str) -> str:
+    return d.strftime("%d/%m/%Y") if lang == "vi" else d.isoformat()
+
+
+def _unit(lang: str) -> str:
+    return "nghìn đồng" if lang == "vi" else "thousand VND"
+
+
+# ---------------------------------------------------------------------------- composition
+def compose(body: str, lang: str, simulated: bool) -> str:
+    """Final answer: simulated label (when any input is synthetic), body, one-line disclaimer."""
+    parts = []
+    if simulated:
+        parts.append(SIMULATED_LABEL[lang])
+    parts.append(body.strip())
+    parts.append(f"ℹ {DISCLAIMER[lang]}")
+    return "\n\n".join(p for p in parts if p)
+
+
+# ---------------------------------------------------------------------------- predictions
+def pattern_label(pattern: str, lang: str) -> str:
+    return ARROWS.get(pattern.upper(), {"vi": pattern, "en": pattern})[lang]
+
+
+def format_prediction(p: Prediction, lang: str, show_versions: bool = False) -> str:
+    """One stock: last close, 4-week target with its interval, pattern with the 3 probabilities."""
+    unit = _unit(lang)
+    cov = round(p.interval.coverage * 100)
+    pr = p.probabilities
+    low_k, high_k = p.interval.low / 1000, p.interval.high / 1000
+    horizon = max(1, round((p.target_date - p.prediction_date).days / 7))
+    if lang == "vi":
+        measured = (
+            f"; kiểm định thực tế {fmt_prob(p.interval.measured_coverage)}"
+            if p.interval.measured_coverage is not None
+            else ""
+        )
+        lines = [
+            f"{_ARROW_ONLY.get(p.pattern, '•')} {p.symbol} ({p.exchange}) — {p.company_name}",
+            f"Giá đóng cửa gần nhất: {fmt_price_k(p.last_close_k, lang)} {unit} "
+            f"(dữ liệu đến {fmt_date(p.data_as_of, lang)}).",
+            f"Giá mục tiêu {horizon} tuần (khoảng {fmt_date(p.target_date, lang)}): "
+            f"{fmt_price_k(p.price_target_k, lang)} {unit} ({fmt_pct(p.expected_return, lang)}), "
+            f"khoảng {fmt_price_k(low_k, lang)} – {fmt_price_k(high_k, lang)} "
+            f"(độ tin cậy khoảng {cov}%{measured}).",
+            f"Xu hướng: {pattern_label(p.pattern, lang)} — xác suất tăng {fmt_prob(pr.up)} · "
+            f"đi ngang {fmt_prob(pr.sideways)} · giảm {fmt_prob(pr.down)} "
+            f"(độ tin cậy {fmt_prob(p.confidence)}).",
+        ]
+        if show_versions:
+            lines.append(
+                f"Phiên bản mô hình: giá {p.model_versions.price or 'không rõ'}, "
+                f"xu hướng {p.model_versions.pattern or 'không rõ'}."
+            )
+    else:
+        measured = (
+            f"; {fmt_prob(p.interval.measured_coverage)} measured out of sample"
+            if p.interval.measured_coverage is not None
+            else ""
+        )
+        lines = [
+            f"{_ARROW_ONLY.get(p.pattern, '•')} {p.symbol} ({p.exchange}) — {p.company_name}",
+            f"Last close: {fmt_price_k(p.last_close_k, lang)} {unit} "
+            f"(data as of {fmt_date(p.data_as_of, lang)}).",
+            f"{horizon}-week price target (around {fmt_date(p.target_date, lang)}): "
+            f"{fmt_price_k(p.price_target_k, lang)} {unit} ({fmt_pct(p.expected_return, lang)}), "
+            f"range {fmt_price_k(low_k, lang)} – {fmt_price_k(high_k, lang)} "
+            f"(about {cov}% confidence{measured}).",
+            f"Pattern: {pattern_label(p.pattern, lang)} — probability up {fmt_prob(pr.up)} · "
+            f"sideways {fmt_prob(pr.sideways)} · down {fmt_prob(pr.down)} "
+            f"(confidence {fmt_prob(p.confidence)}).",
+        ]
+        if show_versions:
+            lines.append(
+                f"Model versions: price {p.model_versions.price or 'unknown'}, "
+                f"pattern {p.model_versions.pattern or 'unknown'}."
+            )
+    return "\n".join(lines)
+
+
+def format_predictions(preds: Sequence[Prediction], lang: str, show_versions: bool = False) -> str:
+    return "\n\n".join(format_prediction(p, lang, show_versions) for p in preds)
+
+
+def _fmt_value(value: float | None, lang: str) -> str:
+    if value is None or not math.isfinite(value):
+        return "—"
+    mag = abs(value)
+    decimals = 0 if mag >= 100 else 2 if mag >= 1 else 3
+    return fmt_number(value, lang, decimals)
+
+
+def format_explanation(p: Prediction, lang: str, max_drivers: int = 5) -> str:
+    """The prediction plus its strongest drivers, each with its description and push direction."""
+    head = format_prediction(p, lang)
+    drivers = sorted(p.drivers, key=lambda d: abs(d.contribution), reverse=True)[:max_drivers]
+    if not drivers:
+        tail = (
+            "Mô hình hiện tại không cung cấp các yếu tố giải thích cho dự báo này."
+            if lang == "vi"
+            else "The current model does not provide drivers for this prediction."
+        )
+        return f"{head}\n\n{tail}"
+    if lang == "vi":
+        lines = [f"Các yếu tố ảnh hưởng mạnh nhất đến dự báo {p.symbol}:"]
+        for d in drivers:
+            arrow, verb = (
+                ("▲", "đẩy dự báo lên") if d.contribution > 0 else ("▼", "kéo dự báo xuống")
+            )
+            lines.append(
+                f"{arrow} {d.description_vi} ({d.feature} = {_fmt_value(d.value, lang)}): {verb},"
+                f" đóng góp {fmt_pct(d.contribution, lang, 2)} vào lợi nhuận dự báo (log)."
+            )
+        lines.append(
+            "Đây là các tương quan thống kê mà mô hình học được, không phải nguyên nhân chắc chắn."
+        )
+    else:
+        lines = [f"Strongest drivers of the {p.symbol} prediction:"]
+        for d in drivers:
+            arrow, verb = ("▲", "pushes it up") if d.contribution > 0 else ("▼", "pulls it down")
+            lines.append(
+                f"{arrow} {d.description_en} ({d.feature} = {_fmt_value(d.value, lang)}): {verb},"
+                f" contributing {fmt_pct(d.contribution, lang, 2)} to the predicted (log) return."
+            )
+        lines.append("These are statistical associations learned by the model, not proven causes.")
+    return head + "\n\n" + "\n".join(lines)
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for k, row in enumerate(rows):
+        out.append(" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        if k == 0:
+            out.append("-+-".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def format_comparison(preds: Sequence[Prediction], lang: str) -> str:
+    """Side-by-side table of the compared stocks and a one-line reading of it."""
+    if lang == "vi":
+        header = [
+            "Mã",
+            "Giá gần nhất",
+            "Mục tiêu 4T",
+            "Thay đổi",
+            "Khoảng 80%",
+            "Xu hướng",
+            "Tăng/Ngang/Giảm",
+        ]
+    else:
+        header = ["Symbol", "Last", "4w target", "Change", "80% range", "Pattern", "Up/Side/Down"]
+    rows = [header]
+    for p in preds:
+        pr = p.probabilities
+        rows.append(
+            [
+                p.symbol,
+                fmt_price_k(p.last_close_k, lang),
+                fmt_price_k(p.price_target_k, lang),
+                fmt_pct(p.expected_return, lang),
+                f"{fmt_price_k(p.interval.low / 1000, lang)}–{fmt_price_k(p.interval.high / 1000, lang)}",
+                pattern_label(p.pattern, lang),
+                f"{fmt_prob(pr.up)}/{fmt_prob(pr.sideways)}/{fmt_prob(pr.down)}",
+            ]
+        )
+    best = max(preds, key=lambda p: p.expected_return)
+    likely_up = max(preds, key=lambda p: p.probabilities.up)
+    if lang == "vi":
+        title = f"So sánh dự báo 4 tuần ({_unit(lang)}):"
+        reading = (
+            f"Kỳ vọng cao nhất: {best.symbol} ({fmt_pct(best.expected_return, lang)}); "
+            f"xác suất tăng cao nhất: {likely_up.symbol} ({fmt_prob(likely_up.probabilities.up)})."
+        )
+    else:
+        title = f"4-week forecast comparison ({_unit(lang)}):"
+        reading = (
+            f"Highest expected return: {best.symbol} ({fmt_pct(best.expected_return, lang)}); "
+            f"highest probability of rising: {likely_up.symbol} "
+            f"({fmt_prob(likely_up.probabilities.up)})."
+        )
+    return f"{title}\n```\n{_table(rows)}\n```\n{reading}"
+
+
+def format_ranking(
+    preds: Sequence[Prediction], lang: str, direction: str | None, group_label: str | None = None
+) -> str:
+    """Numbered list, in the order given (the ranking service decides the order)."""
+    down = direction == "down"
+    n = len(preds)
+    if lang == "vi":
+        what = "giảm mạnh nhất" if down else "tăng mạnh nhất"
+        scope = f" nhóm {group_label}" if group_label else ""
+        title = f"Top {n} mã{scope} được dự báo {what} trong 4 tuần tới:"
+    else:
+        what = "fall the most" if down else "rise the most"
+        scope = f" {group_label}" if group_label else ""
+        title = f"Top {n}{scope} stocks forecast to {what} over the next 4 weeks:"
+    lines = [title]
+    for i, p in enumerate(preds, 1):
+        prob = p.probabilities.down if down else p.probabilities.up
+        word = (
+            ("XS giảm" if down else "XS tăng") if lang == "vi" else ("P(down)" if down else "P(up)")
+        )
+        lines.append(
+            f"{i}. {_ARROW_ONLY.get(p.pattern, '•')} {p.symbol}: {fmt_price_k(p.last_close_k, lang)}"
+            f" → {fmt_price_k(p.price_target_k, lang)} ({fmt_pct(p.expected_return, lang)}), "
+            f"{word} {fmt_prob(prob)}"
+        )
+    if preds:
+        as_of = max(p.data_as_of for p in preds)
+        lines.append(
+            f"Dữ liệu đến {fmt_date(as_of, lang)}; giá theo {_unit(lang)}."
+            if lang == "vi"
+            else f"Data as of {fmt_date(as_of, lang)}; prices in {_unit(lang)}."
+        )
+    return "\n".join(lines)
+
+
+def format_history(symbol: str, dates: Sequence[date], closes: Sequence[float], lang: str) -> str:
+    """Text summary of the chart the UI draws: start, end, change, high and low."""
+    if len(closes) == 0:
+        return (
+            f"Chưa có dữ liệu giá của {symbol} trong khoảng thời gian này."
+            if lang == "vi"
+            else f"No price data for {symbol} in this period."
+        )
+    first, last = closes[0], closes[-1]
+    hi = max(range(len(closes)), key=lambda i: closes[i])
+    lo = min(range(len(closes)), key=lambda i: closes[i])
+    change = last / first - 1 if first else float("nan")
+    f = lambda v: fmt_price_k(v / 1000, lang)  # noqa: E731
+    if lang == "vi":
+        return (
+            f"Biểu đồ giá {symbol} từ {fmt_date(dates[0], lang)} đến {fmt_date(dates[-1], lang)}: "
+            f"{f(first)} → {f(last)} {_unit(lang)} ({fmt_pct(change, lang)}); "
+            f"cao nhất {f(closes[hi])} ({fmt_date(dates[hi], lang)}), "
+            f"thấp nhất {f(closes[lo])} ({fmt_date(dates[lo], lang)})."
+        )
+    return (
+        f"{symbol} price chart from {fmt_date(dates[0], lang)} to {fmt_date(dates[-1], lang)}: "
+        f"{f(first)} → {f(last)} {_unit(lang)} ({fmt_pct(change, lang)}); "
+        f"high {f(closes[hi])} ({fmt_date(dates[hi], lang)}), "
+        f"low {f(closes[lo])} ({fmt_date(dates[lo], lang)})."
+    )
+
+
+# ---------------------------------------------------------------------------- model quality
+def _as_pct(value: float) -> float:
+    """Fractions (|v| <= 1) become percents; larger values are taken as percents already.
+
+    metrics.json stores accuracy/coverage/ECE as fractions and ``*_pct`` fields as percents; a 4-week
+    MAE below 1% or an accuracy above 100% is not plausible, so the rule is unambiguous in practice.
+    """
+    return value * 100 if abs(value) <= 1 else value
+
+
+def format_model_quality(metrics: Mapping[str, Any], lang: str) -> str:
+    """Walk-forward metrics per model; only keys present in ``metrics`` are printed."""
+    models = metrics.get("models") if isinstance(metrics, Mapping) else None
+    if not models:
+        return (
+            "Chưa có kết quả kiểm định mô hình (cần chạy đánh giá walk-forward trước)."
+            if lang == "vi"
+            else "No model evaluation is available yet (run the walk-forward evaluation first)."
+        )
+    n = lambda v, d=1: fmt_number(v, lang, d)  # noqa: E731
+    price_lines, pattern_lines = [], []
+    for name, by_kind in models.items():
+        price = by_kind.get("price") or {}
+        pattern = by_kind.get("pattern") or {}
+        if price:
+            bits = []
+            if "mae_pct" in price:
+                mae = n(_as_pct(price["mae_pct"]), 2)
+                bits.append(
+                    f"sai số tuyệt đối trung bình {mae}% giá"
+                    if lang == "vi"
+                    else f"mean absolute error {mae}% of price"
+                )
+            if "mae_ratio_vs_random_walk" in price:
+                r = price["mae_ratio_vs_random_walk"]
+                better = r < 1
+                bits.append(
+                    f"bằng {n(r, 2)} lần sai số của random walk ({'tốt hơn' if better else 'không tốt hơn'})"
+                    if lang == "vi"
+                    else f"{n(r, 2)}× the random-walk error ({'better' if better else 'not better'})"
+                )
+            if "interval_coverage" in price:
+                bits.append(
+                    f"khoảng dự báo chứa giá thật {n(_as_pct(price['interval_coverage']), 1)}% số lần"
+                    if lang == "vi"
+                    else f"interval contained the outcome {n(_as_pct(price['interval_coverage']), 1)}% of the time"
+                )
+            if bits:
+                price_lines.append(f"• {name}: " + "; ".join(bits))
+        if pattern:
+            bits = []
+            if "accuracy" in pattern:
+                bits.append(
+                    f"đoán đúng xu hướng {n(_as_pct(pattern['accuracy']), 1)}%"
+                    if lang == "vi"
+                    else f"pattern accuracy {n(_as_pct(pattern['accuracy']), 1)}%"
+                )
+            if "log_loss_skill" in pattern:
+                bits.append(f"log-loss skill {n(pattern['log_loss_skill'], 3)}")
+            if "ece" in pattern:
+                bits.append(
+                    f"sai lệch hiệu chỉnh xác suất (ECE) {n(pattern['ece'], 3)}"
+                    if lang == "vi"
+                    else f"calibration error (ECE) {n(pattern['ece'], 3)}"
+                )
+            if bits:
+                pattern_lines.append(f"• {name}: " + "; ".join(bits))
+    if lang == "vi":
+        out = ["Chất lượng mô hình (kiểm định walk-forward, dữ liệu ngoài mẫu):"]
+        if price_lines:
+            out += ["Dự báo giá 4 tuần:", *price_lines]
+        if pattern_lines:
+            out += ["Dự báo xu hướng:", *pattern_lines]
+        out.append(
+            "Random walk = đoán giá không đổi; log-loss skill > 0 nghĩa là xác suất tốt hơn tỉ lệ"
+            " nền. Kết quả quá khứ không bảo đảm hiệu quả tương lai."
+        )
+    else:
+        out = ["Model quality (walk-forward evaluation, out-of-sample):"]
+        if price_lines:
+            out += ["4-week price:", *price_lines]
+        if pattern_lines:
+            out += ["Pattern:", *pattern_lines]
+        out.append(
+            "Random walk = price unchanged; log-loss skill > 0 means better probabilities than the"
+            " base rates. Past performance does not guarantee future results."
+        )
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------- canned texts
+EXAMPLES = {
+    "vi": [
+        "Dự đoán giá VNM tháng sau?",
+        "Top 5 cổ phiếu ngân hàng giảm mạnh nhất",
+        "Tại sao FPT được dự báo tăng?",
+        "So sánh HPG và HSG",
+        "Biểu đồ FPT 1 năm",
+        "Mô hình chính xác không?",
+    ],
+    "en": [
+        "Predict VNM next month",
+        "Top 5 bank stocks likely to fall",
+        "Why is FPT forecast to rise?",
+        "Compare HPG and HSG",
+        "FPT chart 1 year",
+        "How accurate is the model?",
+    ],
+}
+
+
+def help_text(lang: str) -> str:
+    ex = "\n".join(f"• {e}" for e in EXAMPLES[lang])
+    if lang == "vi":
+        return (
+            "Mình là Stock Vision, trợ lý dự báo cổ phiếu Việt Nam (HoSE/HNX/UPCoM) cho 4 tuần tới: "
+            "giá mục tiêu kèm khoảng dao động, xu hướng TĂNG/GIẢM/ĐI NGANG với xác suất, và lý do. "
+            f"Bạn có thể hỏi bằng tiếng Việt (có dấu hoặc không dấu) hoặc tiếng Anh, ví dụ:\n{ex}"
+        )
+    return (
+        "I am Stock Vision, a 4-week forecaster for Vietnamese stocks (HoSE/HNX/UPCoM): a price "
+        "target with a range, an UP/DOWN/SIDEWAYS pattern with probabilities, and its drivers. "
+        f"Ask in English or Vietnamese, for example:\n{ex}"
+    )
+
+
+def greeting_text(lang: str) -> str:
+    if lang == "vi":
+        return "Xin chào! " + help_text(lang)
+    return "Hello! " + help_text(lang)
+
+
+def thanks_text(lang: str) -> str:
+    if lang == "vi":
+        return "Rất vui được giúp bạn! Cứ hỏi tiếp về bất kỳ mã cổ phiếu nào nhé."
+    return "Glad to help! Ask me about any Vietnamese stock at any time."
+
+
+def out_of_scope_text(lang: str) -> str:
+    if lang == "vi":
+        return (
+            "Xin lỗi, mình chỉ trả lời về dự báo cổ phiếu Việt Nam. "
+            f"Bạn thử hỏi: “{EXAMPLES['vi'][0]}” hoặc “{EXAMPLES['vi'][1]}”."
+        )
+    return (
+        "Sorry, I only answer questions about Vietnamese stock forecasts. "
+        f"Try: “{EXAMPLES['en'][0]}” or “{EXAMPLES['en'][1]}”."
+    )
+
+
+SLANG_NOTES = {
+    "short_term": {
+        "vi": "Lưu ý: mô hình dự báo cho 4 tuần, không dành cho lướt sóng vài phiên.",
+        "en": "Note: the model forecasts 4 weeks ahead; it is not built for trading over a few days.",
+    },
+    "bottom_fishing": {
+        "vi": "Lưu ý: “bắt đáy” cần xác định đáy, điều mà không mô hình nào làm chắc chắn được.",
+        "en": "Note: bottom fishing needs the bottom to be known, which no model can promise.",
+    },
+    "buying_top": {
+        "vi": "Lưu ý: mô hình không biết giá mua của bạn; hãy tự đặt ngưỡng cắt lỗ phù hợp.",
+        "en": "Note: the model does not know your entry price; set your own risk limits.",
+    },
+    "new_investor": {
+        "vi": "Nếu bạn là F0: hãy đa dạng hóa, chỉ dùng tiền nhàn rỗi và đọc kỹ khoảng dao động.",
+        "en": "New investor? Diversify, invest only spare money and read the ranges, not just targets.",
+    },
+    "all_in": {
+        "vi": "Lưu ý: dồn toàn bộ vốn vào một mã là rủi ro rất cao bất kể dự báo.",
+        "en": "Note: putting all your capital in one stock is very risky whatever the forecast.",
+    },
+}
+
+
+def advice_preamble(lang: str) -> str:
+    if lang == "vi":
+        return (
+            "Mình không đưa ra lời khuyên mua hay bán. Dưới đây là số liệu của mô hình để bạn tự "
+            "cân nhắc cùng khẩu vị rủi ro của mình:"
+        )
+    return (
+        "I do not give buy or sell advice. Here is what the model says, for you to weigh against "
+        "your own risk tolerance:"
+    )
+
+
+def advice_closing(lang: str) -> str:
+    return (
+        "Đây không phải là khuyến nghị đầu tư; quyết định mua/bán là của bạn."
+        if lang == "vi"
+        else "This is not investment advice; the decision to buy or sell is yours."
+    )

@@ -1,0 +1,354 @@
+"""Chat engine: parse a message, call the injected prediction services, format the answer.
+
+The engine knows nothing about models or storage; it receives four plain functions:
+
+* ``predict_fn(symbol) -> Prediction``
+* ``rank_fn(symbols, direction, top_n) -> list[Prediction]`` — best first; ``symbols`` restricts the
+  universe (a sector group) or is ``None`` for all; ``direction`` is "up" or "down".
+* ``history_fn(symbol, weeks) -> pandas.DataFrame`` with ``date`` and ``close`` (raw VND) columns;
+  ``frame.attrs["simulated"] = True`` marks synthetic data.
+* ``metrics_fn() -> dict`` in the walk-forward ``metrics.json`` shape.
+
+Failures raised by them are turned into a friendly message (``errors.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from stockvision.chat import answers as A
+from stockvision.chat.context import SessionStore
+from stockvision.chat.errors import (
+    DATA_PENDING,
+    INSUFFICIENT_HISTORY,
+    MODEL_UNAVAILABLE,
+    UNKNOWN_SYMBOL,
+    error_code,
+)
+from stockvision.chat.intents import IntentParser, ParsedQuery
+from stockvision.chat.llm import LLMRephraser
+from stockvision.chat.symbols import SymbolResolver
+from stockvision.chat.text import fold
+from stockvision.config import get_settings
+from stockvision.serving.schemas import Prediction
+
+log = logging.getLogger(__name__)
+
+PredictFn = Callable[[str], Prediction]
+RankFn = Callable[[Sequence[str] | None, str, int], Sequence[Prediction]]
+HistoryFn = Callable[[str, int], Any]
+MetricsFn = Callable[[], Mapping[str, Any]]
+
+
+class ChatResponse(BaseModel):
+    """What the UI / HTTP endpoint shows: the text plus structured data to draw or link."""
+
+    answer: str
+    intent: str
+    symbols: list[str] = Field(default_factory=list)
+    predictions: list[Prediction] = Field(default_factory=list)
+    chart_symbol: str | None = None
+    chart_weeks: int | None = None
+    language: str = "vi"
+    suggestions: list[str] = Field(default_factory=list)
+    did_you_mean: list[str] = Field(default_factory=list)
+    confidence: float = 0.0
+
+
+class _Reply:
+    """Mutable answer under construction."""
+
+    def __init__(self, q: ParsedQuery) -> None:
+        self.q = q
+        self.body: list[str] = []
+        self.preds: list[Prediction] = []
+        self.simulated = False
+        self.chart_symbol: str | None = None
+        self.chart_weeks: int | None = None
+
+    def add(self, text: str) -> None:
+        if text:
+            self.body.append(text)
+
+
+class ChatEngine:
+    """Stateless per call except for the session store; safe to share between threads."""
+
+    def __init__(
+        self,
+        predict_fn: PredictFn,
+        rank_fn: RankFn,
+        history_fn: HistoryFn,
+        metrics_fn: MetricsFn,
+        listings: Mapping[str, Any],
+        sessions: SessionStore | None = None,
+        rephraser: LLMRephraser | None = None,
+        max_symbols: int = 5,
+        default_top_n: int = 5,
+        default_chart_weeks: int = 52,
+    ) -> None:
+        self.predict_fn = predict_fn
+        self.rank_fn = rank_fn
+        self.history_fn = history_fn
+        self.metrics_fn = metrics_fn
+        self.resolver = SymbolResolver(listings)
+        self.parser = IntentParser(self.resolver)
+        self.sessions = sessions or SessionStore()
+        self.rephraser = rephraser if rephraser is not None else LLMRephraser.from_settings()
+        self.max_symbols = max_symbols
+        self.default_top_n = default_top_n
+        self.default_chart_weeks = default_chart_weeks
+
+    # ------------------------------------------------------------------ entry point
+    def ask(
+        self, text: str, session_id: str = "default", language: str | None = None
+    ) -> ChatResponse:
+        """Answer one message in the context of ``session_id``."""
+        conv = self.sessions.get(session_id)
+        q = self.parser.parse(text, conv)
+        if language in ("vi", "en"):
+            q.language = language
+        reply = _Reply(q)
+        handler = getattr(self, f"_on_{q.intent}")
+        handler(reply)
+        body = "\n\n".join(reply.body)
+        if self.rephraser is not None and q.intent not in {"help", "greeting", "out_of_scope"}:
+            body = self.rephraser.rephrase(body, q.language)
+        answer = A.compose(body, q.language, reply.simulated)
+        self.sessions.record(session_id, q, answer)
+        return ChatResponse(
+            answer=answer,
+            intent=q.intent,
+            symbols=list(q.symbols),
+            predictions=reply.preds,
+            chart_symbol=reply.chart_symbol,
+            chart_weeks=reply.chart_weeks,
+            language=q.language,
+            suggestions=self._suggestions(q, reply),
+            did_you_mean=list(q.did_you_mean),
+            confidence=q.confidence,
+        )
+
+    # ------------------------------------------------------------------ service calls
+    def _predict_many(self, reply: _Reply, symbols: Sequence[str]) -> list[Prediction]:
+        lang = reply.q.language
+        chosen = list(symbols)[: self.max_symbols]
+        if len(symbols) > self.max_symbols:
+            reply.add(
+                f"Mình trả lời {self.max_symbols} mã đầu tiên: {', '.join(chosen)}."
+                if lang == "vi"
+                else f"Answering the first {self.max_symbols} symbols: {', '.join(chosen)}."
+            )
+        preds = []
+        for sym in chosen:
+            try:
+                preds.append(self.predict_fn(sym))
+            except Exception as exc:  # every service failure becomes a message
+                reply.add(self._error_text(exc, sym, lang))
+        reply.preds.extend(preds)
+        reply.simulated |= any(p.simulated for p in preds)
+        return preds
+
+    def _rank(self, reply: _Reply, direction: str) -> list[Prediction]:
+        q = reply.q
+        universe = self.resolver.symbols_in(q.group) if q.group else None
+        top_n = q.top_n or self.default_top_n
+        try:
+            preds = list(self.rank_fn(universe, direction, top_n))[:top_n]
+        except Exception as exc:
+            reply.add(self._error_text(exc, None, q.language))
+            return []
+        reply.preds.extend(preds)
+        reply.simulated |= any(p.simulated for p in preds)
+        return preds
+
+    def _error_text(self, exc: Exception, symbol: str | None, lang: str) -> str:
+        code = error_code(exc)
+        symbol = getattr(exc, "symbol", None) or symbol or ""
+        if code == UNKNOWN_SYMBOL:
+            hints = list(getattr(exc, "suggestions", []) or self.resolver.did_you_mean(symbol))
+            hint_vi = f" Ý bạn là {', '.join(hints)}?" if hints else ""
+            hint_en = f" Did you mean {', '.join(hints)}?" if hints else ""
+            if lang == "vi":
+                return (
+                    f"Mã {symbol} không có trong danh sách được theo dõi. Hãy kiểm tra lại mã "
+                    f"(3 ký tự, ví dụ VNM, FPT).{hint_vi}"
+                )
+            return f"{symbol} is not a tracked symbol. Check the ticker (3 characters, e.g. VNM).{hint_en}"
+        if code == INSUFFICIENT_HISTORY:
+            weeks = get_settings().min_history_weeks
+            if lang == "vi":
+                return (
+                    f"Mã {symbol} chưa đủ lịch sử giá để dự báo (cần ít nhất {weeks} tuần giao dịch). "
+                    "Hãy thử một mã đã niêm yết lâu hơn."
+                )
+            return (
+                f"{symbol} does not have enough price history to forecast (at least {weeks} trading "
+                "weeks are needed). Try a stock listed for longer."
+            )
+        if code == DATA_PENDING:
+            if lang == "vi":
+                return f"Dữ liệu của {symbol or 'mã này'} đang được tải về. Vui lòng hỏi lại sau ít phút."
+            return f"Data for {symbol or 'this symbol'} is being fetched. Please ask again in a few minutes."
+        if code == MODEL_UNAVAILABLE:
+            if lang == "vi":
+                return (
+                    "Chưa có mô hình đã huấn luyện để dự báo. Quản trị viên cần chạy huấn luyện và "
+                    "đăng ký mô hình trước."
+                )
+            return "No trained model is available yet. An operator needs to train and register one."
+        log.exception("chat service call failed", exc_info=exc)
+        if lang == "vi":
+            return f"Xin lỗi, hệ thống dự báo đang gặp sự cố ({type(exc).__name__}). Vui lòng thử lại sau."
+        return (
+            f"Sorry, the forecasting service failed ({type(exc).__name__}). Please try again later."
+        )
+
+    # ------------------------------------------------------------------ intents
+    def _ask_for_symbol(self, reply: _Reply, example: str) -> None:
+        q = reply.q
+        if q.did_you_mean:
+            s = ", ".join(q.did_you_mean)
+            reply.add(
+                f"Mình không tìm thấy mã bạn nhắc tới. Ý bạn là {s}?"
+                if q.language == "vi"
+                else f"I could not find that symbol. Did you mean {s}?"
+            )
+            return
+        reply.add(
+            f"Bạn muốn hỏi mã nào? Ví dụ: “{example}”."
+            if q.language == "vi"
+            else f"Which stock do you mean? For example: “{example}”."
+        )
+
+    def _on_predict(self, reply: _Reply) -> None:
+        q = reply.q
+        if not q.symbols:
+            ex = "Dự đoán giá VNM tháng sau?" if q.language == "vi" else "Predict VNM next month"
+            self._ask_for_symbol(reply, ex)
+            return
+        preds = self._predict_many(reply, q.symbols)
+        if preds:
+            reply.body.insert(0, A.format_predictions(preds, q.language, q.show_versions))
+        self._slang_notes(reply)
+
+    def _on_explain(self, reply: _Reply) -> None:
+        q = reply.q
+        if not q.symbols:
+            ex = "Tại sao FPT tăng?" if q.language == "vi" else "Why is FPT forecast to rise?"
+            self._ask_for_symbol(reply, ex)
+            return
+        preds = self._predict_many(reply, q.symbols[:3])
+        for p in preds:
+            reply.add(A.format_explanation(p, q.language))
+
+    def _on_compare(self, reply: _Reply) -> None:
+        q = reply.q
+        if len(q.symbols) < 2:
+            ex = "So sánh HPG và HSG" if q.language == "vi" else "Compare HPG and HSG"
+            reply.add(
+                f"Cần ít nhất hai mã để so sánh. Ví dụ: “{ex}”."
+                if q.language == "vi"
+                else f"Comparing needs at least two symbols. For example: “{ex}”."
+            )
+            return
+        preds = self._predict_many(reply, q.symbols)
+        if len(preds) >= 2:
+            reply.body.insert(0, A.format_comparison(preds, q.language))
+        elif preds:
+            reply.body.insert(0, A.format_predictions(preds, q.language))
+
+    def _on_chart(self, reply: _Reply) -> None:
+        q = reply.q
+        if not q.symbols:
+            ex = "Biểu đồ FPT 1 năm" if q.language == "vi" else "FPT chart 1 year"
+            self._ask_for_symbol(reply, ex)
+            return
+        sym = q.symbols[0]
+        weeks = q.weeks or self.default_chart_weeks
+        try:
+            frame = self.history_fn(sym, weeks)
+        except Exception as exc:
+            reply.add(self._error_text(exc, sym, q.language))
+            return
+        reply.chart_symbol, reply.chart_weeks = sym, weeks
+        reply.simulated |= bool(getattr(frame, "attrs", {}).get("simulated", False))
+        dates = [d.date() if hasattr(d, "date") else d for d in list(frame["date"])]
+        closes = [float(c) for c in list(frame["close"])]
+        reply.add(A.format_history(sym, dates, closes, q.language))
+
+    def _on_ranking(self, reply: _Reply) -> None:
+        q = reply.q
+        direction = q.direction or "up"
+        preds = self._rank(reply, direction)
+        if preds:
+            label = self.resolver.group_label(q.group, q.language) if q.group else None
+            reply.body.insert(0, A.format_ranking(preds, q.language, direction, label))
+
+    def _on_model_quality(self, reply: _Reply) -> None:
+        q = reply.q
+        try:
+            metrics = self.metrics_fn()
+        except Exception as exc:
+            reply.add(self._error_text(exc, None, q.language))
+            return
+        reply.add(A.format_model_quality(metrics or {}, q.language))
+
+    def _on_advice(self, reply: _Reply) -> None:
+        q = reply.q
+        reply.add(A.advice_preamble(q.language))
+        if q.symbols:
+            preds = self._predict_many(reply, q.symbols)
+            if preds:
+                reply.add(A.format_predictions(preds, q.language))
+        else:
+            preds = self._rank(reply, q.direction or "up")
+            if preds:
+                label = self.resolver.group_label(q.group, q.language) if q.group else None
+                reply.add(A.format_ranking(preds, q.language, q.direction or "up", label))
+        self._slang_notes(reply)
+        reply.add(A.advice_closing(q.language))
+
+    def _on_help(self, reply: _Reply) -> None:
+        reply.add(A.help_text(reply.q.language))
+
+    def _on_greeting(self, reply: _Reply) -> None:
+        words = f" {fold(reply.q.text)} "
+        if any(f" {w} " in words for w in ("cam on", "thank", "thanks", "bye", "tam biet")):
+            reply.add(A.thanks_text(reply.q.language))
+        else:
+            reply.add(A.greeting_text(reply.q.language))
+
+    def _on_out_of_scope(self, reply: _Reply) -> None:
+        reply.add(A.out_of_scope_text(reply.q.language))
+
+    def _slang_notes(self, reply: _Reply) -> None:
+        for tag in reply.q.slang:
+            note = A.SLANG_NOTES.get(tag)
+            if note:
+                reply.add(note[reply.q.language])
+
+    # ------------------------------------------------------------------ suggestions
+    def _suggestions(self, q: ParsedQuery, reply: _Reply) -> list[str]:
+        vi = q.language == "vi"
+        if q.did_you_mean and not q.symbols:
+            return [
+                (f"Dự đoán {s} tháng sau" if vi else f"Predict {s} next month")
+                for s in q.did_you_mean
+            ]
+        if reply.preds:
+            p = reply.preds[0]
+            word = {"UP": "tăng", "DOWN": "giảm"}.get(p.pattern, "đi ngang")
+            word_en = {"UP": "rise", "DOWN": "fall"}.get(p.pattern, "move sideways")
+            out = [
+                f"Tại sao {p.symbol} {word}?" if vi else f"Why will {p.symbol} {word_en}?",
+                f"Biểu đồ {p.symbol} 1 năm" if vi else f"{p.symbol} chart 1 year",
+            ]
+            if q.intent != "model_quality":
+                out.append("Mô hình chính xác không?" if vi else "How accurate is the model?")
+            return out
+        return list(A.EXAMPLES["vi" if vi else "en"][:3])

@@ -1,0 +1,123 @@
+"""``stockvision ingest`` and ``stockvision data status|adjust``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from stockvision.cli._common import console, out, print_json, progress_bar
+from stockvision.config import get_settings
+
+data_app = typer.Typer(help="Inspect and maintain the price store.", no_args_is_help=True)
+
+
+def ingest(
+    paths: Annotated[list[Path] | None, typer.Argument(help="CSV files or folders (csv source).")] = None,
+    source: Annotated[
+        str, typer.Option("--source", "-s", help="auto, vnstock, csv or synthetic.")
+    ] = "",
+    symbols: Annotated[
+        str | None, typer.Option("--symbols", help="Comma-separated symbols to fetch (vnstock/auto).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Import daily prices from a source into the store (idempotent), then recompute adjustment factors."""
+    from stockvision.pipeline.steps import fetch
+
+    settings = get_settings()
+    name = source or ("csv" if paths else settings.source)
+    wanted = [s.strip().upper() for s in symbols.split(",")] if symbols else None
+    with progress_bar(not as_json) as bar:
+        result = fetch(settings, progress=bar, paths=paths or None, source=name, symbols=wanted)
+    if as_json:
+        print_json(result)
+        return
+    sim = " [bold yellow](SIMULATED data)[/bold yellow]" if result["simulated"] else ""
+    console.print(
+        f"[green]Ingested[/green] from [bold]{result['source']}[/bold]{sim}: "
+        f"{result['rows_parsed']:,} rows parsed, {result['inserted']:,} inserted, "
+        f"{result['updated']:,} updated, {result['unchanged']:,} unchanged, {result['rejected']:,} rejected; "
+        f"{len(result['symbols'])} symbols up to {result['latest_date']}; "
+        f"{result['corporate_actions']} corporate actions."
+    )
+    if result["n_parse_errors"]:
+        console.print(f"[yellow]{result['n_parse_errors']} rows could not be parsed[/yellow], e.g.:")
+        for line in result["parse_errors"][:10]:
+            console.print(f"  {line}")
+
+
+@data_app.command("status")
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False) -> None:
+    """Symbols in the store: rows, date range, gaps, corporate actions found, last update."""
+    from stockvision.data.store import Store
+
+    settings = get_settings()
+    store = Store.from_settings(settings)
+    summary = store.symbols_summary()
+    actions = store.read_corporate_actions()
+    last = store.last_ingest()
+    per_symbol = []
+    for row in summary.to_dict("records") if len(summary) else []:
+        sym = row["symbol"]
+        acts = actions[actions["symbol"] == sym] if actions is not None and len(actions) else []
+        per_symbol.append(
+            {
+                "symbol": sym,
+                "rows": int(row["rows"]),
+                "first_date": str(row["first_date"])[:10],
+                "last_date": str(row["last_date"])[:10],
+                "gaps": int(row.get("gaps", 0) or 0),
+                "corporate_actions": [
+                    {
+                        "date": str(a["date"])[:10],
+                        "factor": float(a["ratio"]),
+                        "pct_change": float(a["pct_change"]),
+                        "kind": a.get("kind"),
+                    }
+                    for a in (acts.to_dict("records") if len(acts) else [])
+                ],
+            }
+        )
+    doc = {
+        "database": _safe_url(settings.db_url),
+        "symbols": per_symbol,
+        "n_symbols": len(per_symbol),
+        "rows": sum(s["rows"] for s in per_symbol),
+        "last_update": last,
+    }
+    if as_json:
+        print_json(doc)
+        return
+    table = Table(title=f"Store {doc['database']}: {doc['n_symbols']} symbols, {doc['rows']:,} rows")
+    for col in ("symbol", "rows", "first", "last", "gaps", "corporate actions"):
+        table.add_column(col)
+    for s in per_symbol:
+        acts = ", ".join(f"{a['date']} ×{a['factor']:.3f}" for a in s["corporate_actions"][:3])
+        if len(s["corporate_actions"]) > 3:
+            acts += f" (+{len(s['corporate_actions']) - 3})"
+        table.add_row(s["symbol"], f"{s['rows']:,}", s["first_date"], s["last_date"], str(s["gaps"]), acts)
+    out.print(table)
+    if last:
+        console.print(f"Last ingest: {last}")
+
+
+@data_app.command("adjust")
+def adjust_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False) -> None:
+    """Recompute corporate actions and back-adjustment factors for every symbol."""
+    from stockvision.pipeline.steps import adjust_store
+
+    result = adjust_store(get_settings())
+    if as_json:
+        print_json(result)
+    else:
+        console.print(f"[green]Adjusted[/green] {result['symbols']} symbols; {result['events']} corporate actions.")
+
+
+def _safe_url(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url

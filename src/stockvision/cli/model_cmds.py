@@ -1,0 +1,150 @@
+"""``stockvision evaluate`` and ``stockvision models list|show|promote|rollback``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from stockvision.cli._common import console, out, print_json, progress_bar
+from stockvision.config import get_settings
+
+models_app = typer.Typer(help="Registered models: champion/challenger aliases and promotions.", no_args_is_help=True)
+
+ALL_MODELS = [
+    "ridge",
+    "lgbm_reg",
+    "arima",
+    "random_walk",
+    "drift",
+    "lstm",
+    "gru",
+    "cnn_bilstm_attn",
+    "lgbm_clf",
+    "majority",
+    "momentum_sign",
+]
+
+
+def evaluate(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory for report.html and metrics.json.")],
+    models: Annotated[
+        str | None, typer.Option("--models", help="Comma-separated model names (default: all).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json on stdout.")] = False,
+) -> None:
+    """Walk-forward evaluation of every model and baseline, with a backtest and an HTML report."""
+    from stockvision.pipeline.steps import evaluate as run_eval
+    from stockvision.pipeline.steps import snapshot
+
+    settings = get_settings()
+    names = [m.strip() for m in models.split(",")] if models else ALL_MODELS
+    snap = snapshot(settings)
+    with progress_bar(not as_json) as bar:
+        result = run_eval(settings, snap, progress=bar, models=names, out_dir=out_dir)
+    if as_json:
+        print_json(json.loads((Path(result["report_dir"]) / "metrics.json").read_text()))
+        return
+    table = Table(title=f"Walk-forward evaluation ({snap['start']} .. {snap['end']}, {len(snap['symbols'])} symbols)")
+    for col in ("model", "MAE %", "MAE/RW", "DM p", "coverage", "accuracy", "LL skill", "ECE", "Rank IC", "Sharpe"):
+        table.add_column(col, justify="right")
+    for name, m in result["metrics"].items():
+        table.add_row(
+            name,
+            *(
+                _fmt(m.get(k))
+                for k in (
+                    "mae_pct",
+                    "mae_ratio_vs_random_walk",
+                    "dm_pvalue",
+                    "interval_coverage",
+                    "accuracy",
+                    "log_loss_skill",
+                    "ece",
+                    "ranking_rank_ic_mean",
+                    "backtest_sharpe",
+                )
+            ),
+        )
+    out.print(table)
+    console.print(f"Report: {Path(result['report_dir']) / 'report.html'}")
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.4g}"
+
+
+def _registry():
+    from stockvision.registry.model_registry import ModelRegistry
+
+    return ModelRegistry(get_settings())
+
+
+@models_app.command("list")
+def list_models(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False) -> None:
+    """Every registered model's versions with aliases, metrics and the last promotion decision."""
+    reg = _registry()
+    summary = reg.summary()
+    if as_json:
+        print_json({"models": summary, "promotion_log": reg.promotion_log()})
+        return
+    for name, versions in summary.items():
+        table = Table(title=name)
+        for col in ("version", "aliases", "model", "MAE %", "accuracy", "ECE", "decision", "reason"):
+            table.add_column(col)
+        for v in versions:
+            mt = v["metrics"]
+            table.add_row(
+                v["version"],
+                ",".join(v["aliases"]) or "-",
+                v["tags"].get("model_name", v["model_class"]),
+                _fmt(mt.get("mae_pct")),
+                _fmt(mt.get("accuracy")),
+                _fmt(mt.get("ece")),
+                v["tags"].get("promotion.decision", "-"),
+                (v["tags"].get("promotion.reason", "") or "")[:80],
+            )
+        out.print(table if versions else f"{name}: no versions yet")
+
+
+@models_app.command("show")
+def show(
+    model: Annotated[str, typer.Argument(help="price or pattern (or the registered name).")] = "price",
+    version: Annotated[str | None, typer.Argument(help="Version (default: the champion).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """One version in detail: aliases, metrics, dataset, promotion decision."""
+    from stockvision.registry.model_registry import RegistryError
+
+    reg = _registry()
+    record = reg.get(model, version) if version else reg.champion(model)
+    if record is None:
+        raise RegistryError(f"No champion for {model} yet.", "Run 'stockvision pipeline run'.")
+    doc = record.to_dict()
+    if as_json:
+        print_json(doc)
+        return
+    out.print_json(json.dumps(doc, default=str))
+
+
+@models_app.command("promote")
+def promote(
+    model: Annotated[str, typer.Argument(help="price or pattern.")],
+    version: Annotated[str, typer.Argument(help="Version to make champion.")],
+) -> None:
+    """Manually make VERSION the champion (recorded in the promotion log)."""
+    rec = _registry().promote(model, version)
+    console.print(f"[green]{rec.name} v{rec.version} is now champion.[/green]")
+
+
+@models_app.command("rollback")
+def rollback(
+    model: Annotated[str, typer.Argument(help="price or pattern.")],
+    version: Annotated[str | None, typer.Argument(help="Version (default: the previous champion).")] = None,
+) -> None:
+    """Point the champion back to VERSION (default: the previous champion)."""
+    rec = _registry().rollback(model, version)
+    console.print(f"[green]{rec.name} champion rolled back to v{rec.version}.[/green]")

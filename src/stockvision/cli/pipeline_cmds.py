@@ -1,0 +1,103 @@
+"""``stockvision pipeline run`` and ``stockvision monitor``."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from stockvision.cli._common import console, out, print_json, progress_bar
+from stockvision.config import get_settings
+
+pipeline_app = typer.Typer(help="The weekly pipeline.", no_args_is_help=True)
+
+
+@pipeline_app.command("run")
+def run(
+    force: Annotated[bool, typer.Option("--force", help="Redo every step even if its inputs are unchanged.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run record as JSON.")] = False,
+) -> None:
+    """fetch -> features -> labels -> validate -> snapshot -> train -> evaluate -> register -> promote ->
+    batch predict -> monitor, with retries, timing, a run log and resumption."""
+    from stockvision.pipeline.flow import run_pipeline
+
+    settings = get_settings()
+    t0 = time.perf_counter()
+
+    def on_event(step: str, event: str, info: dict) -> None:
+        if as_json:
+            return
+        if event == "started" and info.get("attempt", 1) == 1:
+            console.print(f"[cyan]▶ {step}[/cyan]")
+        elif event == "skipped":
+            console.print(f"[dim]↷ {step}: inputs unchanged, skipped[/dim]")
+        elif event == "succeeded":
+            console.print(f"[green]✔ {step}[/green] ({info['seconds']:.1f}s)")
+        elif event == "error":
+            console.print(f"[yellow]! {step} attempt {info['attempt']}: {info['error']}[/yellow]")
+
+    with progress_bar(not as_json) as bar:
+        result = run_pipeline(settings, progress=bar, on_event=on_event, force=force)
+    doc = result.to_dict()
+    doc["wall_seconds"] = round(time.perf_counter() - t0, 2)
+    doc["outputs"] = {k: v for k, v in result.outputs.items() if k in ("fetch", "promote", "batch_predict", "monitor")}
+    if as_json:
+        print_json(doc)
+        return
+    promote = result.outputs.get("promote") or {}
+    for kind, d in promote.items():
+        console.print(f"[bold]{kind}[/bold] v{d['version']}: {d['action']} — {d['reason']}")
+        if d.get("fallback_champion"):
+            fb = d["fallback_champion"]
+            console.print(f"  serving baseline {fb['model']} as champion v{fb['version']}")
+    _print_champions()
+    console.print(f"Pipeline finished in {doc['wall_seconds']:.1f}s (run {doc['run_id']}).")
+
+
+def _print_champions() -> None:
+    from stockvision.registry.model_registry import ModelRegistry
+
+    reg = ModelRegistry(get_settings())
+    table = Table(title="Champion models (walk-forward metrics)")
+    for col in ("model", "version", "class", "MAE %", "MAE/RW", "coverage", "accuracy", "LL skill", "ECE"):
+        table.add_column(col)
+    for kind in ("price", "pattern"):
+        rec = reg.champion(kind)
+        if rec is None:
+            table.add_row(kind, "-", "-", "", "", "", "", "", "")
+            continue
+        mt = rec.metrics
+
+        def f(k: str, mt=mt) -> str:
+            return "-" if mt.get(k) is None else f"{mt[k]:.4g}"
+
+        table.add_row(
+            rec.name,
+            rec.version,
+            rec.tags.get("model_name", rec.model_class),
+            f("mae_pct"),
+            f("mae_ratio_vs_random_walk"),
+            f("interval_coverage"),
+            f("accuracy"),
+            f("log_loss_skill"),
+            f("ece"),
+        )
+    out.print(table)
+
+
+def monitor(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False) -> None:
+    """Live outcomes and drift of the champion models; writes an HTML and a JSON report."""
+    from stockvision.monitoring.report import run_monitoring
+
+    result = run_monitoring(get_settings())
+    if as_json:
+        print_json(result)
+        return
+    s = result["summary"]
+    state = "[red]DEGRADED[/red]" if s["degraded"] else "[green]OK[/green]"
+    console.print(f"Monitoring: {state}")
+    for key, value in s.items():
+        console.print(f"  {key}: {value}")
+    console.print(f"Report: {result['report_dir']}/report.html")

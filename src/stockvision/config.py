@@ -1,0 +1,158 @@
+"""One typed settings object for every knob (env prefix ``SV_``, optional ``.env``).
+
+All state lives under ``data_dir`` so a run can be isolated by pointing ``SV_DATA_DIR`` elsewhere.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+SourceName = Literal["auto", "vnstock", "csv", "synthetic"]
+
+
+class Settings(BaseSettings):
+    """Every setting of Stock Vision. Read from ``SV_*`` environment variables or ``.env``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SV_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
+
+    # --- paths and stores -------------------------------------------------------------------
+    data_dir: Path = Field(default=Path("~/.stockvision"), description="Root of all state.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/stockvision.db"
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None, description="MLflow tracking URI; default sqlite:///<data_dir>/mlflow.db"
+    )
+    redis_url: str | None = Field(default=None, description="Redis for cache and rate limits.")
+
+    # --- data -------------------------------------------------------------------------------
+    source: SourceName = "auto"
+    csv_paths: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description="Files or folders read by the csv source."
+    )
+    universe: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Symbols to work on; empty means the VN30 basket."
+    )
+    history_start: str = "2016-01-01"
+    synthetic_symbols: int = 30
+    synthetic_years: int = 4
+    synthetic_seed: int = 7
+    vnstock_source: str = "VCI"
+    vnstock_rate_limit_per_min: int = 30
+    vnstock_retries: int = 3
+
+    # --- features / labels ------------------------------------------------------------------
+    horizon_weeks: int = 4
+    seq_len: int = 8
+    pattern_up: float = 0.01
+    pattern_down: float = -0.01
+    pattern_vol_scaled: bool = False
+    pattern_vol_k: float = 0.5
+    min_history_weeks: int = 50
+
+    # --- models / evaluation ----------------------------------------------------------------
+    seed: int = 42
+    interval_coverage: float = 0.8
+    price_model: str = Field(default="ridge", description="Primary price model (MODEL_FACTORIES name).")
+    pattern_model: str = Field(
+        default="lstm", description="Primary pattern model: lstm, gru, cnn_bilstm_attn, lgbm_clf..."
+    )
+    backtest_top_k: int = 5
+    val_weeks: int = 13
+    eval_max_folds: int | None = None
+    fee_rate: float = 0.0015
+    sell_tax_rate: float = 0.001
+
+    # --- registry / promotion ---------------------------------------------------------------
+    promote_price_mae_delta_pp: float = 0.2
+    promote_pattern_acc_delta_pp: float = 1.0
+    promote_pattern_ece_tolerance: float = 0.01
+
+    # --- serving ----------------------------------------------------------------------------
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_key: str | None = None
+    cache_ttl_seconds: int = 3600
+    rate_limit_per_minute: int = 120
+    stale_after_days: int = 7
+    reload_interval_seconds: float = 30.0
+    min_predict_weeks: int = 26
+
+    # --- monitoring -------------------------------------------------------------------------
+    psi_threshold: float = 0.2
+    ks_pvalue_threshold: float = 0.01
+    live_accuracy_drop_pp: float = 5.0
+
+    # --- chat -------------------------------------------------------------------------------
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str = "gpt-4o-mini"
+
+    @field_validator("universe", mode="before")
+    @classmethod
+    def _split_symbols(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [s.strip().upper() for s in v.replace(";", ",").split(",") if s.strip()]
+        return v
+
+    @field_validator("csv_paths", mode="before")
+    @classmethod
+    def _split_paths(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [Path(p.strip()) for p in v.replace(";", ",").split(",") if p.strip()]
+        return v
+
+    # --- derived ----------------------------------------------------------------------------
+    @property
+    def home(self) -> Path:
+        """The data directory, expanded and created."""
+        path = self.data_dir.expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'stockvision.db'}"
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.home / 'mlflow.db'}"
+
+    @property
+    def artifact_dir(self) -> Path:
+        return self.subdir("mlartifacts")
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.subdir("cache")
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.subdir("reports")
+
+    def subdir(self, name: str) -> Path:
+        path = self.home / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def symbols(self) -> list[str]:
+        """The configured universe, or the VN30 basket when none is set."""
+        if self.universe:
+            return list(self.universe)
+        from stockvision.market.vn30 import VN30_SYMBOLS
+
+        return list(VN30_SYMBOLS)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings; call ``get_settings.cache_clear()`` after changing the environment."""
+    return Settings()

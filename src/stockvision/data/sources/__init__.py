@@ -1,0 +1,74 @@
+"""Market-data sources behind one interface (:class:`DataSource`), chosen by :func:`get_source`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from stockvision.config import Settings, get_settings
+from stockvision.data.sources.auto import AutoSource
+from stockvision.data.sources.base import (
+    DataSource,
+    ImportReport,
+    RowError,
+    SourceError,
+    SourceResult,
+    SourceUnavailableError,
+    UnknownSymbolError,
+    normalise_daily,
+)
+from stockvision.data.sources.csv_source import CsvSource
+from stockvision.data.sources.synthetic import SyntheticMarket, SyntheticSource, generate_market
+from stockvision.data.sources.vnstock_source import TokenBucket, VnstockSource
+
+SOURCE_NAMES = ("auto", "vnstock", "csv", "synthetic")
+
+
+def get_source(name: str | None = None, settings: Settings | None = None, **kw: Any) -> DataSource:
+    """The source called ``name`` (default ``settings.source``), configured from settings.
+
+    Keyword arguments go to the source's constructor and override settings, e.g.
+    ``get_source("csv", paths=["VNM.csv"])`` or ``get_source("auto", store_reader=store.read)``.
+    """
+    settings = settings or get_settings()
+    name = (name or settings.source).strip().lower()
+    if name == "synthetic":
+        params: dict[str, Any] = {
+            "n_symbols": settings.synthetic_symbols,
+            "years": settings.synthetic_years,
+            "seed": settings.synthetic_seed,
+        }
+        return SyntheticSource(**(params | kw))
+    if name == "csv":
+        paths: list[Path] = [Path(p) for p in kw.pop("paths", None) or settings.csv_paths]
+        if not paths:
+            raise SourceUnavailableError(
+                "the csv source needs files: pass paths or set SV_CSV_PATHS (files or folders)"
+            )
+        return CsvSource(paths, **kw)
+    if name == "vnstock":
+        return VnstockSource(settings, **kw)
+    if name == "auto":
+        return AutoSource(settings, **kw)
+    raise SourceError(f"unknown source {name!r}; choose one of {', '.join(SOURCE_NAMES)}")
+
+
+__all__ = [
+    "SOURCE_NAMES",
+    "AutoSource",
+    "CsvSource",
+    "DataSource",
+    "ImportReport",
+    "RowError",
+    "SourceError",
+    "SourceResult",
+    "SourceUnavailableError",
+    "SyntheticMarket",
+    "SyntheticSource",
+    "TokenBucket",
+    "UnknownSymbolError",
+    "VnstockSource",
+    "generate_market",
+    "get_source",
+    "normalise_daily",
+]

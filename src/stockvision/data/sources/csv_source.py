@@ -1,0 +1,428 @@
+"""Import the daily-price CSV exports people actually have (broker, investing.com, vnstock, Excel).
+
+Real exports differ in everything but content, so the reader is tolerant about form and strict
+about meaning:
+
+* Columns are recognised by name in any order, case, accents or punctuation (``ticker``,
+  ``ticket``, ``Mã``, ``Ngày``, ``Price``, ``Vol.``, ``KL``, ``Adj Close``, ... see
+  :data:`COLUMN_ALIASES`); unknown columns (``Change%``, ``name``, an unnamed index) are ignored.
+* Dates are parsed per file with the one format that reads the most cells. ``dd/mm/yyyy`` and
+  ``mm/dd/yyyy`` are told apart by which reading parses every row *and* keeps each symbol's dates
+  monotonic (exports are sorted, oldest- or newest-first); when both do (every day <= 12), the
+  day-first reading, Vietnam's convention, wins. A time of day (``4/1/2015 16:00:00``) is dropped.
+  ``date_format=`` forces a format.
+* Numbers accept thousands separators (``1,234,500``), ``K``/``M``/``B`` suffixes (``61.80K``)
+  and missing markers (``-``, empty, ``N/A``): a missing volume becomes NaN, a missing or
+  non-numeric price rejects the row. ``.`` is the decimal point.
+* The symbol comes from a symbol column, else ``symbol=``, else ``name_map[file stem]``, else the
+  file stem without export words and years (``VN 30 Historical Data.csv`` and
+  ``vn30_index_daily_2009_2019.csv`` -> ``VN30``, ``VNM.csv`` -> ``VNM``).
+
+Rows that cannot be read are reported as :class:`RowError` with the 1-based line number in the
+file (header = line 1; a quoted cell spanning lines would shift the numbers after it) and good rows
+still import. Parsing is vectorised per column; only the rejected rows are visited one by one.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stockvision.data.schema import DATE, SYMBOL
+from stockvision.data.sources.base import (
+    DataSource,
+    DateLike,
+    ImportReport,
+    Progress,
+    RowError,
+    SourceError,
+    SourceResult,
+    SourceUnavailableError,
+    UnknownSymbolError,
+    empty_daily,
+    filter_range,
+    normalise_daily,
+)
+
+#: Accepted header names per contract column, after :func:`normalise_header` (lower case, no
+#: accents, letters and digits only), in order of preference.
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    SYMBOL: ("symbol", "ticker", "ticket", "code", "ma", "mack", "machungkhoan", "stock",
+             "tickersymbol", "sym"),
+    DATE: ("date", "time", "ngay", "tradingdate", "datetime", "timestamp", "day", "ngaygiaodich"),
+    "open": ("open", "openprice", "giamocua", "giamo", "mocua"),
+    "high": ("high", "highprice", "giacaonhat", "caonhat", "giacao", "cao"),
+    "low": ("low", "lowprice", "giathapnhat", "thapnhat", "giathap", "thap"),
+    "close": ("close", "closeprice", "closingprice", "price", "last", "giadongcua", "dongcua",
+              "giadong", "dong"),
+    "volume": ("volume", "vol", "kl", "khoiluong", "klkhoplenh", "khoiluongkhoplenh",
+               "totalvolume", "tongkl"),
+    "adj_close": ("adjclose", "adjustedclose", "closeadj", "adjustedprice", "giadieuchinh"),
+}  # fmt: skip
+REQUIRED = (DATE, "open", "high", "low", "close")
+PRICE_COLUMNS = ("open", "high", "low", "close")
+
+#: Candidate date formats, tried on every file; earlier wins ties (day-first before month-first).
+DATE_FORMATS: tuple[str, ...] = (
+    "%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d",
+    "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y", "%m-%d-%Y", "%d.%m.%Y",
+    "%d/%m/%y", "%m/%d/%y",
+    "%b%d,%Y", "%b %d, %Y", "%b %d %Y", "%B %d, %Y", "%d-%b-%Y", "%d %b %Y", "%d-%b-%y",
+)  # fmt: skip
+# a time of day, optionally with a zone, at the end of a date cell; a string (not compiled) so
+# that pandas runs it in Arrow rather than in Python per cell
+_TIME_SUFFIX = (
+    r"[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[AaPp][Mm])?\s*(?:Z|[+-]\d{2}:?\d{2})?$"
+)
+_FAMILIES = {  # the shape of a date cell -> the formats worth trying on it
+    "ymd": re.compile(r"^\d{4}[-/.]?\d{1,2}[-/.]?\d{1,2}$"),
+    "numeric": re.compile(r"^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}$"),
+    "name": re.compile(r"[A-Za-z]"),
+}
+_NUMBER = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*([KkMmBb]?)$")
+_SCREEN_SIZE = 64  # distinct dates used to rule out formats before parsing the whole column
+_MISSING = {"", "-", "--", "n/a", "na", "nan", "null", "none", "#n/a"}
+_SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9}
+_STEM_NOISE = {"historical", "history", "data", "daily", "index", "prices", "price", "quote",
+               "quotes", "stock", "ohlc", "ohlcv", "export", "eod", "d1", "1d"}  # fmt: skip
+
+
+def normalise_header(name: str) -> str:
+    """``' "Giá đóng cửa" '`` -> ``'giadongcua'``: lower case, no accents, letters/digits only."""
+    text = unicodedata.normalize("NFKD", str(name).replace("đ", "d").replace("Đ", "D"))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return re.sub(r"[^0-9a-z]", "", text.lower())
+
+
+def symbol_from_stem(stem: str) -> str:
+    """A ticker from a file name: drop export words and 4-digit years, keep letters/digits."""
+    tokens = re.split(r"[^0-9A-Za-z]+", stem)
+    kept = [
+        t for t in tokens if t and t.lower() not in _STEM_NOISE and not re.fullmatch(r"\d{4}", t)
+    ]
+    return "".join(kept).upper()
+
+
+def parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse ``61.80K``, ``1,234,500``, ``-`` ... to float; returns (values, unparseable mask)."""
+    text = values.astype(str).str.strip().str.strip('"').str.strip()
+    missing = text.str.lower().isin(_MISSING).to_numpy()
+    clean = text.str.replace(",", "", regex=False)
+    out = pd.to_numeric(clean, errors="coerce").astype("float64").to_numpy(copy=True)
+    slow = np.isnan(out) & ~missing  # suffixed (61.80K) or bad: only these go through the regex
+    if slow.any():
+        parts = clean[slow].str.extract(_NUMBER)
+        scale = parts[1].fillna("").str.lower().map(_SCALE).astype("float64")
+        out[slow] = (pd.to_numeric(parts[0], errors="coerce") * scale).to_numpy(dtype="float64")
+    out[missing] = np.nan
+    bad = np.isnan(out) & ~missing
+    return pd.Series(out, index=values.index), pd.Series(bad, index=values.index)
+
+
+def parse_dates(
+    values: pd.Series, groups: pd.Series | None = None, date_format: str | None = None
+) -> tuple[pd.Series, str | None]:
+    """Parse a date column with the single format that fits it best; returns (dates, format).
+
+    Work is done on the distinct values only (a daily file repeats each date per symbol), and
+    formats are first screened on a small sample, because a non-matching format is slow to try.
+    """
+    text = values.astype(str).str.strip().str.strip('"').str.strip()
+    codes, uniques = pd.factorize(text)
+    cleaned = pd.Series(uniques).str.replace(_TIME_SUFFIX, "", regex=True)
+    usable = cleaned[~cleaned.str.lower().isin(_MISSING)]
+    formats = [date_format] if date_format else list(DATE_FORMATS)
+    if len(formats) > 1 and len(usable):
+        sample = usable.iloc[np.linspace(0, len(usable) - 1, min(len(usable), 16)).astype(int)]
+        shapes = {fam for value in sample for fam, rx in _FAMILIES.items() if rx.search(value)}
+        formats = [f for f in formats if _family(f) in shapes] or formats
+    if len(usable) > _SCREEN_SIZE and len(formats) > 1:
+        sample = usable.iloc[np.linspace(0, len(usable) - 1, _SCREEN_SIZE).astype(int)]
+        hits = {
+            f: int(pd.to_datetime(sample, format=f, errors="coerce").notna().sum()) for f in formats
+        }
+        formats = [f for f in formats if hits[f] and hits[f] == max(hits.values())]
+    candidates: list[tuple[int, str, np.ndarray]] = []
+    for fmt in formats:
+        parsed = pd.to_datetime(cleaned, format=fmt, errors="coerce").astype("datetime64[ns]")
+        n_ok = int(parsed.notna().sum())
+        if n_ok:
+            candidates.append((n_ok, fmt, parsed.to_numpy()))
+    if not candidates:
+        return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]"), None
+    top = max(n for n, _, _ in candidates)
+    tied = [(fmt, parsed) for n, fmt, parsed in candidates if n == top]
+    best_fmt, best = tied[0]
+    if len(tied) > 1:  # e.g. d/m vs m/d: the reading that keeps each symbol in order wins
+        for fmt, parsed in tied:
+            if _monotonic(pd.Series(parsed[codes], index=values.index), groups):
+                best_fmt, best = fmt, parsed
+                break
+    return pd.Series(best[codes], index=values.index, dtype="datetime64[ns]"), best_fmt
+
+
+def _family(fmt: str) -> str:
+    if "%b" in fmt or "%B" in fmt:
+        return "name"
+    return "ymd" if fmt.startswith("%Y") else "numeric"
+
+
+def _monotonic(dates: pd.Series, groups: pd.Series | None) -> bool:
+    """True when every group's dates only rise or only fall (missing dates ignored)."""
+    frame = pd.DataFrame({"d": dates, "g": groups if groups is not None else 0}).dropna()
+    if frame.empty:
+        return True
+    step = frame.groupby("g", sort=False)["d"].diff().dropna()
+    if step.empty:
+        return True
+    group_of_step = frame.loc[step.index, "g"]
+    rising = (step >= pd.Timedelta(0)).groupby(group_of_step).all()
+    falling = (step <= pd.Timedelta(0)).groupby(group_of_step).all()
+    return bool((rising | falling).all())
+
+
+def _sniff_delimiter(line: str) -> str:
+    """The most frequent of ``, ; tab |`` in the header line (outside quotes)."""
+    unquoted = re.sub(r'"[^"]*"', "", line)
+    counts = {d: unquoted.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _decode(raw: bytes) -> str:
+    """Text of a CSV export: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1258."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1258", errors="replace")
+
+
+def _find_columns(headers: Sequence[str]) -> dict[str, str]:
+    """Map contract columns to the file's header names using :data:`COLUMN_ALIASES`."""
+    normalised = {h: normalise_header(h) for h in headers}
+    found: dict[str, str] = {}
+    taken: set[str] = set()
+    for target, aliases in COLUMN_ALIASES.items():
+        for alias in aliases:
+            match = next((h for h, n in normalised.items() if n == alias and h not in taken), None)
+            if match is not None:
+                found[target] = match
+                taken.add(match)
+                break
+    return found
+
+
+def _header_line(lines: list[str], delimiter: str) -> int:
+    """Index of the header among the first lines (exports sometimes start with a title line)."""
+    for i, line in enumerate(lines[:10]):
+        cells = [c.strip().strip('"') for c in line.split(delimiter)]
+        found = _find_columns(cells)
+        if DATE in found and "close" in found:
+            return i
+    return 0
+
+
+class CsvSource(DataSource):
+    """Daily bars from CSV files or folders of them (searched recursively for ``*.csv``)."""
+
+    name = "csv"
+
+    def __init__(
+        self,
+        paths: Path | str | Iterable[Path | str],
+        symbol: str | None = None,
+        name_map: dict[str, str] | None = None,
+        date_format: str | None = None,
+    ) -> None:
+        self.paths = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
+        self.symbol = symbol
+        self.name_map = dict(name_map or {})
+        self.date_format = date_format
+
+    def files(self) -> list[Path]:
+        """Every CSV file the configured paths designate, in a stable order."""
+        if not self.paths:
+            raise SourceUnavailableError(
+                "no CSV paths configured: pass paths or set SV_CSV_PATHS to files or folders"
+            )
+        out: list[Path] = []
+        for path in self.paths:
+            path = path.expanduser()
+            if path.is_dir():
+                out += sorted(
+                    p for p in path.rglob("*") if p.is_file() and p.suffix.lower() == ".csv"
+                )
+            elif path.is_file():
+                out.append(path)
+            else:
+                raise SourceUnavailableError(f"CSV path not found: {path}; check SV_CSV_PATHS")
+        if not out:
+            raise SourceUnavailableError(f"no *.csv files under {', '.join(map(str, self.paths))}")
+        return out
+
+    def fetch(
+        self,
+        symbols: list[str] | None = None,
+        start: DateLike | None = None,
+        end: DateLike | None = None,
+        progress: Progress | None = None,
+    ) -> SourceResult:
+        """Parse every file; the report covers all rows read, the frame only the request."""
+        files = self.files()
+        report = ImportReport()
+        frames: list[pd.DataFrame] = []
+        for i, path in enumerate(files):
+            frame, file_report = self.read_file(path)
+            report.merge(file_report)
+            frames.append(frame)
+            if progress is not None:
+                progress(i + 1, len(files), path.name)
+        daily = pd.concat(frames, ignore_index=True) if frames else empty_daily()
+        daily, dup_errors = _drop_duplicates(daily)
+        if dup_errors:
+            report.errors.extend(dup_errors)
+            report.rows_imported -= len(dup_errors)
+            for err in dup_errors:
+                report.per_file[err.file] -= 1
+        daily = normalise_daily(daily.drop(columns=["_file", "_line"]))
+        if symbols is not None:
+            wanted = {s.strip().upper() for s in symbols}
+            unknown = sorted(wanted - set(daily[SYMBOL].unique()))
+            if unknown:
+                raise UnknownSymbolError(unknown, self.name)
+        frame = filter_range(daily, symbols, start, end)
+        return SourceResult(frame=frame, report=report, source=self.name, simulated=False)
+
+    def read_file(self, path: Path) -> tuple[pd.DataFrame, ImportReport]:
+        """Parse one file to contract columns plus ``_file``/``_line``; bad rows go to the report."""
+        label = str(path)
+        text = _decode(path.read_bytes())
+        lines = text.splitlines()
+        if not lines:
+            raise SourceError(f"{label}: the file is empty")
+        delimiter = _sniff_delimiter(lines[0])
+        header_idx = _header_line(lines, delimiter)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            raw = pd.read_csv(
+                io.StringIO(text),
+                sep=delimiter,
+                skiprows=header_idx,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                skip_blank_lines=False,
+                skipinitialspace=True,
+                on_bad_lines="warn",
+                engine="c",
+            )
+        raw.columns = [str(c).strip().strip('"').strip() for c in raw.columns]
+        errors: list[RowError] = []
+        bad_lines: list[int] = []
+        for w in caught:
+            for m in re.finditer(r"line (\d+): (expected .*? fields, saw \d+)", str(w.message)):
+                line = int(m.group(1))  # pandas counts from the top of the file
+                bad_lines.append(line)
+                errors.append(RowError(label, line, f"malformed row: {m.group(2)}"))
+        # file line of each parsed row: header is line header_idx + 1, skipped lines leave holes
+        first = header_idx + 2
+        all_lines = np.arange(first, first + len(raw) + len(bad_lines))
+        line_no = np.setdiff1d(all_lines, np.array(bad_lines, dtype=int))[: len(raw)]
+
+        columns = _find_columns(list(raw.columns))
+        missing = [c for c in REQUIRED if c not in columns]
+        if missing:
+            accepted = "; ".join(f"{c}: {', '.join(COLUMN_ALIASES[c])}" for c in missing)
+            raise SourceError(
+                f"{label}: missing required column(s) {', '.join(missing)}; "
+                f"found columns {list(raw.columns)}; accepted names (any case/accents): {accepted}"
+            )
+        cells = raw.apply(lambda s: s.str.strip())
+        blank = (cells == "").all(axis=1).to_numpy()
+        cells, line_no = cells.loc[~blank].reset_index(drop=True), line_no[~blank]
+        n = len(cells)
+
+        if SYMBOL in columns:
+            sym = cells[columns[SYMBOL]].str.strip('"').str.strip().str.upper()
+        else:
+            sym = pd.Series(self._file_symbol(path), index=cells.index, dtype=str)
+        out = pd.DataFrame({SYMBOL: sym})
+        dates, _fmt = parse_dates(cells[columns[DATE]], sym, self.date_format)
+        out[DATE] = dates
+        problems: dict[str, np.ndarray] = {}
+        raw_date = cells[columns[DATE]].str.strip('"').str.strip()
+        problems["missing date"] = raw_date.str.lower().isin(_MISSING).to_numpy()
+        problems["unparseable date"] = dates.isna().to_numpy() & ~problems["missing date"]
+        problems["missing symbol"] = (sym == "").to_numpy()
+        for col in (*PRICE_COLUMNS, "volume", "adj_close"):
+            if col not in columns:
+                if col == "volume":
+                    out[col] = np.nan
+                continue
+            values, bad = parse_numbers(cells[columns[col]])
+            out[col] = values
+            problems[f"non-numeric {col}"] = bad.to_numpy()
+            if col in PRICE_COLUMNS:
+                problems[f"missing {col}"] = (values.isna() & ~bad).to_numpy()
+
+        rejected = np.zeros(n, dtype=bool)
+        for mask in problems.values():
+            rejected |= mask
+        for i in np.flatnonzero(rejected):
+            reasons = []
+            for what, mask in problems.items():
+                if mask[i]:
+                    col = what.split(" ", 1)[1]
+                    source_col = columns.get(col if col != "date" else DATE, "")
+                    value = cells.at[i, source_col] if source_col else ""
+                    reasons.append(f"{what} {value!r}" if value else what)
+            errors.append(RowError(label, int(line_no[i]), "; ".join(reasons)))
+        errors.sort(key=lambda e: e.line)
+
+        out["_file"] = label
+        out["_line"] = line_no
+        good = out.loc[~rejected].reset_index(drop=True)
+        report = ImportReport()
+        report.add_file(label, n + len(bad_lines), len(good), errors)
+        return good, report
+
+    def _file_symbol(self, path: Path) -> str:
+        """The symbol of a file without a symbol column (``symbol=``, ``name_map``, stem)."""
+        if self.symbol:
+            return self.symbol.strip().upper()
+        if path.stem in self.name_map:
+            return self.name_map[path.stem].strip().upper()
+        sym = symbol_from_stem(path.stem)
+        if not sym:
+            raise SourceError(
+                f"{path}: no symbol column and no ticker in the file name; "
+                "add a 'symbol' column, rename the file (e.g. VNM.csv) or pass symbol=..."
+            )
+        return sym
+
+
+def _drop_duplicates(daily: pd.DataFrame) -> tuple[pd.DataFrame, list[RowError]]:
+    """Keep the first row of each (symbol, date) and report the others with the line they repeat."""
+    dup = daily.duplicated([SYMBOL, DATE], keep="first").to_numpy()
+    if not dup.any():
+        return daily, []
+    firsts = daily.loc[~dup].set_index([SYMBOL, DATE])[["_file", "_line"]]
+    extra = daily.loc[dup]
+    origin = firsts.loc[pd.MultiIndex.from_frame(extra[[SYMBOL, DATE]])]
+    errors = [
+        RowError(file, int(line), f"duplicate {sym} {day:%Y-%m-%d}, kept {f0}:{l0}")
+        for file, line, sym, day, f0, l0 in zip(
+            extra["_file"], extra["_line"], extra[SYMBOL], extra[DATE],
+            origin["_file"], origin["_line"], strict=True,
+        )
+    ]  # fmt: skip
+    return daily.loc[~dup].reset_index(drop=True), errors

@@ -1,0 +1,85 @@
+"""Schema versioning: an ordered list of migrations, applied in one transaction when a store opens.
+
+The database's version is the highest row of ``schema_version``; a database without that table is
+version 0 (new, or created before versioning). ``MIGRATIONS[v]`` upgrades version ``v - 1`` to
+``v``. Opening a database whose version is newer than this code's ``SCHEMA_VERSION`` is refused:
+old code writing into a newer schema could corrupt it silently.
+
+To change the schema: bump ``SCHEMA_VERSION``, change ``tables.py`` and add ``MIGRATIONS[new]``
+performing the same change on an existing database (``ALTER TABLE``, back-fills, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, func, inspect, select, text
+
+from stockvision.data.store import tables
+
+SCHEMA_VERSION = 1
+
+Migration = Callable[[Connection], None]
+
+
+class SchemaVersionError(RuntimeError):
+    """The database's schema cannot be used by this version of Stock Vision."""
+
+
+def _baseline(conn: Connection) -> None:
+    """Version 1: the initial schema (creates whatever table is missing)."""
+    tables.metadata.create_all(conn, checkfirst=True)
+
+
+MIGRATIONS: dict[int, Migration] = {1: _baseline}
+
+# Arbitrary constant identifying the store's migration lock among PostgreSQL advisory locks.
+_PG_LOCK_KEY = 0x5356_0001
+
+
+def current_version(conn: Connection) -> int:
+    """The database's schema version (0 when it has never been versioned)."""
+    if not inspect(conn).has_table(tables.schema_version.name):
+        return 0
+    version = conn.execute(select(func.max(tables.schema_version.c.version))).scalar()
+    return int(version or 0)
+
+
+def migrate(
+    engine: Engine,
+    *,
+    target: int = SCHEMA_VERSION,
+    migrations: Mapping[int, Migration] = MIGRATIONS,
+) -> int:
+    """Bring the database to ``target`` in one transaction; return the version it had before.
+
+    Concurrent openers are serialised (advisory lock on PostgreSQL, write lock on SQLite), and a
+    failing migration rolls back every step, leaving the database at its previous version.
+    """
+    missing = [v for v in range(1, target + 1) if v not in migrations]
+    if missing:
+        raise SchemaVersionError(f"no migration defined for schema version(s) {missing}")
+    with engine.connect() as conn:
+        conn.execution_options(sv_write=True)
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+            found = current_version(conn)
+            if found > target:
+                raise SchemaVersionError(
+                    f"database {engine.url.render_as_string(hide_password=True)} has schema "
+                    f"version {found}, newer than this Stock Vision supports ({target}). "
+                    "Upgrade stockvision (pip install -U stockvision) or point SV_DATABASE_URL "
+                    "to another database."
+                )
+            if found < target:
+                tables.schema_version.create(conn, checkfirst=True)
+            for version in range(found + 1, target + 1):
+                migrations[version](conn)
+                conn.execute(
+                    tables.schema_version.insert().values(
+                        version=version, applied_at=datetime.now(UTC).replace(tzinfo=None)
+                    )
+                )
+    return found

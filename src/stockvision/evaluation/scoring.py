@@ -1,0 +1,352 @@
+"""Turn walk-forward predictions into the metrics.json figures, goals and report tables.
+
+Only rows whose label is known are scored. The random walk reference (target = today's price) is
+computed directly from the labels, so the comparison does not depend on the ``random_walk`` model
+having been run. Skill scores use each fold's training class frequencies as the reference.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stockvision.evaluation import metrics as m
+from stockvision.evaluation.backtest import (
+    BacktestConfig,
+    BacktestResult,
+    buy_and_hold,
+    run_backtest,
+)
+from stockvision.evaluation.walkforward import (
+    PRIOR_COLUMNS,
+    PROB_COLUMNS,
+    UNCAL_COLUMNS,
+    EvaluationResult,
+)
+
+__all__ = ["BASELINES", "Goal", "Scorecard", "jsonable", "score"]
+
+BASELINES = frozenset({"random_walk", "drift", "majority", "momentum_sign"})
+BACKTEST_KEYS = [
+    "annual_return",
+    "volatility",
+    "sharpe",
+    "max_drawdown",
+    "turnover",
+    "hit_rate",
+    "total_return",
+    "final_equity",
+]
+ECE_GOAL = 0.05
+COVERAGE_TOLERANCE = 0.05
+DM_ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class Goal:
+    model: str
+    goal: str
+    value: str
+    met: bool | None  # None: could not be measured
+
+
+@dataclass
+class Scorecard:
+    """Everything the report shows; ``metrics`` is exactly what goes into metrics.json."""
+
+    metrics: dict[str, Any]
+    ic: dict[str, pd.DataFrame] = field(default_factory=dict)
+    reliability: dict[str, tuple[pd.DataFrame, pd.DataFrame | None]] = field(default_factory=dict)
+    confusion: dict[str, np.ndarray] = field(default_factory=dict)
+    backtests: dict[str, BacktestResult] = field(default_factory=dict)
+    buy_and_hold: BacktestResult | None = None
+    per_symbol: pd.DataFrame = field(default_factory=pd.DataFrame)
+    goals: list[Goal] = field(default_factory=list)
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON types with non-finite floats replaced by ``None``."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+def _price_block(df: pd.DataFrame, horizon: int) -> dict[str, float]:
+    rows = df[np.isfinite(df["actual_log_return"]) & (df["actual_price"] > 0)]
+    rows = rows[np.isfinite(rows["pred_log_return"])]
+    if rows.empty:
+        return {}
+    target = rows["raw_close"] * np.exp(rows["pred_log_return"])
+    actual, last = rows["actual_price"], rows["raw_close"]
+    err_model = (target - actual).abs() / actual * 100
+    err_rw = (last - actual).abs() / actual * 100
+    per_week = (
+        pd.DataFrame({"w": rows["week_end"], "a": err_model, "b": err_rw}).groupby("w").mean()
+    )
+    try:
+        dm = m.diebold_mariano(per_week["a"], per_week["b"], h=horizon, loss="abs").pvalue
+    except ValueError:
+        dm = float("nan")
+    bounded = rows[np.isfinite(rows["low"]) & np.isfinite(rows["high"])]
+    if bounded.empty:
+        coverage = width = float("nan")
+    else:
+        coverage = m.interval_coverage(
+            bounded["low"], bounded["high"], bounded["actual_log_return"]
+        )
+        width = m.mean_interval_width_pct(
+            bounded["raw_close"] * np.exp(bounded["low"]),
+            bounded["raw_close"] * np.exp(bounded["high"]),
+            bounded["raw_close"],
+        )
+    return {
+        "mae_pct": m.mae_pct(target, actual),
+        "rmse_pct": m.rmse_pct(target, actual),
+        "mae_ratio_vs_random_walk": m.mae_ratio_vs_random_walk(target, actual, last),
+        "dm_pvalue": dm,
+        "interval_coverage": coverage,
+        "interval_width_pct": width,
+    }
+
+
+def _pattern_rows(df: pd.DataFrame) -> pd.DataFrame:
+    return df[(df["actual_pattern"] >= 0) & df[PROB_COLUMNS].notna().all(axis=1)]
+
+
+def _pattern_block(rows: pd.DataFrame, n_bins: int) -> dict[str, float]:
+    probs, y = rows[PROB_COLUMNS].to_numpy(), rows["actual_pattern"].to_numpy()
+    ref = rows[PRIOR_COLUMNS].to_numpy()
+    pred = probs.argmax(axis=1)
+    uncal = rows[UNCAL_COLUMNS]
+    has_uncal = bool(uncal.notna().all(axis=1).all())
+    return {
+        "accuracy": m.accuracy(y, pred),
+        "balanced_accuracy": m.balanced_accuracy(y, pred),
+        "macro_f1": m.macro_f1(y, pred),
+        "log_loss": m.log_loss(probs, y),
+        "log_loss_skill": m.log_loss_skill(probs, y, ref),
+        "brier": m.brier_score(probs, y),
+        "brier_skill": m.brier_skill(probs, y, ref),
+        "ece": m.ece(probs, y, n_bins),
+        "ece_uncalibrated": m.ece(uncal.to_numpy(), y, n_bins) if has_uncal else float("nan"),
+        "prior_accuracy": m.accuracy(y, ref.argmax(axis=1)),
+    }
+
+
+def _ranking(df: pd.DataFrame, score_col: str, n_boot: int, block: int, seed: int):
+    rows = df[np.isfinite(df["actual_log_return"])]
+    ic = m.ic_by_period(rows, score_col, "actual_log_return")
+    return ic, m.ranking_summary(ic, n_boot=n_boot, block=block, seed=seed)
+
+
+def score(
+    result: EvaluationResult,
+    backtest_config: BacktestConfig | None = None,
+    n_bins: int = 15,
+    n_boot: int = 2000,
+    seed: int = 42,
+) -> Scorecard:
+    """Compute every metric group of every model (and the buy-and-hold benchmark)."""
+    preds = result.predictions
+    if preds.empty:
+        raise ValueError("the evaluation result has no predictions")
+    folds = result.folds
+    window = {
+        "start": min(f.test_start for f in folds),
+        "end": max(f.test_end for f in folds),
+        "folds": len(folds),
+        "first_train_start": min(f.train_start for f in folds),
+        "horizon_weeks": result.horizon,
+        "n_test_weeks": int(preds["week_end"].nunique()),
+        "n_labelled_rows": int(
+            preds.drop_duplicates(["symbol", "week_end"])["actual_log_return"].notna().sum()
+        ),
+    }
+    if result.splitter:
+        window["splitter"] = dict(result.splitter)
+    card = Scorecard(metrics={"evaluation_window": window, "universe": list(result.universe)})
+    models: dict[str, Any] = {}
+    cfg = backtest_config or BacktestConfig.from_settings()
+
+    for name, kind in result.model_kinds.items():
+        df = result.model_predictions(name)
+        entry: dict[str, Any] = {"kind": kind}
+        if kind == "price":
+            entry["price"] = _price_block(df, result.horizon)
+            score_col = "pred_log_return"
+        else:
+            rows = _pattern_rows(df)
+            if not rows.empty:
+                entry["pattern"] = _pattern_block(rows, n_bins)
+                y = rows["actual_pattern"].to_numpy()
+                cal = m.reliability_diagram(rows[PROB_COLUMNS].to_numpy(), y, n_bins)
+                unc = None
+                if rows[UNCAL_COLUMNS].notna().all(axis=1).all():
+                    unc = m.reliability_diagram(rows[UNCAL_COLUMNS].to_numpy(), y, n_bins)
+                card.reliability[name] = (cal, unc)
+                card.confusion[name] = m.confusion_matrix(
+                    y, rows[PROB_COLUMNS].to_numpy().argmax(axis=1)
+                )
+            df = df.assign(score=df["p_up"] - df["p_down"])
+            score_col = "score"
+        ic, summary = _ranking(df, score_col, n_boot, result.horizon, seed)
+        card.ic[name] = ic
+        entry["ranking"] = summary
+        if kind == "price" and result.daily is not None:
+            bt = run_backtest(df, result.daily, cfg, score="pred_log_return")
+            card.backtests[name] = bt
+            entry["backtest"] = {k: bt.summary[k] for k in BACKTEST_KEYS}
+        models[name] = entry
+    card.metrics["models"] = models
+
+    if card.backtests:
+        first = next(iter(card.backtests.values()))
+        bh = buy_and_hold(
+            result.daily, result.universe, first.equity.index[0], first.equity.index[-1], cfg
+        )
+        card.buy_and_hold = bh
+        card.metrics["buy_and_hold"] = {k: bh.summary[k] for k in BACKTEST_KEYS}
+    card.metrics = jsonable(card.metrics)
+    card.per_symbol = _per_symbol(result, card)
+    card.goals = _goals(result, card)
+    return card
+
+
+# --------------------------------------------------------------------------------------------
+def _best(models: dict[str, Any], kind: str, group: str, key: str, lower: bool) -> str | None:
+    cands = [
+        (v[group][key], n)
+        for n, v in models.items()
+        if v["kind"] == kind and v.get(group) and v[group].get(key) is not None
+    ]
+    if not cands:
+        return None
+    return (min(cands) if lower else max(cands))[1]
+
+
+def _per_symbol(result: EvaluationResult, card: Scorecard) -> pd.DataFrame:
+    """Per-symbol figures of the best price model (by MAE%) and best pattern model (accuracy)."""
+    models = card.metrics["models"]
+    preds = result.predictions
+    out = pd.DataFrame(index=pd.Index(result.universe, name="symbol"))
+    best_price = _best(models, "price", "price", "mae_pct", lower=True)
+    if best_price:
+        df = result.model_predictions(best_price)
+        df = df[np.isfinite(df["actual_log_return"]) & np.isfinite(df["pred_log_return"])]
+        target = df["raw_close"] * np.exp(df["pred_log_return"])
+        g = pd.DataFrame(
+            {
+                "symbol": df["symbol"],
+                "mae": (target - df["actual_price"]).abs() / df["actual_price"] * 100,
+                "rw": (df["raw_close"] - df["actual_price"]).abs() / df["actual_price"] * 100,
+                "cov": (df["actual_log_return"] >= df["low"])
+                & (df["actual_log_return"] <= df["high"]),
+            }
+        ).groupby("symbol")
+        out[f"MAE% {best_price}"] = g["mae"].mean()
+        out["MAE% random walk"] = g["rw"].mean()
+        out[f"coverage {best_price}"] = g["cov"].mean()
+        if best_price in card.backtests:
+            pos = card.backtests[best_price].positions
+            out[f"hit rate {best_price}"] = (pos["net_return"] > 0).groupby(pos["symbol"]).mean()
+            out[f"positions {best_price}"] = pos.groupby("symbol").size()
+    best_pattern = _best(models, "pattern", "pattern", "accuracy", lower=False)
+    if best_pattern:
+        rows = _pattern_rows(preds[preds["model"] == best_pattern])
+        hit = rows[PROB_COLUMNS].to_numpy().argmax(axis=1) == rows["actual_pattern"].to_numpy()
+        out[f"accuracy {best_pattern}"] = pd.Series(hit).groupby(rows["symbol"].to_numpy()).mean()
+        prior_hit = (
+            rows[PRIOR_COLUMNS].to_numpy().argmax(axis=1) == rows["actual_pattern"].to_numpy()
+        )
+        out["accuracy majority class"] = (
+            pd.Series(prior_hit).groupby(rows["symbol"].to_numpy()).mean()
+        )
+    return out
+
+
+def _fmt(x: float | None, pct: bool = False) -> str:
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    return f"{x * 100:.1f}%" if pct else f"{x:.3f}"
+
+
+def _goals(result: EvaluationResult, card: Scorecard) -> list[Goal]:
+    """Targets of the project, judged per non-baseline model."""
+    goals: list[Goal] = []
+    bh = card.metrics.get("buy_and_hold")
+    for name, v in card.metrics["models"].items():
+        if name in BASELINES:
+            continue
+        if v.get("price"):
+            p = v["price"]
+            ratio, dm = p["mae_ratio_vs_random_walk"], p["dm_pvalue"]
+            ok = None if ratio is None or dm is None else bool(ratio < 1 and dm < DM_ALPHA)
+            goals.append(
+                Goal(
+                    name,
+                    f"MAE below the random walk, significant (DM p < {DM_ALPHA})",
+                    f"ratio {_fmt(ratio)}, p {_fmt(dm)}",
+                    ok,
+                )
+            )
+            cov, nominal = p["interval_coverage"], result.coverage.get(name, float("nan"))
+            ok = (
+                None
+                if cov is None or not np.isfinite(nominal)
+                else bool(abs(cov - nominal) <= COVERAGE_TOLERANCE)
+            )
+            goals.append(
+                Goal(
+                    name,
+                    f"interval coverage within ±{COVERAGE_TOLERANCE * 100:.0f} pp of nominal "
+                    f"{_fmt(nominal, pct=True)}",
+                    _fmt(cov, pct=True),
+                    ok,
+                )
+            )
+        if "pattern" in v:
+            p = v["pattern"]
+            goals.append(
+                Goal(
+                    name,
+                    "accuracy above the majority class of the training window",
+                    f"{_fmt(p['accuracy'], True)} vs {_fmt(p['prior_accuracy'], True)}",
+                    None if p["accuracy"] is None else bool(p["accuracy"] > p["prior_accuracy"]),
+                )
+            )
+            ll = p["log_loss_skill"]
+            goals.append(
+                Goal(name, "log-loss skill above 0", _fmt(ll), None if ll is None else ll > 0)
+            )
+            e = p["ece"]
+            goals.append(
+                Goal(name, f"ECE at most {ECE_GOAL}", _fmt(e), None if e is None else e <= ECE_GOAL)
+            )
+        lo = v["ranking"]["rank_ic_ci95"][0]
+        goals.append(
+            Goal(name, "rank IC 95% interval above 0", _fmt(lo), None if lo is None else lo > 0)
+        )
+        if "backtest" in v and bh:
+            s, sb = v["backtest"]["sharpe"], bh["sharpe"]
+            goals.append(
+                Goal(
+                    name,
+                    "backtest Sharpe above equal-weight buy-and-hold",
+                    f"{_fmt(s)} vs {_fmt(sb)}",
+                    None if s is None or sb is None else bool(s > sb),
+                )
+            )
+    return goals

@@ -1,0 +1,302 @@
+"""Walk-forward runner: refit every model per fold, keep only out-of-sample test predictions.
+
+For each :class:`~stockvision.evaluation.splits.Fold` the models are built fresh from
+``MODEL_FACTORIES``, fitted on the fold's training window (the validation window is passed along
+for early stopping / calibration / conformal intervals / alpha tuning, never used as test data),
+and asked for predictions on the fold's test block only. The result is one tidy frame of
+out-of-sample predictions that every metric, the backtest and the report are computed from.
+
+Runs are deterministic: every fit is preceded by seeding Python, numpy and (if loaded) torch
+with the same seed, so two runs give bit-identical predictions and ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import random
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from stockvision.evaluation.splits import Fold, WalkForwardSplitter
+
+if TYPE_CHECKING:
+    from stockvision.features.dataset import DatasetBuilder
+
+__all__ = [
+    "PREDICTION_COLUMNS",
+    "EvaluationResult",
+    "ProgressEvent",
+    "labelled_weeks",
+    "rich_progress",
+    "run_walk_forward",
+]
+
+PROB_COLUMNS = ["p_down", "p_sideways", "p_up"]
+UNCAL_COLUMNS = ["p_down_uncal", "p_sideways_uncal", "p_up_uncal"]
+PRIOR_COLUMNS = ["prior_down", "prior_sideways", "prior_up"]
+PREDICTION_COLUMNS = [
+    "fold",
+    "model",
+    "kind",
+    "symbol",
+    "week_end",
+    "raw_close",
+    "actual_log_return",
+    "actual_price",
+    "actual_pattern",
+    "pred_log_return",
+    "low",
+    "high",
+    *PROB_COLUMNS,
+    *UNCAL_COLUMNS,
+    "pred_pattern",
+    *PRIOR_COLUMNS,
+]
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One step of the run, passed to the ``progress`` callback."""
+
+    fold: int
+    n_folds: int
+    model: str
+    stage: str  # "fit" (starting), "done" (fitted and predicted)
+    seconds: float = 0.0
+
+
+@dataclass
+class EvaluationResult:
+    """Out-of-sample predictions of every model plus what is needed to score them.
+
+    ``predictions`` has the columns ``PREDICTION_COLUMNS``; ``actual_pattern`` is the class code
+    (-1 where the label is not known yet), ``prior_*`` are the class frequencies of the fold's
+    TRAINING window (the reference forecast of the skill scores). ``daily`` is the adjusted daily
+    frame for the backtest (optional: without it the backtest figures are left out).
+    """
+
+    predictions: pd.DataFrame
+    folds: list[Fold]
+    model_kinds: dict[str, str]
+    universe: list[str]
+    horizon: int = 4
+    coverage: dict[str, float] = field(default_factory=dict)
+    daily: pd.DataFrame | None = None
+    timings: dict[str, dict[str, float]] = field(default_factory=dict)
+    splitter: dict[str, Any] | None = None
+
+    def model_predictions(self, model: str) -> pd.DataFrame:
+        return self.predictions[self.predictions["model"] == model]
+
+
+def labelled_weeks(builder: DatasetBuilder) -> pd.DatetimeIndex:
+    """Week ends at which at least one symbol has a known future return."""
+    labels = builder.labels
+    known = labels["future_log_return"].notna().to_numpy()
+    weeks = labels.index.get_level_values("week_end")[known]
+    return pd.DatetimeIndex(weeks.unique()).sort_values()
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
+def _supports_uncalibrated(model: Any) -> bool:
+    try:
+        return "calibrated" in inspect.signature(model.predict_proba).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _class_prior(window: Any, n_classes: int) -> np.ndarray:
+    from stockvision.evaluation.metrics import class_prior
+    from stockvision.features import PATTERN_CLASSES
+
+    pattern = window.labels["pattern"]
+    known = pattern.notna().to_numpy()
+    codes = pd.Categorical(pattern[known], categories=PATTERN_CLASSES).codes
+    return class_prior(codes[codes >= 0], n_classes=n_classes)
+
+
+def _base_frame(test: Any, fold: Fold, name: str, kind: str, prior: np.ndarray) -> pd.DataFrame:
+    from stockvision.features import PATTERN_CLASSES
+
+    labels = test.labels
+    idx = labels.index
+    codes = pd.Categorical(labels["pattern"], categories=PATTERN_CLASSES).codes.astype(np.int64)
+    n = len(labels)
+    frame = pd.DataFrame(
+        {
+            "fold": np.full(n, fold.index, dtype=np.int64),
+            "model": name,
+            "kind": kind,
+            "symbol": idx.get_level_values("symbol").astype(str),
+            "week_end": pd.DatetimeIndex(idx.get_level_values("week_end")),
+            "raw_close": labels["raw_close"].to_numpy(dtype=float),
+            "actual_log_return": labels["future_log_return"].to_numpy(dtype=float),
+            "actual_price": labels["price_target_true"].to_numpy(dtype=float),
+            "actual_pattern": codes,
+        }
+    )
+    for col in ["pred_log_return", "low", "high", *PROB_COLUMNS, *UNCAL_COLUMNS]:
+        frame[col] = np.nan
+    frame["pred_pattern"] = np.int64(-1)
+    for col, value in zip(PRIOR_COLUMNS, prior, strict=True):
+        frame[col] = float(value)
+    return frame
+
+
+def _predict(model: Any, test: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    n = len(frame)
+    if model.kind == "price":
+        pred = np.asarray(model.predict(test), dtype=float).reshape(-1)
+        low, high = (np.asarray(a, dtype=float).reshape(-1) for a in model.predict_interval(test))
+        if not (len(pred) == len(low) == len(high) == n):
+            raise RuntimeError(
+                f"model {model.name!r} returned {len(pred)} predictions for {n} rows"
+            )
+        frame["pred_log_return"], frame["low"], frame["high"] = pred, low, high
+    elif model.kind == "pattern":
+        probs = np.asarray(model.predict_proba(test), dtype=float)
+        if probs.shape != (n, len(PROB_COLUMNS)):
+            raise RuntimeError(
+                f"model {model.name!r} returned probabilities of shape {probs.shape}"
+            )
+        frame[PROB_COLUMNS] = probs
+        frame["pred_pattern"] = probs.argmax(axis=1).astype(np.int64)
+        if _supports_uncalibrated(model):
+            frame[UNCAL_COLUMNS] = np.asarray(model.predict_proba(test, calibrated=False), float)
+    else:
+        raise RuntimeError(f"model {model.name!r} has unknown kind {model.kind!r}")
+    return frame
+
+
+def run_walk_forward(
+    builder: DatasetBuilder,
+    model_names: Sequence[str],
+    folds: Sequence[Fold] | WalkForwardSplitter | None = None,
+    progress: Callable[[ProgressEvent], None] | None = None,
+    *,
+    daily: pd.DataFrame | None = None,
+    seed: int | None = None,
+    model_params: dict[str, dict[str, Any]] | None = None,
+) -> EvaluationResult:
+    """Fit every model on every fold and collect its out-of-sample test predictions.
+
+    ``folds``: explicit folds, a splitter (applied to the builder's labelled weeks) or ``None``
+    for ``WalkForwardSplitter(horizon=builder.horizon)``. ``model_params`` passes constructor
+    arguments per model name. ``daily`` (adjusted daily frame) is stored for the backtest.
+    """
+    from stockvision.models.registry_names import MODEL_FACTORIES
+
+    unknown = [m for m in model_names if m not in MODEL_FACTORIES]
+    if unknown or not model_names:
+        raise ValueError(
+            f"unknown model names {unknown or '(none given)'}; choose from {sorted(MODEL_FACTORIES)}"
+        )
+    if len(set(model_names)) != len(model_names):
+        raise ValueError(f"model names repeat: {list(model_names)}")
+    horizon = int(getattr(builder, "horizon", 4))
+    splitter_params: dict[str, Any] | None = None
+    if folds is None:
+        folds = WalkForwardSplitter(horizon=horizon)
+    if isinstance(folds, WalkForwardSplitter):
+        splitter_params = {
+            "min_train_weeks": folds.min_train_weeks,
+            "step_weeks": folds.step_weeks,
+            "test_weeks": folds.block,
+            "horizon": folds.horizon,
+            "embargo": folds.embargo,
+            "val_weeks": folds.val_weeks,
+        }
+        folds = list(folds.split(labelled_weeks(builder)))
+    folds = list(folds)
+    if not folds:
+        raise ValueError("no folds to evaluate; lower min_train_weeks or load more history")
+    if seed is None:
+        from stockvision.config import get_settings
+
+        seed = get_settings().seed
+    params = model_params or {}
+
+    frames: list[pd.DataFrame] = []
+    kinds: dict[str, str] = {}
+    coverage: dict[str, float] = {}
+    timings: dict[str, dict[str, float]] = {
+        m: {"fit_seconds": 0.0, "predict_seconds": 0.0} for m in model_names
+    }
+    for fold in folds:
+        train = builder.window(fold.train_start, fold.train_end)
+        val = builder.window(fold.val_start, fold.val_end) if fold.val_start is not None else None
+        test = builder.window(fold.test_start, fold.test_end)
+        if len(test) == 0:
+            continue
+        prior = _class_prior(train, len(PROB_COLUMNS))
+        for name in model_names:
+            if progress:
+                progress(ProgressEvent(fold.index, len(folds), name, "fit"))
+            _seed_everything(seed)
+            model = MODEL_FACTORIES[name](**params.get(name, {}))
+            t0 = time.perf_counter()
+            model.fit(train, val)
+            t1 = time.perf_counter()
+            kinds[name] = model.kind
+            if model.kind == "price":
+                coverage[name] = float(getattr(model, "coverage", float("nan")))
+            frame = _predict(model, test, _base_frame(test, fold, name, model.kind, prior))
+            t2 = time.perf_counter()
+            frames.append(frame)
+            timings[name]["fit_seconds"] += t1 - t0
+            timings[name]["predict_seconds"] += t2 - t1
+            if progress:
+                progress(ProgressEvent(fold.index, len(folds), name, "done", t2 - t0))
+
+    predictions = pd.concat(frames, ignore_index=True)[PREDICTION_COLUMNS]
+    universe = sorted(predictions["symbol"].unique().tolist())
+    return EvaluationResult(
+        predictions=predictions,
+        folds=folds,
+        model_kinds={m: kinds[m] for m in model_names if m in kinds},
+        universe=universe,
+        horizon=horizon,
+        coverage=coverage,
+        daily=daily,
+        timings=timings,
+        splitter=splitter_params,
+    )
+
+
+@contextmanager
+def rich_progress(
+    n_folds: int, model_names: Sequence[str]
+) -> Iterator[Callable[[ProgressEvent], None]]:
+    """A ``progress`` callback drawing a rich progress bar over fold x model fits."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("[bold]walk-forward[/] {task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+    ) as bar:
+        task = bar.add_task("", total=n_folds * len(model_names))
+
+        def callback(event: ProgressEvent) -> None:
+            label = f"fold {event.fold + 1}/{event.n_folds} {event.model}"
+            if event.stage == "done":
+                bar.update(task, advance=1, description=f"{label} ({event.seconds:.1f}s)")
+            else:
+                bar.update(task, description=f"{label} fitting")
+
+        yield callback

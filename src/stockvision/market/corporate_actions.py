@@ -1,0 +1,371 @@
+"""Corporate actions in unadjusted Vietnamese price feeds: detection and back-adjustment.
+
+Vietnamese feeds often publish raw prices, so a stock dividend or bonus issue (very common in VN:
+10-50% payouts, sometimes 100%) shows up as an overnight drop far beyond the exchange's daily
+limit. Such a move cannot be a market move: the exchange would have rejected any trade outside
+the band around the reference price. So a close outside the band around the previous close means
+the exchange re-based the reference price, i.e. a corporate action.
+
+Detection rule, per symbol and day (vectorised over all symbols):
+
+* reference = previous close (HOSE, HNX). On UPCoM the reference is the previous session's
+  volume-weighted average price, which a daily bar does not carry; it lies within the previous
+  [low, high], so the band is taken around that whole range (never a false positive from it).
+* allowed range = [ref * (1 - limit), ref * (1 + limit)], at least one tick either side (the
+  regulations' minimum band), widened by a slack of half a tick plus ``tolerance`` * ref. The
+  slack absorbs rounding: feeds that partially adjust prices (non-tick values like 36,068) or
+  quote in thousands with two decimals round the ratio of two prices by up to a few basis points.
+* a symbol's first row has no previous close, so it is never an event. A row after a long gap
+  (more than ``relisting_gap`` sessions of the market calendar without a bar) is treated as a
+  re-listing first day and checked against the wider first-day band: a gap of a month or more in
+  a listed stock's bars means delisting and re-listing, an exchange transfer or a long suspension,
+  and on re-listing the exchange applies the first-day band around a newly set reference price.
+  A re-based price beyond even that band is still flagged, since the first-day band bounds any
+  market move around a reference set near the last traded price.
+
+Ratio: the back-adjustment ratio multiplies every price before the event. When the drop matches a
+common payout ``k`` (1 / (1 + k) for ``payouts``) within ``clean_tolerance``, the exact ratio is
+used: the ex-day then keeps its true market move (the residual, at most ``clean_tolerance``), and
+older prices are scaled exactly as the share count changed. Otherwise (stock plus cash dividend
+the same day, rights issues, unusual ratios, reverse splits) the raw ratio close / previous close
+is used, which sets the ex-day's adjusted return to exactly 0: it loses that one day's market move
+(at most the band) but never invents a move that did not happen.
+
+Limits of the rule: a payout whose drop stays inside the band (e.g. a 10% stock dividend on HNX or
+UPCoM, or cash dividends) is invisible to it. Sources that publish their own adjusted close are
+therefore preferred: ``adjust`` derives factors from a source's ``adj_close`` whenever present.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeAlias
+
+import numpy as np
+import pandas as pd
+
+from stockvision.market.calendar import TradingCalendar
+from stockvision.market.exchanges import Exchange, tick_size
+
+# Column names of the daily contract (``stockvision.data.schema``), restated here because
+# ``market`` is the bottom layer and must not import from ``data``.
+SYMBOL, DATE = "symbol", "date"
+PRICE_COLS = ("open", "high", "low", "close")
+ADJ_PRICE_COLS = ("adj_open", "adj_high", "adj_low", "adj_close")
+REQUIRED_COLUMNS = (SYMBOL, DATE, *PRICE_COLS, "volume")
+EVENT_COLUMNS = ["symbol", "date", "prev_close", "close", "pct_change", "ratio", "kind"]
+
+#: Event kinds: a drop matching a common payout ratio (stock dividend / bonus issue / split; a cash
+#: dividend of the same size would look identical), any other drop, any rise (reverse split).
+KIND_STOCK_DIVIDEND = "stock_dividend"
+KIND_UNEXPLAINED_DROP = "unexplained_drop"
+KIND_UNEXPLAINED_RISE = "unexplained_rise"
+
+#: Payout rates k (new shares per old share) common in VN stock dividends and bonus issues.
+COMMON_PAYOUTS: tuple[float, ...] = (0.10, 0.15, 0.20, 0.25, 0.30, 1 / 3, 0.40, 0.50, 1.00)
+
+ExchangeSpec: TypeAlias = (
+    Exchange | str | Mapping[str, Exchange | str] | Callable[[str], Exchange | str] | None
+)
+
+
+# --- inputs -------------------------------------------------------------------------------------
+def _check_daily(daily: pd.DataFrame) -> None:
+    if not isinstance(daily, pd.DataFrame):
+        raise TypeError(f"daily must be a pandas DataFrame, got {type(daily).__name__}")
+    missing = [c for c in REQUIRED_COLUMNS if c not in daily.columns]
+    if missing:
+        raise ValueError(
+            f"daily frame lacks columns {missing}; expected the daily contract "
+            f"{list(REQUIRED_COLUMNS)} (see stockvision.data.schema)"
+        )
+    if not pd.api.types.is_datetime64_any_dtype(daily[DATE]):
+        raise ValueError(
+            f"column 'date' must be datetime64, got {daily[DATE].dtype}; "
+            "convert it with pd.to_datetime(daily['date'])"
+        )
+    if daily.duplicated([SYMBOL, DATE]).any():
+        dup = daily.loc[daily.duplicated([SYMBOL, DATE], keep=False), [SYMBOL, DATE]].head(3)
+        raise ValueError(
+            f"daily frame has duplicate (symbol, date) rows, e.g. {dup.to_dict('records')}; "
+            "deduplicate it first"
+        )
+
+
+def _resolve_exchanges(
+    symbols: np.ndarray, daily: pd.DataFrame, exchange_of: ExchangeSpec
+) -> dict[str, Exchange]:
+    """Exchange of every symbol: explicit spec > ``exchange`` column > the static listings."""
+    if isinstance(exchange_of, (Exchange, str)):
+        ex = Exchange.parse(exchange_of)
+        return dict.fromkeys(symbols.tolist(), ex)
+    if isinstance(exchange_of, Mapping):
+        lookup: Callable[[str], Exchange | str] = exchange_of.__getitem__
+    elif callable(exchange_of):
+        lookup = exchange_of
+    elif "exchange" in daily.columns:
+        per_symbol = daily.groupby(SYMBOL, sort=False)["exchange"].last()
+        lookup = per_symbol.__getitem__
+    else:
+        from stockvision.market.listings import exchange_of as listed_exchange
+
+        lookup = listed_exchange
+    out: dict[str, Exchange] = {}
+    unknown: list[str] = []
+    for sym in symbols.tolist():
+        try:
+            out[sym] = Exchange.parse(lookup(sym))
+        except (KeyError, ValueError, TypeError):
+            unknown.append(sym)
+    if unknown:
+        raise ValueError(
+            f"cannot tell the exchange of {sorted(unknown)[:10]}"
+            f"{' and more' if len(unknown) > 10 else ''}; pass exchange_of= an Exchange, a "
+            "{symbol: exchange} mapping or a function, or add an 'exchange' column"
+        )
+    return out
+
+
+# --- detection ----------------------------------------------------------------------------------
+def detect_corporate_actions(
+    daily: pd.DataFrame,
+    exchange_of: ExchangeSpec = None,
+    *,
+    tolerance: float = 0.001,
+    clean_tolerance: float = 0.01,
+    relisting_gap: int | None = 20,
+    payouts: Sequence[float] = COMMON_PAYOUTS,
+    calendar: TradingCalendar | None = None,
+) -> pd.DataFrame:
+    """Close-to-close moves outside the exchange's daily band: corporate actions.
+
+    ``exchange_of`` is an exchange for all symbols, a mapping or function symbol -> exchange; by
+    default an ``exchange`` column of ``daily``, else the static listings. ``calendar`` (default:
+    from ``daily``) measures trading gaps for the re-listing rule. Returns one row per event with
+    :data:`EVENT_COLUMNS`, sorted by (symbol, date); ``ratio`` is the back-adjustment ratio.
+    """
+    _check_daily(daily)
+    if not 0 <= tolerance < 0.05:
+        raise ValueError(f"tolerance must be in [0, 0.05), got {tolerance}")
+    if not 0 <= clean_tolerance < 0.05:
+        raise ValueError(f"clean_tolerance must be in [0, 0.05), got {clean_tolerance}")
+    if any(k <= 0 for k in payouts):
+        raise ValueError(f"payouts must be positive rates, got {list(payouts)}")
+
+    cols = [SYMBOL, DATE, "low", "high", "close"]
+    frame = daily[cols]
+    valid = np.isfinite(frame["close"].to_numpy(dtype=np.float64)) & (frame["close"] > 0)
+    frame = frame[valid.to_numpy()].sort_values([SYMBOL, DATE], kind="stable")
+    if frame.empty:
+        return _empty_events()
+
+    sym = frame[SYMBOL].to_numpy()
+    dates = frame[DATE].to_numpy().astype("datetime64[ns]")
+    close = frame["close"].to_numpy(dtype=np.float64)
+    same = np.r_[False, sym[1:] == sym[:-1]]  # row has a previous row of the same symbol
+    prev_close = np.where(same, np.r_[np.nan, close[:-1]], np.nan)
+    prev_low = np.where(same, np.r_[np.nan, frame["low"].to_numpy(dtype=np.float64)[:-1]], np.nan)
+    prev_high = np.where(same, np.r_[np.nan, frame["high"].to_numpy(dtype=np.float64)[:-1]], np.nan)
+    prev_date = np.where(same, np.r_[np.datetime64("NaT", "ns"), dates[:-1]], np.datetime64("NaT"))
+
+    # per-row exchange rules
+    uniq = pd.unique(sym)
+    exchanges = _resolve_exchanges(np.asarray(uniq, dtype=object), daily, exchange_of)
+    codes = pd.Series(sym).map({s: e.value for s, e in exchanges.items()}).to_numpy()
+    limit = np.select(
+        [codes == e.value for e in Exchange], [e.daily_limit for e in Exchange], np.nan
+    )
+    first_limit = np.select(
+        [codes == e.value for e in Exchange], [e.first_day_limit for e in Exchange], np.nan
+    )
+    is_hose, is_upcom = codes == Exchange.HOSE.value, codes == Exchange.UPCOM.value
+
+    # re-listing: a long gap in the market's sessions since the symbol's previous bar
+    if relisting_gap is not None:
+        cal = calendar if calendar is not None else TradingCalendar.from_daily(daily)
+        days = cal.trading_days.values
+        gap = np.searchsorted(days, dates, side="left") - np.searchsorted(
+            days, prev_date, side="right"
+        )
+        relisted = same & (gap > relisting_gap)
+        limit = np.where(relisted, first_limit, limit)
+
+    ref_lo = np.where(is_upcom, np.fmin(prev_low, prev_close), prev_close)
+    ref_hi = np.where(is_upcom, np.fmax(prev_high, prev_close), prev_close)
+    with np.errstate(invalid="ignore"):
+        ref_lo = np.where(ref_lo > 0, ref_lo, prev_close)
+        tick_lo = np.where(is_hose, tick_size(np.nan_to_num(ref_lo), Exchange.HOSE), 100.0)
+        tick_hi = np.where(is_hose, tick_size(np.nan_to_num(ref_hi), Exchange.HOSE), 100.0)
+        lower = np.minimum(ref_lo * (1 - limit), ref_lo - tick_lo)
+        upper = np.maximum(ref_hi * (1 + limit), ref_hi + tick_hi)
+        lower -= 0.5 * tick_lo + tolerance * ref_lo
+        upper += 0.5 * tick_hi + tolerance * ref_hi
+        is_event = same & ((close < lower) | (close > upper))
+
+    idx = np.flatnonzero(is_event)
+    if len(idx) == 0:
+        return _empty_events()
+    raw = close[idx] / prev_close[idx]
+    ratio, kind = _event_ratios(raw, np.asarray(payouts, dtype=np.float64), clean_tolerance)
+    events = pd.DataFrame(
+        {
+            "symbol": pd.Series(sym[idx], dtype=daily[SYMBOL].dtype),
+            "date": pd.DatetimeIndex(dates[idx]),
+            "prev_close": prev_close[idx],
+            "close": close[idx],
+            "pct_change": raw - 1.0,
+            "ratio": ratio,
+            "kind": pd.Series(kind, dtype="str"),
+        }
+    )
+    return events[EVENT_COLUMNS]
+
+
+def _event_ratios(
+    raw: np.ndarray, payouts: np.ndarray, clean_tolerance: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Clean 1/(1+k) ratio where a drop matches a payout within tolerance, else the raw ratio."""
+    clean = 1.0 / (1.0 + payouts)
+    dist = np.abs(np.log(raw)[:, None] - np.log(clean)[None, :])
+    best = dist.argmin(axis=1)
+    matched = (raw < 1.0) & (np.abs(raw / clean[best] - 1.0) <= clean_tolerance)
+    ratio = np.where(matched, clean[best], raw)
+    kind = np.where(
+        matched,
+        KIND_STOCK_DIVIDEND,
+        np.where(raw < 1.0, KIND_UNEXPLAINED_DROP, KIND_UNEXPLAINED_RISE),
+    )
+    return ratio, kind
+
+
+def _empty_events() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "symbol": pd.Series(dtype="str"),
+            "date": pd.Series(dtype="datetime64[ns]"),
+            "prev_close": pd.Series(dtype="float64"),
+            "close": pd.Series(dtype="float64"),
+            "pct_change": pd.Series(dtype="float64"),
+            "ratio": pd.Series(dtype="float64"),
+            "kind": pd.Series(dtype="str"),
+        }
+    )
+
+
+# --- factors ------------------------------------------------------------------------------------
+def compute_factors(daily: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
+    """Back-adjustment factor of every row of ``daily`` (aligned to its index, named ``factor``).
+
+    factor(t) = product of the ratios of the symbol's events dated strictly after t, so it is 1.0
+    on and after the last event. Events need ``symbol``, ``date``, ``ratio``; their dates need not
+    be trading days, and several events on one date multiply.
+    """
+    for name, frame, needed in (
+        ("daily", daily, (SYMBOL, DATE)),
+        ("events", events, (SYMBOL, DATE, "ratio")),
+    ):
+        missing = [c for c in needed if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{name} lacks columns {missing}")
+    ratios = events["ratio"].to_numpy(dtype=np.float64)
+    if not np.all(np.isfinite(ratios) & (ratios > 0)):
+        raise ValueError("every event ratio must be finite and > 0")
+    factor = pd.Series(1.0, index=daily.index, name="factor")
+    if events.empty or daily.empty:
+        return factor
+
+    ev = (
+        pd.DataFrame(
+            {
+                SYMBOL: events[SYMBOL].astype("str").to_numpy(),
+                DATE: pd.to_datetime(events[DATE]).to_numpy().astype("datetime64[ns]"),
+                "ratio": ratios,
+            }
+        )
+        .groupby([SYMBOL, DATE], sort=True, as_index=False)["ratio"]
+        .prod()
+    )
+    # suffix product per symbol: cumprod over each symbol's events in reverse date order
+    rev = ev.iloc[::-1]
+    ev["suffix"] = rev.groupby(SYMBOL, sort=False)["ratio"].cumprod().iloc[::-1]
+    left = pd.DataFrame(
+        {
+            SYMBOL: daily[SYMBOL].astype("str").to_numpy(),
+            DATE: pd.to_datetime(daily[DATE]).to_numpy().astype("datetime64[ns]"),
+            "_pos": np.arange(len(daily)),
+        }
+    ).sort_values(DATE, kind="stable")
+    merged = pd.merge_asof(
+        left,
+        ev[[SYMBOL, DATE, "suffix"]].sort_values(DATE, kind="stable"),
+        on=DATE,
+        by=SYMBOL,
+        direction="forward",
+        allow_exact_matches=False,
+    )
+    values = np.empty(len(daily))
+    values[merged["_pos"].to_numpy()] = merged["suffix"].fillna(1.0).to_numpy()
+    factor[:] = values
+    return factor
+
+
+def _factors_from_source(daily: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
+    """Factors adj_close / close for symbols whose source publishes ``adj_close``.
+
+    Returns the factors (NaN for other symbols) and a row mask of the symbols covered. Within a
+    covered symbol, rows missing ``adj_close`` take the factor of the next row that has one (the
+    factor is piecewise constant), and each symbol is normalised so its last factor is 1.0, which
+    also absorbs a unit mismatch (e.g. adj_close in thousand VND).
+    """
+    close = daily["close"].to_numpy(dtype=np.float64)
+    adj = pd.to_numeric(daily["adj_close"], errors="coerce").to_numpy(dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        raw = np.where((close > 0) & (adj > 0) & np.isfinite(adj), adj / close, np.nan)
+    order = np.lexsort((daily[DATE].to_numpy(), daily[SYMBOL].astype("str").to_numpy()))
+    sorted_f = pd.Series(raw[order], index=daily.index[order])
+    sym_sorted = daily[SYMBOL].to_numpy()[order]
+    g = sorted_f.groupby(sym_sorted, sort=False)
+    filled = g.bfill()
+    filled = filled.groupby(sym_sorted, sort=False).ffill()
+    last = filled.groupby(sym_sorted, sort=False).transform("last")
+    normalised = (filled / last).reindex(daily.index)
+    covered = normalised.notna().to_numpy()
+    return normalised, covered
+
+
+# --- adjustment ---------------------------------------------------------------------------------
+def adjust(
+    daily: pd.DataFrame,
+    events: pd.DataFrame | None = None,
+    exchange_of: ExchangeSpec = None,
+    **detect_kwargs: object,
+) -> pd.DataFrame:
+    """The adjusted frame: ``daily`` plus factor, adj_open/high/low/close and adj_volume.
+
+    Factors come from, in order: explicit ``events`` (applied to every symbol); else per symbol,
+    the source's own ``adj_close`` when the symbol has any (factor = adj_close / close); else
+    :func:`detect_corporate_actions` (``exchange_of`` and ``detect_kwargs`` are passed to it).
+    Raw columns are left untouched, row order and index are kept. adj_volume = volume / factor so
+    the traded value is unchanged. Adjusting an adjusted frame again gives the same frame.
+    """
+    _check_daily(daily)
+    out = daily.copy()
+    if events is not None:
+        factor = compute_factors(out, events).to_numpy()
+    else:
+        factor = np.full(len(out), np.nan)
+        covered = np.zeros(len(out), dtype=bool)
+        if "adj_close" in out.columns:
+            src, covered = _factors_from_source(out)
+            factor[covered] = src.to_numpy()[covered]
+        rest = out.loc[~covered]
+        if len(rest):
+            # gaps are measured on the whole market's calendar, not only the symbols detected
+            detect_kwargs.setdefault("calendar", TradingCalendar.from_daily(out))
+            found = detect_corporate_actions(rest, exchange_of, **detect_kwargs)  # type: ignore[arg-type]
+            factor[~covered] = compute_factors(rest, found).to_numpy()
+    out["factor"] = factor
+    for raw_col, adj_col in zip(PRICE_COLS, ADJ_PRICE_COLS, strict=True):
+        out[adj_col] = out[raw_col].to_numpy(dtype=np.float64) * factor
+    out["adj_volume"] = out["volume"].to_numpy(dtype=np.float64) / factor
+    return out

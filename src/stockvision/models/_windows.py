@@ -1,0 +1,138 @@
+"""Helpers over the dataset ``Window`` contract (validation, date splits, subsets).
+
+Models only rely on the documented fields ``X``, ``labels`` and ``seq``; these helpers read labels from
+the ``labels`` frame directly so rows whose label is not yet known (the last ``horizon`` weeks of a
+symbol) are masked out rather than guessed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import pandas as pd
+
+from stockvision.features.labels import PATTERN_CLASSES
+
+
+class WindowLike(Protocol):
+    X: pd.DataFrame
+    labels: pd.DataFrame
+    seq: np.ndarray
+
+    def __len__(self) -> int: ...
+
+
+_RETURN_COLS = ("future_log_return",)
+_PATTERN_COLS = ("pattern",)
+
+
+def check_window(
+    window: Any,
+    features: Sequence[str] | None = None,
+    require: Literal["return", "pattern"] | None = None,
+) -> None:
+    """Raise a ``ValueError`` naming the problem when ``window`` breaks the Window contract."""
+    for attr in ("X", "labels", "seq"):
+        if not hasattr(window, attr):
+            raise TypeError(
+                f"expected a stockvision.features.dataset.Window, got {type(window).__name__} "
+                f"without .{attr}; build windows with DatasetBuilder.split/window"
+            )
+    X, seq = window.X, window.seq
+    if len(X) == 0:
+        raise ValueError("the window is empty; widen its date range or check the data store")
+    if seq.ndim != 3 or seq.shape[0] != len(X):
+        raise ValueError(
+            f"window.seq has shape {seq.shape}, expected (n_rows={len(X)}, seq_len, n_features)"
+        )
+    if features is not None:
+        missing = [f for f in features if f not in X.columns]
+        if missing:
+            raise ValueError(
+                f"window.X lacks features {missing} the model was trained with; "
+                "rebuild the features with the same stockvision.features version or retrain"
+            )
+    if require is not None:
+        needed = _RETURN_COLS if require == "return" else _PATTERN_COLS
+        missing = [c for c in needed if c not in window.labels.columns]
+        if missing:
+            raise ValueError(f"window.labels lacks {missing}; cannot fit a {require} model on it")
+        mask = (finite_returns(window) if require == "return" else pattern_codes(window))[1]
+        if not mask.any():
+            raise ValueError(
+                f"the window has no rows with a known {require} label (labels of the last "
+                "horizon weeks are NaN); use an earlier, longer training window"
+            )
+
+
+def finite_returns(window: WindowLike) -> tuple[np.ndarray, np.ndarray]:
+    """(future log returns as float64, mask of rows where the label is known)."""
+    y = window.labels["future_log_return"].to_numpy(dtype=np.float64, na_value=np.nan)
+    return y, np.isfinite(y)
+
+
+def pattern_codes(window: WindowLike) -> tuple[np.ndarray, np.ndarray]:
+    """(int codes in PATTERN_CLASSES order, -1 where unknown; mask of known rows)."""
+    pattern = window.labels["pattern"]
+    codes = np.full(len(pattern), -1, dtype=np.int64)
+    for code, cls in enumerate(PATTERN_CLASSES):
+        codes[(pattern == cls).to_numpy(dtype=bool, na_value=False)] = code
+    return codes, codes >= 0
+
+
+def symbols_of(window: WindowLike) -> np.ndarray:
+    return window.X.index.get_level_values(0).to_numpy().astype(str)
+
+
+def week_ends_of(window: WindowLike) -> np.ndarray:
+    return window.X.index.get_level_values(1).to_numpy()
+
+
+def subset_window(window: Any, mask: np.ndarray) -> Any:
+    """A window with only the rows where ``mask`` is true (same Window class)."""
+    mask = np.asarray(mask, dtype=bool)
+    return dataclasses.replace(
+        window, X=window.X.loc[mask], labels=window.labels.loc[mask], seq=window.seq[mask]
+    )
+
+
+def concat_windows(windows: Sequence[Any]) -> Any:
+    """Stack windows row-wise (e.g. the VN30 index as an extra 'symbol')."""
+    if not windows:
+        raise ValueError("no windows to concatenate")
+    first = windows[0]
+    return dataclasses.replace(
+        first,
+        X=pd.concat([w.X for w in windows]),
+        labels=pd.concat([w.labels for w in windows]),
+        seq=np.concatenate([w.seq for w in windows], axis=0),
+    )
+
+
+def split_calibration_tail(
+    window: Any, fraction: float = 0.15, gap_weeks: int | None = None
+) -> tuple[Any, Any]:
+    """Split a training window by date into (fit part, latest ``fraction`` of weeks).
+
+    ``gap_weeks`` (default: the configured horizon) weeks before the tail are dropped from the fit
+    part, because their forward labels overlap the tail's weeks.
+    """
+    if gap_weeks is None:
+        from stockvision.config import get_settings
+
+        gap_weeks = get_settings().horizon_weeks
+    weeks = np.unique(week_ends_of(window))
+    n_tail = max(1, int(round(len(weeks) * fraction)))
+    n_fit = len(weeks) - n_tail - gap_weeks
+    if n_fit < 1:
+        raise ValueError(
+            f"the training window has only {len(weeks)} weeks, too few to hold out a calibration "
+            f"tail of {n_tail} weeks plus a {gap_weeks}-week purge gap; pass a validation window"
+        )
+    we = week_ends_of(window)
+    fit_part = subset_window(window, we < weeks[n_fit])
+    tail = subset_window(window, we >= weeks[len(weeks) - n_tail])
+    return fit_part, tail

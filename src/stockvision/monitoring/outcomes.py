@@ -1,0 +1,106 @@
+"""Outcome tracking: join every stored prediction with what happened 4 weeks later, and score it live.
+
+A prediction made at week t is resolved once the label of week t exists (its t+4 close has arrived). The
+realised price is ``price_target_true`` (raw close at t x (1 + adjusted 4-week return)), so a stock dividend
+inside the month does not count as a miss.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+PATTERNS = ["DOWN", "SIDEWAYS", "UP"]
+
+
+def join_outcomes(predictions: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """Predictions with their realised outcome where known (``resolved`` says which)."""
+    if predictions.empty:
+        return predictions.assign(resolved=pd.Series(dtype=bool))
+    preds = predictions.copy()
+    preds["prediction_date"] = pd.to_datetime(preds["prediction_date"])
+    lab = labels.reset_index() if "symbol" not in labels.columns else labels.copy()
+    lab = lab.rename(columns={"week_end": "prediction_date", "pattern": "actual_pattern"})
+    lab["prediction_date"] = pd.to_datetime(lab["prediction_date"])
+    keep = ["symbol", "prediction_date", "price_target_true", "future_return", "actual_pattern"]
+    merged = preds.merge(lab[keep], on=["symbol", "prediction_date"], how="left")
+    merged["resolved"] = merged["price_target_true"].notna()
+    actual = merged["price_target_true"]
+    merged["abs_error_pct"] = (merged["price_target"] - actual).abs() / actual * 100.0
+    predicted_dir = np.sign(merged["price_target"] - merged["last_close"])
+    actual_dir = np.sign(actual - merged["last_close"])
+    merged["direction_hit"] = np.where(merged["resolved"], predicted_dir == actual_dir, np.nan)
+    merged["pattern_hit"] = np.where(
+        merged["resolved"], merged["pattern"] == merged["actual_pattern"], np.nan
+    )
+    inside = (actual >= merged["interval_low"]) & (actual <= merged["interval_high"])
+    merged["in_interval"] = np.where(merged["resolved"], inside, np.nan)
+    return merged
+
+
+def _ece(probs: np.ndarray, y: np.ndarray, n_bins: int = 15) -> float:
+    if len(y) == 0:
+        return float("nan")
+    conf = probs.max(axis=1)
+    pred = probs.argmax(axis=1)
+    edges = np.linspace(0, 1, n_bins + 1)
+    idx = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, n_bins - 1)
+    total = 0.0
+    for b in range(n_bins):
+        m = idx == b
+        if m.any():
+            total += m.mean() * abs((pred[m] == y[m]).mean() - conf[m].mean())
+    return float(total)
+
+
+def live_metrics(outcomes: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
+    """Live metrics over resolved predictions, optionally grouped (per model version, per symbol)."""
+    done = outcomes[outcomes["resolved"]] if len(outcomes) else outcomes
+    cols = [
+        "n",
+        "price_mae_pct",
+        "direction_hit_rate",
+        "pattern_accuracy",
+        "pattern_ece",
+        "interval_coverage",
+    ]
+    if done.empty:
+        return pd.DataFrame(columns=[*(by or []), *cols])
+
+    def score(g: pd.DataFrame) -> pd.Series:
+        probs = g[["p_down", "p_sideways", "p_up"]].to_numpy(dtype=float)
+        y = g["actual_pattern"].map({p: i for i, p in enumerate(PATTERNS)}).to_numpy()
+        ok = ~np.isnan(y.astype(float))
+        return pd.Series(
+            {
+                "n": len(g),
+                "price_mae_pct": g["abs_error_pct"].mean(),
+                "direction_hit_rate": g["direction_hit"].astype(float).mean(),
+                "pattern_accuracy": g["pattern_hit"].astype(float).mean(),
+                "pattern_ece": _ece(probs[ok], y[ok].astype(int)),
+                "interval_coverage": g["in_interval"].astype(float).mean(),
+            }
+        )
+
+    if not by:
+        return score(done).to_frame().T
+    rows = []
+    for key, g in done.groupby(by, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        rows.append({**dict(zip(by, key, strict=True)), **score(g).to_dict()})
+    return pd.DataFrame(rows)
+
+
+def rolling_live_metrics(outcomes: pd.DataFrame, weeks: int = 12) -> pd.DataFrame:
+    """Live metrics over a trailing window of prediction weeks, one row per week (for the dashboard)."""
+    done = outcomes[outcomes["resolved"]] if len(outcomes) else outcomes
+    if done.empty:
+        return pd.DataFrame()
+    dates = np.sort(done["prediction_date"].unique())
+    rows = []
+    for end in dates:
+        start = end - np.timedelta64(7 * weeks, "D")
+        window = done[(done["prediction_date"] > start) & (done["prediction_date"] <= end)]
+        row = live_metrics(window).iloc[0].to_dict()
+        rows.append({"week_end": pd.Timestamp(end), **row})
+    return pd.DataFrame(rows)

@@ -1,0 +1,288 @@
+"""``stockvision monitor``: live outcomes, drift against the training window, and the degraded flag.
+
+The result is written as JSON (``<data_dir>/monitoring/latest.json`` and a dated copy under reports) and as an
+HTML page with charts. When drift is detected or live accuracy falls more than the allowed points below the
+accuracy the champion was promoted with, ``degraded.json`` gets a new token; the pipeline's train step includes
+that token in its fingerprint, so the next run retrains a challenger even on unchanged data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stockvision.config import Settings, get_settings
+from stockvision.monitoring.drift import DriftReport, categorical_psi, feature_drift, psi
+from stockvision.monitoring.outcomes import join_outcomes, live_metrics, rolling_live_metrics
+
+MIN_RESOLVED_FOR_ALERT = 30
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, np.generic):
+        return _clean(obj.item())
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, pd.Timestamp | datetime):
+        return obj.isoformat()
+    return obj
+
+
+def _champion_info(settings: Settings) -> dict[str, Any]:
+    """Versions, promotion metrics and training windows of the champions (empty when unavailable)."""
+    try:
+        from stockvision.registry.model_registry import ModelRegistry
+
+        registry = ModelRegistry(settings)
+    except Exception:
+        return {}
+    info: dict[str, Any] = {}
+    for kind in ("price", "pattern"):
+        rec = registry.champion(kind)
+        if rec is None:
+            continue
+        params: dict[str, str] = {}
+        if rec.run_id:
+            try:
+                params = registry.client.get_run(rec.run_id).data.params
+            except Exception:
+                params = {}
+        window = None
+        if "train_window" in params:
+            try:
+                window = json.loads(params["train_window"])
+            except json.JSONDecodeError:
+                window = None
+        info[kind] = {"version": rec.version, "metrics": rec.metrics, "train_window": window}
+    return info
+
+
+def run_monitoring(
+    settings: Settings | None = None,
+    store: Any = None,
+    out_dir: Path | None = None,
+    recent_weeks: int = 13,
+) -> dict[str, Any]:
+    settings = settings or get_settings()
+    if store is None:
+        from stockvision.data.store import Store
+
+        store = Store.from_settings(settings)
+    from stockvision.features import FEATURES
+
+    champions = _champion_info(settings)
+    feats = store.read_features()
+    labels = store.read_labels()
+    preds = store.read_predictions()
+
+    # --- outcomes ------------------------------------------------------------------------
+    outcomes = join_outcomes(preds, labels) if preds is not None and len(preds) else pd.DataFrame()
+    overall = live_metrics(outcomes) if len(outcomes) else pd.DataFrame()
+    by_version = (
+        live_metrics(outcomes, by=["pattern_model_version"]) if len(outcomes) else pd.DataFrame()
+    )
+    by_symbol = live_metrics(outcomes, by=["symbol"]) if len(outcomes) else pd.DataFrame()
+    rolling = rolling_live_metrics(outcomes) if len(outcomes) else pd.DataFrame()
+
+    # --- drift ---------------------------------------------------------------------------
+    drift = None
+    if feats is not None and len(feats):
+        weeks = feats.index.get_level_values(1)
+        all_weeks = np.sort(weeks.unique())
+        recent_start = all_weeks[max(0, len(all_weeks) - recent_weeks)]
+        window = (champions.get("price") or champions.get("pattern") or {}).get("train_window")
+        if window:
+            ref_mask = (weeks >= pd.Timestamp(window[0])) & (weeks <= pd.Timestamp(window[1]))
+        else:
+            ref_mask = weeks < recent_start
+        cur_mask = weeks >= recent_start
+        reference, current = feats.loc[ref_mask], feats.loc[cur_mask]
+        if len(reference) and len(current):
+            per_feature = feature_drift(
+                reference, current, FEATURES, settings.psi_threshold, settings.ks_pvalue_threshold
+            )
+            drift = DriftReport(
+                reference={
+                    "start": str(pd.Timestamp(reference.index.get_level_values(1).min()).date()),
+                    "end": str(pd.Timestamp(reference.index.get_level_values(1).max()).date()),
+                    "rows": len(reference),
+                },
+                current={
+                    "start": str(pd.Timestamp(current.index.get_level_values(1).min()).date()),
+                    "end": str(pd.Timestamp(current.index.get_level_values(1).max()).date()),
+                    "rows": len(current),
+                },
+                features=per_feature,
+                psi_threshold=settings.psi_threshold,
+                drifted_features=[d.feature for d in per_feature if d.drifted],
+            )
+            # prediction-distribution and class-mix shift of the served predictions vs the earliest ones
+            if preds is not None and len(preds) > 1:
+                dates = pd.to_datetime(preds["prediction_date"])
+                latest = dates.max()
+                cur_p, ref_p = preds[dates == latest], preds[dates < latest]
+                if len(ref_p) >= 10 and len(cur_p) >= 5:
+                    drift.prediction_psi = psi(ref_p["expected_return"].to_numpy(), cur_p["expected_return"].to_numpy())
+                    drift.class_mix_psi = categorical_psi(ref_p["pattern"], cur_p["pattern"])
+            if labels is not None and len(labels):
+                lw = labels.index.get_level_values(1)
+                ref_lab = labels.loc[(lw >= reference.index.get_level_values(1).min()) & (lw <= reference.index.get_level_values(1).max()), "pattern"]
+                recent_lab = labels.loc[lw >= recent_start - pd.Timedelta(weeks=settings.horizon_weeks + recent_weeks), "pattern"]
+                label_mix = categorical_psi(ref_lab, recent_lab)
+            else:
+                label_mix = float("nan")
+    else:
+        label_mix = float("nan")
+
+    # --- degraded? --------------------------------------------------------------------------
+    reasons: list[str] = []
+    if drift is not None and drift.drift_detected:
+        reasons.append(
+            "drift: " + ", ".join(drift.drifted_features[:8])
+            + (f" (prediction PSI {drift.prediction_psi:.3f})" if drift.prediction_psi else "")
+        )
+    promo_acc = (champions.get("pattern") or {}).get("metrics", {}).get("accuracy")
+    live_acc = None
+    n_resolved = int(overall.iloc[0]["n"]) if len(overall) else 0
+    if len(overall):
+        live_acc = float(overall.iloc[0]["pattern_accuracy"])
+    if (
+        promo_acc is not None
+        and live_acc is not None
+        and n_resolved >= MIN_RESOLVED_FOR_ALERT
+        and (promo_acc - live_acc) * 100 > settings.live_accuracy_drop_pp
+    ):
+        reasons.append(
+            f"live accuracy {live_acc:.3f} is {(promo_acc - live_acc) * 100:.1f} points below the "
+            f"promotion figure {promo_acc:.3f}"
+        )
+    degraded = bool(reasons)
+    degraded_path = settings.subdir("monitoring") / "degraded.json"
+    if degraded:
+        previous = json.loads(degraded_path.read_text()) if degraded_path.exists() else {}
+        if previous.get("reasons") != reasons:
+            degraded_path.write_text(
+                json.dumps({"token": uuid.uuid4().hex, "reasons": reasons, "at": datetime.now(UTC).isoformat()})
+            )
+    elif degraded_path.exists():
+        degraded_path.unlink()
+
+    summary = {
+        "drift_detected": bool(drift.drift_detected) if drift else False,
+        "drifted_features": drift.drifted_features if drift else [],
+        "degraded": degraded,
+        "reasons": reasons,
+        "resolved_predictions": n_resolved,
+        "live_pattern_accuracy": live_acc,
+        "promotion_pattern_accuracy": promo_acc,
+        "live_price_mae_pct": float(overall.iloc[0]["price_mae_pct"]) if len(overall) else None,
+        "live_interval_coverage": float(overall.iloc[0]["interval_coverage"]) if len(overall) else None,
+        "label_mix_psi": label_mix,
+        "pattern_version": (champions.get("pattern") or {}).get("version"),
+        "price_version": (champions.get("price") or {}).get("version"),
+    }
+    data = _clean(
+        {
+            "generated_at": datetime.now(UTC).isoformat(),
+            "summary": summary,
+            "champions": champions,
+            "drift": drift.to_dict() if drift else None,
+            "live": {
+                "overall": overall.to_dict("records"),
+                "by_model_version": by_version.to_dict("records"),
+                "by_symbol": by_symbol.to_dict("records"),
+                "rolling": rolling.assign(week_end=rolling["week_end"].astype(str)).to_dict("records")
+                if len(rolling)
+                else [],
+            },
+        }
+    )
+    out_dir = Path(out_dir) if out_dir else settings.reports_dir / "monitoring" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.json").write_text(json.dumps(data, indent=1))
+    (out_dir / "report.html").write_text(render_html(data), encoding="utf-8")
+    (settings.subdir("monitoring") / "latest.json").write_text(json.dumps(data, indent=1))
+    export_gauges(data)
+    return {"summary": summary, "report_dir": str(out_dir)}
+
+
+def export_gauges(data: dict[str, Any]) -> None:
+    """Publish the latest monitoring figures as Prometheus gauges (in the API process)."""
+    from stockvision.serving import metrics as m
+
+    summary = data.get("summary", {})
+    m.DRIFT_DETECTED.set(1 if summary.get("drift_detected") else 0)
+    m.MODEL_DEGRADED.set(1 if summary.get("degraded") else 0)
+    for f in (data.get("drift") or {}).get("features", []):
+        if f.get("psi") is not None:
+            m.DRIFT_PSI.labels(f["feature"]).set(f["psi"])
+    version = str(summary.get("pattern_version") or "none")
+    for gauge, key in (
+        (m.LIVE_PATTERN_ACCURACY, "live_pattern_accuracy"),
+        (m.PROMOTION_PATTERN_ACCURACY, "promotion_pattern_accuracy"),
+        (m.LIVE_PRICE_MAE, "live_price_mae_pct"),
+        (m.LIVE_COVERAGE, "live_interval_coverage"),
+    ):
+        value = summary.get(key)
+        if value is not None:
+            gauge.labels(version).set(float(value))
+
+
+def render_html(data: dict[str, Any]) -> str:
+    """A self-contained HTML page: summary, PSI per feature, rolling live metrics."""
+    import plotly.graph_objects as go
+    from plotly.io import to_html
+
+    parts = []
+    drift = data.get("drift") or {}
+    feats = drift.get("features", [])
+    if feats:
+        threshold = drift.get("psi_threshold", 0.2)
+        fig = go.Figure(
+            go.Bar(
+                x=[f["feature"] for f in feats],
+                y=[f["psi"] for f in feats],
+                marker_color=["#d62728" if f["drifted"] else "#1f77b4" for f in feats],
+            )
+        )
+        fig.add_hline(y=threshold, line_dash="dash", annotation_text=f"drift threshold {threshold}")
+        fig.update_layout(title="Feature drift (PSI, recent weeks vs training window)", height=380)
+        parts.append(to_html(fig, include_plotlyjs="inline", full_html=False))
+    rolling = data.get("live", {}).get("rolling", [])
+    if rolling:
+        fig = go.Figure()
+        x = [r["week_end"] for r in rolling]
+        for key, label in (
+            ("pattern_accuracy", "pattern accuracy"),
+            ("direction_hit_rate", "direction hit rate"),
+            ("interval_coverage", "interval coverage"),
+        ):
+            fig.add_trace(go.Scatter(x=x, y=[r.get(key) for r in rolling], name=label))
+        promo = data["summary"].get("promotion_pattern_accuracy")
+        if promo is not None:
+            fig.add_hline(y=promo, line_dash="dot", annotation_text="accuracy at promotion")
+        fig.update_layout(title="Live metrics (rolling 12 weeks)", height=380, yaxis_range=[0, 1])
+        parts.append(to_html(fig, include_plotlyjs="inline" if not parts else False, full_html=False))
+    summary = data.get("summary", {})
+    rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in summary.items())
+    status = "DEGRADED" if summary.get("degraded") else "OK"
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Stock Vision monitoring</title>"
+        "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}"
+        "table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}</style>"
+        f"</head><body><h1>Stock Vision monitoring: {status}</h1>"
+        f"<p>Generated {data.get('generated_at')}</p><table>{rows}</table>"
+        + "".join(parts)
+        + "</body></html>"
+    )

@@ -1,0 +1,348 @@
+"""The MLflow model registry, governed with aliases (``champion``, ``challenger``), never stages.
+
+Every logged version carries its parameters, the flat evaluation metrics it was promoted on, the dataset it was
+trained on (digest, date range, symbols) and the fitted preprocessing (inside the model directory). Every
+promotion decision is written twice: as tags on the version and as a line of the promotion log.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from stockvision.config import Settings, get_settings
+from stockvision.errors import StockVisionError
+from stockvision.registry import tracking
+from stockvision.registry.promotion import Decision
+
+Kind = Literal["price", "pattern"]
+REGISTERED_NAMES: dict[str, str] = {"price": "price_target_model", "pattern": "pattern_model"}
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
+
+
+class RegistryError(StockVisionError):
+    """The registry cannot do what was asked (unknown version, unreachable server...)."""
+
+
+@dataclass
+class DatasetInfo:
+    """What a model was trained on, so any version can be traced back to its data."""
+
+    digest: str
+    start: str
+    end: str
+    symbols: list[str]
+    rows: int
+    simulated: bool = False
+
+    def as_tags(self) -> dict[str, str]:
+        return {
+            "dataset.digest": self.digest,
+            "dataset.start": self.start,
+            "dataset.end": self.end,
+            "dataset.rows": str(self.rows),
+            "dataset.n_symbols": str(len(self.symbols)),
+            "dataset.simulated": str(self.simulated).lower(),
+        }
+
+
+@dataclass
+class ModelRecord:
+    """One registered version as the CLI and the API show it."""
+
+    kind: str
+    name: str
+    version: str
+    aliases: list[str]
+    run_id: str | None
+    created_at: str
+    model_class: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def registered_name(kind: str) -> str:
+    try:
+        return REGISTERED_NAMES[kind]
+    except KeyError as exc:
+        raise RegistryError(f"Unknown model kind {kind!r}.", "Use 'price' or 'pattern'.") from exc
+
+
+def _kind_of(name_or_kind: str) -> str:
+    for kind, name in REGISTERED_NAMES.items():
+        if name_or_kind in (kind, name):
+            return kind
+    raise RegistryError(
+        f"Unknown model {name_or_kind!r}.",
+        f"Use one of: {', '.join(list(REGISTERED_NAMES) + list(REGISTERED_NAMES.values()))}.",
+    )
+
+
+class ModelRegistry:
+    """Log, register, promote, roll back and load the two served models."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        try:
+            self.client = tracking.configure(self.settings)
+        except Exception as exc:  # server down, bad URI: the caller decides whether to keep serving
+            raise RegistryError(
+                f"MLflow registry at {self.settings.tracking_uri} is unreachable: {exc}",
+                "Check SV_MLFLOW_TRACKING_URI or start the MLflow server.",
+            ) from exc
+        self.log_path = self.settings.subdir("registry") / "promotion_log.jsonl"
+
+    # ------------------------------------------------------------------ logging and registering
+    def log_model(
+        self,
+        kind: Kind,
+        model: Any,
+        *,
+        metrics: dict[str, float],
+        params: dict[str, Any],
+        dataset: DatasetInfo,
+        artifacts: list[Path] | None = None,
+        input_example: Any = None,
+        run_name: str | None = None,
+    ) -> ModelRecord:
+        """Log a fitted model as a new version of its registered model (no alias yet)."""
+        import mlflow
+        import pandas as pd
+
+        name = registered_name(kind)
+        tmp = Path(tempfile.mkdtemp(prefix="sv-model-"))
+        try:
+            model_dir = tmp / "model"
+            model.save(model_dir)
+            with mlflow.start_run(run_name=run_name or f"{kind}-{model.name}") as run:
+                mlflow.log_params({k: _param(v) for k, v in params.items()})
+                clean = {k: float(v) for k, v in metrics.items() if _finite(v)}
+                if clean:
+                    mlflow.log_metrics(clean)
+                mlflow.set_tags({**dataset.as_tags(), "kind": kind, "model_class": model.name})
+                ds = mlflow.data.from_pandas(
+                    pd.DataFrame({"symbol": dataset.symbols}),
+                    name=f"features-{dataset.digest[:12]}",
+                    digest=dataset.digest[:36],
+                )
+                mlflow.log_input(ds, context="training")
+                mlflow.log_dict(asdict(dataset), "dataset.json")
+                for path in artifacts or []:
+                    if Path(path).is_dir():
+                        mlflow.log_artifacts(str(path), artifact_path=Path(path).name)
+                    elif Path(path).exists():
+                        mlflow.log_artifact(str(path))
+                info = mlflow.pyfunc.log_model(
+                    name="model",
+                    python_model=str(PYFUNC_CODE),
+                    artifacts={"model_dir": str(model_dir)},
+                    input_example=input_example,
+                    registered_model_name=name,
+                    pip_requirements=["stockvision"],
+                )
+                version = str(info.registered_model_version)
+                run_id = run.info.run_id
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        tags = {f"metric.{k}": f"{v:.6g}" for k, v in clean.items()}
+        tags.update(
+            {
+                "model_class": model.name,
+                "model_name": str(params.get("model", model.name)),
+                "dataset.digest": dataset.digest,
+                "run_id": run_id,
+            }
+        )
+        for key, value in tags.items():
+            self.client.set_model_version_tag(name, version, key, value)
+        return self.get(kind, version)
+
+    # ------------------------------------------------------------------ reading
+    def versions(self, kind: str) -> list[ModelRecord]:
+        kind = _kind_of(kind)
+        name = registered_name(kind)
+        try:
+            found = self.client.search_model_versions(f"name='{name}'")
+        except Exception:
+            return []
+        records = [self._record(kind, mv) for mv in found]
+        return sorted(records, key=lambda r: int(r.version))
+
+    def get(self, kind: str, version: str | int) -> ModelRecord:
+        kind = _kind_of(kind)
+        try:
+            mv = self.client.get_model_version(registered_name(kind), str(version))
+        except Exception as exc:
+            raise RegistryError(
+                f"{registered_name(kind)} has no version {version}.",
+                "Run 'stockvision models list' to see the versions.",
+            ) from exc
+        return self._record(kind, mv)
+
+    def by_alias(self, kind: str, alias: str) -> ModelRecord | None:
+        kind = _kind_of(kind)
+        try:
+            mv = self.client.get_model_version_by_alias(registered_name(kind), alias)
+        except Exception:
+            return None
+        return self._record(kind, mv)
+
+    def champion(self, kind: str) -> ModelRecord | None:
+        return self.by_alias(kind, CHAMPION)
+
+    def _record(self, kind: str, mv: Any) -> ModelRecord:
+        tags = dict(mv.tags or {})
+        metrics = {k[len("metric.") :]: float(v) for k, v in tags.items() if k.startswith("metric.")}
+        created = datetime.fromtimestamp((mv.creation_timestamp or 0) / 1000, tz=UTC).isoformat()
+        return ModelRecord(
+            kind=kind,
+            name=mv.name,
+            version=str(mv.version),
+            aliases=sorted(mv.aliases or []),
+            run_id=mv.run_id,
+            created_at=created,
+            model_class=tags.get("model_class", "?"),
+            metrics=metrics,
+            tags={k: v for k, v in tags.items() if not k.startswith("metric.")},
+        )
+
+    def download(self, kind: str, version: str | int, dst: Path | None = None) -> Path:
+        """Download a version's model directory (the stockvision-native files) and return its path."""
+        import mlflow
+
+        name = registered_name(_kind_of(kind))
+        dst = dst or Path(tempfile.mkdtemp(prefix="sv-dl-"))
+        try:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{name}/{version}", dst_path=str(dst)
+            )
+        except Exception as exc:
+            raise RegistryError(f"Cannot download {name} v{version}: {exc}") from exc
+        model_dir = Path(local) / "artifacts" / "model_dir"
+        if not model_dir.exists():
+            candidates = list(Path(local).rglob("model.json"))
+            if not candidates:
+                raise RegistryError(f"{name} v{version} has no stockvision model files.", "Retrain it.")
+            model_dir = candidates[0].parent
+        return model_dir
+
+    def load(self, kind: str, version: str | int | None = None, alias: str = CHAMPION):
+        """Load a version (or the version behind ``alias``) as a stockvision model object."""
+        from stockvision.models.base import load_model
+
+        kind = _kind_of(kind)
+        record = self.get(kind, version) if version is not None else self.by_alias(kind, alias)
+        if record is None:
+            raise RegistryError(
+                f"No {alias} for {registered_name(kind)} yet.",
+                "Run 'stockvision pipeline run' to train and promote one.",
+            )
+        model_dir = self.download(kind, record.version)
+        try:
+            return load_model(model_dir), record
+        finally:
+            shutil.rmtree(model_dir.parents[1], ignore_errors=True)
+
+    # ------------------------------------------------------------------ governance
+    def record_decision(self, kind: str, version: str, decision: Decision, *, action: str) -> None:
+        """Write a decision as version tags and as a line of the promotion log."""
+        kind = _kind_of(kind)
+        name = registered_name(kind)
+        now = datetime.now(UTC).isoformat()
+        tags = {
+            "promotion.decision": action,
+            "promotion.reason": decision.reason[:4900],
+            "promotion.compared": json.dumps(decision.compared, default=str)[:4900],
+            "promotion.at": now,
+        }
+        for key, value in tags.items():
+            self.client.set_model_version_tag(name, version, key, value)
+        entry = {"at": now, "model": name, "version": version, "action": action, **decision.to_dict()}
+        with self.log_path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry, default=str) + "\n")
+
+    def promote(self, kind: str, version: str | int, decision: Decision | None = None) -> ModelRecord:
+        """Make ``version`` the champion; the previous champion keeps its history in the log."""
+        kind = _kind_of(kind)
+        name = registered_name(kind)
+        version = str(version)
+        self.get(kind, version)  # raises a clear error for an unknown version
+        previous = self.champion(kind)
+        self.client.set_registered_model_alias(name, CHAMPION, version)
+        challenger = self.by_alias(kind, CHALLENGER)
+        if challenger is not None and challenger.version == version:
+            self.client.delete_registered_model_alias(name, CHALLENGER)
+        if previous is not None and previous.version != version:
+            self.client.set_model_version_tag(name, previous.version, "replaced_by", version)
+        decision = decision or Decision(True, "manual promotion", {})
+        decision.compared.setdefault("previous_champion", previous.version if previous else None)
+        self.record_decision(kind, version, decision, action="promoted")
+        return self.get(kind, version)
+
+    def mark_challenger(self, kind: str, version: str | int, decision: Decision) -> ModelRecord:
+        kind = _kind_of(kind)
+        self.client.set_registered_model_alias(registered_name(kind), CHALLENGER, str(version))
+        self.record_decision(kind, str(version), decision, action="kept_challenger")
+        return self.get(kind, version)
+
+    def rollback(self, kind: str, version: str | int | None = None) -> ModelRecord:
+        """Point the champion back to ``version`` (default: the champion before the current one)."""
+        kind = _kind_of(kind)
+        current = self.champion(kind)
+        if version is None:
+            promoted = [
+                e for e in self.promotion_log(kind) if e["action"] in ("promoted", "rolled_back")
+            ]
+            older = [e["version"] for e in promoted if current is None or e["version"] != current.version]
+            if not older:
+                raise RegistryError(
+                    f"No earlier champion of {registered_name(kind)} to roll back to.",
+                    "Pass a VERSION explicitly.",
+                )
+            version = older[-1]
+        version = str(version)
+        self.get(kind, version)
+        self.client.set_registered_model_alias(registered_name(kind), CHAMPION, version)
+        decision = Decision(
+            True, "manual rollback", {"from_version": current.version if current else None}
+        )
+        self.record_decision(kind, version, decision, action="rolled_back")
+        return self.get(kind, version)
+
+    def promotion_log(self, kind: str | None = None) -> list[dict[str, Any]]:
+        if not self.log_path.exists():
+            return []
+        name = registered_name(_kind_of(kind)) if kind else None
+        lines = self.log_path.read_text(encoding="utf-8").splitlines()
+        entries = [json.loads(line) for line in lines if line.strip()]
+        return [e for e in entries if name is None or e["model"] == name]
+
+    def summary(self) -> dict[str, Any]:
+        """Every registered model's versions with aliases and metrics (for ``models list --json``)."""
+        return {
+            registered_name(kind): [r.to_dict() for r in self.versions(kind)]
+            for kind in REGISTERED_NAMES
+        }
+
+
+def _finite(value: Any) -> bool:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return False
+    return f == f and f not in (float("inf"), float("-inf"))
+
+
+def _param(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text[:6000]

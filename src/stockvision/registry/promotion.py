@@ -1,0 +1,129 @@
+"""Promotion rules: when a challenger replaces the champion. Pure functions, so the rules are testable.
+
+Rules (settings hold the thresholds):
+- price model: promoted if its walk-forward MAE (% of price) is at least 0.2 percentage points lower than the
+  champion's on the same window; a first model must have a lower MAE than the random walk.
+- pattern model: promoted if its accuracy is at least 1 point higher and its ECE is not worse by more than
+  0.01; a first model must have a lower log loss than the majority-class baseline (log-loss skill > 0).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from stockvision.config import Settings
+
+Kind = Literal["price", "pattern"]
+
+
+@dataclass
+class Decision:
+    """The outcome of comparing a challenger with the champion (or the baseline)."""
+
+    promote: bool
+    reason: str
+    compared: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _num(metrics: dict[str, Any] | None, key: str) -> float:
+    if not metrics:
+        return math.nan
+    value = metrics.get(key)
+    return float(value) if value is not None else math.nan
+
+
+def decide(
+    kind: Kind,
+    challenger: dict[str, Any],
+    champion: dict[str, Any] | None,
+    baseline: dict[str, Any] | None,
+    settings: Settings,
+) -> Decision:
+    """Apply the promotion rule of ``kind`` to flat metric dicts (keys like ``mae_pct``, ``accuracy``)."""
+    if kind == "price":
+        return _decide_price(challenger, champion, baseline, settings)
+    return _decide_pattern(challenger, champion, baseline, settings)
+
+
+def _decide_price(challenger, champion, baseline, settings: Settings) -> Decision:
+    mae = _num(challenger, "mae_pct")
+    if math.isnan(mae):
+        return Decision(False, "challenger has no MAE on the evaluation window", {"mae_pct": mae})
+    if champion is None:
+        rw = _num(baseline, "mae_pct")
+        compared = {"challenger_mae_pct": mae, "random_walk_mae_pct": rw}
+        if not math.isnan(rw) and mae < rw:
+            return Decision(True, f"first model: MAE {mae:.3f}% < random walk {rw:.3f}%", compared)
+        return Decision(
+            False, f"first model does not beat the random walk (MAE {mae:.3f}% vs {rw:.3f}%)", compared
+        )
+    champ = _num(champion, "mae_pct")
+    delta = champ - mae
+    need = settings.promote_price_mae_delta_pp
+    compared = {
+        "challenger_mae_pct": mae,
+        "champion_mae_pct": champ,
+        "improvement_pp": delta,
+        "required_pp": need,
+    }
+    if delta >= need - 1e-12:
+        return Decision(True, f"MAE {mae:.3f}% is {delta:.3f} pp below the champion's {champ:.3f}%", compared)
+    return Decision(
+        False,
+        f"MAE {mae:.3f}% vs champion {champ:.3f}%: improvement {delta:.3f} pp < required {need} pp",
+        compared,
+    )
+
+
+def _decide_pattern(challenger, champion, baseline, settings: Settings) -> Decision:
+    acc = _num(challenger, "accuracy")
+    ece = _num(challenger, "ece")
+    if math.isnan(acc):
+        return Decision(False, "challenger has no accuracy on the evaluation window", {})
+    if champion is None:
+        ll = _num(challenger, "log_loss")
+        base_ll = _num(baseline, "log_loss")
+        compared = {"challenger_log_loss": ll, "majority_log_loss": base_ll, "challenger_accuracy": acc}
+        if not math.isnan(base_ll) and ll < base_ll:
+            return Decision(
+                True, f"first model: log loss {ll:.4f} < majority-class baseline {base_ll:.4f}", compared
+            )
+        return Decision(
+            False,
+            f"first model does not beat the majority-class baseline (log loss {ll:.4f} vs {base_ll:.4f})",
+            compared,
+        )
+    champ_acc = _num(champion, "accuracy")
+    champ_ece = _num(champion, "ece")
+    gain_pp = (acc - champ_acc) * 100.0
+    ece_worse = ece - champ_ece
+    compared = {
+        "challenger_accuracy": acc,
+        "champion_accuracy": champ_acc,
+        "accuracy_gain_pp": gain_pp,
+        "required_pp": settings.promote_pattern_acc_delta_pp,
+        "challenger_ece": ece,
+        "champion_ece": champ_ece,
+        "ece_worse_by": ece_worse,
+        "ece_tolerance": settings.promote_pattern_ece_tolerance,
+    }
+    if gain_pp < settings.promote_pattern_acc_delta_pp - 1e-9:
+        return Decision(
+            False,
+            f"accuracy gain {gain_pp:.2f} pp < required {settings.promote_pattern_acc_delta_pp} pp",
+            compared,
+        )
+    if ece_worse > settings.promote_pattern_ece_tolerance + 1e-12:
+        return Decision(
+            False,
+            f"ECE worse by {ece_worse:.4f} > tolerance {settings.promote_pattern_ece_tolerance}",
+            compared,
+        )
+    return Decision(
+        True, f"accuracy +{gain_pp:.2f} pp and ECE change {ece_worse:+.4f} within tolerance", compared
+    )

@@ -1,0 +1,78 @@
+"""Auto-healing: fetch a valid symbol the store lacks in the background, one job per symbol.
+
+Concurrent requests for the same symbol share one job (a per-symbol lock); they all get ``202`` with the job's
+status URL until it finishes. A failed job is retried after ``retry_after`` seconds, not on every request.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from stockvision.serving.api_schemas import JobStatus
+
+log = logging.getLogger(__name__)
+
+
+class Healer:
+    def __init__(
+        self,
+        fetch: Callable[[str], str],
+        on_done: Callable[[str], None] | None = None,
+        retry_after: float = 300.0,
+    ) -> None:
+        self._fetch = fetch
+        self._on_done = on_done or (lambda s: None)
+        self.retry_after = retry_after
+        self._jobs: dict[str, JobStatus] = {}
+        self._finished_at: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self.started = 0  # number of fetch jobs started (tests check duplicates never start)
+
+    def status(self, symbol: str) -> JobStatus | None:
+        return self._jobs.get(symbol)
+
+    def request(self, symbol: str) -> JobStatus:
+        """Start a fetch for ``symbol`` unless one is running (or failed recently); return its status."""
+        with self._lock:
+            job = self._jobs.get(symbol)
+            if job is not None and job.state in ("pending", "running"):
+                return job
+            if job is not None and job.state == "failed":
+                if time.monotonic() - self._finished_at.get(symbol, 0) < self.retry_after:
+                    return job
+            if job is not None and job.state == "done":
+                return job
+            job = JobStatus(symbol=symbol, state="pending", started_at=datetime.now(UTC))
+            self._jobs[symbol] = job
+            self.started += 1
+        threading.Thread(target=self._run, args=(symbol,), name=f"sv-heal-{symbol}", daemon=True).start()
+        return job
+
+    def _run(self, symbol: str) -> None:
+        self._jobs[symbol] = self._jobs[symbol].model_copy(update={"state": "running"})
+        try:
+            message = self._fetch(symbol)
+            self._on_done(symbol)
+            state, msg = "done", message
+        except Exception as exc:
+            log.warning("auto-heal of %s failed: %s", symbol, exc)
+            state, msg = "failed", str(exc)
+        with self._lock:
+            self._jobs[symbol] = self._jobs[symbol].model_copy(
+                update={"state": state, "message": msg, "finished_at": datetime.now(UTC)}
+            )
+            self._finished_at[symbol] = time.monotonic()
+
+    def wait(self, symbol: str, timeout: float = 30.0) -> JobStatus | None:
+        """Block until the symbol's job finishes (tests and the CLI)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self._jobs.get(symbol)
+            if job is None or job.state in ("done", "failed"):
+                return job
+            time.sleep(0.05)
+        return self._jobs.get(symbol)

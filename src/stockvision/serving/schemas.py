@@ -1,0 +1,63 @@
+"""Typed request/response schemas of the prediction service (shared by API, batch, chat and CLI)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+DISCLAIMER_VI = "Thông tin tham khảo từ mô hình thống kê, không phải khuyến nghị đầu tư."
+DISCLAIMER_EN = "Statistical model output for information only, not investment advice."
+
+
+class PatternProbabilities(BaseModel):
+    up: float = Field(ge=0, le=1)
+    down: float = Field(ge=0, le=1)
+    sideways: float = Field(ge=0, le=1)
+
+
+class PriceInterval(BaseModel):
+    low: float = Field(description="Lower bound of the target, VND")
+    high: float = Field(description="Upper bound of the target, VND")
+    coverage: float = Field(description="Nominal coverage of the interval, e.g. 0.8")
+    measured_coverage: float | None = Field(
+        default=None, description="Coverage measured out of sample in walk-forward evaluation"
+    )
+
+
+class Driver(BaseModel):
+    """One feature that pushed the prediction, for the 'why' answer."""
+
+    feature: str
+    value: float | None
+    contribution: float = Field(description="Signed contribution to the predicted log return")
+    description_vi: str
+    description_en: str
+
+
+class ModelVersions(BaseModel):
+    price: str | None = None
+    pattern: str | None = None
+
+
+class Prediction(BaseModel):
+    symbol: str
+    exchange: str
+    company_name: str
+    prediction_date: date = Field(description="Week end the prediction is made at (data cut-off)")
+    target_date: date = Field(description="Approximate date the target refers to (4 weeks ahead)")
+    data_as_of: date
+    last_close: float = Field(description="Last raw close, VND")
+    last_close_k: float = Field(description="Last close in thousand VND, for display")
+    price_target: float = Field(description="Target price, VND")
+    price_target_k: float = Field(description="Target price in thousand VND, for display")
+    interval: PriceInterval
+    expected_return: float = Field(description="Expected 4-week simple return, fraction")
+    pattern: str = Field(description="UP, DOWN or SIDEWAYS")
+    probabilities: PatternProbabilities
+    confidence: float = Field(description="Calibrated probability of the predicted pattern")
+    drivers: list[Driver] = Field(default_factory=list)
+    model_versions: ModelVersions
+    simulated: bool = Field(description="True when the data behind it is synthetic")
+    disclaimer: str = DISCLAIMER_EN
+    generated_at: datetime | None = None

@@ -1,0 +1,225 @@
+"""Answer formatting (vi/en, labels, disclaimer) and the engine with real service functions."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from conftest import make_prediction
+
+from stockvision.chat import answers as A
+from stockvision.chat.engine import ChatEngine
+from stockvision.chat.errors import DataPending, InsufficientHistory
+from stockvision.serving.schemas import DISCLAIMER_EN, DISCLAIMER_VI, Driver
+
+METRICS = {
+    "models": {
+        "ridge": {
+            "price": {"mae_pct": 6.21, "mae_ratio_vs_random_walk": 0.97, "interval_coverage": 0.78}
+        },
+        "random_walk": {"price": {"mae_pct": 6.4, "mae_ratio_vs_random_walk": 1.0}},
+        "lstm": {"pattern": {"accuracy": 0.431, "log_loss_skill": 0.021, "ece": 0.034}},
+    }
+}
+
+
+def test_number_formats():
+    assert A.fmt_number(1234.5, "vi") == "1.234,5"
+    assert A.fmt_number(1234.5, "en") == "1,234.5"
+    assert A.fmt_price_k(68.5, "vi") == "68,5" and A.fmt_price_k(8.45, "vi") == "8,45"
+    assert A.fmt_pct(0.054, "vi") == "+5,4%" and A.fmt_pct(-0.054, "en") == "-5.4%"
+    assert A.fmt_number(float("nan"), "vi") == "—"
+
+
+def test_prediction_vi_has_target_range_pattern_and_date():
+    text = A.format_prediction(make_prediction(), "vi")
+    assert "Giá mục tiêu 4 tuần" in text
+    assert "68,5 nghìn đồng (+5,4%)" in text
+    assert "khoảng 64,2 – 72,9 (độ tin cậy khoảng 80%" in text
+    assert "▲ TĂNG" in text and "tăng 55%" in text and "đi ngang 25%" in text and "giảm 20%" in text
+    assert "31/05/2024" in text and "ridge@v3" not in text
+    assert "ridge@v3" in A.format_prediction(make_prediction(), "vi", show_versions=True)
+
+
+def test_prediction_en_and_down_pattern():
+    p = make_prediction(target=60_000, low=55_000, high=65_000, probs=(0.6, 0.3, 0.1))
+    text = A.format_prediction(p, "en")
+    assert "▼ DOWN" in text and "60.0 thousand VND (-7.7%)" in text and "2024-05-31" in text
+    assert "range 55.0 – 65.0" in text
+
+
+def test_compose_labels_and_disclaimer():
+    sim = A.compose("body", "vi", simulated=True)
+    assert sim.startswith("⚠ DỮ LIỆU MÔ PHỎNG") and sim.rstrip().endswith(DISCLAIMER_VI)
+    real = A.compose("body", "en", simulated=False)
+    assert "SIMULATED" not in real and real.count(DISCLAIMER_EN) == 1
+
+
+def test_explanation_uses_drivers_in_order_of_strength():
+    drivers = [
+        Driver(
+            feature="rsi_14w",
+            value=71.0,
+            contribution=-0.004,
+            description_vi="RSI tuần cao",
+            description_en="High weekly RSI",
+        ),
+        Driver(
+            feature="ret_12w",
+            value=0.081,
+            contribution=0.012,
+            description_vi="Đà tăng 12 tuần",
+            description_en="12-week momentum",
+        ),
+    ]
+    text = A.format_explanation(make_prediction(drivers=drivers), "vi")
+    assert text.index("Đà tăng 12 tuần") < text.index("RSI tuần cao")
+    assert "+1,20%" in text and "-0,40%" in text and "kéo dự báo xuống" in text
+    assert "not provide drivers" in A.format_explanation(make_prediction(), "en")
+
+
+def test_comparison_and_ranking():
+    a = make_prediction("HPG", target=70_000)
+    b = make_prediction("HSG", target=66_000, probs=(0.1, 0.2, 0.7))
+    table = A.format_comparison([a, b], "vi")
+    assert "HPG" in table and "HSG" in table and "Kỳ vọng cao nhất: HPG" in table
+    assert "xác suất tăng cao nhất: HSG (70%)" in table
+    ranking = A.format_ranking([b, a], "en", "down", "banking")
+    assert (
+        ranking.splitlines()[0]
+        == "Top 2 banking stocks forecast to fall the most over the next 4 weeks:"
+    )
+    assert ranking.splitlines()[1].startswith("1. ▲ HSG")
+
+
+def test_model_quality_uses_only_given_numbers():
+    vi = A.format_model_quality(METRICS, "vi")
+    assert "6,21%" in vi and "0,97 lần" in vi and "78,0%" in vi and "43,1%" in vi and "0,034" in vi
+    assert "random_walk" in vi and "không tốt hơn" in vi
+    en = A.format_model_quality({"models": {"lstm": {"pattern": {"accuracy": 0.5}}}}, "en")
+    assert "50.0%" in en and "4-week price" not in en
+    assert "No model evaluation" in A.format_model_quality({}, "en")
+
+
+# ------------------------------------------------------------------------------- engine
+class Services:
+    """Real, simple service functions standing at the boundary the lead will wire."""
+
+    def __init__(self, simulated=False):
+        self.simulated = simulated
+        self.rank_calls = []
+
+    def predict(self, symbol):
+        if symbol == "NKG":
+            raise InsufficientHistory(symbol=symbol)
+        if symbol == "VCI":
+            raise DataPending(symbol=symbol)
+        if symbol == "ACB":
+            raise RuntimeError("boom")
+        return make_prediction(symbol, simulated=self.simulated)
+
+    def rank(self, symbols, direction, top_n):
+        self.rank_calls.append((symbols, direction, top_n))
+        universe = list(symbols or ["VNM", "FPT", "HPG", "VCB", "TCB", "SSI"])
+        preds = [make_prediction(s, target=60_000 + 1000 * i) for i, s in enumerate(universe)]
+        preds.sort(key=lambda p: p.expected_return, reverse=direction == "up")
+        return preds[:top_n]
+
+    def history(self, symbol, weeks):
+        dates = pd.date_range("2023-06-02", periods=weeks, freq="W-FRI")
+        frame = pd.DataFrame({"date": dates, "close": [100_000.0 + 500 * i for i in range(weeks)]})
+        frame.attrs["simulated"] = self.simulated
+        return frame
+
+    def metrics(self):
+        return METRICS
+
+
+@pytest.fixture()
+def services():
+    return Services()
+
+
+@pytest.fixture()
+def engine(services, small_listings):
+    return ChatEngine(
+        services.predict,
+        services.rank,
+        services.history,
+        services.metrics,
+        small_listings,
+        rephraser=None,
+    )
+
+
+def test_engine_predict_and_follow_up(engine):
+    r = engine.ask("Dự đoán giá VNM tháng sau?", "s1")
+    assert r.intent == "predict" and r.symbols == ["VNM"] and r.language == "vi"
+    assert [p.symbol for p in r.predictions] == ["VNM"]
+    assert "68,5 nghìn đồng" in r.answer and r.answer.endswith(DISCLAIMER_VI)
+    assert "MÔ PHỎNG" not in r.answer and r.suggestions
+    r = engine.ask("còn FPT thì sao?", "s1")
+    assert r.intent == "predict" and r.symbols == ["FPT"]
+    r = engine.ask("tại sao?", "s1")
+    assert r.intent == "explain" and r.symbols == ["FPT"]
+    assert engine.ask("tại sao?", "other-session").predictions == []  # sessions are separate
+
+
+def test_engine_simulated_label_and_english(services, small_listings):
+    services.simulated = True
+    eng = ChatEngine(
+        services.predict,
+        services.rank,
+        services.history,
+        services.metrics,
+        small_listings,
+        rephraser=None,
+    )
+    r = eng.ask("Predict VNM next month", "s")
+    assert r.language == "en" and r.answer.startswith("⚠ SIMULATED DATA")
+    assert r.answer.endswith(DISCLAIMER_EN)
+    assert "SIMULATED" in eng.ask("FPT chart 1 year", "s").answer
+
+
+def test_engine_ranking_passes_group_and_slots(engine, services, small_listings):
+    r = engine.ask("top 2 cổ phiếu ngân hàng giảm mạnh nhất", "s")
+    banks = [s for s, x in small_listings.items() if x.group == "banking"]
+    assert services.rank_calls[-1] == (banks, "down", 2)
+    assert r.intent == "ranking" and len(r.predictions) == 2
+    assert "nhóm ngân hàng" in r.answer and "giảm mạnh nhất" in r.answer
+
+
+def test_engine_chart_compare_quality(engine):
+    r = engine.ask("biểu đồ FPT 1 năm", "s")
+    assert (r.intent, r.chart_symbol, r.chart_weeks) == ("chart", "FPT", 52)
+    assert "100,0 → 125,5 nghìn đồng" in r.answer
+    r = engine.ask("so sánh HPG và HSG", "s")
+    assert r.intent == "compare" and len(r.predictions) == 2 and "```" in r.answer
+    r = engine.ask("How accurate is the model?", "s")
+    assert r.intent == "model_quality" and "6.21%" in r.answer
+
+
+def test_engine_advice_states_it_is_not_advice(engine):
+    r = engine.ask("có nên mua FPT không?", "s")
+    assert r.intent == "advice" and r.predictions[0].symbol == "FPT"
+    assert "không đưa ra lời khuyên" in r.answer and "không phải là khuyến nghị đầu tư" in r.answer
+    r = engine.ask("Should I buy FPT?", "s")
+    assert "not investment advice" in r.answer
+
+
+def test_engine_errors_are_friendly(engine):
+    r = engine.ask("Dự đoán NKG, VCI, ACB", "s")
+    assert r.predictions == []
+    assert "chưa đủ lịch sử giá" in r.answer and "ít nhất 50 tuần" in r.answer
+    assert "đang được tải về" in r.answer
+    assert "đang gặp sự cố (RuntimeError)" in r.answer
+    r = engine.ask("predict NKG", "s")
+    assert "not have enough price history" in r.answer
+
+
+def test_engine_did_you_mean_and_unknown_flows(engine):
+    r = engine.ask("Dự đoán VNN tháng sau", "s")
+    assert r.predictions == [] and "Ý bạn là VNM" in r.answer
+    assert r.suggestions[0] == "Dự đoán VNM tháng sau"
+    r = engine.ask("Thời tiết hôm nay thế nào", "s")
+    assert r.intent == "out_of_scope" and "chỉ trả lời về dự báo cổ phiếu" in r.answer
+    assert "Xin chào" in engine.ask("xin chào", "s").answer

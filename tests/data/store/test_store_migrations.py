@@ -1,0 +1,98 @@
+"""Schema versioning: recorded on creation, migrations applied in order and atomically,
+and a database newer than the code refused (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Connection, inspect, select, text
+
+from stockvision.data.store import SCHEMA_VERSION, SchemaVersionError, Store
+from stockvision.data.store import tables as t
+from stockvision.data.store.migrations import MIGRATIONS, current_version, migrate
+
+pytestmark = pytest.mark.integration
+
+
+def _versions(store: Store) -> list[int]:
+    with store.engine.connect() as conn:
+        return conn.execute(select(t.schema_version.c.version)).scalars().all()
+
+
+def _add_note_column(conn: Connection) -> None:
+    """A version-2 migration as a future release would ship it."""
+    conn.execute(text("ALTER TABLE symbols ADD COLUMN note VARCHAR(64)"))
+    conn.execute(text("UPDATE symbols SET note = 'migrated'"))
+
+
+def test_new_database_records_current_version(store: Store) -> None:
+    assert _versions(store) == [SCHEMA_VERSION]
+    assert store.schema_version() == SCHEMA_VERSION
+    assert set(inspect(store.engine).get_table_names()) >= set(t.metadata.tables)
+    Store(store.url, connect_args=store.connect_args)  # reopening is a no-op
+    assert _versions(store) == [SCHEMA_VERSION]
+
+
+def test_unversioned_database_is_brought_to_baseline(store_factory) -> None:
+    store = store_factory()
+    with store.engine.begin() as conn:
+        t.schema_version.drop(conn)
+        t.labels.drop(conn)
+        assert current_version(conn) == 0
+
+    assert migrate(store.engine) == 0
+
+    assert _versions(store) == [1]
+    assert inspect(store.engine).has_table("labels")
+
+
+def test_migration_from_older_version_runs_in_order(store_factory, daily) -> None:
+    store = store_factory()
+    store.upsert_daily(daily(["FPT"], days=3), source="csv")
+
+    before = migrate(store.engine, target=2, migrations={**MIGRATIONS, 2: _add_note_column})
+
+    assert before == 1
+    assert _versions(store) == [1, 2]
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT note FROM symbols")).scalars().all() == ["migrated"]
+    # Code at version 1 now meets a version-2 database and must refuse it.
+    with pytest.raises(SchemaVersionError, match="schema version 2, newer than"):
+        Store(store.url, connect_args=store.connect_args)
+
+
+def test_failing_migration_leaves_database_at_previous_version(store_factory) -> None:
+    store = store_factory()
+
+    def broken(conn: Connection) -> None:
+        _add_note_column(conn)
+        conn.execute(text("SELECT * FROM no_such_table"))
+
+    with pytest.raises(Exception, match="no_such_table"):
+        migrate(store.engine, target=2, migrations={**MIGRATIONS, 2: broken})
+
+    assert _versions(store) == [1]
+    columns = {c["name"] for c in inspect(store.engine).get_columns("symbols")}
+    assert "note" not in columns
+
+
+def test_newer_database_is_refused_with_a_clear_message(store_factory) -> None:
+    store = store_factory()
+    with store.engine.begin() as conn:
+        conn.execute(
+            t.schema_version.insert().values(
+                version=SCHEMA_VERSION + 5, applied_at=datetime.now(UTC).replace(tzinfo=None)
+            )
+        )
+    with pytest.raises(SchemaVersionError) as err:
+        Store(store.url, connect_args=store.connect_args)
+    message = str(err.value)
+    assert f"version {SCHEMA_VERSION + 5}" in message
+    assert "Upgrade stockvision" in message and "SV_DATABASE_URL" in message
+    assert not store.healthcheck()
+
+
+def test_missing_migration_is_reported(store: Store) -> None:
+    with pytest.raises(SchemaVersionError, match=r"no migration defined for schema version\(s\) \[2\]"):
+        migrate(store.engine, target=2)

@@ -1,0 +1,121 @@
+"""Integration: real features, real models, walk-forward on a small generated market."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from eval_synth import make_daily
+
+from stockvision.evaluation.report import write_report
+from stockvision.evaluation.splits import WalkForwardSplitter
+from stockvision.evaluation.walkforward import (
+    PREDICTION_COLUMNS,
+    ProgressEvent,
+    labelled_weeks,
+    run_walk_forward,
+)
+from stockvision.features import DatasetBuilder, build_features_and_labels
+
+MODELS = ["ridge", "lgbm_reg", "random_walk", "lgbm_clf", "majority", "momentum_sign"]
+SPLITTER = WalkForwardSplitter(min_train_weeks=60, val_weeks=8, max_folds=4)
+# small, single-threaded models keep the test fast on a shared 2-core machine
+PARAMS = {
+    "ridge": {"degree": 1},
+    "lgbm_reg": {"n_estimators": 60, "num_threads": 1},
+    "lgbm_clf": {"n_estimators": 60, "num_threads": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def market():
+    daily = make_daily(n_symbols=6, n_weeks=110, seed=4)
+    features, labels = build_features_and_labels(daily)
+    return daily, DatasetBuilder(features, labels, seq_len=8, horizon=4)
+
+
+@pytest.fixture(scope="module")
+def result(market):
+    daily, builder = market
+    return run_walk_forward(builder, MODELS, SPLITTER, daily=daily, seed=11, model_params=PARAMS)
+
+
+def test_predictions_are_out_of_sample_and_complete(market, result):
+    _, builder = market
+    preds = result.predictions
+    assert list(preds.columns) == PREDICTION_COLUMNS
+    assert result.model_kinds == {
+        "ridge": "price",
+        "lgbm_reg": "price",
+        "random_walk": "price",
+        "lgbm_clf": "pattern",
+        "majority": "pattern",
+        "momentum_sign": "pattern",
+    }
+    folds = {f.index: f for f in result.folds}
+    assert len(folds) == 4
+    for fold_id, block in preds.groupby("fold"):
+        f = folds[fold_id]
+        assert block["week_end"].between(f.test_start, f.test_end).all()
+        # every test row lies after the fold's validation labels have ended (purge + embargo)
+        weeks = builder.calendar
+        assert weeks.get_loc(f.test_start) - weeks.get_loc(f.val_end) > 4
+    # one prediction per model and test row, identical rows for every model
+    per_model = preds.groupby("model").size()
+    assert per_model.nunique() == 1
+    assert not preds.duplicated(["model", "symbol", "week_end"]).any()
+    price = preds[preds["kind"] == "price"]
+    assert price[["pred_log_return", "low", "high"]].notna().all().all()
+    assert (price["low"] <= price["high"]).all()
+    assert (preds.loc[preds["model"] == "random_walk", "pred_log_return"] == 0).all()
+    pattern = preds[preds["kind"] == "pattern"]
+    np.testing.assert_allclose(pattern[["p_down", "p_sideways", "p_up"]].sum(axis=1), 1.0)
+    # lgbm_clf supports uncalibrated probabilities; baselines do not
+    lgbm = pattern[pattern["model"] == "lgbm_clf"]
+    assert lgbm[["p_down_uncal", "p_sideways_uncal", "p_up_uncal"]].notna().all().all()
+    # skill reference: training-window class frequencies, constant within a fold
+    assert (pattern.groupby("fold")["prior_up"].nunique() == 1).all()
+    assert set(result.universe) == {f"S{i}" for i in range(6)}
+    assert result.timings["ridge"]["fit_seconds"] > 0
+
+
+def test_labelled_weeks_and_progress_events(market):
+    _daily, builder = market
+    weeks = labelled_weeks(builder)
+    assert weeks.max() < builder.calendar.max()
+    events: list[ProgressEvent] = []
+    splitter = WalkForwardSplitter(min_train_weeks=60, val_weeks=8, max_folds=2)
+    run_walk_forward(builder, ["random_walk", "majority"], splitter, progress=events.append)
+    assert [(e.fold, e.model, e.stage) for e in events] == [
+        (f, m, s) for f in (0, 1) for m in ("random_walk", "majority") for s in ("fit", "done")
+    ]
+
+
+def test_two_runs_give_identical_metrics_json(market, result, tmp_path):
+    daily, builder = market
+    again = run_walk_forward(builder, MODELS, SPLITTER, daily=daily, seed=11, model_params=PARAMS)
+    pd.testing.assert_frame_equal(result.predictions, again.predictions)
+    write_report(result, tmp_path / "a")
+    write_report(again, tmp_path / "b")
+    first = (tmp_path / "a" / "metrics.json").read_bytes()
+    assert first == (tmp_path / "b" / "metrics.json").read_bytes()
+    metrics = json.loads(first)
+    assert set(metrics["models"]) == set(MODELS)
+    assert set(metrics["models"]["ridge"]) == {"kind", "price", "ranking", "backtest"}
+    assert set(metrics["models"]["lgbm_clf"]) == {"kind", "pattern", "ranking"}
+    assert metrics["models"]["lgbm_clf"]["pattern"]["ece_uncalibrated"] is not None
+    assert metrics["models"]["majority"]["pattern"]["ece_uncalibrated"] is None
+    assert metrics["evaluation_window"]["folds"] == 4
+    assert (tmp_path / "a" / "report.html").stat().st_size > 1_000_000  # plotly.js inlined
+
+
+def test_bad_arguments_are_explained(market):
+    _, builder = market
+    with pytest.raises(ValueError, match="unknown model names"):
+        run_walk_forward(builder, ["nope"], SPLITTER)
+    with pytest.raises(ValueError, match="repeat"):
+        run_walk_forward(builder, ["ridge", "ridge"], SPLITTER)
+    with pytest.raises(ValueError, match="min_train_weeks"):
+        run_walk_forward(builder, ["ridge"], WalkForwardSplitter(min_train_weeks=500))

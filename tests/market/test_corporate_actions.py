@@ -1,0 +1,260 @@
+"""Corporate-action detection and back-adjustment: generated data and the real VN30 file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stockvision.market.corporate_actions import (
+    EVENT_COLUMNS,
+    KIND_STOCK_DIVIDEND,
+    KIND_UNEXPLAINED_DROP,
+    KIND_UNEXPLAINED_RISE,
+    adjust,
+    compute_factors,
+    detect_corporate_actions,
+)
+from stockvision.market.exchanges import Exchange
+
+
+def make_daily(closes: dict[str, list[float]], start: str = "2020-01-06") -> pd.DataFrame:
+    """Daily frame on business days from ``start``; open/high/low derived from close."""
+    frames = []
+    for sym, values in closes.items():
+        close = np.asarray(values, dtype=float)
+        dates = pd.bdate_range(start, periods=len(close))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "symbol": sym,
+                    "date": dates,
+                    "open": close,
+                    "high": close * 1.01,
+                    "low": close * 0.99,
+                    "close": close,
+                    "volume": np.arange(1, len(close) + 1) * 1000.0,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+# --- detection ----------------------------------------------------------------------------------
+def test_stock_dividend_gets_clean_ratio() -> None:
+    # 25% stock dividend: 40,000 -> 32,000 (x 1/1.25) on day 3, plus a +0.3% market move
+    daily = make_daily({"AAA": [40_000, 40_500, 40_000, 32_100, 32_500]})
+    ev = detect_corporate_actions(daily, Exchange.HOSE)
+    assert list(ev.columns) == EVENT_COLUMNS
+    assert len(ev) == 1
+    row = ev.iloc[0]
+    assert row["symbol"] == "AAA" and row["date"] == pd.Timestamp("2020-01-09")
+    assert row["prev_close"] == 40_000 and row["close"] == 32_100
+    assert row["pct_change"] == pytest.approx(32_100 / 40_000 - 1)
+    assert row["ratio"] == pytest.approx(0.8)
+    assert row["kind"] == KIND_STOCK_DIVIDEND
+
+
+def test_unusual_drop_and_rise_use_raw_ratio() -> None:
+    daily = make_daily({"AAA": [30_000, 30_000, 19_500], "BBB": [10_000, 10_000, 15_000]})
+    ev = detect_corporate_actions(daily, "HOSE").set_index("symbol")
+    assert ev.loc["AAA", "ratio"] == pytest.approx(0.65)  # -35%: not 1/(1+k) within 1%
+    assert ev.loc["AAA", "kind"] == KIND_UNEXPLAINED_DROP
+    assert ev.loc["BBB", "ratio"] == pytest.approx(1.5)
+    assert ev.loc["BBB", "kind"] == KIND_UNEXPLAINED_RISE
+
+
+def test_limit_moves_and_band_per_exchange() -> None:
+    # exact limit moves are market moves; -9% is beyond HOSE's band but inside HNX's
+    daily = make_daily({"AAA": [100_000, 107_000, 99_600], "BBB": [20_000, 18_200]})
+    assert detect_corporate_actions(daily, "HOSE")["symbol"].tolist() == ["BBB"]
+    assert detect_corporate_actions(daily, {"AAA": "HOSE", "BBB": "HNX"}).empty
+    # an 'exchange' column is used when no exchange_of is given
+    with_col = daily.assign(exchange=np.where(daily["symbol"] == "AAA", "HOSE", "UPCoM"))
+    assert detect_corporate_actions(with_col).empty
+
+
+def test_upcom_reference_is_the_previous_range() -> None:
+    # UPCoM's reference is the previous session's average price, anywhere in [low, high]:
+    # close 10,000 with a high of 11,500 allows a close of 13,000 (+30% close to close)
+    daily = pd.DataFrame(
+        {
+            "symbol": "UUU",
+            "date": pd.bdate_range("2020-01-06", periods=2),
+            "open": [9_500.0, 12_000.0],
+            "high": [11_500.0, 13_000.0],
+            "low": [9_400.0, 12_000.0],
+            "close": [10_000.0, 13_000.0],
+            "volume": [1e5, 1e5],
+        }
+    )
+    assert detect_corporate_actions(daily, "UPCOM").empty
+    assert len(detect_corporate_actions(daily, "HOSE")) == 1
+
+
+def test_first_day_and_relisting_exemption() -> None:
+    # BBB trades every day and defines the market calendar; AAA is absent for 30 sessions and
+    # comes back 15% lower: a re-listing first day (HOSE first-day band +/-20%), not an event.
+    market = make_daily({"BBB": [10_000.0] * 40})
+    aaa = make_daily({"AAA": [50_000.0, 50_000.0]})
+    back = make_daily({"AAA": [42_500.0, 42_600.0]}, start=str(market["date"].iloc[32].date()))
+    daily = pd.concat([market, aaa, back], ignore_index=True)
+    assert detect_corporate_actions(daily, "HOSE").empty
+    # the same drop after a short gap is a corporate action
+    short = make_daily({"AAA": [42_500.0, 42_600.0]}, start=str(market["date"].iloc[5].date()))
+    ev = detect_corporate_actions(pd.concat([market, aaa, short], ignore_index=True), "HOSE")
+    assert ev["symbol"].tolist() == ["AAA"]
+    # and with the re-listing rule off, the long-gap drop is flagged too
+    assert len(detect_corporate_actions(daily, "HOSE", relisting_gap=None)) == 1
+    # beyond even the first-day band it is still flagged
+    far = make_daily({"AAA": [30_000.0, 30_000.0]}, start=str(market["date"].iloc[32].date()))
+    assert len(detect_corporate_actions(pd.concat([market, aaa, far]), "HOSE")) == 1
+
+
+def test_symbol_first_row_is_never_an_event() -> None:
+    daily = make_daily({"AAA": [10_000, 10_100], "BBB": [90_000, 90_500]})
+    assert detect_corporate_actions(daily, "HOSE").empty
+
+
+def test_bad_input_is_a_clear_error() -> None:
+    daily = make_daily({"ZZZ": [10_000, 5_000]})
+    with pytest.raises(ValueError, match=r"exchange of \['ZZZ'\].*exchange_of="):
+        detect_corporate_actions(daily)
+    with pytest.raises(ValueError, match="lacks columns \\['volume'\\]"):
+        detect_corporate_actions(daily.drop(columns="volume"), "HOSE")
+    with pytest.raises(ValueError, match="duplicate"):
+        detect_corporate_actions(pd.concat([daily, daily]), "HOSE")
+    with pytest.raises(ValueError, match="datetime64"):
+        detect_corporate_actions(daily.assign(date=daily["date"].astype(str)), "HOSE")
+
+
+# --- factors and adjustment ---------------------------------------------------------------------
+def test_factor_maths_multiple_events() -> None:
+    daily = make_daily({"AAA": [1.0] * 6, "BBB": [1.0] * 3})
+    dates = daily["date"]
+    events = pd.DataFrame(
+        {
+            "symbol": ["AAA", "AAA", "BBB"],
+            "date": [dates[2], dates[4], dates[8]],
+            "ratio": [0.5, 0.8, 0.9],
+        }
+    )
+    factor = compute_factors(daily, events)
+    np.testing.assert_allclose(factor, [0.4, 0.4, 0.8, 0.8, 1.0, 1.0, 0.9, 0.9, 1.0])
+    assert factor.name == "factor"
+    # events on non-trading days apply to the days before them; same-day events multiply
+    weekend = pd.DataFrame(
+        {"symbol": ["AAA", "AAA"], "date": [pd.Timestamp("2020-01-11")] * 2, "ratio": [0.5, 0.5]}
+    )
+    np.testing.assert_allclose(compute_factors(daily, weekend)[:6], [0.25] * 5 + [1.0])
+
+
+def test_no_events_gives_factor_one_and_copies_prices() -> None:
+    daily = make_daily({"AAA": [10_000, 10_200, 10_100], "BBB": [50_000, 49_000, 50_500]})
+    out = adjust(daily, exchange_of="HOSE")
+    assert (out["factor"] == 1.0).all()
+    for col in ("open", "high", "low", "close"):
+        np.testing.assert_array_equal(out[f"adj_{col}"], daily[col])
+    np.testing.assert_array_equal(out["adj_volume"], daily["volume"])
+
+
+def test_adjust_detected_events_raw_untouched_value_preserved() -> None:
+    closes = [40_000, 40_500, 40_000, 32_100, 32_500, 33_000]
+    daily = make_daily({"AAA": closes, "BBB": [20_000, 20_100, 20_300, 20_200, 20_000, 20_100]})
+    before = daily.copy()
+    out = adjust(daily, exchange_of="HOSE")
+    pd.testing.assert_frame_equal(daily, before)  # input not modified
+    pd.testing.assert_frame_equal(out[before.columns], before)  # raw columns unchanged
+    aaa = out[out["symbol"] == "AAA"]
+    np.testing.assert_allclose(aaa["factor"], [0.8, 0.8, 0.8, 1, 1, 1])
+    np.testing.assert_allclose(aaa["adj_close"], np.asarray(closes) * aaa["factor"])
+    np.testing.assert_allclose(aaa["adj_high"], aaa["high"] * aaa["factor"])
+    # traded value is unchanged by the adjustment
+    np.testing.assert_allclose(out["adj_close"] * out["adj_volume"], out["close"] * out["volume"])
+    assert aaa["adj_close"].pct_change().abs().max() < 0.07
+
+
+def test_adjust_is_idempotent_and_keeps_order() -> None:
+    daily = make_daily({"AAA": [40_000, 40_500, 40_000, 32_100, 32_500], "BBB": [9_000] * 5})
+    shuffled = daily.sample(frac=1.0, random_state=1)
+    once = adjust(shuffled, exchange_of="HOSE")
+    assert list(once.index) == list(shuffled.index)
+    twice = adjust(once, exchange_of="HOSE")
+    pd.testing.assert_frame_equal(once, twice)
+
+
+def test_source_adj_close_gives_the_factor() -> None:
+    # AAA: the source publishes adj_close (in thousand VND, with a 2:1 split before day 3);
+    # its drop must NOT be re-detected. BBB has no source adjustment: detection applies.
+    daily = make_daily(
+        {"AAA": [20_000, 20_200, 10_100, 10_000], "BBB": [30_000, 24_000, 24_100, 24_200]}
+    )
+    adj_k = np.array([10.0, 10.1, 10.1, 10.0] + [np.nan] * 4)
+    daily["adj_close"] = adj_k
+    daily.loc[0, "adj_close"] = np.nan  # a hole inside a covered symbol
+    out = adjust(daily, exchange_of="HOSE")
+    aaa = out[out["symbol"] == "AAA"]
+    np.testing.assert_allclose(aaa["factor"], [0.5, 0.5, 1.0, 1.0])
+    np.testing.assert_allclose(aaa["adj_close"], [10_000, 10_100, 10_100, 10_000])
+    bbb = out[out["symbol"] == "BBB"]
+    np.testing.assert_allclose(bbb["factor"], [0.8, 1.0, 1.0, 1.0])  # detected 25% payout
+    # explicit events override everything
+    events = pd.DataFrame({"symbol": ["AAA"], "date": [daily["date"][3]], "ratio": [0.9]})
+    forced = adjust(daily, events=events)
+    np.testing.assert_allclose(forced["factor"], [0.9, 0.9, 0.9, 1.0] + [1.0] * 4)
+
+
+# --- real data ----------------------------------------------------------------------------------
+KNOWN_EVENTS = {
+    ("HPG", "2016-05-16"): -0.31,
+    ("PNJ", "2016-05-19"): -0.36,
+    ("FPT", "2016-04-28"): -0.21,
+    ("VNM", "2016-08-09"): -0.21,
+}
+
+
+@pytest.fixture(scope="module")
+def vn30_daily(vn30_daily_path: Path) -> pd.DataFrame:
+    raw = pd.read_csv(vn30_daily_path)
+    daily = raw.rename(columns={"ticket": "symbol"})[
+        ["symbol", "date", "open", "high", "low", "close", "volume"]
+    ]
+    daily = daily.assign(date=pd.to_datetime(daily["date"]))
+    return daily.sort_values(["symbol", "date"]).reset_index(drop=True)
+
+
+def test_real_vn30_known_stock_dividends_detected(vn30_daily: pd.DataFrame) -> None:
+    ev = detect_corporate_actions(vn30_daily, Exchange.HOSE)
+    found = {(r.symbol, str(r.date.date())): r.pct_change for r in ev.itertuples()}
+    for key, pct in KNOWN_EVENTS.items():
+        assert key in found, f"{key} not detected"
+        assert found[key] == pytest.approx(pct, abs=0.005)
+    # every flagged move is beyond HOSE's band: nothing inside +/-7% is called an event
+    assert (ev["pct_change"].abs() > 0.07).all()
+    # the file has far fewer events than days: a sanity bound against a runaway detector
+    assert 4 <= len(ev) <= 40
+
+
+def test_real_vn30_adjusted_returns_within_band(vn30_daily: pd.DataFrame) -> None:
+    out = adjust(vn30_daily, exchange_of="HOSE")
+    out["ret"] = out.groupby("symbol")["adj_close"].pct_change()
+    for (sym, day), _ in KNOWN_EVENTS.items():
+        window = out[
+            (out["symbol"] == sym)
+            & (
+                out["date"].between(
+                    pd.Timestamp(day) - pd.Timedelta(days=20),
+                    pd.Timestamp(day) + pd.Timedelta(days=20),
+                )
+            )
+        ]
+        assert window["ret"].abs().max() <= 0.07 + 1e-9, sym
+        # the raw series still shows the drop
+        raw_ret = window["close"].pct_change().abs().max()
+        assert raw_ret > 0.2, sym
+    # after adjustment no daily move anywhere in the file is beyond the band (+ tick slack)
+    assert out["ret"].abs().max() <= 0.0705
+    # factors are 1.0 after each symbol's last event and never above 1 for drop-only history
+    assert (out.groupby("symbol")["factor"].last() == 1.0).all()

@@ -62,7 +62,9 @@ def main() -> None:
         f"scoring+backtests {t4 - t3:.1f}s, report {t5 - t4:.1f}s"
     )
     for name, fig in result.timings.items():
-        print(f"  {name:14s} fit {fig['fit_seconds']:7.2f}s  predict {fig['predict_seconds']:6.2f}s")
+        print(
+            f"  {name:14s} fit {fig['fit_seconds']:7.2f}s  predict {fig['predict_seconds']:6.2f}s"
+        )
     metrics = card.metrics
     print(json.dumps(metrics["evaluation_window"]))
     for name, v in metrics["models"].items():

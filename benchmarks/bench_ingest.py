@@ -11,6 +11,7 @@ must write nothing) and a one-day incremental update. Prints seconds and rows/s 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 import uuid
@@ -32,15 +33,21 @@ def _short(result) -> str:
 def run_store(name: str, store: Store, frame: pd.DataFrame) -> float:
     rows = len(frame)
     print(f"{name}: {store!r}")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     first = store.upsert_daily(frame, source="synthetic")
-    load = time.perf_counter() - t0
-    print(f"  first load    {load:8.2f} s  {rows / load:12,.0f} rows/s  {_short(first)}")
+    load, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(
+        f"  first load    {load:8.2f} s  {rows / load:12,.0f} rows/s  "
+        f"(this process's CPU {cpu:.1f} s)  {_short(first)}"
+    )
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     again = store.upsert_daily(frame, source="synthetic")
-    redo = time.perf_counter() - t0
-    print(f"  re-import     {redo:8.2f} s  {rows / redo:12,.0f} rows/s  {_short(again)}")
+    redo, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(
+        f"  re-import     {redo:8.2f} s  {rows / redo:12,.0f} rows/s  "
+        f"(this process's CPU {cpu:.1f} s)  {_short(again)}"
+    )
     if again.inserted or again.updated:
         raise SystemExit(f"{name}: re-import wrote rows, the upsert is not idempotent")
 
@@ -76,6 +83,10 @@ def main() -> None:
         f"generated {len(frame):,} rows ({args.symbols} symbols x {args.years} years) "
         f"in {time.perf_counter() - t0:.1f} s"
     )
+    if hasattr(os, "getloadavg"):
+        print(
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (timings scale with it)"
+        )
     stores = [s.strip() for s in args.stores.split(",") if s.strip()]
     unknown = set(stores) - {"sqlite", "postgres"}
     if unknown:
@@ -97,7 +108,9 @@ def main() -> None:
         with psycopg.connect(dsn, autocommit=True) as admin:
             admin.execute(f'CREATE SCHEMA "{schema}"')
             try:
-                store = Store(args.postgres_url, connect_args={"options": f"-csearch_path={schema}"})
+                store = Store(
+                    args.postgres_url, connect_args={"options": f"-csearch_path={schema}"}
+                )
                 run_store("postgres", store, frame)
                 store.dispose()
             finally:

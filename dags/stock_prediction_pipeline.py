@@ -11,9 +11,12 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import CronTriggerTimetable, dag, task
 
 PROJECT_PYTHON = os.environ.get("SV_PROJECT_PYTHON", "/opt/sv-venv/bin/python")
+TIMEZONE = "Asia/Ho_Chi_Minh"
+#: The step names of ``stockvision.pipeline.flow.STEP_NAMES`` (Airflow's interpreter cannot import the
+#: project; tests/dags checks the two lists are equal).
 STEPS = [
     "fetch",
     "features",
@@ -51,8 +54,8 @@ def _step_task(step: str):
 @dag(
     dag_id="stock_prediction_pipeline",
     description="Fetch VN market data, build weekly features, retrain, evaluate, promote, predict, monitor.",
-    schedule="0 0 * * 1",  # Monday 00:00 in the start date's time zone (Asia/Ho_Chi_Minh)
-    start_date=pendulum.datetime(2026, 1, 5, tz="Asia/Ho_Chi_Minh"),
+    schedule=CronTriggerTimetable("0 0 * * 1", timezone=TIMEZONE),  # Monday 00:00 Vietnam time
+    start_date=pendulum.datetime(2026, 1, 5, tz=TIMEZONE),
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(hours=4),  # SLA-style: a run taking over 4 h is failed

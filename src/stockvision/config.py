@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 SourceName = Literal["auto", "vnstock", "csv", "synthetic"]
 
@@ -61,7 +60,9 @@ class Settings(BaseSettings):
     # --- models / evaluation ----------------------------------------------------------------
     seed: int = 42
     interval_coverage: float = 0.8
-    price_model: str = Field(default="ridge", description="Primary price model (MODEL_FACTORIES name).")
+    price_model: str = Field(
+        default="ridge", description="Primary price model (MODEL_FACTORIES name)."
+    )
     pattern_model: str = Field(
         default="lstm", description="Primary pattern model: lstm, gru, cnn_bilstm_attn, lgbm_clf..."
     )

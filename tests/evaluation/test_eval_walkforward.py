@@ -119,3 +119,49 @@ def test_bad_arguments_are_explained(market):
         run_walk_forward(builder, ["ridge", "ridge"], SPLITTER)
     with pytest.raises(ValueError, match="min_train_weeks"):
         run_walk_forward(builder, ["ridge"], WalkForwardSplitter(min_train_weeks=500))
+
+
+def test_failing_model_is_dropped_or_raised(market, tmp_path):
+    daily, builder = market
+    splitter = WalkForwardSplitter(min_train_weeks=60, val_weeks=8, max_folds=2)
+    broken = {"ridge": {"degree": 1, "coverage": 1.5}}  # invalid: fit raises a ValueError
+    with pytest.raises(ValueError, match="coverage"):
+        run_walk_forward(builder, ["ridge", "random_walk"], splitter, model_params=broken)
+    res = run_walk_forward(
+        builder,
+        ["ridge", "random_walk"],
+        splitter,
+        daily=daily,
+        model_params=broken,
+        on_error="drop",
+    )
+    assert set(res.failed) == {"ridge"} and "coverage" in res.failed["ridge"]
+    assert res.model_kinds == {"random_walk": "price"}
+    assert set(res.predictions["model"]) == {"random_walk"}
+    page = write_report(res, tmp_path).read_text(encoding="utf-8")
+    assert "Models that failed" in page and "coverage" in page
+    assert "ridge" not in json.loads((tmp_path / "metrics.json").read_text())["models"]
+
+
+def test_evaluate_end_to_end(market, tmp_path):
+    from stockvision.evaluation import evaluate
+
+    daily, _ = market
+    splitter = WalkForwardSplitter(min_train_weeks=60, val_weeks=8, max_folds=2)
+    path, card, result = evaluate(
+        daily, tmp_path / "eval", ["random_walk", "drift", "majority"], splitter
+    )
+    assert path == tmp_path / "eval" / "report.html" and path.exists()
+    assert sorted(card.metrics["models"]) == ["drift", "majority", "random_walk"]
+    assert card.metrics["evaluation_window"]["folds"] == 2 == len(result.folds)
+    saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert saved == card.metrics
+
+
+def test_explicit_folds_are_used_as_given(market):
+    _, builder = market
+    folds = list(SPLITTER.split(labelled_weeks(builder)))[1:2]
+    res = run_walk_forward(builder, ["random_walk"], folds)
+    assert res.folds == folds and res.splitter is None
+    assert res.predictions["week_end"].between(folds[0].test_start, folds[0].test_end).all()
+    assert (res.predictions["fold"] == folds[0].index).all()

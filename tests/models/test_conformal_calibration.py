@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 import pytest
-from conftest import ece
 from scipy.special import softmax
+from sv_model_windows import ece
 
 from stockvision.models.calibration import apply_temperature, fit_temperature, nll
 from stockvision.models.conformal import conformal_quantile, coverage_rate

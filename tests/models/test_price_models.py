@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import SIGNAL_FEATURES, make_panel, window_of
 from statsmodels.tsa.arima.model import ARIMA
+from sv_model_windows import SIGNAL_FEATURES, make_panel, window_of
+from threadpoolctl import threadpool_limits
 
 from stockvision.features.feature_docs import FEATURES
 from stockvision.models import (
@@ -33,7 +34,7 @@ def fitted_feature_models(feature_windows):
         "rw": RandomWalkModel().fit(train, val),
         "drift": DriftModel().fit(train, val),
         "ridge": RidgePriceModel().fit(train, val),
-        "lgbm": LGBMPriceModel(n_estimators=300, learning_rate=0.05).fit(train, val),
+        "lgbm": LGBMPriceModel(n_estimators=300, learning_rate=0.05, num_threads=1).fit(train, val),
     }
 
 
@@ -80,7 +81,9 @@ def test_ridge_contributions_sum_to_prediction_and_find_the_signal(
     contrib = ridge.contributions(test)
     assert list(contrib.columns) == list(FEATURES)
     assert contrib.index.equals(test.X.index)
-    np.testing.assert_allclose(contrib.sum(axis=1) + ridge.intercept_, ridge.predict(test), atol=1e-10)
+    np.testing.assert_allclose(
+        contrib.sum(axis=1) + ridge.intercept_, ridge.predict(test), atol=1e-10
+    )
     top3 = contrib.abs().mean().nlargest(3).index
     assert set(top3) == set(SIGNAL_FEATURES)
 
@@ -140,7 +143,8 @@ def test_arma_recursion_matches_statsmodels_forecast_on_a_long_history():
     for t in range(1, n):
         x[t] = phi * x[t - 1] + e[t] + theta * e[t - 1]
     r = mu + x
-    res = ARIMA(r, order=(1, 0, 1), trend="c").fit()
+    with threadpool_limits(limits=1):
+        res = ARIMA(r, order=(1, 0, 1), trend="c").fit()
     const, ar, ma = res.params[0], [res.params[1]], [res.params[2]]
     ours = arma_sum_forecast(r[None, :], const, ar, ma, 4)[0]
     assert ours == pytest.approx(float(res.forecast(4).sum()), abs=1e-6)
@@ -186,7 +190,10 @@ def test_shuffled_targets_do_not_beat_random_walk_by_more_than_noise(feature_win
 
 def test_price_models_are_deterministic(feature_windows):
     train, val, test = feature_windows
-    for make in (lambda: RidgePriceModel(), lambda: LGBMPriceModel(n_estimators=100)):
+    for make in (
+        lambda: RidgePriceModel(),
+        lambda: LGBMPriceModel(n_estimators=100, num_threads=1),
+    ):
         a, b = make().fit(train, val), make().fit(train, val)
         np.testing.assert_array_equal(a.predict(test), b.predict(test))
         np.testing.assert_array_equal(a.predict_interval(test)[1], b.predict_interval(test)[1])
@@ -206,7 +213,7 @@ def test_bad_windows_get_clear_errors(feature_windows):
     unlabelled.labels = train.labels.assign(future_log_return=np.nan)
     with pytest.raises(ValueError, match="no rows with a known return label"):
         RidgePriceModel().fit(unlabelled)
-    with pytest.raises(TypeError, match="expected a stockvision.features.dataset.Window"):
+    with pytest.raises(TypeError, match=r"expected a stockvision\.features\.dataset\.Window"):
         ridge.predict(train.X)
     small = window_of(make_panel(n_symbols=2, n_weeks=8), 0, 5)
     with pytest.raises(ValueError, match="too few to hold out"):

@@ -32,7 +32,11 @@ def _labels():
         names=["symbol", "week_end"],
     )
     return pd.DataFrame(
-        {"price_target_true": [105.0, 55.0], "future_return": [0.05, 0.10], "pattern": ["UP", "UP"]},
+        {
+            "price_target_true": [105.0, 55.0],
+            "future_return": [0.05, 0.10],
+            "pattern": ["UP", "UP"],
+        },
         index=idx,
     )
 

@@ -52,7 +52,9 @@ def test_retries_with_exponential_backoff_then_succeeds(tmp_path):
             raise ConnectionError("network down")
         return {"ok": True}
 
-    runner = PipelineRunner([Step("fetch", flaky)], tmp_path, backoff_seconds=1.0, sleep=sleeps.append)
+    runner = PipelineRunner(
+        [Step("fetch", flaky)], tmp_path, backoff_seconds=1.0, sleep=sleeps.append
+    )
     result = runner.run()
     assert result.steps[0].attempts == 3
     assert sleeps == [1.0, 2.0]

@@ -33,8 +33,12 @@ def test_pattern_rules_accuracy_and_ece():
 
 def test_first_pattern_model_needs_log_loss_skill():
     base = {"log_loss": 1.05, "accuracy": 0.4}
-    assert decide("pattern", {"accuracy": 0.41, "log_loss": 1.04, "ece": 0.02}, None, base, S).promote
-    assert not decide("pattern", {"accuracy": 0.5, "log_loss": 1.06, "ece": 0.02}, None, base, S).promote
+    assert decide(
+        "pattern", {"accuracy": 0.41, "log_loss": 1.04, "ece": 0.02}, None, base, S
+    ).promote
+    assert not decide(
+        "pattern", {"accuracy": 0.5, "log_loss": 1.06, "ece": 0.02}, None, base, S
+    ).promote
 
 
 def test_missing_metric_never_promotes():

@@ -15,12 +15,15 @@ data_app = typer.Typer(help="Inspect and maintain the price store.", no_args_is_
 
 
 def ingest(
-    paths: Annotated[list[Path] | None, typer.Argument(help="CSV files or folders (csv source).")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="CSV files or folders (csv source).")
+    ] = None,
     source: Annotated[
         str, typer.Option("--source", "-s", help="auto, vnstock, csv or synthetic.")
     ] = "",
     symbols: Annotated[
-        str | None, typer.Option("--symbols", help="Comma-separated symbols to fetch (vnstock/auto).")
+        str | None,
+        typer.Option("--symbols", help="Comma-separated symbols to fetch (vnstock/auto)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
@@ -44,13 +47,17 @@ def ingest(
         f"{result['corporate_actions']} corporate actions."
     )
     if result["n_parse_errors"]:
-        console.print(f"[yellow]{result['n_parse_errors']} rows could not be parsed[/yellow], e.g.:")
+        console.print(
+            f"[yellow]{result['n_parse_errors']} rows could not be parsed[/yellow], e.g.:"
+        )
         for line in result["parse_errors"][:10]:
             console.print(f"  {line}")
 
 
 @data_app.command("status")
-def status(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False) -> None:
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
     """Symbols in the store: rows, date range, gaps, corporate actions found, last update."""
     from stockvision.data.store import Store
 
@@ -91,21 +98,27 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON 
     if as_json:
         print_json(doc)
         return
-    table = Table(title=f"Store {doc['database']}: {doc['n_symbols']} symbols, {doc['rows']:,} rows")
+    table = Table(
+        title=f"Store {doc['database']}: {doc['n_symbols']} symbols, {doc['rows']:,} rows"
+    )
     for col in ("symbol", "rows", "first", "last", "gaps", "corporate actions"):
         table.add_column(col)
     for s in per_symbol:
         acts = ", ".join(f"{a['date']} ×{a['factor']:.3f}" for a in s["corporate_actions"][:3])
         if len(s["corporate_actions"]) > 3:
             acts += f" (+{len(s['corporate_actions']) - 3})"
-        table.add_row(s["symbol"], f"{s['rows']:,}", s["first_date"], s["last_date"], str(s["gaps"]), acts)
+        table.add_row(
+            s["symbol"], f"{s['rows']:,}", s["first_date"], s["last_date"], str(s["gaps"]), acts
+        )
     out.print(table)
     if last:
         console.print(f"Last ingest: {last}")
 
 
 @data_app.command("adjust")
-def adjust_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False) -> None:
+def adjust_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
     """Recompute corporate actions and back-adjustment factors for every symbol."""
     from stockvision.pipeline.steps import adjust_store
 
@@ -113,7 +126,9 @@ def adjust_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print one J
     if as_json:
         print_json(result)
     else:
-        console.print(f"[green]Adjusted[/green] {result['symbols']} symbols; {result['events']} corporate actions.")
+        console.print(
+            f"[green]Adjusted[/green] {result['symbols']} symbols; {result['events']} corporate actions."
+        )
 
 
 def _safe_url(url: str) -> str:

@@ -14,7 +14,9 @@ features_app = typer.Typer(help="Weekly features and monthly labels.", no_args_i
 
 
 @features_app.command("build")
-def build(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False) -> None:
+def build(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
     """Compute weekly features and one-month-ahead labels from the adjusted prices in the store."""
     from stockvision.pipeline.steps import build_features, build_labels
 
@@ -33,7 +35,9 @@ def build(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON d
 
 
 @features_app.command("report")
-def report(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False) -> None:
+def report(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
     """The dataset validation report: NaN share, label balance, distributions, short histories."""
     from stockvision.features.report import render_text, validate_features
     from stockvision.pipeline.steps import load_snapshot
@@ -56,7 +60,9 @@ def export(
 
     suffix = out_path.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
-        raise typer.BadParameter(f"unsupported extension {suffix!r}: use .csv or .parquet", param_hint="--out")
+        raise typer.BadParameter(
+            f"unsupported extension {suffix!r}: use .csv or .parquet", param_hint="--out"
+        )
     feats, labels = load_snapshot(get_settings())
     frame = feats.join(labels, how="left").reset_index()
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,4 +70,6 @@ def export(
         frame.to_csv(out_path, index=False)
     else:
         frame.to_parquet(out_path, index=False)
-    console.print(f"[green]Wrote[/green] {len(frame):,} rows x {frame.shape[1]} columns to {out_path}")
+    console.print(
+        f"[green]Wrote[/green] {len(frame):,} rows x {frame.shape[1]} columns to {out_path}"
+    )

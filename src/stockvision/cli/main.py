@@ -27,7 +27,9 @@ _state = {"verbose": False}
 
 @app.callback()
 def _root(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and debug logs.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show tracebacks and debug logs.")
+    ] = False,
 ) -> None:
     """Stock Vision command line."""
     _state["verbose"] = verbose

@@ -12,7 +12,9 @@ from rich.table import Table
 from stockvision.cli._common import console, out, print_json, progress_bar
 from stockvision.config import get_settings
 
-models_app = typer.Typer(help="Registered models: champion/challenger aliases and promotions.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="Registered models: champion/challenger aliases and promotions.", no_args_is_help=True
+)
 
 ALL_MODELS = [
     "ridge",
@@ -30,7 +32,9 @@ ALL_MODELS = [
 
 
 def evaluate(
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory for report.html and metrics.json.")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory for report.html and metrics.json.")
+    ],
     models: Annotated[
         str | None, typer.Option("--models", help="Comma-separated model names (default: all).")
     ] = None,
@@ -48,8 +52,21 @@ def evaluate(
     if as_json:
         print_json(json.loads((Path(result["report_dir"]) / "metrics.json").read_text()))
         return
-    table = Table(title=f"Walk-forward evaluation ({snap['start']} .. {snap['end']}, {len(snap['symbols'])} symbols)")
-    for col in ("model", "MAE %", "MAE/RW", "DM p", "coverage", "accuracy", "LL skill", "ECE", "Rank IC", "Sharpe"):
+    table = Table(
+        title=f"Walk-forward evaluation ({snap['start']} .. {snap['end']}, {len(snap['symbols'])} symbols)"
+    )
+    for col in (
+        "model",
+        "MAE %",
+        "MAE/RW",
+        "DM p",
+        "coverage",
+        "accuracy",
+        "LL skill",
+        "ECE",
+        "Rank IC",
+        "Sharpe",
+    ):
         table.add_column(col, justify="right")
     for name, m in result["metrics"].items():
         table.add_row(
@@ -84,7 +101,9 @@ def _registry():
 
 
 @models_app.command("list")
-def list_models(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False) -> None:
+def list_models(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
     """Every registered model's versions with aliases, metrics and the last promotion decision."""
     reg = _registry()
     summary = reg.summary()
@@ -93,7 +112,16 @@ def list_models(as_json: Annotated[bool, typer.Option("--json", help="Print one 
         return
     for name, versions in summary.items():
         table = Table(title=name)
-        for col in ("version", "aliases", "model", "MAE %", "accuracy", "ECE", "decision", "reason"):
+        for col in (
+            "version",
+            "aliases",
+            "model",
+            "MAE %",
+            "accuracy",
+            "ECE",
+            "decision",
+            "reason",
+        ):
             table.add_column(col)
         for v in versions:
             mt = v["metrics"]
@@ -112,7 +140,9 @@ def list_models(as_json: Annotated[bool, typer.Option("--json", help="Print one 
 
 @models_app.command("show")
 def show(
-    model: Annotated[str, typer.Argument(help="price or pattern (or the registered name).")] = "price",
+    model: Annotated[
+        str, typer.Argument(help="price or pattern (or the registered name).")
+    ] = "price",
     version: Annotated[str | None, typer.Argument(help="Version (default: the champion).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
@@ -143,7 +173,9 @@ def promote(
 @models_app.command("rollback")
 def rollback(
     model: Annotated[str, typer.Argument(help="price or pattern.")],
-    version: Annotated[str | None, typer.Argument(help="Version (default: the previous champion).")] = None,
+    version: Annotated[
+        str | None, typer.Argument(help="Version (default: the previous champion).")
+    ] = None,
 ) -> None:
     """Point the champion back to VERSION (default: the previous champion)."""
     rec = _registry().rollback(model, version)

@@ -16,7 +16,9 @@ pipeline_app = typer.Typer(help="The weekly pipeline.", no_args_is_help=True)
 
 @pipeline_app.command("run")
 def run(
-    force: Annotated[bool, typer.Option("--force", help="Redo every step even if its inputs are unchanged.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Redo every step even if its inputs are unchanged.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run record as JSON.")] = False,
 ) -> None:
     """fetch -> features -> labels -> validate -> snapshot -> train -> evaluate -> register -> promote ->
@@ -42,7 +44,11 @@ def run(
         result = run_pipeline(settings, progress=bar, on_event=on_event, force=force)
     doc = result.to_dict()
     doc["wall_seconds"] = round(time.perf_counter() - t0, 2)
-    doc["outputs"] = {k: v for k, v in result.outputs.items() if k in ("fetch", "promote", "batch_predict", "monitor")}
+    doc["outputs"] = {
+        k: v
+        for k, v in result.outputs.items()
+        if k in ("fetch", "promote", "batch_predict", "monitor")
+    }
     if as_json:
         print_json(doc)
         return
@@ -61,7 +67,17 @@ def _print_champions() -> None:
 
     reg = ModelRegistry(get_settings())
     table = Table(title="Champion models (walk-forward metrics)")
-    for col in ("model", "version", "class", "MAE %", "MAE/RW", "coverage", "accuracy", "LL skill", "ECE"):
+    for col in (
+        "model",
+        "version",
+        "class",
+        "MAE %",
+        "MAE/RW",
+        "coverage",
+        "accuracy",
+        "LL skill",
+        "ECE",
+    ):
         table.add_column(col)
     for kind in ("price", "pattern"):
         rec = reg.champion(kind)
@@ -87,7 +103,9 @@ def _print_champions() -> None:
     out.print(table)
 
 
-def monitor(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False) -> None:
+def monitor(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
     """Live outcomes and drift of the champion models; writes an HTML and a JSON report."""
     from stockvision.monitoring.report import run_monitoring
 

@@ -23,13 +23,25 @@ def predict(
     preds, errors = service.predict_many([s.upper() for s in symbols], source="cli")
     service.flush()
     if as_json:
-        print_json({"predictions": [p.model_dump(mode="json") for p in preds],
-                    "errors": [e.model_dump() for e in errors]})
+        print_json(
+            {
+                "predictions": [p.model_dump(mode="json") for p in preds],
+                "errors": [e.model_dump() for e in errors],
+            }
+        )
         if errors and not preds:
             raise typer.Exit(1)
         return
     table = Table(title="Stock Vision — 4-week outlook")
-    for col in ("symbol", "last (k VND)", "target (k VND)", "range 80%", "pattern", "P(up/side/down)", "data as of"):
+    for col in (
+        "symbol",
+        "last (k VND)",
+        "target (k VND)",
+        "range 80%",
+        "pattern",
+        "P(up/side/down)",
+        "data as of",
+    ):
         table.add_column(col)
     arrows = {"UP": "[green]▲ UP[/green]", "DOWN": "[red]▼ DOWN[/red]", "SIDEWAYS": "► SIDEWAYS"}
     for p in preds:
@@ -65,8 +77,10 @@ def serve(
     host = host or settings.api_host
     port = port or settings.api_port
     base = f"http://{host if host != '0.0.0.0' else '127.0.0.1'}:{port}"
-    console.print(f"[bold green]Stock Vision[/bold green] API docs: {base}/docs  ·  chat: {base}/chat/  ·  "
-                  f"health: {base}/api/v1/health  ·  metrics: {base}/metrics")
+    console.print(
+        f"[bold green]Stock Vision[/bold green] API docs: {base}/docs  ·  chat: {base}/chat/  ·  "
+        f"health: {base}/api/v1/health  ·  metrics: {base}/metrics"
+    )
     uvicorn.run(
         "stockvision.serving.asgi:app" if workers > 1 else _app(),
         host=host,

@@ -7,8 +7,8 @@ masks over the whole frame, so validating millions of rows takes seconds.
 
 Rules, in the order reasons are listed for a rejected row:
 
-- ``symbol`` and ``date`` present and parseable; ``date`` not later than tomorrow (a one-day
-  allowance for time zones: Vietnam is UTC+7);
+- ``symbol`` and ``date`` present and parseable; ``date`` from 2000-01-01 (before any VN
+  exchange) to tomorrow (a one-day allowance for time zones: Vietnam is UTC+7);
 - ``open, high, low, close, volume`` present and finite (non-numeric text counts as missing);
 - prices strictly positive, volume non-negative, ``adj_close`` (optional) positive when given;
 - OHLC consistency: ``low <= high``, ``low <= min(open, close)``, ``max(open, close) <= high``,
@@ -35,6 +35,8 @@ from stockvision.data.schema import DAILY_COLUMNS, DATE, OHLCV, OPTIONAL_DAILY_C
 PRICE_COLUMNS = ["open", "high", "low", "close"]
 #: Relative tolerance of the OHLC consistency checks.
 OHLC_TOLERANCE = 1e-6
+#: Earliest accepted date (Vietnam's first exchange, HOSE, opened in July 2000).
+MIN_DATE = pd.Timestamp("2000-01-01")
 REJECTED_COLUMNS = ["row", SYMBOL, DATE, "reason"]
 
 
@@ -137,8 +139,14 @@ def _empty_rejected() -> pd.DataFrame:
     )
 
 
-def _coerce(frame: pd.DataFrame) -> pd.DataFrame:
-    """Normalise types without judging: bad values become NaN/NaT/None, checked afterwards."""
+def _coerce(
+    frame: pd.DataFrame, limit: pd.Timestamp
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Normalise types without judging: bad values become NaN/NaT/None, checked afterwards.
+
+    Also returns the masks of dates after ``limit`` and before ``MIN_DATE``, taken before the
+    conversion to nanoseconds (which cannot represent, say, year 2999: those become NaT).
+    """
     missing = [c for c in DAILY_COLUMNS if c not in frame.columns]
     if missing:
         raise ValidationError(
@@ -154,11 +162,14 @@ def _coerce(frame: pd.DataFrame) -> pd.DataFrame:
         dates = pd.to_datetime(dates, errors="coerce", format="mixed")
     if getattr(dates.dt, "tz", None) is not None:
         dates = dates.dt.tz_localize(None)
-    out[DATE] = dates.dt.normalize().astype("datetime64[ns]")
+    dates = dates.dt.normalize()
+    future = (dates > limit).to_numpy()
+    too_old = (dates < MIN_DATE).to_numpy()
+    out[DATE] = dates.where(~(future | too_old)).astype("datetime64[ns]")
     for col in cols[2:]:
-        if not pd.api.types.is_float_dtype(out[col]) or out[col].dtype != np.float64:
+        if out[col].dtype != np.float64:
             out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
-    return out
+    return out, future, too_old
 
 
 def _gaps(good: pd.DataFrame) -> pd.DataFrame:
@@ -196,10 +207,10 @@ def validate_daily(
     ``today`` (default: now) bounds the accepted dates. Raises ``ValidationError`` only when
     required columns are missing.
     """
-    data = _coerce(frame)
-    n = len(data)
     limit = (pd.Timestamp.now() if today is None else pd.Timestamp(today)).normalize()
     limit += pd.Timedelta(days=1)
+    data, future, too_old = _coerce(frame, limit)
+    n = len(data)
 
     o, h, lo, c, v = (data[col].to_numpy() for col in OHLCV)
     finite = {col: np.isfinite(data[col].to_numpy()) for col in OHLCV}
@@ -207,8 +218,9 @@ def validate_daily(
         tol = 1 + OHLC_TOLERANCE
         checks: list[tuple[str, np.ndarray]] = [
             ("missing symbol", data[SYMBOL].isna().to_numpy()),
-            ("missing or unparseable date", data[DATE].isna().to_numpy()),
-            ("date in the future", (data[DATE] > limit).to_numpy()),
+            ("missing or unparseable date", data[DATE].isna().to_numpy() & ~future & ~too_old),
+            ("date in the future", future),
+            (f"date before {MIN_DATE.date()}", too_old),
         ]
         checks += [(f"missing or non-finite {col}", ~finite[col]) for col in OHLCV]
         checks += [(f"{col} <= 0", data[col].to_numpy() <= 0) for col in PRICE_COLUMNS]

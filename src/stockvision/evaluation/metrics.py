@@ -17,7 +17,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 __all__ = [
     "DMResult",
@@ -195,6 +194,8 @@ def diebold_mariano(
         lrv = gamma[0] + 2.0 * (weights * gamma[1:]).sum()
     if lrv <= 0 or not np.isfinite(lrv):
         return DMResult(float("nan"), float("nan"), mean_d, t_len)
+    from scipy import stats  # lazy: scipy.stats costs seconds to import on a busy machine
+
     dm = mean_d / np.sqrt(lrv / t_len)
     hln = np.sqrt((t_len + 1 - 2 * h + h * (h - 1) / t_len) / t_len)
     stat = float(dm * hln)

@@ -43,8 +43,9 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     card = card or score(result, backtest_config)
     write_metrics(card, out / "metrics.json")
+    run_info = {"timings": result.timings, "failed": result.failed}
     (out / "timings.json").write_text(
-        json.dumps(jsonable(result.timings), indent=2, allow_nan=False) + "\n", encoding="utf-8"
+        json.dumps(jsonable(run_info), indent=2, allow_nan=False) + "\n", encoding="utf-8"
     )
     result.predictions.to_csv(out / "predictions.csv", index=False, float_format="%.10g")
     page = _render(result, card)
@@ -311,6 +312,11 @@ def _render(result: EvaluationResult, card: Scorecard) -> str:
         for name, cm in card.confusion.items():
             parts.append(figs.div(_confusion_figure(name, cm)))
         parts.append("</div>")
+    if result.failed:
+        items = "".join(
+            f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in result.failed.items()
+        )
+        parts += ["<h2>Models that failed (left out)</h2>", f"<ul class='note'>{items}</ul>"]
     parts += ["<h2>Per symbol</h2>", _per_symbol_table(card), _METHOD, "</body></html>"]
     return "\n".join(parts)
 

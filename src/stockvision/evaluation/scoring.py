@@ -227,18 +227,18 @@ def score(
 
 # --------------------------------------------------------------------------------------------
 def _best(models: dict[str, Any], kind: str, group: str, key: str, lower: bool) -> str | None:
+    """Best model of a kind by ``key``, preferring candidates over baselines."""
     cands = [
-        (v[group][key], n)
+        (n in BASELINES, v[group][key] if lower else -v[group][key], n)
         for n, v in models.items()
         if v["kind"] == kind and v.get(group) and v[group].get(key) is not None
     ]
-    if not cands:
-        return None
-    return (min(cands) if lower else max(cands))[1]
+    return min(cands)[2] if cands else None
 
 
 def _per_symbol(result: EvaluationResult, card: Scorecard) -> pd.DataFrame:
-    """Per-symbol figures of the best price model (by MAE%) and best pattern model (accuracy)."""
+    """Per-symbol figures of the best candidate price model (by MAE%) and pattern model (accuracy)
+    next to the random walk and the majority class."""
     models = card.metrics["models"]
     preds = result.predictions
     out = pd.DataFrame(index=pd.Index(result.universe, name="symbol"))
@@ -257,7 +257,8 @@ def _per_symbol(result: EvaluationResult, card: Scorecard) -> pd.DataFrame:
             }
         ).groupby("symbol")
         out[f"MAE% {best_price}"] = g["mae"].mean()
-        out["MAE% random walk"] = g["rw"].mean()
+        if best_price != "random_walk":
+            out["MAE% random walk"] = g["rw"].mean()
         out[f"coverage {best_price}"] = g["cov"].mean()
         if best_price in card.backtests:
             pos = card.backtests[best_price].positions
@@ -277,10 +278,12 @@ def _per_symbol(result: EvaluationResult, card: Scorecard) -> pd.DataFrame:
     return out
 
 
-def _fmt(x: float | None, pct: bool = False) -> str:
+def _fmt(x: float | None, pct: bool = False, sig: bool = False) -> str:
     if x is None or not np.isfinite(x):
         return "n/a"
-    return f"{x * 100:.1f}%" if pct else f"{x:.3f}"
+    if pct:
+        return f"{x * 100:.1f}%"
+    return f"{x:.3g}" if sig else f"{x:.3f}"
 
 
 def _goals(result: EvaluationResult, card: Scorecard) -> list[Goal]:
@@ -298,7 +301,7 @@ def _goals(result: EvaluationResult, card: Scorecard) -> list[Goal]:
                 Goal(
                     name,
                     f"MAE below the random walk, significant (DM p < {DM_ALPHA})",
-                    f"ratio {_fmt(ratio)}, p {_fmt(dm)}",
+                    f"ratio {_fmt(ratio)}, p {_fmt(dm, sig=True)}",
                     ok,
                 )
             )

@@ -31,16 +31,17 @@ __all__ = ["Fold", "WalkForwardSplitter"]
 class Fold:
     """One walk-forward fold; every bound is an inclusive ``week_end`` timestamp.
 
-    ``val_start``/``val_end`` are ``None`` when the splitter has ``val_weeks=0``.
+    ``val_start``/``val_end`` are ``None`` when the splitter has ``val_weeks=0``; ``index`` numbers
+    the folds of one run from 0.
     """
 
-    index: int
     train_start: pd.Timestamp
     train_end: pd.Timestamp
     val_start: pd.Timestamp | None
     val_end: pd.Timestamp | None
     test_start: pd.Timestamp
     test_end: pd.Timestamp
+    index: int = 0
 
     def to_dict(self) -> dict[str, object]:
         """JSON-friendly form (ISO dates)."""

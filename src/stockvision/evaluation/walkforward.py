@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -68,7 +68,7 @@ class ProgressEvent:
     fold: int
     n_folds: int
     model: str
-    stage: str  # "fit" (starting), "done" (fitted and predicted)
+    stage: str  # "fit" (starting), "done" (fitted and predicted), "failed" (on_error="drop")
     seconds: float = 0.0
 
 
@@ -91,6 +91,7 @@ class EvaluationResult:
     daily: pd.DataFrame | None = None
     timings: dict[str, dict[str, float]] = field(default_factory=dict)
     splitter: dict[str, Any] | None = None
+    failed: dict[str, str] = field(default_factory=dict)
 
     def model_predictions(self, model: str) -> pd.DataFrame:
         return self.predictions[self.predictions["model"] == model]
@@ -191,12 +192,16 @@ def run_walk_forward(
     daily: pd.DataFrame | None = None,
     seed: int | None = None,
     model_params: dict[str, dict[str, Any]] | None = None,
+    on_error: Literal["raise", "drop"] = "raise",
 ) -> EvaluationResult:
     """Fit every model on every fold and collect its out-of-sample test predictions.
 
     ``folds``: explicit folds, a splitter (applied to the builder's labelled weeks) or ``None``
     for ``WalkForwardSplitter(horizon=builder.horizon)``. ``model_params`` passes constructor
     arguments per model name. ``daily`` (adjusted daily frame) is stored for the backtest.
+    ``on_error="drop"`` keeps a long run going when a model fails on some fold: that model is
+    removed from the result entirely (partial-fold metrics would not be comparable) and its
+    error is recorded in ``result.failed``; the default re-raises.
     """
     from stockvision.models.registry_names import MODEL_FACTORIES
 
@@ -228,7 +233,10 @@ def run_walk_forward(
         from stockvision.config import get_settings
 
         seed = get_settings().seed
+    if on_error not in ("raise", "drop"):
+        raise ValueError(f"on_error must be 'raise' or 'drop', got {on_error!r}")
     params = model_params or {}
+    failed: dict[str, str] = {}
 
     frames: list[pd.DataFrame] = []
     kinds: dict[str, str] = {}
@@ -244,36 +252,52 @@ def run_walk_forward(
             continue
         prior = _class_prior(train, len(PROB_COLUMNS))
         for name in model_names:
+            if name in failed:
+                continue
             if progress:
                 progress(ProgressEvent(fold.index, len(folds), name, "fit"))
             _seed_everything(seed)
-            model = MODEL_FACTORIES[name](**params.get(name, {}))
             t0 = time.perf_counter()
-            model.fit(train, val)
-            t1 = time.perf_counter()
+            try:
+                model = MODEL_FACTORIES[name](**params.get(name, {}))
+                model.fit(train, val)
+                t1 = time.perf_counter()
+                frame = _predict(model, test, _base_frame(test, fold, name, model.kind, prior))
+            except Exception as exc:
+                if on_error == "raise":
+                    raise
+                failed[name] = (
+                    f"fold {fold.index} ({fold.test_start.date()}): {type(exc).__name__}: {exc}"
+                )
+                if progress:
+                    progress(ProgressEvent(fold.index, len(folds), name, "failed"))
+                continue
+            t2 = time.perf_counter()
             kinds[name] = model.kind
             if model.kind == "price":
                 coverage[name] = float(getattr(model, "coverage", float("nan")))
-            frame = _predict(model, test, _base_frame(test, fold, name, model.kind, prior))
-            t2 = time.perf_counter()
             frames.append(frame)
             timings[name]["fit_seconds"] += t1 - t0
             timings[name]["predict_seconds"] += t2 - t1
             if progress:
                 progress(ProgressEvent(fold.index, len(folds), name, "done", t2 - t0))
 
+    frames = [f for f in frames if f["model"].iat[0] not in failed] if failed else frames
+    if not frames:
+        raise RuntimeError(f"every model failed: {failed}")
     predictions = pd.concat(frames, ignore_index=True)[PREDICTION_COLUMNS]
     universe = sorted(predictions["symbol"].unique().tolist())
     return EvaluationResult(
         predictions=predictions,
         folds=folds,
-        model_kinds={m: kinds[m] for m in model_names if m in kinds},
+        model_kinds={m: kinds[m] for m in model_names if m in kinds and m not in failed},
         universe=universe,
         horizon=horizon,
         coverage=coverage,
         daily=daily,
         timings=timings,
         splitter=splitter_params,
+        failed=failed,
     )
 
 
@@ -294,7 +318,10 @@ def rich_progress(
 
         def callback(event: ProgressEvent) -> None:
             label = f"fold {event.fold + 1}/{event.n_folds} {event.model}"
-            if event.stage == "done":
+            if event.stage == "failed":
+                bar.console.print(f"[red]{label} failed; dropped from the evaluation[/]")
+                bar.update(task, advance=event.n_folds - event.fold)
+            elif event.stage == "done":
                 bar.update(task, advance=1, description=f"{label} ({event.seconds:.1f}s)")
             else:
                 bar.update(task, description=f"{label} fitting")

@@ -125,7 +125,7 @@ def split_calibration_tail(
 
         gap_weeks = get_settings().horizon_weeks
     weeks = np.unique(week_ends_of(window))
-    n_tail = max(1, int(round(len(weeks) * fraction)))
+    n_tail = max(1, round(len(weeks) * fraction))
     n_fit = len(weeks) - n_tail - gap_weeks
     if n_fit < 1:
         raise ValueError(

@@ -101,6 +101,7 @@ class Model(ABC):
 
     name: str = "model"
     kind: ClassVar[Literal["price", "pattern"]]
+    #: False for models reading raw features (baselines, ARIMA): they save no transformer.
     uses_transformer: ClassVar[bool] = True
 
     features_: list[str]
@@ -123,7 +124,9 @@ class Model(ABC):
         valid = set(self._param_names())
         for key, value in params.items():
             if key not in valid:
-                raise ValueError(f"{type(self).__name__} has no parameter {key!r}; valid: {sorted(valid)}")
+                raise ValueError(
+                    f"{type(self).__name__} has no parameter {key!r}; valid: {sorted(valid)}"
+                )
             setattr(self, key, value)
         return self
 
@@ -137,7 +140,9 @@ class Model(ABC):
 
     def _check_fitted(self) -> None:
         if not self.is_fitted:
-            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit(train, val) or load(path)")
+            raise NotFittedError(
+                f"{type(self).__name__} is not fitted; call fit(train, val) or load(path)"
+            )
 
     # --- features ------------------------------------------------------------------------------
     def _fit_transformer(self, window: WindowLike, features: list[str]) -> None:
@@ -208,7 +213,9 @@ class Model(ABC):
         except ModelLoadError:
             raise
         except Exception as exc:  # any inconsistency in the saved state means the file is corrupt
-            raise ModelLoadError(file, f"inconsistent saved state ({type(exc).__name__}: {exc})") from exc
+            raise ModelLoadError(
+                file, f"inconsistent saved state ({type(exc).__name__}: {exc})"
+            ) from exc
         return model
 
 

@@ -84,7 +84,7 @@ class DriftModel(PriceModel):
         sym = symbols_of(window)
         uniq, inv = np.unique(sym, return_inverse=True)
         table = np.array([self.symbol_means_.get(str(s), self.pooled_mean_) for s in uniq])
-        return table[inv].astype(np.float64) if len(uniq) else np.zeros(0)
+        return table[inv].astype(np.float64)
 
     def _get_state(self) -> dict[str, Any]:
         return {

@@ -28,7 +28,9 @@ class CnnBiLstmAttentionNet(nn.Module):
     ) -> None:
         super().__init__()
         if kernel_size % 2 != 1:
-            raise ValueError(f"kernel_size must be odd to keep the sequence length, got {kernel_size}")
+            raise ValueError(
+                f"kernel_size must be odd to keep the sequence length, got {kernel_size}"
+            )
         self.conv = nn.Conv1d(n_features, conv_channels, kernel_size, padding=kernel_size // 2)
         self.bilstm = nn.LSTM(conv_channels, lstm_hidden, batch_first=True, bidirectional=True)
         self.attn_proj = nn.Linear(2 * lstm_hidden, attention_dim)
@@ -72,6 +74,7 @@ class CnnBiLstmAttentionModel(TorchPatternModel):
         class_weight: Literal["balanced"] | None = None,
         weight_decay: float = 0.0,
         val_fraction: float = 0.15,
+        num_threads: int = 2,
     ) -> None:
         self.conv_channels = conv_channels
         self.kernel_size = kernel_size
@@ -86,6 +89,7 @@ class CnnBiLstmAttentionModel(TorchPatternModel):
         self.class_weight = class_weight
         self.weight_decay = weight_decay
         self.val_fraction = val_fraction
+        self.num_threads = num_threads
 
     def _build_module(self, n_features: int) -> nn.Module:
         return CnnBiLstmAttentionNet(

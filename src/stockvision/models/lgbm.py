@@ -1,8 +1,10 @@
 """LightGBM on the flat weekly features: a log-return regressor and a 3-class pattern classifier.
 
-Deterministic training (fixed seeds, ``deterministic=True``, row-wise histograms, 2 threads) so a
-retrain on the same data gives the same trees. Boosting rounds are chosen by early stopping on the
-validation window (without one: the held-out latest weeks of train). The fitted booster is kept as
+Deterministic training (fixed seeds, ``deterministic=True``, row-wise histograms, ``num_threads``
+fixed, default 2) so a retrain on the same data gives the same trees. On a busy machine OpenMP
+threads spin against each other; ``num_threads=1`` is then much faster for week-sized data.
+Boosting rounds are chosen by early stopping on the validation window (without one: the held-out
+latest weeks of train). The fitted booster is kept as
 its native text model, which is also what ``save`` writes, so a loaded model predicts identically.
 """
 
@@ -73,8 +75,9 @@ def _load_booster(path: Path, name: str) -> lgb.Booster:
     try:
         return lgb.Booster(model_file=str(file))
     except Exception as exc:
-        raise ModelLoadError(file, f"unreadable LightGBM model ({type(exc).__name__}: {exc})") from exc
-
+        raise ModelLoadError(
+            file, f"unreadable LightGBM model ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 class LGBMPriceModel(PriceModel):
@@ -128,11 +131,16 @@ class LGBMPriceModel(PriceModel):
         )
 
     def predict(self, window: WindowLike) -> np.ndarray:
-        return np.asarray(self.booster_.predict(self._matrix(window)), dtype=np.float64)
+        return np.asarray(
+            self.booster_.predict(self._matrix(window), num_threads=int(self.num_threads)),
+            dtype=np.float64,
+        )
 
     def contributions(self, window: WindowLike) -> pd.DataFrame:
         """Per-row TreeSHAP contribution of each feature (they sum to ``predict`` minus the base)."""
-        contrib = self.booster_.predict(self._matrix(window), pred_contrib=True)
+        contrib = self.booster_.predict(
+            self._matrix(window), pred_contrib=True, num_threads=int(self.num_threads)
+        )
         return pd.DataFrame(contrib[:, :-1], index=window.X.index, columns=self.features_)
 
     def _get_state(self) -> dict[str, Any]:
@@ -196,7 +204,11 @@ class LGBMPatternModel(PatternModel):
         x_va = self._matrix(val_w)[m_va]
         params = _params(
             self,
-            {"objective": "multiclass", "num_class": len(PATTERN_CLASSES), "metric": "multi_logloss"},
+            {
+                "objective": "multiclass",
+                "num_class": len(PATTERN_CLASSES),
+                "metric": "multi_logloss",
+            },
         )
         self.booster_, self.best_iteration_ = _train(
             params,
@@ -212,7 +224,10 @@ class LGBMPatternModel(PatternModel):
         return self
 
     def _raw(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.booster_.predict(x, raw_score=True), dtype=np.float64)
+        return np.asarray(
+            self.booster_.predict(x, raw_score=True, num_threads=int(self.num_threads)),
+            dtype=np.float64,
+        )
 
     def predict_proba(self, window: WindowLike, calibrated: bool = True) -> np.ndarray:
         t = self.temperature_ if calibrated else 1.0

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import Ridge
+import scipy.linalg
 from sklearn.preprocessing import PolynomialFeatures
 
 from stockvision.features.feature_docs import FEATURES
@@ -52,7 +52,8 @@ class RidgePriceModel(PriceModel):
         return poly.fit(np.zeros((1, len(self.features_))))
 
     def _design(self, window: WindowLike) -> np.ndarray:
-        return self._poly().transform(self._matrix(window))
+        Z = self._matrix(window)  # checks fitted state and columns first
+        return self._poly().transform(Z)
 
     # --- fit / predict ---------------------------------------------------------------------------
     def _fit(self, train: WindowLike, tune: WindowLike) -> None:
@@ -63,18 +64,20 @@ class RidgePriceModel(PriceModel):
         # ``tune`` is the user's validation window or, without one, the held-out calibration tail
         # (see PriceModel); either way the model never trains on it.
         candidates = [float(a) for a in self.alphas] if self.alphas else [float(self.alpha)]
+        solver = _RidgeSolver(Z, y)
+        self.validation_mae_ = {}
         if len(candidates) > 1:
             y_tune, m_tune = finite_returns(tune)
             Z_tune = self._design(tune)[m_tune]
-            self.validation_mae_ = {}
             for a in candidates:
-                coef, icpt = _ridge(Z, y, a)
-                self.validation_mae_[a] = float(np.mean(np.abs(Z_tune @ coef + icpt - y_tune[m_tune])))
+                coef, icpt = solver.solve(a)
+                self.validation_mae_[a] = float(
+                    np.mean(np.abs(Z_tune @ coef + icpt - y_tune[m_tune]))
+                )
             self.alpha_ = min(candidates, key=lambda a: (self.validation_mae_[a], -a))
         else:
             self.alpha_ = candidates[0]
-            self.validation_mae_ = {}
-        self.coef_, self.intercept_ = _ridge(Z, y, self.alpha_)
+        self.coef_, self.intercept_ = solver.solve(self.alpha_)
         self.n_train_ = int(mask.sum())
 
     def predict(self, window: WindowLike) -> np.ndarray:
@@ -121,6 +124,23 @@ class RidgePriceModel(PriceModel):
             raise ValueError(f"coef has shape {self.coef_.shape}, expected one per polynomial term")
 
 
-def _ridge(Z: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
-    model = Ridge(alpha=alpha, fit_intercept=True, solver="cholesky").fit(Z, y)
-    return np.asarray(model.coef_, dtype=np.float64), float(model.intercept_)
+class _RidgeSolver:
+    """Ridge with an unpenalised intercept for several alphas from one Gram matrix.
+
+    Same solution as ``sklearn.linear_model.Ridge(fit_intercept=True)`` (centre, then solve
+    ``(Z'Z + alpha I) w = Z'y``), but the O(n p^2) Gram product is computed once for the grid.
+    """
+
+    def __init__(self, Z: np.ndarray, y: np.ndarray) -> None:
+        self.z_mean = Z.mean(axis=0)
+        self.y_mean = float(y.mean())
+        Zc = Z - self.z_mean
+        self.gram = Zc.T @ Zc
+        self.zty = Zc.T @ (y - self.y_mean)
+
+    def solve(self, alpha: float) -> tuple[np.ndarray, float]:
+        if alpha <= 0:
+            raise ValueError(f"ridge alpha must be > 0, got {alpha}")
+        a = self.gram + alpha * np.eye(len(self.gram))
+        coef = scipy.linalg.solve(a, self.zty, assume_a="pos")
+        return coef, self.y_mean - float(self.z_mean @ coef)

@@ -102,5 +102,7 @@ def make_model(name: str, **params: Any) -> Model:
     try:
         factory = MODEL_FACTORIES[name]
     except KeyError:
-        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODEL_FACTORIES)}") from None
+        raise ValueError(
+            f"unknown model {name!r}; choose one of {sorted(MODEL_FACTORIES)}"
+        ) from None
     return factory(**params)

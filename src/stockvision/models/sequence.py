@@ -62,6 +62,7 @@ class SequencePatternModel(TorchPatternModel):
         class_weight: Literal["balanced"] | None = None,
         weight_decay: float = 0.0,
         val_fraction: float = 0.15,
+        num_threads: int = 2,
     ) -> None:
         self.arch = arch
         self.hidden = hidden
@@ -74,6 +75,7 @@ class SequencePatternModel(TorchPatternModel):
         self.class_weight = class_weight
         self.weight_decay = weight_decay
         self.val_fraction = val_fraction
+        self.num_threads = num_threads
 
     @property
     def name(self) -> str:  # type: ignore[override]

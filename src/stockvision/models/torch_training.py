@@ -1,8 +1,10 @@
 """Shared training loop, calibration and persistence of the PyTorch pattern classifiers.
 
 Reproducibility: every fit seeds torch (weights init, dropout, batch order via its own generator),
-turns on deterministic algorithms and caps intra-op threads at 2 (the global torch settings are
-restored afterwards). CPU only.
+turns on deterministic algorithms and caps intra-op threads at ``num_threads`` (default 2; the
+global torch settings are restored afterwards). CPU only. Results are reproducible for a given
+thread count; on a busy machine ``num_threads=1`` avoids oversubscription and is often faster for
+these small networks.
 
 Loss: plain (unweighted) cross-entropy by default, because the product is calibrated probabilities:
 class weights would shift the predicted class priors, a bias a single temperature cannot undo.
@@ -37,14 +39,18 @@ _N_CLASSES = len(PATTERN_CLASSES)
 
 
 @contextlib.contextmanager
-def deterministic_torch(seed: int) -> Iterator[None]:
-    """Seed torch and numpy, force deterministic kernels and <= 2 threads; restore afterwards."""
+def deterministic_torch(seed: int | None, num_threads: int = 2) -> Iterator[None]:
+    """Seed torch and numpy (unless ``seed`` is None), force deterministic kernels, cap threads.
+
+    The global deterministic flag and thread count are restored afterwards.
+    """
     prev_det = torch.are_deterministic_algorithms_enabled()
     prev_threads = torch.get_num_threads()
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
+    if seed is not None:
+        torch.manual_seed(seed)
+        np.random.seed(seed % 2**32)
     torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    torch.set_num_threads(max(1, min(int(num_threads), os.cpu_count() or 1)))
     try:
         yield
     finally:
@@ -156,6 +162,7 @@ class TorchPatternModel(PatternModel):
     class_weight: Literal["balanced"] | None
     weight_decay: float
     val_fraction: float
+    num_threads: int
 
     @abstractmethod
     def _build_module(self, n_features: int) -> nn.Module:
@@ -208,7 +215,7 @@ class TorchPatternModel(PatternModel):
         x_tr, x_va = self._seq(fit_w)[m_tr], self._seq(val_w)[m_va]
         y_tr, y_va = y_tr[m_tr], y_va[m_va]
         cw = balanced_class_weight(y_tr) if self.class_weight == "balanced" else None
-        with deterministic_torch(int(self.seed)):
+        with deterministic_torch(int(self.seed), int(self.num_threads)):
             module = self._build_module(len(self.features_))
             if warm is not None:
                 module.load_state_dict(warm[0])
@@ -226,13 +233,14 @@ class TorchPatternModel(PatternModel):
             self.module_ = module.eval()
             self.temperature_ = fit_temperature(predict_logits(module, x_va), y_va)
         self.train_result_ = result
-        self.n_train_ = int(len(y_tr))
+        self.n_train_ = len(y_tr)
         return self
 
     def predict_logits(self, window: WindowLike) -> np.ndarray:
         """Uncalibrated logits (n, 3)."""
-        with deterministic_torch(int(self.seed)):
-            return predict_logits(self.module_, self._seq(window))
+        x = self._seq(window)
+        with deterministic_torch(None, int(self.num_threads)):  # eval mode: nothing random
+            return predict_logits(self.module_, x)
 
     def predict_proba(self, window: WindowLike, calibrated: bool = True) -> np.ndarray:
         """Class probabilities (n, 3); temperature-scaled unless ``calibrated=False``."""
@@ -272,7 +280,7 @@ class TorchPatternModel(PatternModel):
             raise ModelLoadError(file, "weight file not found")
         try:
             sd = torch.load(file, map_location="cpu", weights_only=True)
-            with deterministic_torch(int(self.seed)):
+            with deterministic_torch(None, int(self.num_threads)):
                 module = self._build_module(len(self.features_))
             module.load_state_dict(sd)
         except Exception as exc:

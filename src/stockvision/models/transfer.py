@@ -16,7 +16,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from stockvision.models._windows import WindowLike, concat_windows, pattern_codes, subset_window, symbols_of
+from stockvision.models._windows import (
+    WindowLike,
+    concat_windows,
+    pattern_codes,
+    subset_window,
+    symbols_of,
+)
 from stockvision.models.sequence import SequencePatternModel
 
 _EPS = 1e-15
@@ -124,7 +130,9 @@ def run_transfer_experiment(
         "fine_tuned_seconds_total": ft_total,
         "scratch_seconds_total": sc_total,
         "time_saved_seconds": sc_total - ft_total,
-        "time_saved_pct": 100.0 * (sc_total - ft_total) / sc_total if sc_total > 0 else float("nan"),
+        "time_saved_pct": 100.0 * (sc_total - ft_total) / sc_total
+        if sc_total > 0
+        else float("nan"),
         "time_saved_incl_parent_seconds": sc_total - ft_total - parent_seconds,
         **{
             f"{kind}_{key}_mean": mean(kind, key)

@@ -133,12 +133,21 @@ def run_monitoring(
                 latest = dates.max()
                 cur_p, ref_p = preds[dates == latest], preds[dates < latest]
                 if len(ref_p) >= 10 and len(cur_p) >= 5:
-                    drift.prediction_psi = psi(ref_p["expected_return"].to_numpy(), cur_p["expected_return"].to_numpy())
+                    drift.prediction_psi = psi(
+                        ref_p["expected_return"].to_numpy(), cur_p["expected_return"].to_numpy()
+                    )
                     drift.class_mix_psi = categorical_psi(ref_p["pattern"], cur_p["pattern"])
             if labels is not None and len(labels):
                 lw = labels.index.get_level_values(1)
-                ref_lab = labels.loc[(lw >= reference.index.get_level_values(1).min()) & (lw <= reference.index.get_level_values(1).max()), "pattern"]
-                recent_lab = labels.loc[lw >= recent_start - pd.Timedelta(weeks=settings.horizon_weeks + recent_weeks), "pattern"]
+                ref_lab = labels.loc[
+                    (lw >= reference.index.get_level_values(1).min())
+                    & (lw <= reference.index.get_level_values(1).max()),
+                    "pattern",
+                ]
+                recent_lab = labels.loc[
+                    lw >= recent_start - pd.Timedelta(weeks=settings.horizon_weeks + recent_weeks),
+                    "pattern",
+                ]
                 label_mix = categorical_psi(ref_lab, recent_lab)
             else:
                 label_mix = float("nan")
@@ -149,7 +158,8 @@ def run_monitoring(
     reasons: list[str] = []
     if drift is not None and drift.drift_detected:
         reasons.append(
-            "drift: " + ", ".join(drift.drifted_features[:8])
+            "drift: "
+            + ", ".join(drift.drifted_features[:8])
             + (f" (prediction PSI {drift.prediction_psi:.3f})" if drift.prediction_psi else "")
         )
     promo_acc = (champions.get("pattern") or {}).get("metrics", {}).get("accuracy")
@@ -173,7 +183,13 @@ def run_monitoring(
         previous = json.loads(degraded_path.read_text()) if degraded_path.exists() else {}
         if previous.get("reasons") != reasons:
             degraded_path.write_text(
-                json.dumps({"token": uuid.uuid4().hex, "reasons": reasons, "at": datetime.now(UTC).isoformat()})
+                json.dumps(
+                    {
+                        "token": uuid.uuid4().hex,
+                        "reasons": reasons,
+                        "at": datetime.now(UTC).isoformat(),
+                    }
+                )
             )
     elif degraded_path.exists():
         degraded_path.unlink()
@@ -187,7 +203,9 @@ def run_monitoring(
         "live_pattern_accuracy": live_acc,
         "promotion_pattern_accuracy": promo_acc,
         "live_price_mae_pct": float(overall.iloc[0]["price_mae_pct"]) if len(overall) else None,
-        "live_interval_coverage": float(overall.iloc[0]["interval_coverage"]) if len(overall) else None,
+        "live_interval_coverage": float(overall.iloc[0]["interval_coverage"])
+        if len(overall)
+        else None,
         "label_mix_psi": label_mix,
         "pattern_version": (champions.get("pattern") or {}).get("version"),
         "price_version": (champions.get("price") or {}).get("version"),
@@ -202,13 +220,19 @@ def run_monitoring(
                 "overall": overall.to_dict("records"),
                 "by_model_version": by_version.to_dict("records"),
                 "by_symbol": by_symbol.to_dict("records"),
-                "rolling": rolling.assign(week_end=rolling["week_end"].astype(str)).to_dict("records")
+                "rolling": rolling.assign(week_end=rolling["week_end"].astype(str)).to_dict(
+                    "records"
+                )
                 if len(rolling)
                 else [],
             },
         }
     )
-    out_dir = Path(out_dir) if out_dir else settings.reports_dir / "monitoring" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    out_dir = (
+        Path(out_dir)
+        if out_dir
+        else settings.reports_dir / "monitoring" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.json").write_text(json.dumps(data, indent=1))
     (out_dir / "report.html").write_text(render_html(data), encoding="utf-8")
@@ -273,7 +297,9 @@ def render_html(data: dict[str, Any]) -> str:
         if promo is not None:
             fig.add_hline(y=promo, line_dash="dot", annotation_text="accuracy at promotion")
         fig.update_layout(title="Live metrics (rolling 12 weeks)", height=380, yaxis_range=[0, 1])
-        parts.append(to_html(fig, include_plotlyjs="inline" if not parts else False, full_html=False))
+        parts.append(
+            to_html(fig, include_plotlyjs="inline" if not parts else False, full_html=False)
+        )
     summary = data.get("summary", {})
     rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in summary.items())
     status = "DEGRADED" if summary.get("degraded") else "OK"

@@ -50,7 +50,9 @@ def build_steps(settings: Settings, progress: Callable | None = None) -> list[St
         Step(
             "features",
             lambda ctx: steps.build_features(settings, progress=progress),
-            fingerprint=lambda ctx: digest("features", out(ctx, "fetch").get("data_digest"), steps.CODE_VERSION),
+            fingerprint=lambda ctx: digest(
+                "features", out(ctx, "fetch").get("data_digest"), steps.CODE_VERSION
+            ),
         ),
         Step(
             "labels",
@@ -97,29 +99,49 @@ def build_steps(settings: Settings, progress: Callable | None = None) -> list[St
         ),
         Step(
             "register",
-            lambda ctx: steps.register(settings, out(ctx, "train"), out(ctx, "evaluate"), out(ctx, "snapshot")),
-            fingerprint=lambda ctx: digest("register", out(ctx, "train"), out(ctx, "evaluate").get("digest")),
+            lambda ctx: steps.register(
+                settings, out(ctx, "train"), out(ctx, "evaluate"), out(ctx, "snapshot")
+            ),
+            fingerprint=lambda ctx: digest(
+                "register", out(ctx, "train"), out(ctx, "evaluate").get("digest")
+            ),
         ),
         Step(
             "promote",
-            lambda ctx: steps.promote(settings, out(ctx, "register"), out(ctx, "evaluate"), out(ctx, "snapshot")),
+            lambda ctx: steps.promote(
+                settings, out(ctx, "register"), out(ctx, "evaluate"), out(ctx, "snapshot")
+            ),
             fingerprint=lambda ctx: digest("promote", out(ctx, "register")),
         ),
         Step(
             "batch_predict",
             lambda ctx: steps.batch_predict(settings),
             fingerprint=lambda ctx: digest(
-                "batch_predict", steps.champion_versions(settings), out(ctx, "features").get("digest")
+                "batch_predict",
+                steps.champion_versions(settings),
+                out(ctx, "features").get("digest"),
             ),
         ),
         Step(
             "monitor",
-            lambda ctx: steps.monitor(settings),
+            lambda ctx: steps.monitor(settings, retrained=_retrained_since_last_monitor(settings)),
             fingerprint=lambda ctx: digest(
                 "monitor", steps.champion_versions(settings), out(ctx, "fetch").get("data_digest")
             ),
         ),
     ]
+
+
+def _retrained_since_last_monitor(settings: Settings) -> bool:
+    """Whether the train step succeeded after the last monitoring run (i.e. earlier in this run)."""
+    path = state_dir(settings) / "state.json"
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    trained = (state.get("train") or {}).get("succeeded_at")
+    monitored = (state.get("monitor") or {}).get("succeeded_at")
+    return bool(trained) and (not monitored or trained > monitored)
 
 
 def make_runner(
@@ -160,7 +182,12 @@ def run_single_step(name: str, settings: Settings | None = None) -> dict[str, An
     ctx = {n: (state.get(n) or {}).get("output") for n in STEP_NAMES[: STEP_NAMES.index(name)]}
     step = next(s for s in runner.steps if s.name == name)
     record = runner._run_step(step, ctx, state, force=False)
-    return {"step": name, "status": record.status, "seconds": round(record.seconds, 3), "output": ctx.get(name)}
+    return {
+        "step": name,
+        "status": record.status,
+        "seconds": round(record.seconds, 3),
+        "output": ctx.get(name),
+    }
 
 
 def ingest_symbols(settings: Settings, symbols: list[str], store: Any = None) -> dict[str, Any]:

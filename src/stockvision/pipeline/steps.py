@@ -77,8 +77,14 @@ def frame_digest(frame: pd.DataFrame) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- data
-def fetch(settings: Settings, progress: Progress = None, store: Any = None, paths: list[Path] | None = None,
-          source: str | None = None, symbols: list[str] | None = None) -> dict[str, Any]:
+def fetch(
+    settings: Settings,
+    progress: Progress = None,
+    store: Any = None,
+    paths: list[Path] | None = None,
+    source: str | None = None,
+    symbols: list[str] | None = None,
+) -> dict[str, Any]:
     """Read the configured source, write new/changed rows to the store, recompute adjustment factors."""
     from stockvision.data.sources import get_source
 
@@ -91,10 +97,18 @@ def fetch(settings: Settings, progress: Progress = None, store: Any = None, path
         kwargs["store_reader"] = lambda: store.read_daily()
     src = get_source(name, settings, **kwargs)
     wanted = symbols or (settings.universe or None)
+    if name == "synthetic" and symbols is None:
+        wanted = None  # simulated tickers are never real ones: the universe names real symbols
     if name in ("vnstock", "auto") and wanted is None:
         wanted = settings.symbols()
-    cb = (lambda done, total, label="fetch": progress(done, total, f"fetch: {label}")) if progress else None
-    result = src.fetch(wanted, settings.history_start, None, progress=cb)
+    cb = (
+        (lambda done, total, label="fetch": progress(done, total, f"fetch: {label}"))
+        if progress
+        else None
+    )
+    # history_start bounds what is downloaded; files named explicitly are imported whole
+    start = None if paths else settings.history_start
+    result = src.fetch(wanted, start, None, progress=cb)
     upsert = store.upsert_daily(result.frame, source=result.source, simulated=result.simulated)
     market = getattr(src, "market", None)  # the synthetic source knows its simulated listings
     if result.simulated and market is not None and hasattr(market, "listings"):
@@ -112,7 +126,7 @@ def fetch(settings: Settings, progress: Progress = None, store: Any = None, path
         "inserted": upsert.inserted,
         "updated": upsert.updated,
         "unchanged": upsert.unchanged,
-        "rejected": int(len(upsert.rejected.rejected)) if upsert.rejected is not None else 0,
+        "rejected": len(upsert.rejected.rejected) if upsert.rejected is not None else 0,
         "symbols": sorted(daily["symbol"].unique().tolist()) if len(daily) else [],
         "latest_date": str(pd.Timestamp(daily["date"].max()).date()) if len(daily) else None,
         "corporate_actions": factors["events"],
@@ -132,7 +146,7 @@ def adjust_store(settings: Settings, store: Any = None) -> dict[str, Any]:
     adjusted = adjust(daily, events=events)
     factors = adjusted[["symbol", "date", "factor"]]
     store.replace_factors(factors, events)
-    return {"events": int(len(events)), "symbols": int(daily["symbol"].nunique())}
+    return {"events": len(events), "symbols": int(daily["symbol"].nunique())}
 
 
 def exchange_map(store: Any) -> Callable[[str], str]:
@@ -164,7 +178,9 @@ def exchange_map(store: Any) -> Callable[[str], str]:
     return lookup
 
 
-def adjusted_daily(settings: Settings, store: Any = None, symbols: list[str] | None = None) -> pd.DataFrame:
+def adjusted_daily(
+    settings: Settings, store: Any = None, symbols: list[str] | None = None
+) -> pd.DataFrame:
     """Raw daily prices from the store with the stored factors applied (the adjusted frame)."""
     from stockvision.market.corporate_actions import adjust
 
@@ -180,7 +196,9 @@ def adjusted_daily(settings: Settings, store: Any = None, symbols: list[str] | N
 
 
 # ---------------------------------------------------------------------------------------------- features
-def build_features(settings: Settings, progress: Progress = None, store: Any = None) -> dict[str, Any]:
+def build_features(
+    settings: Settings, progress: Progress = None, store: Any = None
+) -> dict[str, Any]:
     """Compute the weekly features of every symbol and write them to the store."""
     from stockvision.features import incremental_update
 
@@ -196,7 +214,7 @@ def build_features(settings: Settings, progress: Progress = None, store: Any = N
         progress(1, 1, "features")
     weeks = feats.index.get_level_values(1)
     return {
-        "rows": int(len(feats)),
+        "rows": len(feats),
         "written": int(written.inserted + written.updated),
         "symbols": int(feats.index.get_level_values(0).nunique()),
         "weeks": int(weeks.nunique()),
@@ -222,7 +240,7 @@ def build_labels(settings: Settings, store: Any = None) -> dict[str, Any]:
     store.upsert_labels(labels)
     balance = labels["pattern"].value_counts(normalize=True).round(4).to_dict()
     return {
-        "rows": int(len(labels)),
+        "rows": len(labels),
         "labelled": int(labels["pattern"].notna().sum()),
         "balance": {str(k): float(v) for k, v in balance.items()},
         "digest": frame_digest(labels),
@@ -248,7 +266,9 @@ def load_snapshot(settings: Settings, store: Any = None) -> tuple[pd.DataFrame, 
     feats = store.read_features()
     labels = store.read_labels()
     if feats is None or feats.empty:
-        raise NoDataError("No weekly features in the store.", "Run 'stockvision features build' first.")
+        raise NoDataError(
+            "No weekly features in the store.", "Run 'stockvision features build' first."
+        )
     universe = set(settings.universe) if settings.universe else None
     if universe:
         feats = feats.loc[feats.index.get_level_values(0).isin(universe)]
@@ -273,7 +293,7 @@ def snapshot(settings: Settings, store: Any = None) -> dict[str, Any]:
         "start": str(pd.Timestamp(weeks.min()).date()),
         "end": str(pd.Timestamp(weeks.max()).date()),
         "symbols": sorted(joined.index.get_level_values(0).unique().tolist()),
-        "rows": int(len(joined)),
+        "rows": len(joined),
         "simulated": _simulated(settings, store),
     }
 
@@ -309,6 +329,18 @@ def final_split(settings: Settings, builder) -> tuple[Any, Any]:
     return split.train, split.val
 
 
+def check_model_names(names: list[str]) -> None:
+    """Fail fast (no retries) on a model name that is not in ``MODEL_FACTORIES``."""
+    from stockvision.models.registry_names import MODEL_FACTORIES
+
+    unknown = [n for n in names if n not in MODEL_FACTORIES]
+    if unknown:
+        raise StockVisionError(
+            f"Unknown model {', '.join(map(repr, unknown))} (settings SV_PRICE_MODEL / SV_PATTERN_MODEL).",
+            f"Use one of: {', '.join(MODEL_FACTORIES)}.",
+        )
+
+
 def _fit(name: str, settings: Settings, train, val):
     from stockvision.models.registry_names import MODEL_FACTORIES
 
@@ -322,7 +354,11 @@ def _model_params(name: str, settings: Settings) -> dict[str, Any]:
     from stockvision.models.registry_names import MODEL_FACTORIES
 
     accepted = set(MODEL_FACTORIES[name]().get_params())
-    wanted = {"seed": settings.seed, "coverage": settings.interval_coverage, "seq_len": settings.seq_len}
+    wanted = {
+        "seed": settings.seed,
+        "coverage": settings.interval_coverage,
+        "seq_len": settings.seq_len,
+    }
     return {k: v for k, v in wanted.items() if k in accepted}
 
 
@@ -345,9 +381,10 @@ def val_metric(kind: str, model: Any, window: Any) -> float:
 
 def train(settings: Settings, snap: dict[str, Any], progress: Progress = None) -> dict[str, Any]:
     """Fit the primary models and their baselines on the final split; save them under the data dir."""
+    cfg = training_config(settings)
+    check_model_names([*cfg["primary"].values(), *cfg["baseline"].values()])
     builder = _builder_from_snapshot(settings, snap)
     train_w, val_w = final_split(settings, builder)
-    cfg = training_config(settings)
     out_dir = settings.subdir("models") / snap["digest"][:16]
     out_dir.mkdir(parents=True, exist_ok=True)
     models: dict[str, Any] = {}
@@ -378,7 +415,10 @@ def train(settings: Settings, snap: dict[str, Any], progress: Progress = None) -
         "models": models,
         "primary": cfg["primary"],
         "baseline": cfg["baseline"],
-        "train_window": [str(pd.Timestamp(weeks.min()).date()), str(pd.Timestamp(weeks.max()).date())],
+        "train_window": [
+            str(pd.Timestamp(weeks.min()).date()),
+            str(pd.Timestamp(weeks.max()).date()),
+        ],
         "val_window": [
             str(pd.Timestamp(val_w.X.index.get_level_values(1).min()).date()),
             str(pd.Timestamp(val_w.X.index.get_level_values(1).max()).date()),
@@ -411,6 +451,7 @@ def evaluate(
     builder = _builder_from_snapshot(settings, snap)
     cfg = training_config(settings)
     names = models or list(dict.fromkeys([*cfg["primary"].values(), *cfg["baseline"].values()]))
+    check_model_names(names)
     splitter = WalkForwardSplitter(
         horizon=settings.horizon_weeks,
         val_weeks=settings.val_weeks,
@@ -433,13 +474,17 @@ def evaluate(
         seed=settings.seed,
         model_params={n: _model_params(n, settings) for n in names},
     )
-    out_dir = Path(out_dir) if out_dir else settings.reports_dir / "evaluation" / snap["digest"][:16]
+    out_dir = (
+        Path(out_dir) if out_dir else settings.reports_dir / "evaluation" / snap["digest"][:16]
+    )
     written = write_report(result, out_dir)
     metrics = json.loads((out_dir / "metrics.json").read_text())
     return {
         "digest": frame_digest(result.predictions),
         "report_dir": str(out_dir),
-        "paths": {k: str(v) for k, v in (written or {}).items()} if isinstance(written, dict) else {},
+        "paths": {k: str(v) for k, v in (written or {}).items()}
+        if isinstance(written, dict)
+        else {},
         "metrics": {name: flat_metrics(block) for name, block in metrics["models"].items()},
         "window": metrics.get("evaluation_window"),
     }
@@ -500,8 +545,12 @@ def register(settings: Settings, trained: dict, evaluated: dict, snap: dict) -> 
             kind,
             model,
             metrics=metrics,
-            params={"model": name, **info["params"], "train_window": trained["train_window"],
-                    "val_window": trained["val_window"]},
+            params={
+                "model": name,
+                **info["params"],
+                "train_window": trained["train_window"],
+                "val_window": trained["val_window"],
+            },
             dataset=_dataset_info(snap),
             artifacts=artifacts,
             input_example=example,
@@ -510,7 +559,9 @@ def register(settings: Settings, trained: dict, evaluated: dict, snap: dict) -> 
     return versions
 
 
-def _verify(registry, kind: str, version: str, settings: Settings, snap: dict, recorded: float) -> str | None:
+def _verify(
+    registry, kind: str, version: str, settings: Settings, snap: dict, recorded: float
+) -> str | None:
     """Reload a registered version and re-check its validation metric; None when it reproduces."""
     try:
         model, _ = registry.load(kind, version)
@@ -547,18 +598,25 @@ def promote(settings: Settings, registered: dict, evaluated: dict, snap: dict) -
         decision = decide(kind, challenger, champion_metrics, baseline, settings)
         recorded = record.metrics.get("val_mae_pct" if kind == "price" else "val_log_loss")
         if decision.promote:
-            problem = _verify(registry, kind, version, settings, snap, recorded) if recorded is not None else (
-                "no recorded validation metric"
+            problem = (
+                _verify(registry, kind, version, settings, snap, recorded)
+                if recorded is not None
+                else ("no recorded validation metric")
             )
             if problem:
                 decision = Decision(False, f"not promoted: {problem}", decision.compared)
         if decision.promote:
-            registry.promote(kind, version, decision)
+            registry.promote(kind, version, decision, verify=False)  # _verify loaded it
             action = "promoted"
         else:
             registry.mark_challenger(kind, version, decision)
             action = "kept_challenger"
-        result = {"version": version, "action": action, "reason": decision.reason, "compared": decision.compared}
+        result = {
+            "version": version,
+            "action": action,
+            "reason": decision.reason,
+            "compared": decision.compared,
+        }
         # no champion at all (first model lost to its baseline): serve the baseline, and say so
         if registry.champion(kind) is None:
             base_name = BASELINE[kind]
@@ -599,7 +657,9 @@ def champion_versions(settings: Settings) -> dict[str, str | None]:
         from stockvision.registry.model_registry import ModelRegistry
 
         registry = ModelRegistry(settings)
-        return {k: (r.version if (r := registry.champion(k)) else None) for k in ("price", "pattern")}
+        return {
+            k: (r.version if (r := registry.champion(k)) else None) for k in ("price", "pattern")
+        }
     except Exception:
         return {"price": None, "pattern": None}
 
@@ -618,18 +678,36 @@ def batch_predict(settings: Settings, store: Any = None) -> dict[str, Any]:
     return {
         "predicted": len(preds),
         "errors": [e.model_dump() for e in errors],
-        "versions": {"price": service.models.price_version, "pattern": service.models.pattern_version},
+        "versions": {
+            "price": service.models.price_version,
+            "pattern": service.models.pattern_version,
+        },
     }
 
 
-def monitor(settings: Settings, store: Any = None) -> dict[str, Any]:
+def monitor(settings: Settings, store: Any = None, retrained: bool = False) -> dict[str, Any]:
+    """Live outcomes and drift of the champions; may mark them degraded (``degraded.json``).
+
+    ``retrained``: the models were retrained on the current data earlier in this run. A degradation
+    flagged now is then already answered (a retrain on the same data would fit the same models), so its
+    token is acknowledged and does not force another retrain; a later, new token does.
+    """
     from stockvision.monitoring.report import run_monitoring
 
-    return run_monitoring(settings, store=_store(settings, store))
+    result = run_monitoring(settings, store=_store(settings, store))
+    token = _degraded_token(settings)
+    if retrained and token is not None:
+        _ack_path(settings).write_text(
+            json.dumps({"token": token, "at": datetime.now(UTC).isoformat()})
+        )
+    return result
 
 
-def retrain_token(settings: Settings) -> str | None:
-    """Changes when monitoring marks the champion degraded, forcing the next run to retrain."""
+def _ack_path(settings: Settings) -> Path:
+    return settings.subdir("pipeline") / "retrain_ack.json"
+
+
+def _degraded_token(settings: Settings) -> str | None:
     path = settings.subdir("monitoring") / "degraded.json"
     if not path.exists():
         return None
@@ -639,7 +717,26 @@ def retrain_token(settings: Settings) -> str | None:
         return None
 
 
-def ingest_and_featurize(settings: Settings, symbols: list[str], store: Any = None) -> dict[str, Any]:
+def retrain_token(settings: Settings) -> str | None:
+    """The token of a degradation not yet answered by a retrain (part of the train fingerprint).
+
+    Monitoring writes a new token into ``monitoring/degraded.json`` when it marks the champion degraded;
+    the next run then retrains even on unchanged data. A token issued right after a retrain on the same
+    data is acknowledged by :func:`monitor` and returns None here.
+    """
+    token = _degraded_token(settings)
+    if token is None:
+        return None
+    try:
+        acked = json.loads(_ack_path(settings).read_text()).get("token")
+    except (OSError, json.JSONDecodeError):
+        acked = None
+    return None if token == acked else token
+
+
+def ingest_and_featurize(
+    settings: Settings, symbols: list[str], store: Any = None
+) -> dict[str, Any]:
     """Fetch ``symbols`` from the configured source and rebuild features/labels (auto-healing)."""
     store = _store(settings, store)
     fetched = fetch(settings, store=store, symbols=symbols)

@@ -154,7 +154,8 @@ class ModelRegistry:
                 run_id = run.info.run_id
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        tags = {f"metric.{k}": f"{v:.6g}" for k, v in clean.items()}
+        # full precision: promotion re-checks the validation metric against this tag
+        tags = {f"metric.{k}": repr(v) for k, v in clean.items()}
         tags.update(
             {
                 "model_class": model.name,
@@ -173,9 +174,13 @@ class ModelRegistry:
         name = registered_name(kind)
         try:
             found = self.client.search_model_versions(f"name='{name}'")
+            # search results do not carry aliases: take them from the registered model
+            aliases = dict(self.client.get_registered_model(name).aliases or {}) if found else {}
         except Exception:
             return []
         records = [self._record(kind, mv) for mv in found]
+        for record in records:
+            record.aliases = sorted(a for a, v in aliases.items() if str(v) == record.version)
         return sorted(records, key=lambda r: int(r.version))
 
     def get(self, kind: str, version: str | int) -> ModelRecord:
@@ -202,7 +207,9 @@ class ModelRegistry:
 
     def _record(self, kind: str, mv: Any) -> ModelRecord:
         tags = dict(mv.tags or {})
-        metrics = {k[len("metric.") :]: float(v) for k, v in tags.items() if k.startswith("metric.")}
+        metrics = {
+            k[len("metric.") :]: float(v) for k, v in tags.items() if k.startswith("metric.")
+        }
         created = datetime.fromtimestamp((mv.creation_timestamp or 0) / 1000, tz=UTC).isoformat()
         return ModelRecord(
             kind=kind,
@@ -232,7 +239,9 @@ class ModelRegistry:
         if not model_dir.exists():
             candidates = list(Path(local).rglob("model.json"))
             if not candidates:
-                raise RegistryError(f"{name} v{version} has no stockvision model files.", "Retrain it.")
+                raise RegistryError(
+                    f"{name} v{version} has no stockvision model files.", "Retrain it."
+                )
             model_dir = candidates[0].parent
         return model_dir
 
@@ -267,16 +276,48 @@ class ModelRegistry:
         }
         for key, value in tags.items():
             self.client.set_model_version_tag(name, version, key, value)
-        entry = {"at": now, "model": name, "version": version, "action": action, **decision.to_dict()}
+        entry = {
+            "at": now,
+            "model": name,
+            "version": version,
+            "action": action,
+            **decision.to_dict(),
+        }
         with self.log_path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry, default=str) + "\n")
 
-    def promote(self, kind: str, version: str | int, decision: Decision | None = None) -> ModelRecord:
-        """Make ``version`` the champion; the previous champion keeps its history in the log."""
+    def check_loads(self, kind: str, version: str | int) -> None:
+        """Raise :class:`RegistryError` unless the stored files of ``version`` load as a model."""
+        try:
+            self.load(kind, version)
+        except RegistryError:
+            raise
+        except Exception as exc:
+            raise RegistryError(
+                f"{registered_name(_kind_of(kind))} v{version} cannot be served: its files fail to "
+                f"load ({type(exc).__name__}: {exc}).",
+                "Promote another version or retrain with 'stockvision pipeline run --force'.",
+            ) from exc
+
+    def promote(
+        self,
+        kind: str,
+        version: str | int,
+        decision: Decision | None = None,
+        *,
+        verify: bool = True,
+    ) -> ModelRecord:
+        """Make ``version`` the champion; the previous champion keeps its history in the log.
+
+        ``verify``: load the version first, so a broken model never becomes champion (the pipeline
+        passes False after its own, stricter check).
+        """
         kind = _kind_of(kind)
         name = registered_name(kind)
         version = str(version)
         self.get(kind, version)  # raises a clear error for an unknown version
+        if verify:
+            self.check_loads(kind, version)
         previous = self.champion(kind)
         self.client.set_registered_model_alias(name, CHAMPION, version)
         challenger = self.by_alias(kind, CHALLENGER)
@@ -303,7 +344,9 @@ class ModelRegistry:
             promoted = [
                 e for e in self.promotion_log(kind) if e["action"] in ("promoted", "rolled_back")
             ]
-            older = [e["version"] for e in promoted if current is None or e["version"] != current.version]
+            older = [
+                e["version"] for e in promoted if current is None or e["version"] != current.version
+            ]
             if not older:
                 raise RegistryError(
                     f"No earlier champion of {registered_name(kind)} to roll back to.",
@@ -312,6 +355,7 @@ class ModelRegistry:
             version = older[-1]
         version = str(version)
         self.get(kind, version)
+        self.check_loads(kind, version)
         self.client.set_registered_model_alias(registered_name(kind), CHAMPION, version)
         decision = Decision(
             True, "manual rollback", {"from_version": current.version if current else None}

@@ -60,7 +60,9 @@ def _decide_price(challenger, champion, baseline, settings: Settings) -> Decisio
         if not math.isnan(rw) and mae < rw:
             return Decision(True, f"first model: MAE {mae:.3f}% < random walk {rw:.3f}%", compared)
         return Decision(
-            False, f"first model does not beat the random walk (MAE {mae:.3f}% vs {rw:.3f}%)", compared
+            False,
+            f"first model does not beat the random walk (MAE {mae:.3f}% vs {rw:.3f}%)",
+            compared,
         )
     champ = _num(champion, "mae_pct")
     delta = champ - mae
@@ -72,7 +74,9 @@ def _decide_price(challenger, champion, baseline, settings: Settings) -> Decisio
         "required_pp": need,
     }
     if delta >= need - 1e-12:
-        return Decision(True, f"MAE {mae:.3f}% is {delta:.3f} pp below the champion's {champ:.3f}%", compared)
+        return Decision(
+            True, f"MAE {mae:.3f}% is {delta:.3f} pp below the champion's {champ:.3f}%", compared
+        )
     return Decision(
         False,
         f"MAE {mae:.3f}% vs champion {champ:.3f}%: improvement {delta:.3f} pp < required {need} pp",
@@ -88,10 +92,16 @@ def _decide_pattern(challenger, champion, baseline, settings: Settings) -> Decis
     if champion is None:
         ll = _num(challenger, "log_loss")
         base_ll = _num(baseline, "log_loss")
-        compared = {"challenger_log_loss": ll, "majority_log_loss": base_ll, "challenger_accuracy": acc}
+        compared = {
+            "challenger_log_loss": ll,
+            "majority_log_loss": base_ll,
+            "challenger_accuracy": acc,
+        }
         if not math.isnan(base_ll) and ll < base_ll:
             return Decision(
-                True, f"first model: log loss {ll:.4f} < majority-class baseline {base_ll:.4f}", compared
+                True,
+                f"first model: log loss {ll:.4f} < majority-class baseline {base_ll:.4f}",
+                compared,
             )
         return Decision(
             False,
@@ -125,5 +135,7 @@ def _decide_pattern(challenger, champion, baseline, settings: Settings) -> Decis
             compared,
         )
     return Decision(
-        True, f"accuracy +{gain_pp:.2f} pp and ECE change {ece_worse:+.4f} within tolerance", compared
+        True,
+        f"accuracy +{gain_pp:.2f} pp and ECE change {ece_worse:+.4f} within tolerance",
+        compared,
     )

@@ -14,7 +14,9 @@ SYMBOL_PATTERN = r"^[A-Za-z0-9]{1,10}$"
 
 class BatchRequest(BaseModel):
     symbols: list[str] | None = Field(
-        default=None, max_length=500, description="Symbols to predict; default: the configured universe"
+        default=None,
+        max_length=500,
+        description="Symbols to predict; default: the configured universe",
     )
 
     @field_validator("symbols")
@@ -109,6 +111,9 @@ class JobStatus(BaseModel):
     symbol: str
     state: Literal["pending", "running", "done", "failed"]
     message: str | None = None
+    retryable: bool = Field(
+        default=True, description="False when the source has no data for the symbol at all"
+    )
     started_at: datetime | None = None
     finished_at: datetime | None = None
 
@@ -126,6 +131,7 @@ class HealthResponse(BaseModel):
     models: list[ModelStatus]
     registry_reachable: bool
     registry_message: str | None = None
+    registry_checked_at: datetime | None = None
     data_as_of: date | None = None
     data_age_days: int | None = None
     data_stale: bool | None = None

@@ -15,9 +15,19 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def cache_key(kind: str, symbol: str, price_version: str | None, pattern_version: str | None, data_as_of: str) -> str:
-    """The key of one cached prediction; every input that changes the answer is part of it."""
-    return f"sv:{kind}:{symbol}:p{price_version or '-'}:c{pattern_version or '-'}:{data_as_of}"
+#: Every cache key starts with this, so ``clear()`` never touches other keys (e.g. the rate limiter's).
+PREFIX = "sv:c:"
+
+
+def cache_key(
+    kind: str,
+    symbol: str,
+    price_version: str | None,
+    pattern_version: str | None,
+    data_as_of: str,
+) -> str:
+    """The key of one cached answer; every input that changes the answer is part of it."""
+    return f"{PREFIX}{kind}:{symbol}:p{price_version or '-'}:c{pattern_version or '-'}:{data_as_of}"
 
 
 class TTLCache:
@@ -45,8 +55,11 @@ class TTLCache:
             return value
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        ttl = self.ttl if ttl is None else ttl
+        if ttl <= 0:  # TTL 0 disables caching (benchmarks of the cold path)
+            return
         with self._lock:
-            self._data[key] = (time.monotonic() + (ttl or self.ttl), value)
+            self._data[key] = (time.monotonic() + ttl, value)
             self._data.move_to_end(key)
             while len(self._data) > self.maxsize:
                 self._data.popitem(last=False)
@@ -66,7 +79,9 @@ class RedisCache:
     timeout per interval, not one per request.
     """
 
-    def __init__(self, url: str, ttl: float = 3600, retry_after: float = 5.0, timeout: float = 0.25) -> None:
+    def __init__(
+        self, url: str, ttl: float = 3600, retry_after: float = 5.0, timeout: float = 0.25
+    ) -> None:
         import redis
 
         self.ttl = ttl
@@ -102,10 +117,13 @@ class RedisCache:
         return self.fallback.get(key)
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        ttl = self.ttl if ttl is None else ttl
+        if ttl <= 0:
+            return
         self.fallback.set(key, value, ttl)
         if self._up():
             try:
-                self._client.set(key, value, ex=int(ttl or self.ttl))
+                self._client.set(key, value, ex=max(1, int(ttl)))
             except Exception as exc:
                 self._fail(exc)
 
@@ -113,8 +131,9 @@ class RedisCache:
         self.fallback.clear()
         if self._up():
             try:
-                for key in self._client.scan_iter("sv:*", count=500):
-                    self._client.delete(key)
+                keys = list(self._client.scan_iter(f"{PREFIX}*", count=1000))
+                for start in range(0, len(keys), 1000):
+                    self._client.delete(*keys[start : start + 1000])
             except Exception as exc:
                 self._fail(exc)
 

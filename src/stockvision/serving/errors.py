@@ -86,6 +86,23 @@ class DataUnavailableError(ServiceError):
         )
 
 
+class NoSourceDataError(ServiceError):
+    """A listed symbol the configured data source has no prices for (a permanent 404, not an outage)."""
+
+    status = 404
+    code = "no_data"
+
+    def __init__(self, symbol: str, reason: str) -> None:
+        super().__init__(
+            f"{symbol} is a listed symbol but the data source has no prices for it: {reason}",
+            f"Mã {symbol} có niêm yết nhưng nguồn dữ liệu không có giá của mã này.",
+            f"Import its history (stockvision ingest --source csv FILE with {symbol}) "
+            "or configure another source (SV_SOURCE).",
+            symbol=symbol,
+            suggestions=[],
+        )
+
+
 class NoModelError(ServiceError):
     status = 503
     code = "model_unavailable"
@@ -101,3 +118,13 @@ class NoModelError(ServiceError):
 class BadUploadError(ServiceError):
     status = 400
     code = "bad_upload"
+
+
+class InvalidRequestError(ServiceError):
+    """A well-formed request asking for something that does not exist (e.g. an unknown sector group)."""
+
+    status = 422
+    code = "invalid_request"
+
+    def __init__(self, message: str, message_vi: str, hint: str | None = None) -> None:
+        super().__init__(message, message_vi, hint)

@@ -1,7 +1,8 @@
 """Auto-healing: fetch a valid symbol the store lacks in the background, one job per symbol.
 
 Concurrent requests for the same symbol share one job (a per-symbol lock); they all get ``202`` with the job's
-status URL until it finishes. A failed job is retried after ``retry_after`` seconds, not on every request.
+status URL until it finishes. A finished job (done or failed) is not repeated for ``retry_after`` seconds, so a
+symbol the source cannot serve costs one fetch per interval, not one per request.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from datetime import UTC, datetime
 from stockvision.serving.api_schemas import JobStatus
 
 log = logging.getLogger(__name__)
+
+
+class PermanentFetchError(Exception):
+    """The source answered but has no data for the symbol: retrying soon will not help."""
 
 
 class Healer:
@@ -36,34 +41,41 @@ class Healer:
         return self._jobs.get(symbol)
 
     def request(self, symbol: str) -> JobStatus:
-        """Start a fetch for ``symbol`` unless one is running (or failed recently); return its status."""
+        """Start a fetch for ``symbol`` unless one is running or finished recently; return its status."""
         with self._lock:
             job = self._jobs.get(symbol)
             if job is not None and job.state in ("pending", "running"):
                 return job
-            if job is not None and job.state == "failed":
-                if time.monotonic() - self._finished_at.get(symbol, 0) < self.retry_after:
-                    return job
-            if job is not None and job.state == "done":
+            recent = time.monotonic() - self._finished_at.get(symbol, -1e18) < self.retry_after
+            if job is not None and recent:  # done or failed a moment ago
                 return job
             job = JobStatus(symbol=symbol, state="pending", started_at=datetime.now(UTC))
             self._jobs[symbol] = job
             self.started += 1
-        threading.Thread(target=self._run, args=(symbol,), name=f"sv-heal-{symbol}", daemon=True).start()
+        threading.Thread(
+            target=self._run, args=(symbol,), name=f"sv-heal-{symbol}", daemon=True
+        ).start()
         return job
 
     def _run(self, symbol: str) -> None:
-        self._jobs[symbol] = self._jobs[symbol].model_copy(update={"state": "running"})
+        with self._lock:
+            self._jobs[symbol] = self._jobs[symbol].model_copy(update={"state": "running"})
         try:
             message = self._fetch(symbol)
             self._on_done(symbol)
-            state, msg = "done", message
+            state, msg, retryable = "done", message, True
         except Exception as exc:
             log.warning("auto-heal of %s failed: %s", symbol, exc)
-            state, msg = "failed", str(exc)
+            state, msg = "failed", (str(exc).splitlines() or [type(exc).__name__])[0][:500]
+            retryable = not isinstance(exc, PermanentFetchError)
         with self._lock:
             self._jobs[symbol] = self._jobs[symbol].model_copy(
-                update={"state": state, "message": msg, "finished_at": datetime.now(UTC)}
+                update={
+                    "state": state,
+                    "message": msg,
+                    "retryable": retryable,
+                    "finished_at": datetime.now(UTC),
+                }
             )
             self._finished_at[symbol] = time.monotonic()
 

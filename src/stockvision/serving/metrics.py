@@ -1,60 +1,133 @@
-"""Prometheus metrics the API exports (names are a contract with deploy/prometheus and Grafana)."""
+"""Prometheus metrics the API exports (names are a contract with deploy/prometheus and Grafana).
+
+The ``sv_*`` collectors are process-wide (the service, the monitoring job and the app share them). Each app
+gets its own :class:`CollectorRegistry` holding these plus its own HTTP metrics from
+prometheus-fastapi-instrumentator (:func:`app_registry`), so ``/metrics`` exposes exactly
+:data:`EXPORTED_METRICS` and several apps in one process (tests) never clash over duplicate series.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+
+# No ``*_created`` series: Prometheus does not need them and they would double the exposed families.
+disable_created_metrics()
+
+#: Where the ``sv_*`` collectors are created (never exposed directly).
+SV_REGISTRY = CollectorRegistry(auto_describe=True)
 
 PREDICTIONS_SERVED = Counter(
-    "sv_predictions_served", "Predictions returned to clients", ["source"]
+    "sv_predictions_served",
+    "Predictions returned to clients, by where the answer came from",
+    ["source"],
+    registry=SV_REGISTRY,
 )
-CACHE_HITS = Counter("sv_cache_hits", "Prediction cache hits")
-CACHE_MISSES = Counter("sv_cache_misses", "Prediction cache misses")
-ERRORS = Counter("sv_errors", "Error responses by HTTP status code", ["code"])
-MODEL_INFO = Gauge("sv_model_info", "Loaded model versions (value 1)", ["model", "version", "alias"])
+CACHE_HITS = Counter("sv_cache_hits", "Prediction cache hits", registry=SV_REGISTRY)
+CACHE_MISSES = Counter("sv_cache_misses", "Prediction cache misses", registry=SV_REGISTRY)
+ERRORS = Counter("sv_errors", "Error responses by HTTP status code", ["code"], registry=SV_REGISTRY)
+MODEL_INFO = Gauge(
+    "sv_model_info",
+    "Loaded model versions (value 1)",
+    ["model", "version", "alias"],
+    registry=SV_REGISTRY,
+)
 INFERENCE_SECONDS = Histogram(
     "sv_inference_seconds",
-    "Model inference time per prediction call",
+    "Model inference time per prediction call (cache misses only)",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    registry=SV_REGISTRY,
 )
 DATA_LAST_DAY = Gauge(
-    "sv_data_last_trading_day_timestamp_seconds", "Unix time of the newest trading day in the store"
+    "sv_data_last_trading_day_timestamp_seconds",
+    "Unix time of the newest trading day in the store",
+    registry=SV_REGISTRY,
 )
-DRIFT_PSI = Gauge("sv_drift_psi", "Population stability index per feature", ["feature"])
-DRIFT_DETECTED = Gauge("sv_drift_detected", "1 when the latest monitoring run detected drift")
+DRIFT_PSI = Gauge(
+    "sv_drift_psi", "Population stability index per feature", ["feature"], registry=SV_REGISTRY
+)
+DRIFT_DETECTED = Gauge(
+    "sv_drift_detected", "1 when the latest monitoring run detected drift", registry=SV_REGISTRY
+)
 LIVE_PATTERN_ACCURACY = Gauge(
-    "sv_live_pattern_accuracy", "Rolling live pattern accuracy (fraction)", ["model_version"]
+    "sv_live_pattern_accuracy",
+    "Rolling live pattern accuracy (fraction)",
+    ["model_version"],
+    registry=SV_REGISTRY,
 )
 PROMOTION_PATTERN_ACCURACY = Gauge(
     "sv_promotion_pattern_accuracy",
     "Walk-forward pattern accuracy the model was promoted with (fraction)",
     ["model_version"],
+    registry=SV_REGISTRY,
 )
-LIVE_PRICE_MAE = Gauge("sv_live_price_mae_pct", "Rolling live price MAE in % of price", ["model_version"])
-LIVE_COVERAGE = Gauge(
-    "sv_live_interval_coverage", "Rolling live coverage of the price interval (fraction)", ["model_version"]
-)
-MODEL_DEGRADED = Gauge("sv_model_degraded", "1 when monitoring marked the champion as degraded")
-
-#: Base names of every metric the API exports (the instrumentator's plus ours), for dashboard checks.
-EXPORTED_METRICS: set[str] = {
-    "http_request_duration_seconds",
-    "http_request_duration_highr_seconds",
-    "http_requests_total",
-    "http_request_size_bytes",
-    "http_response_size_bytes",
-    "sv_predictions_served_total",
-    "sv_cache_hits_total",
-    "sv_cache_misses_total",
-    "sv_errors_total",
-    "sv_model_info",
-    "sv_inference_seconds",
-    "sv_data_last_trading_day_timestamp_seconds",
-    "sv_drift_psi",
-    "sv_drift_detected",
-    "sv_live_pattern_accuracy",
-    "sv_promotion_pattern_accuracy",
+LIVE_PRICE_MAE = Gauge(
     "sv_live_price_mae_pct",
+    "Rolling live price MAE in % of price",
+    ["model_version"],
+    registry=SV_REGISTRY,
+)
+LIVE_COVERAGE = Gauge(
     "sv_live_interval_coverage",
-    "sv_model_degraded",
-    "up",
-}
+    "Rolling live coverage of the price interval (fraction)",
+    ["model_version"],
+    registry=SV_REGISTRY,
+)
+MODEL_DEGRADED = Gauge(
+    "sv_model_degraded", "1 when monitoring marked the champion as degraded", registry=SV_REGISTRY
+)
+
+SV_COLLECTORS = (
+    PREDICTIONS_SERVED,
+    CACHE_HITS,
+    CACHE_MISSES,
+    ERRORS,
+    MODEL_INFO,
+    INFERENCE_SECONDS,
+    DATA_LAST_DAY,
+    DRIFT_PSI,
+    DRIFT_DETECTED,
+    LIVE_PATTERN_ACCURACY,
+    PROMOTION_PATTERN_ACCURACY,
+    LIVE_PRICE_MAE,
+    LIVE_COVERAGE,
+    MODEL_DEGRADED,
+)
+
+#: Buckets of ``http_request_duration_seconds`` (per route): fine enough around the 20 ms / 100 ms SLAs.
+HTTP_LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5)
+
+#: Every metric family ``/metrics`` exposes, as named in the exposition's ``# TYPE`` lines (dashboards and
+#: alerts are checked against it; ``up`` is Prometheus' own and therefore not listed).
+EXPORTED_METRICS: frozenset[str] = frozenset(
+    {
+        # prometheus-fastapi-instrumentator's default set
+        "http_requests_total",
+        "http_request_size_bytes",
+        "http_response_size_bytes",
+        "http_request_duration_highr_seconds",
+        "http_request_duration_seconds",
+        # ours
+        "sv_predictions_served_total",
+        "sv_cache_hits_total",
+        "sv_cache_misses_total",
+        "sv_errors_total",
+        "sv_model_info",
+        "sv_inference_seconds",
+        "sv_data_last_trading_day_timestamp_seconds",
+        "sv_drift_psi",
+        "sv_drift_detected",
+        "sv_live_pattern_accuracy",
+        "sv_promotion_pattern_accuracy",
+        "sv_live_price_mae_pct",
+        "sv_live_interval_coverage",
+        "sv_model_degraded",
+    }
+)
+
+
+def app_registry() -> CollectorRegistry:
+    """A fresh registry for one app: the shared ``sv_*`` collectors (HTTP metrics are added by the app)."""
+    registry = CollectorRegistry(auto_describe=True)
+    for collector in SV_COLLECTORS:
+        registry.register(collector)
+    return registry

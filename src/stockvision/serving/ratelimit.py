@@ -48,7 +48,9 @@ class RedisRateLimiter:
 
         self.limit = limit_per_minute
         self.fallback = MemoryRateLimiter(limit_per_minute)
-        self._client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._client = redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
         self._down_until = 0.0
 
     @property
@@ -73,4 +75,8 @@ class RedisRateLimiter:
 
 
 def make_rate_limiter(redis_url: str | None, limit_per_minute: int):
-    return RedisRateLimiter(redis_url, limit_per_minute) if redis_url else MemoryRateLimiter(limit_per_minute)
+    return (
+        RedisRateLimiter(redis_url, limit_per_minute)
+        if redis_url
+        else MemoryRateLimiter(limit_per_minute)
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 DISCLAIMER_VI = "Thông tin tham khảo từ mô hình thống kê, không phải khuyến nghị đầu tư."
 DISCLAIMER_EN = "Statistical model output for information only, not investment advice."
@@ -23,6 +23,16 @@ class PriceInterval(BaseModel):
     measured_coverage: float | None = Field(
         default=None, description="Coverage measured out of sample in walk-forward evaluation"
     )
+
+    @computed_field(description="Lower bound in thousand VND, for display")  # type: ignore[prop-decorator]
+    @property
+    def low_k(self) -> float:
+        return round(self.low / 1000, 2)
+
+    @computed_field(description="Upper bound in thousand VND, for display")  # type: ignore[prop-decorator]
+    @property
+    def high_k(self) -> float:
+        return round(self.high / 1000, 2)
 
 
 class Driver(BaseModel):
@@ -60,4 +70,5 @@ class Prediction(BaseModel):
     model_versions: ModelVersions
     simulated: bool = Field(description="True when the data behind it is synthetic")
     disclaimer: str = DISCLAIMER_EN
+    disclaimer_vi: str = DISCLAIMER_VI
     generated_at: datetime | None = None

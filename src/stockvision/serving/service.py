@@ -40,13 +40,16 @@ from stockvision.serving.errors import (
     DataPendingError,
     DataUnavailableError,
     InsufficientHistoryError,
+    InvalidRequestError,
     NoModelError,
+    NoSourceDataError,
     ServiceError,
     UnknownSymbolError,
 )
-from stockvision.serving.healing import Healer
+from stockvision.serving.healing import Healer, PermanentFetchError
 from stockvision.serving.schemas import (
     DISCLAIMER_EN,
+    DISCLAIMER_VI,
     Driver,
     ModelVersions,
     PatternProbabilities,
@@ -78,24 +81,40 @@ class LoadedModels:
 
 @dataclass(frozen=True)
 class InferencePanel:
-    """The tail of the feature matrix (enough weeks for sequences) plus display metadata per symbol."""
+    """The tail of the feature matrix (enough weeks for sequences) plus display metadata per symbol.
+
+    ``builder`` is built once per panel, so a cache miss only slices rows and calls the models.
+    """
 
     features: pd.DataFrame
     labels: pd.DataFrame
     weeks: pd.Series  # weeks of history per symbol
+    last_week: pd.Series  # newest feature week per symbol
     data_as_of: date | None
     simulated: set[str]
     token: str
+    builder: Any = None
+    #: symbol -> (weeks of history, newest week) as plain Python values (the hot path's lookups)
+    info: dict[str, tuple[int, date]] = field(default_factory=dict)
 
     @property
     def symbols(self) -> list[str]:
-        return sorted(self.weeks.index)
+        return sorted(self.info)
+
+    def stale(self, symbol: str, after_days: int) -> bool:
+        """The symbol's newest week lags the market's newest week by more than ``after_days``."""
+        item = self.info.get(symbol)
+        if self.data_as_of is None or item is None:
+            return False
+        return (self.data_as_of - item[1]).days > after_days
 
 
 class PredictionService:
     """Predictions, rankings, history and health on top of the store and the registry."""
 
-    def __init__(self, settings: Settings | None = None, store: Any = None, registry: Any = None) -> None:
+    def __init__(
+        self, settings: Settings | None = None, store: Any = None, registry: Any = None
+    ) -> None:
         self.settings = settings or get_settings()
         if store is None:
             from stockvision.data.store import Store
@@ -103,12 +122,15 @@ class PredictionService:
             store = Store.from_settings(self.settings)
         self.store = store
         self._registry = registry
+        self._owns_registry = registry is None
         self.models = LoadedModels()
         self.panel: InferencePanel | None = None
         self.cache = make_cache(self.settings.redis_url, self.settings.cache_ttl_seconds)
         self.registry_ok: bool | None = None
         self.registry_message: str | None = None
+        self.registry_checked_at: datetime | None = None
         self.last_inference_ms: float | None = None
+        self._stored: set[tuple] = set()  # served predictions already in the store
         self.healer = Healer(self._heal_symbol, on_done=self._after_heal)
         self._reload_lock = threading.Lock()
         self._stop = threading.Event()
@@ -121,24 +143,43 @@ class PredictionService:
     # ------------------------------------------------------------------ lifecycle
     @property
     def registry(self):
+        """The model registry (built from settings on first use and after it was unreachable)."""
         if self._registry is None:
             from stockvision.registry.model_registry import ModelRegistry
 
             self._registry = ModelRegistry(self.settings)
         return self._registry
 
+    def set_registry(self, registry: Any = None) -> None:
+        """Use ``registry`` (None: rebuild one from ``self.settings`` on the next reload)."""
+        self._registry = registry
+        self._owns_registry = registry is None
+
     def start(self, background: bool = True) -> None:
-        """Load models and data; optionally start the model watcher and the prediction writer."""
-        self.refresh_panel()
+        """Load models and data; optionally start the model watcher and the prediction writer.
+
+        Never raises for a missing registry or an empty store: the service then answers 503 and
+        ``/health`` says why, and the watcher keeps trying.
+        """
+        try:
+            self.refresh_panel()
+        except Exception as exc:
+            log.error("could not load the inference panel from the store: %s", exc)
         self.reload(force=True)
         if background:
-            for target, name in ((self._watch, "sv-model-watcher"), (self._writer, "sv-pred-writer")):
+            for target, name in (
+                (self._watch, "sv-model-watcher"),
+                (self._writer, "sv-pred-writer"),
+            ):
                 t = threading.Thread(target=target, name=name, daemon=True)
                 t.start()
                 self._threads.append(t)
 
     def stop(self) -> None:
         self._stop.set()
+        for t in self._threads:
+            t.join(timeout=2.0)
+        self._threads.clear()
         self.flush()
 
     def _watch(self) -> None:
@@ -150,39 +191,41 @@ class PredictionService:
                 log.exception("model/data watcher iteration failed")
 
     def reload(self, force: bool = False) -> dict[str, Any]:
-        """Load the current champions if they changed (or ``force``); keep serving on any failure."""
+        """Load the current champions if they changed (or ``force``); keep serving on any failure.
+
+        The new models are loaded next to the old ones and swapped in with one assignment, so requests in
+        flight finish on the snapshot they started with and none fails during a swap.
+        """
         with self._reload_lock:
             try:
                 registry = self.registry
+                _probe(registry)
                 price_rec = registry.champion("price")
                 pattern_rec = registry.champion("pattern")
-                self.registry_ok, self.registry_message = True, None
             except Exception as exc:
-                self.registry_ok = False
-                self.registry_message = f"registry unreachable, serving last loaded models: {exc}"
-                log.warning(self.registry_message)
+                self._registry_down(exc)
                 return self._status("registry_unreachable")
+            self.registry_ok, self.registry_message = True, None
+            self.registry_checked_at = datetime.now(UTC)
             current = self.models
-            new_price = price_rec.version if price_rec else None
-            new_pattern = pattern_rec.version if pattern_rec else None
-            if not force and (new_price, new_pattern) == (current.price_version, current.pattern_version):
+            # A champion alias that disappears does not unload a serving model.
+            new_price = price_rec.version if price_rec else current.price_version
+            new_pattern = pattern_rec.version if pattern_rec else current.pattern_version
+            if not force and (new_price, new_pattern) == (
+                current.price_version,
+                current.pattern_version,
+            ):
                 return self._status("unchanged")
             try:
-                price = pattern = None
-                if price_rec is not None:
-                    price = (
-                        current.price
-                        if (not force and new_price == current.price_version)
-                        else registry.load("price", price_rec.version)[0]
-                    )
-                if pattern_rec is not None:
-                    pattern = (
-                        current.pattern
-                        if (not force and new_pattern == current.pattern_version)
-                        else registry.load("pattern", pattern_rec.version)[0]
-                    )
+                price, pattern = current.price, current.pattern
+                if price_rec is not None and (force or new_price != current.price_version):
+                    price = registry.load("price", price_rec.version)[0]
+                if pattern_rec is not None and (force or new_pattern != current.pattern_version):
+                    pattern = registry.load("pattern", pattern_rec.version)[0]
             except Exception as exc:  # a broken model file: keep the previous models
-                self.registry_message = f"could not load the new champion, keeping the old one: {exc}"
+                self.registry_message = (
+                    f"could not load the new champion, keeping the old one: {exc}"
+                )
                 log.error(self.registry_message)
                 return self._status("load_failed")
             self.models = LoadedModels(
@@ -190,17 +233,31 @@ class PredictionService:
                 pattern=pattern,
                 price_version=new_price,
                 pattern_version=new_pattern,
-                price_class=price_rec.model_class if price_rec else None,
-                pattern_class=pattern_rec.model_class if pattern_rec else None,
-                price_metrics=price_rec.metrics if price_rec else {},
-                pattern_metrics=pattern_rec.metrics if pattern_rec else {},
+                price_class=price_rec.model_class if price_rec else current.price_class,
+                pattern_class=pattern_rec.model_class if pattern_rec else current.pattern_class,
+                price_metrics=price_rec.metrics if price_rec else current.price_metrics,
+                pattern_metrics=pattern_rec.metrics if pattern_rec else current.pattern_metrics,
                 loaded_at=datetime.now(UTC),
             )
             m.MODEL_INFO.clear()
-            for name, version in (("price_target_model", new_price), ("pattern_model", new_pattern)):
+            for name, version in (
+                ("price_target_model", new_price),
+                ("pattern_model", new_pattern),
+            ):
                 if version:
                     m.MODEL_INFO.labels(name, version, "champion").set(1)
+            log.info("serving price v%s, pattern v%s", new_price, new_pattern)
             return self._status("reloaded")
+
+    def _registry_down(self, exc: Exception) -> None:
+        self.registry_ok = False
+        self.registry_checked_at = datetime.now(UTC)
+        self.registry_message = (
+            f"registry unreachable, serving the last loaded models: {_one_line(exc)}"
+        )
+        log.warning(self.registry_message)
+        if self._owns_registry:
+            self._registry = None  # rebuilt (reconnected) on the next attempt
 
     def _status(self, outcome: str) -> dict[str, Any]:
         return {
@@ -214,39 +271,61 @@ class PredictionService:
     # ------------------------------------------------------------------ data panel
     def refresh_panel(self) -> InferencePanel | None:
         """Reload the tail of features and labels from the store (called at start and on new data)."""
+        from stockvision.features.dataset import DatasetBuilder
+
         weeks_needed = max(self.settings.seq_len, 8) + 2
         feats = self.store.read_features()
-        labels = self.store.read_labels()
         if feats is None or len(feats) == 0:
             self.panel = None
             return None
-        counts = feats.groupby(level=0).size()
-        tail = feats.groupby(level=0, group_keys=False).tail(weeks_needed)
-        lab = labels.reindex(tail.index) if labels is not None and len(labels) else None
-        if lab is None:
+        labels = self.store.read_labels()
+        grouped = feats.groupby(level=0)
+        counts = grouped.size()
+        last_week = (
+            pd.Series(feats.index.get_level_values(1), index=feats.index.get_level_values(0))
+            .groupby(level=0)
+            .max()
+        )
+        tail = grouped.tail(weeks_needed).sort_index()
+        if labels is None or len(labels) == 0:
             raise DataUnavailableError("*", "labels are missing: run 'stockvision features build'")
-        last_week = tail.index.get_level_values(1).max()
+        lab = labels.reindex(tail.index)
+        newest = pd.Timestamp(last_week.max())
         summary = self.store.symbols_summary()
         simulated = set(summary.loc[summary["simulated"], "symbol"]) if len(summary) else set()
-        token = f"{pd.Timestamp(last_week).date()}:{len(feats)}"
+        token = f"{newest.date()}:{len(feats)}:{int(last_week.astype('int64').sum()) % 10**9}"
+        builder = DatasetBuilder(
+            tail, lab, seq_len=self.settings.seq_len, horizon=self.settings.horizon_weeks
+        )
         self._meta = None
         self.panel = InferencePanel(
             features=tail,
             labels=lab,
             weeks=counts,
-            data_as_of=pd.Timestamp(last_week).date(),
+            last_week=last_week,
+            data_as_of=newest.date(),
             simulated=simulated,
             token=token,
+            builder=builder,
+            info={
+                str(sym): (int(counts[sym]), pd.Timestamp(week).date())
+                for sym, week in last_week.items()
+            },
         )
         try:
-            m.DATA_LAST_DAY.set(pd.Timestamp(self.store.latest_trading_day()).timestamp())
-        except Exception:
-            pass
+            latest = self.store.latest_trading_day()
+            if latest is not None:
+                m.DATA_LAST_DAY.set(pd.Timestamp(latest).timestamp())
+        except Exception as exc:  # a gauge is not worth failing a refresh
+            log.debug("could not read the latest trading day: %s", exc)
         return self.panel
 
     def refresh_panel_if_changed(self) -> None:
+        """Reload the panel when the store's newest trading day moved (new data ingested)."""
         latest = self.store.latest_trading_day()
-        if self.panel is None or latest is None or pd.Timestamp(latest).date() != self.panel.data_as_of:
+        if latest is None:
+            return
+        if self.panel is None or pd.Timestamp(latest).date() != self.panel.data_as_of:
             self.refresh_panel()
 
     # ------------------------------------------------------------------ predictions
@@ -278,29 +357,68 @@ class PredictionService:
 
         found = closest_symbols(symbol, n=n)
         pool = self.panel.symbols if self.panel is not None else []
-        found += [s for s in difflib.get_close_matches(symbol, pool, n=n, cutoff=0.6) if s not in found]
+        found += [
+            s for s in difflib.get_close_matches(symbol, pool, n=n, cutoff=0.6) if s not in found
+        ]
         return found[:n]
 
     def _check_symbol(self, symbol: str) -> str:
+        """The clean symbol if it can be predicted now; else the right error (202, 404 or 422)."""
         from stockvision.market.listings import is_known
 
         sym = symbol.strip().upper()
         panel = self.panel
-        if panel is not None and sym in panel.weeks.index:
+        if panel is not None and sym in panel.info:
             need = self.settings.min_predict_weeks
-            have = int(panel.weeks[sym])
+            have = panel.info[sym][0]
             if have < need:
                 raise InsufficientHistoryError(sym, have, need)
+            if panel.stale(sym, self.settings.stale_after_days):
+                # Refresh in the background; answer 202 until that fetch has been tried once.
+                status = self.healer.request(sym)
+                if status.state in ("pending", "running"):
+                    raise DataPendingError(sym, self.status_url(sym), status.state)
             return sym
-        known = is_known(sym)
-        if known:
+        if is_known(sym):
             status = self.healer.request(sym)
             if status.state == "failed":
+                if not status.retryable:
+                    raise NoSourceDataError(sym, status.message or "no data")
                 raise DataUnavailableError(sym, status.message or "fetch failed")
             if status.state == "done":  # fetched, but the features gave nothing usable
                 raise InsufficientHistoryError(sym, 0, self.settings.min_predict_weeks)
-            raise DataPendingError(sym, f"/api/v1/jobs/{sym}", status.state)
+            raise DataPendingError(sym, self.status_url(sym), status.state)
         raise UnknownSymbolError(sym, self._closest(sym))
+
+    @staticmethod
+    def status_url(symbol: str) -> str:
+        return f"/api/v1/jobs/{symbol}"
+
+    def cached_json(self, symbol: str, source: str = "api") -> bytes | None:
+        """The cached answer for a predictable symbol as JSON bytes, or None (then use predict_one).
+
+        The hot path of the API: no model call, no parsing, no re-validation. Only symbols the normal path
+        would serve directly qualify (in the panel, enough history, not stale).
+        """
+        models, panel = self.models, self.panel
+        if panel is None or not models.ready:
+            return None
+        sym = symbol.strip().upper()
+        item = panel.info.get(sym)
+        if item is None or item[0] < self.settings.min_predict_weeks:
+            return None
+        if (panel.data_as_of - item[1]).days > self.settings.stale_after_days:
+            return None
+        raw = self.cache.get(
+            cache_key("pred", sym, models.price_version, models.pattern_version, panel.token)
+        )
+        if raw is None:
+            return None
+        m.CACHE_HITS.inc()
+        m.PREDICTIONS_SERVED.labels("cache").inc()
+        if (sym, item[1], models.price_version, models.pattern_version) not in self._stored:
+            self._record([Prediction.model_validate_json(raw)], source)
+        return raw
 
     def predict_one(self, symbol: str, source: str = "api") -> Prediction:
         sym = self._check_symbol(symbol)
@@ -319,28 +437,43 @@ class PredictionService:
             except ServiceError as exc:
                 errors.append(
                     PredictionErrorItem(
-                        symbol=s, status=exc.status, error=exc.code, message=exc.message, message_vi=exc.message_vi
+                        symbol=s,
+                        status=exc.status,
+                        error=exc.code,
+                        message=exc.message,
+                        message_vi=exc.message_vi,
                     )
                 )
         preds = self._predict_symbols(ok, source) if ok else []
         return preds, errors
 
-    def rankings(self, top: int = 10, direction: str = "up", group: str | None = None) -> list[Prediction]:
+    def rankings(
+        self, top: int = 10, direction: str = "up", group: str | None = None
+    ) -> list[Prediction]:
         panel = self.panel
         if panel is None:
             raise NoModelError("no features in the store yet")
-        symbols = [s for s in panel.symbols if int(panel.weeks[s]) >= self.settings.min_predict_weeks]
+        symbols = [s for s in panel.symbols if panel.info[s][0] >= self.settings.min_predict_weeks]
         if group:
-            from stockvision.market.listings import symbols_in_group
+            from stockvision.market.listings import GROUPS, symbols_in_group
 
-            members = set(symbols_in_group(group))
+            try:
+                members = set(symbols_in_group(group))
+            except ValueError:
+                raise InvalidRequestError(
+                    f"Unknown sector group {group!r}.",
+                    f"Không có nhóm ngành {group!r}.",
+                    f"Use one of: {', '.join(GROUPS)}.",
+                ) from None
             symbols = [s for s in symbols if s in members]
         preds = self._predict_symbols(symbols, "ranking", store=False)
         preds.sort(key=lambda p: p.expected_return, reverse=(direction == "up"))
         return preds[:top]
 
-    def _predict_symbols(self, symbols: list[str], source: str, store: bool = True) -> list[Prediction]:
-        models = self.models
+    def _predict_symbols(
+        self, symbols: list[str], source: str, store: bool = True
+    ) -> list[Prediction]:
+        models = self.models  # one snapshot for the whole request (hot swaps never mix versions)
         panel = self.panel
         if not models.ready:
             raise NoModelError(self.registry_message or "no champion has been promoted yet")
@@ -349,116 +482,134 @@ class PredictionService:
         out: dict[str, Prediction] = {}
         missing: list[str] = []
         keys = {
-            s: cache_key("pred", s, models.price_version, models.pattern_version, panel.token) for s in symbols
+            s: cache_key("pred", s, models.price_version, models.pattern_version, panel.token)
+            for s in symbols
         }
         for s in symbols:
             raw = self.cache.get(keys[s])
             if raw is not None:
-                m.CACHE_HITS.inc()
                 out[s] = Prediction.model_validate_json(raw)
             else:
-                m.CACHE_MISSES.inc()
                 missing.append(s)
         if missing:
             for pred in self._infer(missing, models, panel):
                 out[pred.symbol] = pred
                 self.cache.set(keys[pred.symbol], pred.model_dump_json().encode())
-        m.PREDICTIONS_SERVED.labels("model").inc(len(missing))
-        m.PREDICTIONS_SERVED.labels("cache").inc(len(symbols) - len(missing))
+        hits = len(symbols) - len(missing)
+        if hits:
+            m.CACHE_HITS.inc(hits)
+            m.PREDICTIONS_SERVED.labels("cache").inc(hits)
+        if missing:
+            m.CACHE_MISSES.inc(len(missing))
+            m.PREDICTIONS_SERVED.labels("model").inc(len(missing))
         result = [out[s] for s in symbols]
-        if store and result:
-            self._writes.put((result, source))
-            if not self._threads:  # no writer thread (CLI, tests): write now
-                self.flush()
+        if store:
+            self._record(result, source)
         return result
 
-    def _infer(self, symbols: list[str], models: LoadedModels, panel: InferencePanel) -> list[Prediction]:
-        from stockvision.features.dataset import DatasetBuilder
-
+    def _infer(
+        self, symbols: list[str], models: LoadedModels, panel: InferencePanel
+    ) -> list[Prediction]:
         t0 = time.perf_counter()
-        rows = panel.features.loc[panel.features.index.get_level_values(0).isin(symbols)]
-        builder = DatasetBuilder(rows, panel.labels.loc[rows.index], seq_len=self.settings.seq_len,
-                                 horizon=self.settings.horizon_weeks)
-        window = builder.latest(symbols)
+        window = panel.builder.latest(symbols)
         preds = self._predict_window(window, models, simulated=panel.simulated)
         elapsed = time.perf_counter() - t0
         m.INFERENCE_SECONDS.observe(elapsed)
-        self.last_inference_ms = elapsed * 1000
+        self.last_inference_ms = round(elapsed * 1000, 3)
         return preds
 
-    def _predict_window(self, window: Any, models: LoadedModels, simulated: set[str] | bool) -> list[Prediction]:
-        """Vectorised prediction for every row of an inference window (shared with CSV uploads)."""
+    def _predict_window(
+        self, window: Any, models: LoadedModels, simulated: set[str] | bool
+    ) -> list[Prediction]:
+        """Vectorised prediction for every row of an inference window (also used for backfills)."""
         price, pattern = models.price, models.pattern
         log_ret = np.asarray(price.predict(window), dtype=float)
         low, high = (np.asarray(a, dtype=float) for a in price.predict_interval(window))
         probs = np.asarray(pattern.predict_proba(window), dtype=float)
-        contrib = None
-        if hasattr(price, "contributions"):
-            try:
-                contrib = np.asarray(price.contributions(window), dtype=float)
-            except Exception:
-                contrib = None
+        contrib = self._contributions(price, window)
         raw_close = window.labels["raw_close"].to_numpy(dtype=float)
+        x_values = window.X[FEATURES].to_numpy(dtype=float)
         idx = window.X.index
         coverage = float(getattr(price, "coverage", self.settings.interval_coverage))
         measured = models.price_metrics.get("interval_coverage")
+        versions = ModelVersions(price=models.price_version, pattern=models.pattern_version)
+        horizon = timedelta(weeks=self.settings.horizon_weeks)
         now = datetime.now(UTC)
         out = []
         for i, (sym, week_end) in enumerate(idx):
-            week_end = pd.Timestamp(week_end)
+            day = pd.Timestamp(week_end).date()
             info = self.describe(sym)
             p = probs[i]
             k = int(np.argmax(p))
-            target = raw_close[i] * np.exp(log_ret[i])
-            drivers = self._drivers(window.X.iloc[i], contrib[i] if contrib is not None else None)
+            close = float(raw_close[i])
+            target = close * float(np.exp(log_ret[i]))
+            lo, hi = close * float(np.exp(low[i])), close * float(np.exp(high[i]))
             is_sim = simulated if isinstance(simulated, bool) else sym in simulated
             out.append(
                 Prediction(
                     symbol=sym,
                     exchange=info["exchange"],
                     company_name=info["name"],
-                    prediction_date=week_end.date(),
-                    target_date=(week_end + timedelta(weeks=self.settings.horizon_weeks)).date(),
-                    data_as_of=week_end.date(),
-                    last_close=round(float(raw_close[i]), 2),
-                    last_close_k=round(float(raw_close[i]) / 1000, 2),
-                    price_target=round(float(target), 2),
-                    price_target_k=round(float(target) / 1000, 2),
+                    prediction_date=day,
+                    target_date=day + horizon,
+                    data_as_of=day,
+                    last_close=round(close, 2),
+                    last_close_k=round(close / 1000, 2),
+                    price_target=round(target, 2),
+                    price_target_k=round(target / 1000, 2),
                     interval=PriceInterval(
-                        low=round(float(raw_close[i] * np.exp(low[i])), 2),
-                        high=round(float(raw_close[i] * np.exp(high[i])), 2),
+                        low=round(min(lo, hi), 2),
+                        high=round(max(lo, hi), 2),
                         coverage=coverage,
                         measured_coverage=measured,
                     ),
                     expected_return=float(np.expm1(log_ret[i])),
                     pattern=PATTERN_CLASSES[k],
                     probabilities=PatternProbabilities(
-                        down=float(p[0]), sideways=float(p[1]), up=float(p[2])
+                        down=_prob(p[0]), sideways=_prob(p[1]), up=_prob(p[2])
                     ),
-                    confidence=float(p[k]),
-                    drivers=drivers,
-                    model_versions=ModelVersions(price=models.price_version, pattern=models.pattern_version),
+                    confidence=_prob(p[k]),
+                    drivers=self._drivers(x_values[i], contrib[i] if contrib is not None else None),
+                    model_versions=versions,
                     simulated=bool(is_sim),
                     disclaimer=DISCLAIMER_EN,
+                    disclaimer_vi=DISCLAIMER_VI,
                     generated_at=now,
                 )
             )
         return out
 
     @staticmethod
-    def _drivers(x: pd.Series, contrib: np.ndarray | None, top: int = 3) -> list[Driver]:
+    def _contributions(price: Any, window: Any) -> np.ndarray | None:
+        """Per-feature contributions in ``FEATURES`` order (None when the model has none)."""
+        if not hasattr(price, "contributions"):
+            return None
+        try:
+            frame = price.contributions(window)
+        except Exception as exc:  # explanations are optional, the prediction is not
+            log.warning("contributions failed: %s", exc)
+            return None
+        if isinstance(frame, pd.DataFrame):
+            return frame.reindex(columns=FEATURES).to_numpy(dtype=float)
+        arr = np.asarray(frame, dtype=float)
+        return arr if arr.ndim == 2 and arr.shape[1] == len(FEATURES) else None
+
+    @staticmethod
+    def _drivers(x: np.ndarray, contrib: np.ndarray | None, top: int = 3) -> list[Driver]:
         if contrib is None:
             return []
         order = np.argsort(-np.abs(np.nan_to_num(contrib)))[:top]
         drivers = []
         for j in order:
+            if not np.isfinite(contrib[j]) or contrib[j] == 0:
+                continue
             name = FEATURES[j]
             doc = FEATURE_DOCS.get(name, {})
-            value = x.get(name)
+            value = x[j]
             drivers.append(
                 Driver(
                     feature=name,
-                    value=None if value is None or pd.isna(value) else float(value),
+                    value=None if not np.isfinite(value) else float(value),
                     contribution=float(contrib[j]),
                     description_vi=str(doc.get("description_vi", doc.get("vi", name))),
                     description_en=str(doc.get("description_en", doc.get("en", name))),
@@ -467,15 +618,31 @@ class PredictionService:
         return drivers
 
     # ------------------------------------------------------------------ storage of served predictions
+    def _record(self, preds: list[Prediction], source: str) -> None:
+        """Queue served predictions not yet in the store (written by the writer thread, or now)."""
+        new = [p for p in preds if _stored_key(p) not in self._stored]
+        if not new:
+            return
+        self._writes.put((new, source))
+        if not self._threads:  # no writer thread (CLI, batch step, tests): write now
+            self.flush()
+
     def _writer(self) -> None:
         while not self._stop.is_set():
             try:
-                item = self._writes.get(timeout=0.5)
+                first = self._writes.get(timeout=0.5)
             except queue.Empty:
                 continue
-            self._write([item])
+            items = [first]
+            while True:  # write everything queued in one transaction
+                try:
+                    items.append(self._writes.get_nowait())
+                except queue.Empty:
+                    break
+            self._write(items)
 
     def flush(self) -> None:
+        """Write every queued served prediction now."""
         items = []
         while True:
             try:
@@ -486,35 +653,44 @@ class PredictionService:
             self._write(items)
 
     def _write(self, items: list[tuple[list[Prediction], str]]) -> None:
-        rows = []
+        rows: dict[tuple, dict[str, Any]] = {}
         for preds, source in items:
             for p in preds:
-                rows.append(
-                    {
-                        "symbol": p.symbol,
-                        "prediction_date": p.prediction_date,
-                        "target_date": p.target_date,
-                        "created_at": datetime.now(UTC),
-                        "last_close": p.last_close,
-                        "price_target": p.price_target,
-                        "interval_low": p.interval.low,
-                        "interval_high": p.interval.high,
-                        "expected_return": p.expected_return,
-                        "pattern": p.pattern,
-                        "p_up": p.probabilities.up,
-                        "p_down": p.probabilities.down,
-                        "p_sideways": p.probabilities.sideways,
-                        "confidence": p.confidence,
-                        "price_model_version": p.model_versions.price,
-                        "pattern_model_version": p.model_versions.pattern,
-                        "simulated": p.simulated,
-                        "source": source,
-                    }
-                )
+                key = _stored_key(p)
+                if key in self._stored or key in rows:
+                    continue
+                rows[key] = {
+                    "symbol": p.symbol,
+                    "prediction_date": p.prediction_date,
+                    "target_date": p.target_date,
+                    "created_at": p.generated_at or datetime.now(UTC),
+                    "last_close": p.last_close,
+                    "price_target": p.price_target,
+                    "interval_low": p.interval.low,
+                    "interval_high": p.interval.high,
+                    "expected_return": p.expected_return,
+                    "pattern": p.pattern,
+                    "p_up": p.probabilities.up,
+                    "p_down": p.probabilities.down,
+                    "p_sideways": p.probabilities.sideways,
+                    "confidence": p.confidence,
+                    "price_model_version": p.model_versions.price,
+                    "pattern_model_version": p.model_versions.pattern,
+                    "simulated": p.simulated,
+                    "source": source,
+                }
+        if not rows:
+            return
         try:
-            self.store.save_predictions(rows)
+            self.store.save_predictions(list(rows.values()))
         except Exception:
-            log.exception("could not store %d served predictions", len(rows))
+            log.exception(
+                "could not store %d served predictions; will retry on next serve", len(rows)
+            )
+            return
+        self._stored.update(rows)
+        if len(self._stored) > 200_000:  # bounded memory; the store's upsert is idempotent anyway
+            self._stored.clear()
 
     # ------------------------------------------------------------------ data endpoints
     def symbols(self) -> list[SymbolInfo]:
@@ -545,16 +721,15 @@ class PredictionService:
         from stockvision.market.corporate_actions import adjust
 
         sym = symbol.strip().upper()
-        key = f"sv:hist:{sym}:{weeks}:{self.panel.token if self.panel else '-'}"
+        token = self.panel.token if self.panel else "-"
+        key = cache_key(f"hist{weeks}", sym, None, None, token)
         raw = self.cache.get(key)
         if raw is not None:
             return HistoryResponse.model_validate_json(raw)
-        start = (pd.Timestamp.today() - pd.Timedelta(weeks=weeks + 60)).date()
         daily = self.store.read_daily(symbols=[sym])
         if daily is None or daily.empty:
-            self._check_symbol(sym)  # raises the right 404/202
+            self._check_symbol(sym)  # raises the right 404 (unknown) or 202 (being fetched)
             raise DataUnavailableError(sym, "no prices in the store")
-        del start
         adjusted = adjust(daily, events=self.store.read_corporate_actions(symbols=[sym]))
         bars = to_weekly(adjusted).tail(weeks).reset_index()
         resp = HistoryResponse(
@@ -582,8 +757,11 @@ class PredictionService:
         sym = symbol.strip().upper()
         preds = self.store.read_predictions(symbol=sym)
         if preds is None or preds.empty:
-            if self.panel is None or sym not in self.panel.weeks.index:
-                self._check_symbol(sym)
+            from stockvision.market.listings import is_known
+
+            in_panel = self.panel is not None and sym in self.panel.info
+            if not in_panel and not is_known(sym):
+                raise UnknownSymbolError(sym, self._closest(sym))
             return PastPredictionsResponse(symbol=sym, items=[])
         labels = self.store.read_labels(symbols=[sym])
         joined = join_outcomes(preds, labels).sort_values("prediction_date")
@@ -616,6 +794,11 @@ class PredictionService:
 
     # ------------------------------------------------------------------ health and admin
     def health(self) -> HealthResponse:
+        """Models, data freshness and dependencies.
+
+        With the watcher running, the registry state is the one of its last poll (every
+        ``reload_interval_seconds``), so a slow or dead registry never slows ``/health`` down.
+        """
         models = self.models
         deps: dict[str, str] = {}
         try:
@@ -624,14 +807,16 @@ class PredictionService:
             deps["database"] = "down"
         if self.settings.redis_url:
             deps["redis"] = "up" if self.cache.healthy() else "down"
-        try:
-            self.registry.champion("price")
-            self.registry_ok = True
-            deps["registry"] = "up"
-        except Exception as exc:
-            self.registry_ok = False
-            self.registry_message = f"registry unreachable, serving last loaded models: {exc}"
-            deps["registry"] = "down"
+        if not self._threads:  # no watcher: check the registry now
+            try:
+                _probe(self.registry)
+                self.registry_ok = True
+                self.registry_checked_at = datetime.now(UTC)
+                if self.registry_message and self.registry_message.startswith("registry"):
+                    self.registry_message = None
+            except Exception as exc:
+                self._registry_down(exc)
+        deps["registry"] = "up" if self.registry_ok else "down"
         data_as_of = None
         age = None
         try:
@@ -639,37 +824,41 @@ class PredictionService:
             if latest is not None:
                 data_as_of = pd.Timestamp(latest).date()
                 age = (datetime.now(UTC).date() - data_as_of).days
-        except Exception:
-            pass
+        except Exception as exc:
+            log.debug("latest trading day unavailable: %s", exc)
         stale = age is not None and age > self.settings.stale_after_days
         monitoring = self._monitoring_summary()
-        status = "ok"
-        if not models.ready or deps.get("database") == "down":
-            status = "down" if not models.ready else "degraded"
-        elif deps.get("registry") == "down" or deps.get("redis") == "down" or stale:
+        if not models.ready:
+            status = "down"
+        elif (
+            deps.get("database") == "down"
+            or deps.get("registry") == "down"
+            or deps.get("redis") == "down"
+            or stale
+            or (monitoring or {}).get("degraded")
+        ):
             status = "degraded"
-        if monitoring and monitoring.get("degraded"):
-            status = "degraded"
+        else:
+            status = "ok"
+        model_status = [
+            ModelStatus(
+                name=name,
+                version=version,
+                alias="champion",
+                model_class=cls,
+                loaded_at=models.loaded_at if version else None,
+            )
+            for name, version, cls in (
+                ("price_target_model", models.price_version, models.price_class),
+                ("pattern_model", models.pattern_version, models.pattern_class),
+            )
+        ]
         return HealthResponse(
             status=status,
-            models=[
-                ModelStatus(
-                    name="price_target_model",
-                    version=models.price_version,
-                    alias="champion",
-                    model_class=models.price_class,
-                    loaded_at=models.loaded_at,
-                ),
-                ModelStatus(
-                    name="pattern_model",
-                    version=models.pattern_version,
-                    alias="champion",
-                    model_class=models.pattern_class,
-                    loaded_at=models.loaded_at,
-                ),
-            ],
+            models=model_status,
             registry_reachable=bool(self.registry_ok),
             registry_message=self.registry_message,
+            registry_checked_at=self.registry_checked_at,
             data_as_of=data_as_of,
             data_age_days=age,
             data_stale=stale,
@@ -705,7 +894,10 @@ class PredictionService:
             try:
                 from stockvision.pipeline.flow import run_pipeline
 
-                self._retrain_state = {"state": "running", "started_at": datetime.now(UTC).isoformat()}
+                self._retrain_state = {
+                    "state": "running",
+                    "started_at": datetime.now(UTC).isoformat(),
+                }
                 result = run_pipeline(self.settings)
                 self._retrain_state = {"state": "done", "run": result.to_dict()}
                 self.refresh_panel()
@@ -720,13 +912,37 @@ class PredictionService:
 
     # ------------------------------------------------------------------ auto-healing
     def _heal_symbol(self, symbol: str) -> str:
+        from stockvision.data.sources.base import UnknownSymbolError as NotInSource
         from stockvision.pipeline.flow import ingest_symbols
 
-        summary = ingest_symbols(self.settings, [symbol], store=self.store)
+        try:
+            summary = ingest_symbols(self.settings, [symbol], store=self.store)
+        except NotInSource as exc:
+            raise PermanentFetchError(str(exc)) from exc
         return f"fetched {summary.get('rows', 0)} rows from {summary.get('source')}"
 
     def _after_heal(self, symbol: str) -> None:
         self.refresh_panel()
+
+
+def _probe(registry: Any) -> None:
+    """Raise when the registry cannot be reached (``champion()`` alone answers None on errors)."""
+    client = getattr(registry, "client", None)
+    if client is not None and hasattr(client, "search_registered_models"):
+        client.search_registered_models(max_results=1)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
+
+
+def _prob(value: float) -> float:
+    return float(min(1.0, max(0.0, value)))
+
+
+def _stored_key(p: Prediction) -> tuple:
+    return (p.symbol, p.prediction_date, p.model_versions.price, p.model_versions.pattern)
 
 
 def _as_date(value: Any) -> date | None:

@@ -161,6 +161,17 @@ def test_adj_close_kept_and_close_preferred_over_price(tmp_path: Path) -> None:
     assert f["close"].tolist() == [10.5, 10.8] and f["adj_close"].tolist() == [9.5, 9.8]
 
 
+def test_metastock_style_export(tmp_path: Path) -> None:
+    text = (
+        "<Ticker>,<DTYYYYMMDD>,<Open>,<High>,<Low>,<Close>,<Volume>\n"
+        "VNM,20190614,120.5,121,119.8,120.9,1000500\n"
+        "VNM,20190613,120,120.8,119.5,120.5,900000\n"
+    )
+    f = fetch(write(tmp_path / "CafeF.Upto.csv", text)).frame
+    assert f["date"].tolist() == [pd.Timestamp("2019-06-13"), pd.Timestamp("2019-06-14")]
+    assert f["close"].tolist() == [120.5, 120.9]  # as written: the source never rescales
+
+
 def test_semicolon_delimiter_and_month_first_times(tmp_path: Path) -> None:
     text = (
         "ticker;date;open;high;low;close;volume\n"
@@ -233,6 +244,19 @@ def test_missing_columns_error_names_file_column_and_accepted_names(tmp_path: Pa
         fetch(path)
     message = str(info.value)
     assert "VNM.csv" in message and "close" in message and "price" in message
+
+
+def test_bad_file_in_a_folder_raises_or_is_skipped(tmp_path: Path) -> None:
+    write(tmp_path / "VNM.csv", "date,open,high,low,close\n2020-01-02,1,2,1,2\n")
+    write(tmp_path / "README.csv", "note,text\nhello,world\n")
+    write(tmp_path / "EMPTY.csv", "")
+    with pytest.raises(SourceError, match=r"EMPTY\.csv"):
+        CsvSource(tmp_path).fetch()
+    res = CsvSource(tmp_path, on_bad_file="skip").fetch()
+    assert res.symbols == ["VNM"]
+    skipped = sorted(Path(e.file).name for e in res.report.errors)
+    assert skipped == ["EMPTY.csv", "README.csv"]
+    assert all("file skipped" in e.reason for e in res.report.errors)
 
 
 def test_title_line_before_header_keeps_line_numbers(tmp_path: Path) -> None:

@@ -63,19 +63,29 @@ def test_prices_on_tick_grid(market) -> None:
 
 
 def test_daily_moves_within_band_except_on_ex_dates(market) -> None:
-    d = market.daily
+    d = market.daily.merge(market.listings[["symbol", "exchange"]], on="symbol")
     prev = d.groupby("symbol")["close"].shift()
     ret = d["close"] / prev - 1
     ex = d.set_index(["symbol", "date"]).index.isin(
         market.events.set_index(["symbol", "ex_date"]).index
     )
-    # the band is 7% rounded inwards to the tick, or one tick for very cheap prices
-    normal = ret[~ex].dropna()
-    tick_floor = (10.0 / prev[~ex]).reindex(normal.index)
-    assert (normal.abs() <= np.maximum(0.07 + 1e-9, tick_floor + 1e-9)).all()
+    # the band is 7% rounded inwards to the tick, but at least one tick for very cheap prices
+    one_tick = _tick(prev.to_numpy(), (d["exchange"] == "HOSE").to_numpy()) / prev
+    limit = np.maximum(0.07, one_tick) + 1e-9
+    normal = ~ex & prev.notna().to_numpy()
+    assert (ret[normal].abs() <= limit[normal]).all()
     drops = ret[ex].dropna()
     assert len(drops) == len(market.events)  # all events lie on listed days after the first
     assert (drops < -0.1).all()  # a 20%-50% price cut, at most +7% recovered on the day
+
+
+def test_every_event_moves_beyond_its_exchange_band(market) -> None:
+    d = market.daily.merge(market.listings[["symbol", "exchange"]], on="symbol")
+    d["ret"] = d["close"] / d.groupby("symbol")["close"].shift() - 1
+    moves = market.events.merge(d, left_on=["symbol", "ex_date"], right_on=["symbol", "date"])
+    band = moves["exchange"].map({"HOSE": 0.07, "HNX": 0.10, "UPCOM": 0.15})
+    assert len(moves) == len(market.events)
+    assert (moves["ret"] < -band).all()
 
 
 def test_events_ground_truth_matches_the_price_drop(market) -> None:

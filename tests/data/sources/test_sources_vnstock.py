@@ -270,3 +270,14 @@ def test_defaults_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert src.retries == 5 and src.source == "TCBS"
     assert src.rate_limiter.rate_per_sec == pytest.approx(30 / 60)
     assert src.cache_dir == get_settings().cache_dir / "vnstock"
+
+
+def test_fetch_without_symbols_uses_the_configured_universe(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SV_UNIVERSE", "acb, fpt")
+    get_settings.cache_clear()
+    fake = FakeVnstock()
+    res = make_source(fake).fetch(None, start="2024-01-02", end="2024-01-03")
+    assert res.symbols == ["ACB", "FPT"]
+    assert [c[0] for c in fake.history_calls] == ["ACB", "FPT"]

@@ -94,5 +94,7 @@ def test_newer_database_is_refused_with_a_clear_message(store_factory) -> None:
 
 
 def test_missing_migration_is_reported(store: Store) -> None:
-    with pytest.raises(SchemaVersionError, match=r"no migration defined for schema version\(s\) \[2\]"):
+    with pytest.raises(
+        SchemaVersionError, match=r"no migration defined for schema version\(s\) \[2\]"
+    ):
         migrate(store.engine, target=2)

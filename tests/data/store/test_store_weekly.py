@@ -106,7 +106,11 @@ def test_labels_round_trip_keeps_missing_labels(store: Store) -> None:
 def test_replace_factors_only_touches_given_symbols(store: Store) -> None:
     days = pd.bdate_range("2024-01-01", periods=4)
     factors = pd.DataFrame(
-        {"symbol": ["AAA"] * 4 + ["BBB"] * 4, "date": list(days) * 2, "factor": [0.5] * 2 + [1.0] * 6}
+        {
+            "symbol": ["AAA"] * 4 + ["BBB"] * 4,
+            "date": list(days) * 2,
+            "factor": [0.5] * 2 + [1.0] * 6,
+        }
     )
     events = pd.DataFrame(
         {
@@ -215,7 +219,18 @@ def test_predictions_accept_frames_and_prediction_objects(store: Store) -> None:
     assert store.save_predictions([served]) == 1
 
     row = store.read_predictions(symbol="HPG").iloc[0]
-    assert (row["interval_low"], row["p_down"], row["pattern_model_version"]) == (25_000.0, 0.5, "8")
+    assert (row["interval_low"], row["p_down"], row["pattern_model_version"]) == (
+        25_000.0,
+        0.5,
+        "8",
+    )
     assert bool(row["simulated"]) and row["created_at"] == pd.Timestamp("2024-03-08 09:30")
     with pytest.raises(ValueError, match="source"):
         store.save_predictions([_prediction(source="web")])
+
+
+def test_feature_columns_follow_the_features_module() -> None:
+    features = pytest.importorskip("stockvision.features")
+    if not hasattr(features, "FEATURES"):
+        pytest.skip("stockvision.features does not export FEATURES yet")
+    assert list(features.FEATURES) == FEATURE_COLUMNS

@@ -21,7 +21,8 @@ What makes it VN-like (so the rest of the pipeline meets the same quirks as with
   volume on big moves, in lots of 100 shares; illiquid names have zero-volume days (no trade: the
   bar is flat at the reference price).
 * Stock dividends / bonus issues: on ex-dates the reference price is cut by ``1 / (1 + ratio)``
-  (ratios 25%-100%, i.e. overnight drops of 20%-50%) and the share count, hence volume, grows.
+  (ratios 25%-100%, i.e. overnight drops of 20%-50%; at least 40% on UPCoM so the drop clears
+  its +/-15% band) and the share count, hence volume, grows.
   Prices are left unadjusted, as real VN feeds publish them; the ground truth is returned in
   :attr:`SyntheticMarket.events` so corporate-action detection can be tested.
 * Tickers: ``Z`` + two letters (``ZAA`` .. ``ZZZ``), then ``Z`` + letter/digit pairs, then four
@@ -163,20 +164,24 @@ def _band(ref: np.ndarray, hose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _garch(
     rng: np.random.Generator, n_days: int, target_vol: np.ndarray, alpha: float = 0.08,
     beta: float = 0.90, dof: float = 5.0,
-) -> np.ndarray:  # fmt: skip
-    """GARCH(1,1) shocks, one column per series, unconditional daily volatility ``target_vol``."""
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """GARCH(1,1) shocks and their conditional volatility, one column per series.
+
+    ``target_vol`` is each series' unconditional daily volatility; shocks are Student-t(``dof``)
+    scaled to unit variance, so tails are fat and calm/turbulent spells alternate.
+    """
     k = len(target_vol)
     var_target = target_vol**2
     omega = var_target * (1.0 - alpha - beta)
     z = rng.standard_t(dof, size=(n_days, k)) / np.sqrt(dof / (dof - 2.0))
-    eps = np.empty((n_days, k))
+    eps, vol = np.empty((n_days, k)), np.empty((n_days, k))
     var = var_target.copy()
     prev = np.zeros(k)
     for t in range(n_days):
         var = omega + alpha * prev**2 + beta * var
-        prev = np.sqrt(var) * z[t]
-        eps[t] = prev
-    return eps
+        vol[t] = np.sqrt(var)
+        prev = eps[t] = vol[t] * z[t]
+    return eps, vol
 
 
 def _string_column(labels: np.ndarray, codes: np.ndarray) -> pd.Series:
@@ -238,20 +243,20 @@ def generate_market(
 
     # --- return shocks: market + sector + idiosyncratic, all GARCH(1,1) ---------------------
     n_sec = len(SECTORS)
-    shocks = _garch(rng, n_days, np.concatenate([[0.011], np.full(n_sec, 0.007), idio_vol]))
+    shocks, cond = _garch(rng, n_days, np.concatenate([[0.011], np.full(n_sec, 0.007), idio_vol]))
     ret = (
         mu
         + beta_m * shocks[:, :1]
         + beta_s * shocks[:, 1 : 1 + n_sec][:, sector]
         + shocks[:, 1 + n_sec :]
     )
-    sigma = np.sqrt(beta_m**2 * 0.011**2 + beta_s**2 * 0.007**2 + idio_vol**2)
-    gap_frac = rng.uniform(0.1, 0.5, (n_days, n))
-    open_noise = rng.normal(0.0, 0.25, (n_days, n)) * sigma
-    up_wick = np.abs(rng.normal(0.0, 0.45, (n_days, n))) * sigma
-    down_wick = np.abs(rng.normal(0.0, 0.45, (n_days, n))) * sigma
-    vol_noise = rng.normal(0.0, 0.45, (n_days, n))
-    liq_shock = rng.normal(0.0, 0.12, (n_days, n))
+    # today's conditional volatility of each stock: sizes the bar's wicks, gap and volume surprise
+    sigma = np.sqrt(
+        (beta_m * cond[:, :1]) ** 2
+        + (beta_s * cond[:, 1 : 1 + n_sec][:, sector]) ** 2
+        + cond[:, 1 + n_sec :] ** 2
+    )
+    del shocks, cond
     no_trade = rng.random((n_days, n)) < p_zero
 
     # --- stock dividends: ex-date indices and ratios ----------------------------------------
@@ -260,6 +265,11 @@ def generate_market(
     earliest = np.minimum(listed_idx[ev_sym] + 20, n_days - 1)  # not in the first 20 sessions
     ev_day = rng.integers(earliest, n_days) if len(ev_sym) else ev_sym
     ev_ratio = rng.choice(DIVIDEND_RATIOS, size=len(ev_sym))
+    # keep every ex-date move outside its exchange's band even on a limit-up day, so detectors
+    # can find all of them: UPCoM's +/-15% band needs a cut of at least 1 / 1.4
+    big = DIVIDEND_RATIOS[DIVIDEND_RATIOS >= 0.4]
+    small_on_upcom = (exchange[ev_sym] == EXCHANGES.index("UPCOM")) & (ev_ratio < 0.4)
+    ev_ratio = np.where(small_on_upcom, rng.choice(big, size=len(ev_sym)), ev_ratio)
     _, first = np.unique(np.stack([ev_sym, ev_day]), axis=1, return_index=True)
     ev_sym, ev_day, ev_ratio = ev_sym[first], ev_day[first], ev_ratio[first]
     factor = np.ones((n_days, n))
@@ -276,34 +286,42 @@ def generate_market(
         prev_close = c[t] = np.where(no_trade[t], ref_t, close_t)
         ref[t] = ref_t
 
-    # --- the rest of each bar, all days at once ----------------------------------------------
+    # --- the rest of each bar, all days at once (noise drawn when needed, to bound memory) ----
     lower, upper = _band(ref, hose)
-    lower = np.maximum(lower, np.minimum(ref, min_price))
-    o = np.clip(_round_tick(ref * np.exp(gap_frac * ret + open_noise), hose), lower, upper)
-    top, bottom = np.maximum(o, c), np.minimum(o, c)
-    h = np.clip(_round_tick(top * np.exp(up_wick), hose), top, upper)
-    lo = np.clip(_round_tick(bottom * np.exp(-down_wick), hose), lower, bottom)
-    o, h, lo = (np.where(no_trade, ref, x) for x in (o, h, lo))
-    shares = np.cumprod(1.0 / factor, axis=0)  # stock dividends grow the share count
-    liq = lfilter([1.0], [1.0, -0.95], liq_shock, axis=0)  # persistent liquidity, AR(1)
-    surprise = np.abs(np.log(c / ref)) / sigma
-    lots = np.round(np.exp(log_base_vol + liq + vol_noise + 0.35 * surprise) * shares / LOT)
-    v = np.where(no_trade, 0.0, np.maximum(lots, 1.0) * LOT)
+    np.maximum(lower, np.minimum(ref, min_price), out=lower)
+    gap = rng.uniform(0.1, 0.5, (n_days, n)) * ret + rng.normal(0.0, 0.25, (n_days, n)) * sigma
+    o = np.clip(_round_tick(ref * np.exp(gap, out=gap), hose), lower, upper)
+    del gap
+    wick = np.exp(np.abs(rng.normal(0.0, 0.45, (n_days, n))) * sigma)
+    top = np.maximum(o, c)
+    h = np.clip(_round_tick(top * wick, hose), top, upper)
+    del top, upper, wick
+    wick = np.exp(-np.abs(rng.normal(0.0, 0.45, (n_days, n))) * sigma)
+    bottom = np.minimum(o, c)
+    lo = np.clip(_round_tick(bottom * wick, hose), lower, bottom)
+    del bottom, lower, wick, ret
+    for bar in (o, h, lo):
+        np.copyto(bar, ref, where=no_trade)  # no trade: a flat bar at the reference price
+    # volume: a persistent AR(1) liquidity level, noise, more on big moves, more shares after
+    # stock dividends; in lots of 100
+    log_vol = lfilter([1.0], [1.0, -0.95], rng.normal(0.0, 0.12, (n_days, n)), axis=0)
+    log_vol += log_base_vol + rng.normal(0.0, 0.45, (n_days, n))
+    log_vol += 0.35 * np.abs(np.log(c / ref)) / sigma
+    del sigma, ref
+    v = np.round(np.exp(log_vol, out=log_vol) * np.cumprod(1.0 / factor, axis=0) / LOT)
+    v = np.where(no_trade, 0.0, np.maximum(v, 1.0) * LOT)
+    del factor, no_trade
 
     # --- long frame, sorted by (symbol, date), only from each listing day on ----------------
-    listed = (np.arange(n_days)[None, :] >= listed_idx[:, None]).ravel()
-    codes = np.repeat(np.arange(n), n_days)[listed]
-    daily = pd.DataFrame(
-        {
-            SYMBOL: _string_column(symbols, codes),
-            DATE: np.tile(calendar.to_numpy(), n)[listed],
-            "open": o.T.ravel()[listed],
-            "high": h.T.ravel()[listed],
-            "low": lo.T.ravel()[listed],
-            "close": c.T.ravel()[listed],
-            "volume": v.T.ravel()[listed],
-        }
-    )
+    listed = np.arange(n_days)[None, :] >= listed_idx[:, None]  # (symbol, day)
+    columns: dict[str, object] = {
+        SYMBOL: _string_column(symbols, np.repeat(np.arange(n), listed.sum(axis=1))),
+        DATE: np.broadcast_to(calendar.to_numpy(), (n, n_days))[listed],
+    }
+    for name, values in (("open", o), ("high", h), ("low", lo), ("close", c), ("volume", v)):
+        columns[name] = values.T[listed]  # symbol-major order, one copy
+    del o, h, lo, c, v
+    daily = pd.DataFrame(columns, copy=False)
     daily.attrs["simulated"] = True
     if not return_events:
         return daily

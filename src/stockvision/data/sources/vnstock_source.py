@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,12 @@ class TokenBucket:
         return wait
 
 
+@cache
+def shared_rate_limiter(rate_per_min: int) -> TokenBucket:
+    """One bucket per process and rate: the server's limit counts calls from all our instances."""
+    return TokenBucket(rate_per_min)
+
+
 def _disable_vnstock_side_effects() -> None:
     """vnstock writes agent files and sends telemetry on import unless told not to."""
     os.environ.setdefault("VNSTOCK_DISABLE_AGENT_SETUP", "1")
@@ -180,8 +187,8 @@ class VnstockSource(DataSource):
         self.source = source or self.settings.vnstock_source
         self.retries = self.settings.vnstock_retries if retries is None else retries
         self.backoff_seconds = backoff_seconds
-        self.rate_limiter = rate_limiter or TokenBucket(
-            self.settings.vnstock_rate_limit_per_min, sleep=sleep
+        self.rate_limiter = rate_limiter or shared_rate_limiter(
+            self.settings.vnstock_rate_limit_per_min
         )
         self.cache_dir = cache_dir or (self.settings.cache_dir / "vnstock")
         self.use_cache = use_cache

@@ -110,10 +110,10 @@ def _sqlite_values(series: pd.Series, col_type: Any) -> Iterable[Any]:
         text_ = ts.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
         return text_.astype(object).where(ts.notna(), None).tolist()
     if isinstance(col_type, Date):
-        days = pd.to_datetime(series).to_numpy().astype("datetime64[D]")
-        out = days.astype(str).astype(object)
-        out[np.isnat(days)] = None
-        return out.tolist()
+        # Few distinct days, many rows: format each distinct day once, then gather.
+        codes, uniques = pd.factorize(pd.to_datetime(series).to_numpy().astype("datetime64[D]"))
+        labels = np.append(uniques.astype(str).astype(object), None)
+        return labels[codes].tolist()  # code -1 (NaT) picks the trailing None
     if isinstance(col_type, Boolean):
         return [None if pd.isna(v) else int(bool(v)) for v in series.tolist()]
     if isinstance(col_type, Float):
@@ -121,8 +121,9 @@ def _sqlite_values(series: pd.Series, col_type: Any) -> Iterable[Any]:
         return pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64").tolist()
     if isinstance(col_type, Integer):
         return [None if pd.isna(v) else int(v) for v in series.tolist()]
-    values = series.astype(object)
-    return values.where(series.notna(), None).tolist()
+    codes, uniques = pd.factorize(series)
+    labels = np.append(np.asarray(uniques, dtype=object), None)
+    return labels[codes].tolist()
 
 
 def _sqlite_constant(value: Any, col_type: Any, dialect: Any) -> Any:
@@ -176,7 +177,8 @@ def _write_sqlite(
             )
             for n in order
         }
-        result = conn.exec_driver_sql(sql, list(zip(*(columns[n] for n in order), strict=False)))
+        rows = list(zip(*(columns[n] for n in order), strict=False))
+        result = conn.exec_driver_sql(sql, rows)
         changed += max(result.rowcount, 0)
     for index in indexes:
         index.create(conn)

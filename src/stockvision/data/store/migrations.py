@@ -60,19 +60,19 @@ def migrate(
     missing = [v for v in range(1, target + 1) if v not in migrations]
     if missing:
         raise SchemaVersionError(f"no migration defined for schema version(s) {missing}")
+    # Fast path without the write lock: opening an up-to-date store must not wait for a writer.
+    with engine.connect() as conn:
+        found = current_version(conn)
+    _refuse_newer(engine, found, target)
+    if found == target:
+        return found
     with engine.connect() as conn:
         conn.execution_options(sv_write=True)
         with conn.begin():
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-            found = current_version(conn)
-            if found > target:
-                raise SchemaVersionError(
-                    f"database {engine.url.render_as_string(hide_password=True)} has schema "
-                    f"version {found}, newer than this Stock Vision supports ({target}). "
-                    "Upgrade stockvision (pip install -U stockvision) or point SV_DATABASE_URL "
-                    "to another database."
-                )
+            found = current_version(conn)  # again, under the lock: another opener may have won
+            _refuse_newer(engine, found, target)
             if found < target:
                 tables.schema_version.create(conn, checkfirst=True)
             for version in range(found + 1, target + 1):
@@ -83,3 +83,13 @@ def migrate(
                     )
                 )
     return found
+
+
+def _refuse_newer(engine: Engine, found: int, target: int) -> None:
+    if found > target:
+        raise SchemaVersionError(
+            f"database {engine.url.render_as_string(hide_password=True)} has schema "
+            f"version {found}, newer than this Stock Vision supports ({target}). "
+            "Upgrade stockvision (pip install -U stockvision) or point SV_DATABASE_URL "
+            "to another database."
+        )

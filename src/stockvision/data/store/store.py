@@ -140,7 +140,7 @@ def dispose_engine(url: str, connect_args: Mapping[str, Any] | None = None) -> N
 
 
 def _to_date(value: DateLike | None) -> date | None:
-    if value is None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
     try:
         return pd.Timestamp(value).date()
@@ -156,6 +156,13 @@ def _symbols(values: str | Iterable[str] | None) -> list[str] | None:
     return sorted({str(s).strip().upper() for s in values})
 
 
+def _iso_date(col: Any, dialect: str) -> Any:
+    """A DATE column as 'YYYY-MM-DD' text, whatever the server's DateStyle (parsed in pandas)."""
+    if dialect == "postgresql":
+        return func.to_char(col, "YYYY-MM-DD")
+    return cast(col, String)  # SQLite stores SQLAlchemy dates as ISO text already
+
+
 def _parse_dates(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values, format="ISO8601").astype("datetime64[ns]")
 
@@ -163,8 +170,10 @@ def _parse_dates(values: pd.Series) -> pd.Series:
 def _read(conn: Connection, stmt: Any) -> pd.DataFrame:
     result = conn.execute(stmt)
     keys = list(result.keys())
-    rows = result.fetchall()
-    # Column-wise construction: building from Row objects makes pandas probe every row.
+    # Raw DBAPI tuples: reads cast dates to text in SQL and parse/cast in pandas, so
+    # SQLAlchemy's per-row Row objects and result processors would only add overhead.
+    rows = result.cursor.fetchall()
+    result.close()
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in keys]
     return pd.DataFrame({k: list(v) for k, v in zip(keys, columns, strict=True)}, columns=keys)
 
@@ -273,6 +282,9 @@ class Store:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def _iso(self, col: Any) -> Any:
+        return _iso_date(col, self.dialect)
+
     def create_all(self) -> None:
         """Create the schema or migrate it to ``SCHEMA_VERSION`` (idempotent)."""
         migrate(self.engine)
@@ -356,7 +368,7 @@ class Store:
         """Daily bars (contract frame) sorted by (symbol, date); ``adj_close`` only if stored."""
         d = t.daily_prices.c
         stmt = select(
-            d.symbol, cast(d.date, String).label("date"), *(d[c] for c in OHLCV), d.adj_close
+            d.symbol, self._iso(d.date).label("date"), *(d[c] for c in OHLCV), d.adj_close
         )
         stmt = self._filter(stmt, d.symbol, d.date, symbols, start, end)
         with self.engine.connect() as conn:
@@ -390,7 +402,7 @@ class Store:
         """The market calendar seen by the store: every date on which some symbol traded."""
         d = t.daily_prices.c
         with self.engine.connect() as conn:
-            frame = _read(conn, select(cast(d.date, String).label("date")).distinct())
+            frame = _read(conn, select(self._iso(d.date).label("date")).distinct())
         return pd.DatetimeIndex(_parse_dates(frame["date"]).sort_values(), name=DATE)
 
     def symbols_summary(self) -> pd.DataFrame:
@@ -402,8 +414,8 @@ class Store:
         stmt = select(
             d.symbol,
             func.count().label("rows"),
-            cast(func.min(d.date), String).label("first_date"),
-            cast(func.max(d.date), String).label("last_date"),
+            self._iso(func.min(d.date)).label("first_date"),
+            self._iso(func.max(d.date)).label("last_date"),
             func.max(d.ingested_at).label("last_update"),
         ).group_by(d.symbol)
         with self.engine.connect() as conn:
@@ -441,6 +453,7 @@ class Store:
             frame = _read(conn, select(t.symbols).order_by(t.symbols.c.symbol))
         for col in ("first_date", "last_date"):
             frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")
+        frame["simulated"] = frame["simulated"].astype(bool)
         return frame
 
     # --- corporate actions ------------------------------------------------------------------
@@ -484,7 +497,7 @@ class Store:
         """Stored adjustment factors: symbol, date, factor."""
         f = t.adjustment_factors.c
         stmt = self._filter(
-            select(f.symbol, cast(f.date, String).label("date"), f.factor),
+            select(f.symbol, self._iso(f.date).label("date"), f.factor),
             f.symbol,
             f.date,
             symbols,
@@ -501,7 +514,7 @@ class Store:
         """Stored corporate actions: symbol, date, prev_close, close, pct_change, ratio, kind."""
         c = t.corporate_actions.c
         others = [col for col in t.corporate_actions.columns if col.name not in ("symbol", "date")]
-        stmt = select(c.symbol, cast(c.date, String).label("date"), *others)
+        stmt = select(c.symbol, self._iso(c.date).label("date"), *others)
         stmt = self._filter(stmt, c.symbol, c.date, symbols, None, None)
         with self.engine.connect() as conn:
             frame = _read(conn, stmt.order_by(c.symbol, c.date))
@@ -527,7 +540,7 @@ class Store:
         self, target: Table, cols: list[str], symbols: Any, start: Any, end: Any
     ) -> pd.DataFrame:
         c = target.c
-        stmt = select(c.symbol, cast(c.week_end, String).label(WEEK_END), *(c[n] for n in cols))
+        stmt = select(c.symbol, self._iso(c.week_end).label(WEEK_END), *(c[n] for n in cols))
         stmt = self._filter(stmt, c.symbol, c.week_end, symbols, start, end)
         with self.engine.connect() as conn:
             frame = _read(conn, stmt.order_by(c.symbol, c.week_end))
@@ -604,9 +617,7 @@ class Store:
         key = ["symbol", "prediction_date", "price_model_version", "pattern_model_version"]
         # Who asked and when (source, request_id, created_at) stay those of the first serve.
         values = [
-            c
-            for c in PREDICTION_COLUMNS
-            if c not in (*key, "created_at", "source", "request_id")
+            c for c in PREDICTION_COLUMNS if c not in (*key, "created_at", "source", "request_id")
         ]
         insert = sqlite.insert(p) if self.dialect == "sqlite" else postgresql.insert(p)
         stmt = insert.on_conflict_do_update(

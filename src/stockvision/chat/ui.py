@@ -1,0 +1,334 @@
+"""The web chat: a Gradio Blocks app mounted at ``/chat`` in the FastAPI app.
+
+Two tabs: the conversation (chat, example questions, a VI/EN/auto language switch and the chart
+panel, drawn after the answer so the text is never held up by it) and a CSV upload that predicts
+from the user's own export without writing it anywhere. Each browser session gets its own
+session id (``gr.State``), so the engine's follow-up context and the chat history are per session.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+import gradio as gr
+from fastapi import FastAPI
+
+from stockvision.chat import answers as A
+from stockvision.chat.charts import build_chart, empty_figure, figure_for
+from stockvision.serving.schemas import Prediction
+
+log = logging.getLogger(__name__)
+
+UI_PATH = "/chat"
+MAX_UPLOAD = "20mb"
+EXAMPLES = [
+    "Dự đoán giá VNM tháng sau?",
+    "Mã nào tăng tháng tới?",
+    "Tại sao FPT tăng?",
+    "so sánh HPG và HSG",
+    "mô hình chính xác không?",
+    "Predict FPT next month",
+]
+LANGUAGES = [("Tự động / Auto", "auto"), ("Tiếng Việt", "vi"), ("English", "en")]
+CSS = """
+#sv-header h1 {margin-bottom: 0}
+#sv-header p {margin-top: 4px; color: var(--body-text-color-subdued)}
+.sv-examples button {font-size: 0.85em !important}
+#sv-upload-result {min-height: 120px}
+"""
+HEADER = """# Stock Vision
+Dự báo 1 tháng cho cổ phiếu Việt Nam (HoSE/HNX/UPCoM): giá mục tiêu kèm khoảng tin cậy, xu hướng
+tăng/giảm/đi ngang và lý do. *One-month-ahead outlook for Vietnamese stocks.*
+**Không phải khuyến nghị đầu tư / not investment advice.**"""
+
+
+def _language(value: str | None) -> str | None:
+    return value if value in ("vi", "en") else None
+
+
+def _new_session(engine: Any) -> str:
+    maker = getattr(engine, "new_session_id", None)
+    if maker is not None:
+        return maker()
+    import uuid
+
+    return uuid.uuid4().hex
+
+
+def upload_summary(info: dict[str, Any], lang: str) -> str:
+    """One line about what was read from the uploaded file."""
+    if not info:
+        return ""
+    vi = lang == "vi"
+    d0 = A.fmt_date(date.fromisoformat(info["first_date"]), lang)
+    d1 = A.fmt_date(date.fromisoformat(info["last_date"]), lang)
+    text = (
+        f"{info['file']}: {info['rows']} phiên, {info['symbols']} mã, {d0} → {d1}"
+        if vi
+        else f"{info['file']}: {info['rows']} sessions, {info['symbols']} symbol(s), {d0} → {d1}"
+    )
+    if info.get("rows_skipped"):
+        text += (
+            f"; bỏ qua {info['rows_skipped']} dòng lỗi"
+            if vi
+            else f"; {info['rows_skipped']} bad row(s) skipped"
+        )
+        if info.get("problems"):
+            text += f" ({'; '.join(info['problems'][:2])})"
+    short = info.get("too_short") or {}
+    if short:
+        listed = ", ".join(f"{s} ({n})" for s, n in short.items())
+        need = info.get("min_weeks")
+        text += (
+            f"; chưa đủ {need} tuần để dự báo: {listed}"
+            if vi
+            else f"; under {need} weeks, not predicted: {listed}"
+        )
+    return text + "."
+
+
+def make_handlers(engine: Any, service: Any) -> dict[str, Any]:
+    """The UI's event functions, plain Python (tested without a browser)."""
+
+    def ask(message: str, history: list[dict] | None, session_id: str | None, lang: str | None):
+        history = list(history or [])
+        text = (message or "").strip()
+        if not text:
+            return history, "", session_id, None
+        sid = session_id or _new_session(engine)
+        resp = engine.ask(text, sid, _language(lang))
+        history += [
+            {"role": "user", "content": text},
+            {"role": "assistant", "content": resp.answer},
+        ]
+        symbol = resp.chart_symbol or (resp.predictions[0].symbol if resp.predictions else None)
+        chart = None
+        if symbol:
+            pred = next((p for p in resp.predictions if p.symbol == symbol), None)
+            chart = {
+                "symbol": symbol,
+                "weeks": resp.chart_weeks or 52,
+                "prediction": pred.model_dump(mode="json") if pred else None,
+                "language": resp.language,
+            }
+        return history, "", sid, chart
+
+    def chart(request: dict | None):
+        if not request:
+            return gr.skip()
+        pred = request.get("prediction")
+        prediction = Prediction.model_validate(pred) if pred else None
+        if prediction is None:  # chart/history questions: add the current forecast if there is one
+            try:
+                prediction = service.predict_one(request["symbol"], "chat")
+            except Exception:
+                prediction = None
+        return build_chart(
+            service, request["symbol"], int(request.get("weeks") or 52), prediction,
+            request.get("language") or "vi",
+        )  # fmt: skip
+
+    def clear(session_id: str | None):
+        if session_id and hasattr(engine, "sessions"):
+            engine.sessions.reset(session_id)
+        return [], None, empty_figure("📊")
+
+    def upload(path: str | None, lang: str | None):
+        from stockvision.serving.errors import ServiceError
+        from stockvision.serving.upload import FORMAT_HINT, FORMAT_HINT_VI, predict_uploaded
+
+        language = _language(lang) or "vi"
+        if not path:
+            return gr.skip(), gr.skip()
+        try:
+            preds, weekly = predict_uploaded(service, path)
+        except ServiceError as exc:
+            vi = language == "vi"
+            msg = exc.message_vi if vi else exc.message
+            tip = FORMAT_HINT_VI if vi and exc.hint == FORMAT_HINT else exc.hint
+            hint = f"\n\n{'Gợi ý' if vi else 'Hint'}: {tip}" if tip else ""
+            title = "Không dự báo được từ file này" if vi else "Cannot predict from this file"
+            return f"### ⚠ {title}\n\n{msg}{hint}", empty_figure("—")
+        except Exception as exc:  # a bug must not leave the user without an answer
+            log.exception("upload prediction failed")
+            return f"### ⚠ {type(exc).__name__}: {exc}", empty_figure("—")
+        note = (
+            "Dự báo từ file tải lên (không lưu vào kho dữ liệu chung)"
+            if language == "vi"
+            else "Forecast from the uploaded file (not stored anywhere)"
+        )
+        body = f"**{note}** — {weekly.attrs.get('summary', '')}\n\n" + A.format_predictions(
+            preds[:10], language
+        )
+        first = preds[0]
+        bars = weekly.loc[weekly["symbol"] == first.symbol]
+        fig = figure_for(
+            first.symbol,
+            bars,
+            prediction=first,
+            language=language,
+            subtitle=note,
+        )
+        title = "Kết quả dự báo" if language == "vi" else "Forecast"
+        answer = A.compose(body, language, False).replace("\n", "  \n")
+        return f"### {title}\n*{note}*\n\n{answer}", fig
+
+    return {"ask": ask, "chart": chart, "clear": clear, "upload": upload}
+
+
+def build_blocks(engine: Any, service: Any) -> gr.Blocks:
+    """The Gradio app (not yet mounted)."""
+    h = make_handlers(engine, service)
+    with gr.Blocks(title="Stock Vision — Chat", fill_width=True) as blocks:
+        session = gr.State(None)
+        chart_request = gr.State(None)
+        gr.Markdown(HEADER, elem_id="sv-header")
+        with gr.Row():
+            lang = gr.Radio(
+                LANGUAGES,
+                value="auto",
+                label="Ngôn ngữ trả lời / Answer language",
+                scale=0,
+                min_width=560,
+            )
+        with gr.Tabs():
+            with gr.Tab("Trò chuyện / Chat", id="chat"), gr.Row(equal_height=False):
+                with gr.Column(scale=5, min_width=360):
+                    chatbot = gr.Chatbot(
+                        label="Stock Vision",
+                        height=520,
+                        elem_id="sv-chatbot",
+                        buttons=["copy"],
+                        feedback_options=None,
+                        placeholder=(
+                            "Hỏi về cổ phiếu, ví dụ “Dự đoán giá VNM tháng sau?”<br>"
+                            "Ask about a stock, e.g. “Predict FPT next month”."
+                        ),
+                    )
+                    with gr.Row():
+                        box = gr.Textbox(
+                            placeholder="Nhập câu hỏi… / Type a question…",
+                            show_label=False,
+                            scale=5,
+                            elem_id="sv-input",
+                            autofocus=True,
+                        )
+                        send = gr.Button("Gửi / Send", variant="primary", scale=1)
+                    gr.Markdown("**Câu hỏi mẫu / Examples**")
+                    with gr.Row(elem_classes="sv-examples"):
+                        example_buttons = [
+                            gr.Button(q, size="sm", variant="secondary") for q in EXAMPLES
+                        ]
+                    clear = gr.Button("Xoá hội thoại / Clear", size="sm")
+                with gr.Column(scale=6, min_width=420):
+                    plot = gr.Plot(label="Biểu đồ / Chart", elem_id="sv-chart")
+            with gr.Tab("Tải CSV / Upload CSV", id="upload"):
+                gr.Markdown(
+                    "Tải lên file giá **ngày** (OHLCV) xuất từ công ty chứng khoán, investing.com, "
+                    "vnstock hay Excel — ít nhất 26 tuần. File chỉ dùng để dự báo, không được lưu.  \n"
+                    "*Upload a daily OHLCV export (broker, investing.com, vnstock, Excel), at least "
+                    "26 weeks. It is used for this forecast only and not stored.*"
+                )
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=4, min_width=320):
+                        upload_file = gr.File(
+                            label="File CSV", file_types=[".csv", ".txt"], elem_id="sv-upload"
+                        )
+                        upload_result = gr.Markdown(elem_id="sv-upload-result")
+                    with gr.Column(scale=6, min_width=420):
+                        upload_plot = gr.Plot(label="Biểu đồ / Chart", elem_id="sv-upload-chart")
+
+        ask_io = {"outputs": [chatbot, box, session, chart_request]}
+        for i, trigger in enumerate((box.submit, send.click)):
+            trigger(
+                h["ask"],
+                [box, chatbot, session, lang],
+                api_name="ask" if i == 0 else "ask_button",
+                api_visibility="public" if i == 0 else "undocumented",
+                **ask_io,
+            ).then(h["chart"], [chart_request], [plot], api_name=f"chart_{i}",
+                   api_visibility="undocumented")  # fmt: skip
+        for i, (btn, question) in enumerate(zip(example_buttons, EXAMPLES, strict=True)):
+            example = gr.State(question)
+            btn.click(
+                h["ask"],
+                [example, chatbot, session, lang],
+                api_name=f"example_{i}",
+                api_visibility="undocumented",
+                **ask_io,
+            ).then(h["chart"], [chart_request], [plot], api_name=f"example_chart_{i}",
+                   api_visibility="undocumented")  # fmt: skip
+        clear.click(
+            h["clear"],
+            [session],
+            [chatbot, chart_request, plot],
+            api_name="clear",
+            api_visibility="undocumented",
+        )
+        upload_file.upload(
+            h["upload"],
+            [upload_file, lang],
+            [upload_result, upload_plot],
+            api_name="upload_csv",
+        )
+    return blocks
+
+
+class _UploadRoute:
+    """Route Gradio's file uploads around the API's 64 KB JSON body guard.
+
+    The app's guard middleware caps every request body at the JSON limit, which would reject
+    any CSV export over 64 KB sent to ``/chat/gradio_api/upload``. This outermost ASGI layer
+    checks the declared size against the upload limit and hands those requests straight to the
+    router (hence to the mounted Gradio app, which enforces ``max_file_size`` while streaming);
+    every other request goes through the normal middleware stack.
+    """
+
+    def __init__(self, app: Any, router: Any, path: str, limit: int) -> None:
+        self.app = app
+        self.router = router
+        self.prefix = f"{path}/gradio_api/upload"
+        self.limit = limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.prefix):
+            length = next(
+                (v for k, v in scope.get("headers") or [] if k == b"content-length"), None
+            )
+            if length is not None and (not length.isdigit() or int(length) > self.limit):
+                await _plain(send, 413, b"file too large: at most 20 MB")
+                return
+            await self.router(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+async def _plain(send: Any, status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def mount_chat_ui(app: FastAPI, engine: Any, service: Any) -> FastAPI:
+    """Mount the chat at ``/chat/`` on ``app`` (``engine``: a ``ChatService`` or ``ChatEngine``)."""
+    blocks = build_blocks(engine, service)
+    app.add_middleware(
+        _UploadRoute, router=app.router, path=UI_PATH, limit=20 * 1024 * 1024 + 64 * 1024
+    )
+    return gr.mount_gradio_app(
+        app,
+        blocks,
+        path=UI_PATH,
+        theme=gr.themes.Soft(primary_hue="blue"),
+        css=CSS,
+        footer_links=["api"],
+        max_file_size=MAX_UPLOAD,
+        show_error=True,
+    )

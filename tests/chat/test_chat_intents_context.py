@@ -167,3 +167,16 @@ def test_session_store_ttl_bounds_and_threads():
     for t in threads:
         t.join()
     assert not errors and len(store) == 50
+
+
+def test_unknown_ticker_with_context_is_not_answered_for_the_previous_symbol():
+    from stockvision.chat.intents import IntentParser
+    from stockvision.chat.symbols import SymbolResolver
+    from stockvision.market.listings import LISTINGS
+
+    parser = IntentParser(SymbolResolver(LISTINGS))
+    ctx = type("Ctx", (), {"last_symbols": ["VNM"], "last_intent": "predict"})()
+    q = parser.parse("dự đoán XYZ", ctx)
+    assert q.symbols == [] and "XYZ" in q.unknown and not q.follow_up
+    # the same question without the unknown ticker still follows the conversation
+    assert parser.parse("còn tháng sau thì sao?", ctx).symbols == ["VNM"]

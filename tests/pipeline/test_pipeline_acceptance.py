@@ -92,9 +92,12 @@ def history(tmp_path_factory, vn30_daily_path) -> dict:
     env = {**ENV, "SV_DATA_DIR": str(home), "SV_CSV_PATHS": str(truncated)}
     runs: dict[str, dict] = {}
     runs["first"] = _run(env)
+    degraded = home / "monitoring" / "degraded.json"  # what monitoring/report.py writes
+    # monitoring may already flag drift right after the first training (recent weeks vs the training
+    # window): that flag is acknowledged, the models were just retrained on exactly this data
+    runs["first"]["degraded"] = json.loads(degraded.read_text()) if degraded.exists() else None
     runs["unchanged"] = _run(env)
     token = uuid.uuid4().hex
-    degraded = home / "monitoring" / "degraded.json"  # what monitoring/report.py writes
     degraded.write_text(
         json.dumps({"token": token, "reasons": ["live accuracy test"], "at": "now"})
     )
@@ -126,6 +129,9 @@ def test_second_run_on_unchanged_data_skips_and_promotes_nothing(history):
     skipped = [name for name, status in second["steps"].items() if name != "fetch"]
     assert all(second["steps"][name] == "skipped" for name in skipped), second["steps"]
     assert second["registry"] == first["registry"]  # no new versions, no new decisions
+    if first["degraded"] is not None:
+        ack = json.loads((history["home"] / "pipeline" / "retrain_ack.json").read_text())
+        assert ack["token"] == first["degraded"]["token"]
 
 
 def test_degraded_champion_forces_a_retrain_on_unchanged_data(history):
@@ -207,3 +213,24 @@ def test_new_weeks_train_a_challenger_promoted_only_by_the_rules(history):
             assert champion == decision["version"]
         else:
             assert champion == before["registry"]["champions"][kind]
+
+
+def test_registered_runs_carry_the_evaluation_report_and_metrics(history, monkeypatch):
+    from stockvision.registry.model_registry import ModelRegistry
+
+    monkeypatch.setenv("SV_DATA_DIR", str(history["home"]))
+    get_settings.cache_clear()
+    tracking.reset()
+    try:
+        reg = ModelRegistry(get_settings())
+        evaluated = history["first"]["outputs"]["evaluate"]
+        for kind in ("price", "pattern"):
+            record = reg.get(kind, "1")  # the first primary model
+            run = reg.client.get_run(record.run_id)
+            model = history["first"]["outputs"]["train"]["primary"][kind]
+            assert set(evaluated["metrics"][model]) <= set(run.data.metrics)
+            report = Path(evaluated["report_dir"]).name
+            files = {Path(a.path).name for a in reg.client.list_artifacts(record.run_id, report)}
+            assert {"report.html", "metrics.json"} <= files, files
+    finally:
+        tracking.reset()

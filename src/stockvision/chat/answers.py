@@ -273,6 +273,7 @@ def format_ranking(
         )
     if preds:
         as_of = max(p.data_as_of for p in preds)
+        lines.append("")  # a blank line so Markdown does not fold it into the last list item
         lines.append(
             f"Dữ liệu đến {fmt_date(as_of, lang)}; giá theo {_unit(lang)}."
             if lang == "vi"

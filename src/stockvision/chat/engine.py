@@ -219,6 +219,14 @@ class ChatEngine:
                 else f"I could not find that symbol. Did you mean {s}?"
             )
             return
+        if q.unknown:
+            names = ", ".join(q.unknown)
+            reply.add(
+                f"Mình không tìm thấy mã {names} trong danh sách niêm yết. Ví dụ: “{example}”."
+                if q.language == "vi"
+                else f"I could not find {names} among listed symbols. For example: “{example}”."
+            )
+            return
         reply.add(
             f"Bạn muốn hỏi mã nào? Ví dụ: “{example}”."
             if q.language == "vi"

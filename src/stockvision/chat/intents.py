@@ -529,6 +529,7 @@ class ParsedQuery:
     weeks: int | None = None
     language: str = "vi"
     did_you_mean: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # ticker-like tokens that match no symbol
     confidence: float = 0.0
     slang: list[str] = field(default_factory=list)
     follow_up: bool = False
@@ -671,6 +672,7 @@ class IntentParser:
             weeks=_find_weeks(folded),
             language=language,
             did_you_mean=list(res.did_you_mean),
+            unknown=list(res.unknown),
             slang=[tag for phrase, tag in SLANG.items() if match.has(phrase)],
             show_versions=any(match.has(c) for c in VERSION_CUES),
         )
@@ -739,7 +741,14 @@ class IntentParser:
         if q.intent == "compare" and len(q.symbols) == 1 and last_syms:
             q.symbols = [s for s in last_syms if s not in q.symbols][:3] + q.symbols
             q.follow_up = True
-        elif needs_symbol and not q.symbols and not q.group and not q.did_you_mean and last_syms:
+        elif (
+            needs_symbol
+            and not q.symbols
+            and not q.group
+            and not q.did_you_mean
+            and not q.unknown  # "dự đoán XYZ": say XYZ is unknown, never answer for the last symbol
+            and last_syms
+        ):
             q.symbols = last_syms if q.intent != "chart" else last_syms[:1]
             q.follow_up = True
         elif (

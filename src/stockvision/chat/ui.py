@@ -276,52 +276,9 @@ def build_blocks(engine: Any, service: Any) -> gr.Blocks:
     return blocks
 
 
-class _UploadRoute:
-    """Route Gradio's file uploads around the API's 64 KB JSON body guard.
-
-    The app's guard middleware caps every request body at the JSON limit, which would reject
-    any CSV export over 64 KB sent to ``/chat/gradio_api/upload``. This outermost ASGI layer
-    checks the declared size against the upload limit and hands those requests straight to the
-    router (hence to the mounted Gradio app, which enforces ``max_file_size`` while streaming);
-    every other request goes through the normal middleware stack.
-    """
-
-    def __init__(self, app: Any, router: Any, path: str, limit: int) -> None:
-        self.app = app
-        self.router = router
-        self.prefix = f"{path}/gradio_api/upload"
-        self.limit = limit
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(self.prefix):
-            length = next(
-                (v for k, v in scope.get("headers") or [] if k == b"content-length"), None
-            )
-            if length is not None and (not length.isdigit() or int(length) > self.limit):
-                await _plain(send, 413, b"file too large: at most 20 MB")
-                return
-            await self.router(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
-
-
-async def _plain(send: Any, status: int, body: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"text/plain; charset=utf-8")],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
 def mount_chat_ui(app: FastAPI, engine: Any, service: Any) -> FastAPI:
     """Mount the chat at ``/chat/`` on ``app`` (``engine``: a ``ChatService`` or ``ChatEngine``)."""
     blocks = build_blocks(engine, service)
-    app.add_middleware(
-        _UploadRoute, router=app.router, path=UI_PATH, limit=20 * 1024 * 1024 + 64 * 1024
-    )
     return gr.mount_gradio_app(
         app,
         blocks,

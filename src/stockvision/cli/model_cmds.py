@@ -48,7 +48,7 @@ def evaluate(
     names = [m.strip() for m in models.split(",")] if models else ALL_MODELS
     snap = snapshot(settings)
     with progress_bar(not as_json) as bar:
-        result = run_eval(settings, snap, progress=bar, models=names, out_dir=out_dir)
+        result = run_eval(settings, snap, progress=bar, models=names, out_dir=out_dir, on_error="drop")
     if as_json:
         print_json(json.loads((Path(result["report_dir"]) / "metrics.json").read_text()))
         return
@@ -87,6 +87,8 @@ def evaluate(
             ),
         )
     out.print(table)
+    if result.get("failed"):
+        console.print(f"[yellow]Left out (failed):[/yellow] {', '.join(result['failed'])}")
     console.print(f"Report: {Path(result['report_dir']) / 'report.html'}")
 
 

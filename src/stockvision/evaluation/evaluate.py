@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -15,12 +15,16 @@ from stockvision.evaluation.scoring import Scorecard, score
 from stockvision.evaluation.splits import WalkForwardSplitter
 from stockvision.evaluation.walkforward import (
     EvaluationResult,
+    ProgressEvent,
     labelled_weeks,
     rich_progress,
     run_walk_forward,
 )
 
-__all__ = ["default_models", "evaluate"]
+if TYPE_CHECKING:
+    from stockvision.features import DatasetBuilder
+
+__all__ = ["default_models", "evaluate", "evaluate_dataset"]
 
 
 def default_models() -> list[str]:
@@ -48,28 +52,55 @@ def evaluate(
     from stockvision.features import DatasetBuilder, build_features_and_labels
 
     settings = settings or get_settings()
-    names = list(model_names) if model_names else default_models()
     features, labels = build_features_and_labels(adjusted_daily, settings)
     builder = DatasetBuilder(
         features, labels, seq_len=settings.seq_len, horizon=settings.horizon_weeks
     )
+    return evaluate_dataset(
+        builder,
+        adjusted_daily,
+        out_dir,
+        model_names,
+        splitter,
+        settings,
+        show_progress=show_progress,
+        on_error=on_error,
+    )
+
+
+def evaluate_dataset(
+    builder: DatasetBuilder,
+    adjusted_daily: pd.DataFrame | None,
+    out_dir: Path | str,
+    model_names: Sequence[str] | None = None,
+    splitter: WalkForwardSplitter | None = None,
+    settings: Settings | None = None,
+    *,
+    show_progress: bool = True,
+    progress: Callable[[ProgressEvent], None] | None = None,
+    on_error: Literal["raise", "drop"] = "drop",
+    model_params: dict[str, dict[str, Any]] | None = None,
+) -> tuple[Path, Scorecard, EvaluationResult]:
+    """Walk-forward evaluation of a built dataset (the pipeline's snapshot or fresh features):
+    run, score, backtest and write report.html + metrics.json into ``out_dir``.
+
+    ``progress`` (a ``ProgressEvent`` callback) replaces the built-in Rich display.
+    """
+    settings = settings or get_settings()
+    names = list(model_names) if model_names else default_models()
     splitter = splitter or WalkForwardSplitter(horizon=settings.horizon_weeks)
-    if show_progress:
+    kwargs: dict[str, Any] = {
+        "daily": adjusted_daily,
+        "seed": settings.seed,
+        "on_error": on_error,
+        "model_params": model_params,
+    }
+    if progress is None and show_progress:
         n_folds = splitter.n_splits(labelled_weeks(builder))
-        with rich_progress(n_folds, names) as progress:
-            result = run_walk_forward(
-                builder,
-                names,
-                splitter,
-                progress,
-                daily=adjusted_daily,
-                seed=settings.seed,
-                on_error=on_error,
-            )
+        with rich_progress(n_folds, names) as bar:
+            result = run_walk_forward(builder, names, splitter, bar, **kwargs)
     else:
-        result = run_walk_forward(
-            builder, names, splitter, daily=adjusted_daily, seed=settings.seed, on_error=on_error
-        )
+        result = run_walk_forward(builder, names, splitter, progress, **kwargs)
     card = score(result, BacktestConfig.from_settings(settings), seed=settings.seed)
     path = write_report(result, out_dir, card=card)
     return path, card, result

@@ -22,6 +22,7 @@ from stockvision.evaluation.backtest import (
     run_backtest,
 )
 from stockvision.evaluation.walkforward import (
+    MODEL_CAL_COLUMNS,
     PRIOR_COLUMNS,
     PROB_COLUMNS,
     UNCAL_COLUMNS,
@@ -132,6 +133,8 @@ def _pattern_block(rows: pd.DataFrame, n_bins: int) -> dict[str, float]:
     pred = probs.argmax(axis=1)
     uncal = rows[UNCAL_COLUMNS]
     has_uncal = bool(uncal.notna().all(axis=1).all())
+    own = rows[MODEL_CAL_COLUMNS] if set(MODEL_CAL_COLUMNS) <= set(rows.columns) else None
+    has_own = own is not None and bool(own.notna().all(axis=1).all())
     return {
         "accuracy": m.accuracy(y, pred),
         "balanced_accuracy": m.balanced_accuracy(y, pred),
@@ -142,6 +145,9 @@ def _pattern_block(rows: pd.DataFrame, n_bins: int) -> dict[str, float]:
         "brier_skill": m.brier_skill(probs, y, ref),
         "ece": m.ece(probs, y, n_bins),
         "ece_uncalibrated": m.ece(uncal.to_numpy(), y, n_bins) if has_uncal else float("nan"),
+        # the fold model's own temperature (fitted on its 13-week validation window only)
+        "ece_model_temperature": m.ece(own.to_numpy(), y, n_bins) if has_own else float("nan"),
+        "log_loss_uncalibrated": m.log_loss(uncal.to_numpy(), y) if has_uncal else float("nan"),
         "prior_accuracy": m.accuracy(y, ref.argmax(axis=1)),
     }
 
@@ -177,6 +183,7 @@ def score(
     }
     if result.splitter:
         window["splitter"] = dict(result.splitter)
+    window["calibration"] = getattr(result, "calibration", "model")
     card = Scorecard(metrics={"evaluation_window": window, "universe": list(result.universe)})
     models: dict[str, Any] = {}
     cfg = backtest_config or BacktestConfig.from_settings()
@@ -191,6 +198,10 @@ def score(
             rows = _pattern_rows(df)
             if not rows.empty:
                 entry["pattern"] = _pattern_block(rows, n_bins)
+                temps = (getattr(result, "temperatures", None) or {}).get(name)
+                if temps:
+                    entry["pattern"]["temperature_mean"] = float(np.mean(temps))
+                    entry["pattern"]["temperature_last"] = float(temps[-1])
                 y = rows["actual_pattern"].to_numpy()
                 cal = m.reliability_diagram(rows[PROB_COLUMNS].to_numpy(), y, n_bins)
                 unc = None

@@ -6,6 +6,15 @@ for early stopping / calibration / conformal intervals / alpha tuning, never use
 and asked for predictions on the fold's test block only. The result is one tidy frame of
 out-of-sample predictions that every metric, the backtest and the report are computed from.
 
+Calibration of the pattern models (``calibration="pooled_val"``, the default): a temperature fitted
+on one 13-week validation window follows that quarter's class mix and market regime (weeks move
+together, so 13 weeks are only a handful of independent observations) and made probabilities worse
+out of sample. The walk-forward therefore refits each fold's temperature on the POOLED validation
+predictions of this and every earlier fold (each made by its own fold's model on weeks it did not
+train on, the latest fold's prediction kept where validation windows overlap). Every pooled week
+lies before the fold's purge gap, so no test week is used. The model's own validation-window
+temperature is kept in the ``p_*_model`` columns, the uncalibrated probabilities in ``p_*_uncal``.
+
 Runs are deterministic: every fit is preceded by seeding Python, numpy and (if loaded) torch
 with the same seed, so two runs give bit-identical predictions and ``metrics.json``.
 """
@@ -32,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PREDICTION_COLUMNS",
     "EvaluationResult",
+    "PooledTemperature",
     "ProgressEvent",
     "labelled_weeks",
     "rich_progress",
@@ -40,6 +50,7 @@ __all__ = [
 
 PROB_COLUMNS = ["p_down", "p_sideways", "p_up"]
 UNCAL_COLUMNS = ["p_down_uncal", "p_sideways_uncal", "p_up_uncal"]
+MODEL_CAL_COLUMNS = ["p_down_model", "p_sideways_model", "p_up_model"]
 PRIOR_COLUMNS = ["prior_down", "prior_sideways", "prior_up"]
 PREDICTION_COLUMNS = [
     "fold",
@@ -56,6 +67,7 @@ PREDICTION_COLUMNS = [
     "high",
     *PROB_COLUMNS,
     *UNCAL_COLUMNS,
+    *MODEL_CAL_COLUMNS,
     "pred_pattern",
     *PRIOR_COLUMNS,
 ]
@@ -92,6 +104,9 @@ class EvaluationResult:
     timings: dict[str, dict[str, float]] = field(default_factory=dict)
     splitter: dict[str, Any] | None = None
     failed: dict[str, str] = field(default_factory=dict)
+    #: per pattern model, the temperature applied in each fold (pooled-validation calibration)
+    temperatures: dict[str, list[float]] = field(default_factory=dict)
+    calibration: str = "pooled_val"
 
     def model_predictions(self, model: str) -> pd.DataFrame:
         return self.predictions[self.predictions["model"] == model]
@@ -150,7 +165,7 @@ def _base_frame(test: Any, fold: Fold, name: str, kind: str, prior: np.ndarray) 
             "actual_pattern": codes,
         }
     )
-    for col in ["pred_log_return", "low", "high", *PROB_COLUMNS, *UNCAL_COLUMNS]:
+    for col in ["pred_log_return", "low", "high", *PROB_COLUMNS, *UNCAL_COLUMNS, *MODEL_CAL_COLUMNS]:
         frame[col] = np.nan
     frame["pred_pattern"] = np.int64(-1)
     for col, value in zip(PRIOR_COLUMNS, prior, strict=True):
@@ -177,10 +192,68 @@ def _predict(model: Any, test: Any, frame: pd.DataFrame) -> pd.DataFrame:
         frame[PROB_COLUMNS] = probs
         frame["pred_pattern"] = probs.argmax(axis=1).astype(np.int64)
         if _supports_uncalibrated(model):
+            frame[MODEL_CAL_COLUMNS] = probs
             frame[UNCAL_COLUMNS] = np.asarray(model.predict_proba(test, calibrated=False), float)
     else:
         raise RuntimeError(f"model {model.name!r} has unknown kind {model.kind!r}")
     return frame
+
+
+class PooledTemperature:
+    """Out-of-fold validation predictions of one pattern model, pooled across folds.
+
+    ``add`` stores a fold's uncalibrated validation probabilities (labelled rows only; a later
+    fold's prediction replaces an earlier one for the same symbol and week); ``temperature`` fits
+    one temperature on everything stored so far.
+    """
+
+    def __init__(self) -> None:
+        self._parts: list[pd.DataFrame] = []
+
+    def add(self, fold: int, labels: pd.DataFrame, uncal: np.ndarray) -> None:
+        from stockvision.features import PATTERN_CLASSES
+
+        codes = pd.Categorical(labels["pattern"], categories=PATTERN_CLASSES).codes
+        keep = codes >= 0
+        idx = labels.index[keep]
+        part = pd.DataFrame(
+            np.log(np.clip(np.asarray(uncal, dtype=np.float64)[keep], 1e-12, 1.0)),
+            columns=PROB_COLUMNS,
+        )
+        part["symbol"] = idx.get_level_values("symbol").astype(str)
+        part["week_end"] = pd.DatetimeIndex(idx.get_level_values("week_end"))
+        part["code"] = codes[keep].astype(np.int64)
+        part["fold"] = fold
+        self._parts.append(part)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self._pooled())
+
+    def _pooled(self) -> pd.DataFrame:
+        if not self._parts:
+            return pd.DataFrame(columns=[*PROB_COLUMNS, "symbol", "week_end", "code", "fold"])
+        pooled = pd.concat(self._parts, ignore_index=True)
+        return pooled.drop_duplicates(["symbol", "week_end"], keep="last")
+
+    def temperature(self) -> float:
+        from stockvision.models.calibration import fit_temperature
+
+        pooled = self._pooled()
+        return fit_temperature(pooled[PROB_COLUMNS].to_numpy(), pooled["code"].to_numpy())
+
+
+def _recalibrate(
+    model: Any, val: Any, frame: pd.DataFrame, pool: PooledTemperature, fold: int
+) -> float:
+    """Replace the fold's calibrated probabilities by the pooled-validation temperature's."""
+    from stockvision.models.calibration import apply_temperature
+
+    pool.add(fold, val.labels, model.predict_proba(val, calibrated=False))
+    t = pool.temperature()
+    logp = np.log(np.clip(frame[UNCAL_COLUMNS].to_numpy(dtype=np.float64), 1e-12, 1.0))
+    frame[PROB_COLUMNS] = apply_temperature(logp, t)
+    return t
 
 
 def run_walk_forward(
@@ -193,6 +266,7 @@ def run_walk_forward(
     seed: int | None = None,
     model_params: dict[str, dict[str, Any]] | None = None,
     on_error: Literal["raise", "drop"] = "raise",
+    calibration: Literal["pooled_val", "model"] = "pooled_val",
 ) -> EvaluationResult:
     """Fit every model on every fold and collect its out-of-sample test predictions.
 
@@ -201,7 +275,9 @@ def run_walk_forward(
     arguments per model name. ``daily`` (adjusted daily frame) is stored for the backtest.
     ``on_error="drop"`` keeps a long run going when a model fails on some fold: that model is
     removed from the result entirely (partial-fold metrics would not be comparable) and its
-    error is recorded in ``result.failed``; the default re-raises.
+    error is recorded in ``result.failed``; the default re-raises. ``calibration``: "pooled_val"
+    refits each pattern model's temperature on the pooled out-of-fold validation predictions (see
+    the module docstring), "model" keeps each fold model's own validation-window temperature.
     """
     from stockvision.models.registry_names import MODEL_FACTORIES
 
@@ -235,7 +311,11 @@ def run_walk_forward(
         seed = get_settings().seed
     if on_error not in ("raise", "drop"):
         raise ValueError(f"on_error must be 'raise' or 'drop', got {on_error!r}")
+    if calibration not in ("pooled_val", "model"):
+        raise ValueError(f"calibration must be 'pooled_val' or 'model', got {calibration!r}")
     params = model_params or {}
+    pools: dict[str, PooledTemperature] = {}
+    temperatures: dict[str, list[float]] = {}
     failed: dict[str, str] = {}
 
     frames: list[pd.DataFrame] = []
@@ -263,6 +343,16 @@ def run_walk_forward(
                 model.fit(train, val)
                 t1 = time.perf_counter()
                 frame = _predict(model, test, _base_frame(test, fold, name, model.kind, prior))
+                if (
+                    calibration == "pooled_val"
+                    and model.kind == "pattern"
+                    and val is not None
+                    and len(val) > 0
+                    and _supports_uncalibrated(model)
+                ):
+                    pool = pools.setdefault(name, PooledTemperature())
+                    t = _recalibrate(model, val, frame, pool, fold.index)
+                    temperatures.setdefault(name, []).append(t)
             except Exception as exc:
                 if on_error == "raise":
                     raise
@@ -298,6 +388,8 @@ def run_walk_forward(
         timings=timings,
         splitter=splitter_params,
         failed=failed,
+        temperatures={m: t for m, t in temperatures.items() if m not in failed},
+        calibration=calibration,
     )
 
 

@@ -442,16 +442,19 @@ def evaluate(
     models: list[str] | None = None,
     out_dir: Path | None = None,
     store: Any = None,
+    on_error: str = "raise",
 ) -> dict[str, Any]:
-    """Walk-forward evaluation of the candidates and baselines; writes report.html and metrics.json."""
-    from stockvision.evaluation.report import write_report
+    """Walk-forward evaluation of the candidates and baselines; writes report.html and metrics.json.
+
+    The pipeline evaluates its candidates with ``on_error="raise"`` (a broken candidate must stop the run);
+    ``stockvision evaluate`` compares every model with ``on_error="drop"`` (a failing model is listed).
+    """
+    from stockvision.evaluation.evaluate import evaluate_dataset
     from stockvision.evaluation.splits import WalkForwardSplitter
-    from stockvision.evaluation.walkforward import run_walk_forward
 
     builder = _builder_from_snapshot(settings, snap)
     cfg = training_config(settings)
     names = models or list(dict.fromkeys([*cfg["primary"].values(), *cfg["baseline"].values()]))
-    check_model_names(names)
     splitter = WalkForwardSplitter(
         horizon=settings.horizon_weeks,
         val_weeks=settings.val_weeks,
@@ -465,28 +468,26 @@ def evaluate(
             done = event.fold + (1 if event.stage == "done" else 0)
             progress(done, event.n_folds, f"walk-forward {event.model}")
 
-    result = run_walk_forward(
+    out_dir = Path(out_dir) if out_dir else settings.reports_dir / "evaluation" / snap["digest"][:16]
+    _, _, result = evaluate_dataset(
         builder,
+        daily,
+        out_dir,
         names,
         splitter,
-        cb,
-        daily=daily,
-        seed=settings.seed,
+        settings,
+        show_progress=False,
+        progress=cb,
+        on_error=on_error,  # type: ignore[arg-type]
         model_params={n: _model_params(n, settings) for n in names},
     )
-    out_dir = (
-        Path(out_dir) if out_dir else settings.reports_dir / "evaluation" / snap["digest"][:16]
-    )
-    written = write_report(result, out_dir)
     metrics = json.loads((out_dir / "metrics.json").read_text())
     return {
         "digest": frame_digest(result.predictions),
         "report_dir": str(out_dir),
-        "paths": {k: str(v) for k, v in (written or {}).items()}
-        if isinstance(written, dict)
-        else {},
         "metrics": {name: flat_metrics(block) for name, block in metrics["models"].items()},
         "window": metrics.get("evaluation_window"),
+        "failed": sorted(getattr(result, "failed", {}) or {}),
     }
 
 

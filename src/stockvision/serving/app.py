@@ -49,6 +49,8 @@ from stockvision.serving.service import PredictionService
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+UPLOAD_PREFIX = "/chat/gradio_api/upload"
+UPLOAD_MAX_BYTES = 20 * 1024 * 1024 + 64 * 1024  # the chat UI's 20 MB file limit plus form overhead
 API_PREFIX = "/api/v1"
 SymbolPath = Annotated[
     str,
@@ -276,15 +278,17 @@ class GuardMiddleware:
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
+        path = scope.get("path", "")
+        # file uploads to the chat UI may be larger than API bodies (Gradio enforces max_file_size)
+        max_body = UPLOAD_MAX_BYTES if path.startswith(UPLOAD_PREFIX) else self.max_body
         length = None
         for name, value in scope.get("headers") or ():
             if name == b"content-length":
                 length = value
                 break
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+        if length is not None and (not length.isdigit() or int(length) > max_body):
             await _send_error(tracking_send, 413, "payload_too_large", self._too_large())
             return
-        path = scope.get("path", "")
         if path not in UNLIMITED and not path.startswith("/chat/"):
             client = scope.get("client")
             verdict = self.limiter.hit(client[0] if client else "unknown")
@@ -309,7 +313,7 @@ class GuardMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:  # a chunked body without Content-Length
+                if received > max_body:  # a chunked body without Content-Length
                     too_large = True
                     return {"type": "http.disconnect"}  # stop reading; the answer becomes 413
             return message

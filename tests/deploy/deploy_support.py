@@ -4,40 +4,12 @@ small PromQL reader that lists the metric names an expression selects."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 
-# Fallback for when the serving layer is not importable. The authoritative list is
-# `stockvision.serving.metrics.EXPORTED_METRICS` (used whenever that module exists); this copy is
-# the team brief's contract. LEAD: once serving is always present, delete this constant and the
-# fallback branch in `exported_metrics`.
-BRIEF_EXPORTED_METRICS: frozenset[str] = frozenset(
-    {
-        # prometheus-fastapi-instrumentator defaults
-        "http_request_duration_seconds",
-        "http_requests_total",
-        # custom, prefix sv_
-        "sv_predictions_served_total",
-        "sv_cache_hits_total",
-        "sv_cache_misses_total",
-        "sv_errors_total",
-        "sv_model_info",
-        "sv_inference_seconds",
-        "sv_data_last_trading_day_timestamp_seconds",
-        "sv_drift_psi",
-        "sv_drift_detected",
-        "sv_live_pattern_accuracy",
-        "sv_promotion_pattern_accuracy",
-        "sv_live_price_mae_pct",
-        "sv_live_interval_coverage",
-        "sv_model_degraded",
-    }
-)
 # Series Prometheus itself attaches to every scrape target.
 SCRAPE_SERIES: frozenset[str] = frozenset({"up", "scrape_duration_seconds"})
 
@@ -90,7 +62,6 @@ def unknown_metrics(names: set[str], exported: set[str] | frozenset[str]) -> set
 
 def exported_metrics() -> tuple[frozenset[str], str]:
     """(metric names the API exports, where the list came from)."""
-    if importlib.util.find_spec("stockvision.serving.metrics") is not None:
-        module = importlib.import_module("stockvision.serving.metrics")
-        return frozenset(module.EXPORTED_METRICS) | SCRAPE_SERIES, "stockvision.serving.metrics"
-    return BRIEF_EXPORTED_METRICS | SCRAPE_SERIES, "brief fallback (serving layer not importable)"
+    from stockvision.serving.metrics import EXPORTED_METRICS
+
+    return frozenset(EXPORTED_METRICS) | SCRAPE_SERIES, "stockvision.serving.metrics"

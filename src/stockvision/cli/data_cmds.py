@@ -46,6 +46,12 @@ def ingest(
         f"{len(result['symbols'])} symbols up to {result['latest_date']}; "
         f"{result['corporate_actions']} corporate actions."
     )
+    if result["rejected"]:
+        console.print(f"[yellow]{result['rejected']} rows failed validation[/yellow] (not stored), e.g.:")
+        for line in result["rejected_rows"][:10]:
+            console.print(f"  {line}")
+    for warning in result["warnings"]:
+        console.print(f"[dim]note: {warning}[/dim]")
     if result["n_parse_errors"]:
         console.print(
             f"[yellow]{result['n_parse_errors']} rows could not be parsed[/yellow], e.g.:"

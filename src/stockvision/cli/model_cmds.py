@@ -48,7 +48,9 @@ def evaluate(
     names = [m.strip() for m in models.split(",")] if models else ALL_MODELS
     snap = snapshot(settings)
     with progress_bar(not as_json) as bar:
-        result = run_eval(settings, snap, progress=bar, models=names, out_dir=out_dir, on_error="drop")
+        result = run_eval(
+            settings, snap, progress=bar, models=names, out_dir=out_dir, on_error="drop"
+        )
     if as_json:
         print_json(json.loads((Path(result["report_dir"]) / "metrics.json").read_text()))
         return

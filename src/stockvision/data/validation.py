@@ -9,7 +9,9 @@ Rules, in the order reasons are listed for a rejected row:
 
 - ``symbol`` and ``date`` present and parseable; ``date`` from 2000-01-01 (before any VN
   exchange) to tomorrow (a one-day allowance for time zones: Vietnam is UTC+7);
-- ``open, high, low, close, volume`` present and finite (non-numeric text counts as missing);
+- ``open, high, low, close`` present and finite (non-numeric text counts as missing); ``volume``
+  finite or missing: a missing volume (exports write "-" for early index history) is kept as NaN and
+  counted in the warnings, so volume-based features are NaN there rather than the bar being lost;
 - prices strictly positive, volume non-negative, ``adj_close`` (optional) positive when given;
 - OHLC consistency: ``low <= high``, ``low <= min(open, close)``, ``max(open, close) <= high``,
   with a relative tolerance of ``1e-6`` for floating-point noise in vendors' numbers;
@@ -222,7 +224,8 @@ def validate_daily(
             ("date in the future", future),
             (f"date before {MIN_DATE.date()}", too_old),
         ]
-        checks += [(f"missing or non-finite {col}", ~finite[col]) for col in OHLCV]
+        checks += [(f"missing or non-finite {col}", ~finite[col]) for col in PRICE_COLUMNS]
+        checks.append(("non-finite volume", np.isinf(v)))
         checks += [(f"{col} <= 0", data[col].to_numpy() <= 0) for col in PRICE_COLUMNS]
         checks.append(("volume < 0", v < 0))
         if "adj_close" in data.columns:
@@ -270,6 +273,11 @@ def validate_daily(
         warnings.append("input was not sorted by (symbol, date); rows were sorted")
     good = good.reset_index(drop=True)
     good[SYMBOL] = good[SYMBOL].astype(str)
+    no_volume = int(good["volume"].isna().sum())
+    if no_volume:
+        warnings.append(
+            f"{no_volume} row(s) have no volume (kept; volume-based features are missing for them)"
+        )
 
     gaps = _gaps(good)
     if len(gaps):

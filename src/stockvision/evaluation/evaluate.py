@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -16,6 +17,7 @@ from stockvision.evaluation.splits import WalkForwardSplitter
 from stockvision.evaluation.walkforward import (
     EvaluationResult,
     ProgressEvent,
+    cross_section_start,
     labelled_weeks,
     rich_progress,
     run_walk_forward,
@@ -84,11 +86,16 @@ def evaluate_dataset(
     """Walk-forward evaluation of a built dataset (the pipeline's snapshot or fresh features):
     run, score, backtest and write report.html + metrics.json into ``out_dir``.
 
-    ``progress`` (a ``ProgressEvent`` callback) replaces the built-in Rich display.
+    ``progress`` (a ``ProgressEvent`` callback) replaces the built-in Rich display. Unless the
+    splitter sets ``first_test_week``, test blocks start at the first week with at least half of
+    the largest cross-section labelled (:func:`cross_section_start`); earlier weeks (e.g. the
+    VN30 index's history before its constituents') remain training data.
     """
     settings = settings or get_settings()
     names = list(model_names) if model_names else default_models()
     splitter = splitter or WalkForwardSplitter(horizon=settings.horizon_weeks)
+    if splitter.first_test_week is None:
+        splitter = dataclasses.replace(splitter, first_test_week=cross_section_start(builder))
     kwargs: dict[str, Any] = {
         "daily": adjusted_daily,
         "seed": settings.seed,

@@ -58,6 +58,9 @@ class WalkForwardSplitter:
     Parameters mirror the evaluation protocol: refit every ``step_weeks``, test on the next
     ``test_weeks`` (defaults to ``step_weeks``), first training span of ``min_train_weeks``.
     ``max_folds`` keeps only the LAST folds (the most recent, most relevant ones).
+    ``first_test_week`` drops folds whose test block starts earlier (the fold grid and the
+    expanding training span are unchanged): weeks before it remain training history only, e.g.
+    the years in which only an index series exists and there is no cross-section to rank or trade.
     """
 
     min_train_weeks: int = 104
@@ -67,6 +70,7 @@ class WalkForwardSplitter:
     embargo: int = 1
     val_weeks: int = 13
     max_folds: int | None = None
+    first_test_week: pd.Timestamp | None = None
 
     def __post_init__(self) -> None:
         for name in ("min_train_weeks", "step_weeks", "horizon"):
@@ -101,6 +105,14 @@ class WalkForwardSplitter:
         if weeks.hasnans:
             raise ValueError("week_ends contains missing dates")
         folds = self._index_folds(len(weeks))
+        if folds and self.first_test_week is not None:
+            first = pd.Timestamp(self.first_test_week)
+            folds = [f for f in folds if weeks[f[4]] >= first]
+            if not folds:
+                raise ValueError(
+                    f"no test block starts on or after first_test_week={first.date()} "
+                    f"(data ends {weeks[-1].date()}); choose an earlier first_test_week"
+                )
         if not folds:
             need = self.min_train_weeks + self.gap + 1
             raise ValueError(
@@ -122,9 +134,10 @@ class WalkForwardSplitter:
             )
 
     def n_splits(self, week_ends: Sequence[object] | pd.Index | np.ndarray) -> int:
-        n = len(pd.unique(pd.to_datetime(pd.Index(week_ends))))
-        folds = len(self._index_folds(n))
-        return min(folds, self.max_folds) if self.max_folds is not None else folds
+        try:
+            return sum(1 for _ in self.split(week_ends))
+        except ValueError:
+            return 0
 
     def _index_folds(self, n_weeks: int) -> list[tuple]:
         out = []

@@ -21,6 +21,7 @@ with the same seed, so two runs give bit-identical predictions and ``metrics.jso
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import random
 import sys
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from stockvision.evaluation.splits import Fold, WalkForwardSplitter
 
@@ -43,6 +45,7 @@ __all__ = [
     "EvaluationResult",
     "PooledTemperature",
     "ProgressEvent",
+    "cross_section_start",
     "labelled_weeks",
     "rich_progress",
     "run_walk_forward",
@@ -51,6 +54,8 @@ __all__ = [
 PROB_COLUMNS = ["p_down", "p_sideways", "p_up"]
 UNCAL_COLUMNS = ["p_down_uncal", "p_sideways_uncal", "p_up_uncal"]
 MODEL_CAL_COLUMNS = ["p_down_model", "p_sideways_model", "p_up_model"]
+#: fewest pooled validation rows a temperature is fitted on (below: probabilities left unscaled)
+MIN_CALIBRATION_ROWS = 100
 PRIOR_COLUMNS = ["prior_down", "prior_sideways", "prior_up"]
 PREDICTION_COLUMNS = [
     "fold",
@@ -120,6 +125,23 @@ def labelled_weeks(builder: DatasetBuilder) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(weeks.unique()).sort_values()
 
 
+def cross_section_start(builder: DatasetBuilder, min_fraction: float = 0.5) -> pd.Timestamp:
+    """First week at which at least ``min_fraction`` of the largest weekly cross-section is labelled.
+
+    A long index history (the VN30 index file goes back to 2009, its constituents' to 2016) would
+    otherwise put the first test blocks where a single series is all there is: nothing to rank,
+    a one-asset "portfolio" in the backtest. Those weeks stay in the training windows.
+    """
+    if not 0.0 < min_fraction <= 1.0:
+        raise ValueError(f"min_fraction must be in (0, 1], got {min_fraction}")
+    known = builder.labels["future_log_return"].notna().to_numpy()
+    weeks = builder.labels.index.get_level_values("week_end")[known]
+    counts = pd.Series(1, index=weeks).groupby(level=0).sum().sort_index()
+    if counts.empty:
+        raise ValueError("no labelled rows: build features and labels first")
+    return pd.Timestamp(counts.index[counts >= min_fraction * counts.max()][0])
+
+
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -165,7 +187,14 @@ def _base_frame(test: Any, fold: Fold, name: str, kind: str, prior: np.ndarray) 
             "actual_pattern": codes,
         }
     )
-    for col in ["pred_log_return", "low", "high", *PROB_COLUMNS, *UNCAL_COLUMNS, *MODEL_CAL_COLUMNS]:
+    for col in [
+        "pred_log_return",
+        "low",
+        "high",
+        *PROB_COLUMNS,
+        *UNCAL_COLUMNS,
+        *MODEL_CAL_COLUMNS,
+    ]:
         frame[col] = np.nan
     frame["pred_pattern"] = np.int64(-1)
     for col, value in zip(PRIOR_COLUMNS, prior, strict=True):
@@ -197,6 +226,14 @@ def _predict(model: Any, test: Any, frame: pd.DataFrame) -> pd.DataFrame:
     else:
         raise RuntimeError(f"model {model.name!r} has unknown kind {model.kind!r}")
     return frame
+
+
+def _build(factory: Callable[..., Any], params: dict[str, Any], num_threads: int | None) -> Any:
+    model = factory(**params)
+    wants = num_threads is not None and "num_threads" not in params
+    if wants and "num_threads" in model.get_params():
+        model.set_params(num_threads=int(num_threads))
+    return model
 
 
 class PooledTemperature:
@@ -250,7 +287,8 @@ def _recalibrate(
     from stockvision.models.calibration import apply_temperature
 
     pool.add(fold, val.labels, model.predict_proba(val, calibrated=False))
-    t = pool.temperature()
+    # too few rows (e.g. a validation window holding one index series) fit noise: leave T = 1
+    t = pool.temperature() if pool.n_rows >= MIN_CALIBRATION_ROWS else 1.0
     logp = np.log(np.clip(frame[UNCAL_COLUMNS].to_numpy(dtype=np.float64), 1e-12, 1.0))
     frame[PROB_COLUMNS] = apply_temperature(logp, t)
     return t
@@ -267,6 +305,7 @@ def run_walk_forward(
     model_params: dict[str, dict[str, Any]] | None = None,
     on_error: Literal["raise", "drop"] = "raise",
     calibration: Literal["pooled_val", "model"] = "pooled_val",
+    num_threads: int | None = 1,
 ) -> EvaluationResult:
     """Fit every model on every fold and collect its out-of-sample test predictions.
 
@@ -278,6 +317,10 @@ def run_walk_forward(
     error is recorded in ``result.failed``; the default re-raises. ``calibration``: "pooled_val"
     refits each pattern model's temperature on the pooled out-of-fold validation predictions (see
     the module docstring), "model" keeps each fold model's own validation-window temperature.
+    ``num_threads`` is given to every model that takes that parameter unless ``model_params`` sets
+    it: hundreds of small fits gain nothing from threads, and on a shared machine OpenMP / torch
+    threads spinning against other processes made fits up to 40x slower. ``None`` keeps the
+    models' defaults. Results are reproducible for a given thread count.
     """
     from stockvision.models.registry_names import MODEL_FACTORIES
 
@@ -300,6 +343,7 @@ def run_walk_forward(
             "horizon": folds.horizon,
             "embargo": folds.embargo,
             "val_weeks": folds.val_weeks,
+            "first_test_week": folds.first_test_week,
         }
         folds = list(folds.split(labelled_weeks(builder)))
     folds = list(folds)
@@ -324,53 +368,58 @@ def run_walk_forward(
     timings: dict[str, dict[str, float]] = {
         m: {"fit_seconds": 0.0, "predict_seconds": 0.0} for m in model_names
     }
-    for fold in folds:
-        train = builder.window(fold.train_start, fold.train_end)
-        val = builder.window(fold.val_start, fold.val_end) if fold.val_start is not None else None
-        test = builder.window(fold.test_start, fold.test_end)
-        if len(test) == 0:
-            continue
-        prior = _class_prior(train, len(PROB_COLUMNS))
-        for name in model_names:
-            if name in failed:
+    # BLAS / OpenMP pools (ridge's matrix algebra, statsmodels) held to the same thread count
+    limits = contextlib.nullcontext() if num_threads is None else threadpool_limits(num_threads)
+    with limits:
+        for fold in folds:
+            train = builder.window(fold.train_start, fold.train_end)
+            val = (
+                builder.window(fold.val_start, fold.val_end) if fold.val_start is not None else None
+            )
+            test = builder.window(fold.test_start, fold.test_end)
+            if len(test) == 0:
                 continue
-            if progress:
-                progress(ProgressEvent(fold.index, len(folds), name, "fit"))
-            _seed_everything(seed)
-            t0 = time.perf_counter()
-            try:
-                model = MODEL_FACTORIES[name](**params.get(name, {}))
-                model.fit(train, val)
-                t1 = time.perf_counter()
-                frame = _predict(model, test, _base_frame(test, fold, name, model.kind, prior))
-                if (
-                    calibration == "pooled_val"
-                    and model.kind == "pattern"
-                    and val is not None
-                    and len(val) > 0
-                    and _supports_uncalibrated(model)
-                ):
-                    pool = pools.setdefault(name, PooledTemperature())
-                    t = _recalibrate(model, val, frame, pool, fold.index)
-                    temperatures.setdefault(name, []).append(t)
-            except Exception as exc:
-                if on_error == "raise":
-                    raise
-                failed[name] = (
-                    f"fold {fold.index} ({fold.test_start.date()}): {type(exc).__name__}: {exc}"
-                )
+            prior = _class_prior(train, len(PROB_COLUMNS))
+            for name in model_names:
+                if name in failed:
+                    continue
                 if progress:
-                    progress(ProgressEvent(fold.index, len(folds), name, "failed"))
-                continue
-            t2 = time.perf_counter()
-            kinds[name] = model.kind
-            if model.kind == "price":
-                coverage[name] = float(getattr(model, "coverage", float("nan")))
-            frames.append(frame)
-            timings[name]["fit_seconds"] += t1 - t0
-            timings[name]["predict_seconds"] += t2 - t1
-            if progress:
-                progress(ProgressEvent(fold.index, len(folds), name, "done", t2 - t0))
+                    progress(ProgressEvent(fold.index, len(folds), name, "fit"))
+                _seed_everything(seed)
+                t0 = time.perf_counter()
+                try:
+                    model = _build(MODEL_FACTORIES[name], params.get(name, {}), num_threads)
+                    model.fit(train, val)
+                    t1 = time.perf_counter()
+                    frame = _predict(model, test, _base_frame(test, fold, name, model.kind, prior))
+                    if (
+                        calibration == "pooled_val"
+                        and model.kind == "pattern"
+                        and val is not None
+                        and len(val) > 0
+                        and _supports_uncalibrated(model)
+                    ):
+                        pool = pools.setdefault(name, PooledTemperature())
+                        t = _recalibrate(model, val, frame, pool, fold.index)
+                        temperatures.setdefault(name, []).append(t)
+                except Exception as exc:
+                    if on_error == "raise":
+                        raise
+                    failed[name] = (
+                        f"fold {fold.index} ({fold.test_start.date()}): {type(exc).__name__}: {exc}"
+                    )
+                    if progress:
+                        progress(ProgressEvent(fold.index, len(folds), name, "failed"))
+                    continue
+                t2 = time.perf_counter()
+                kinds[name] = model.kind
+                if model.kind == "price":
+                    coverage[name] = float(getattr(model, "coverage", float("nan")))
+                frames.append(frame)
+                timings[name]["fit_seconds"] += t1 - t0
+                timings[name]["predict_seconds"] += t2 - t1
+                if progress:
+                    progress(ProgressEvent(fold.index, len(folds), name, "done", t2 - t0))
 
     frames = [f for f in frames if f["model"].iat[0] not in failed] if failed else frames
     if not frames:

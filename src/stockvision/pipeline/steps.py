@@ -127,6 +127,11 @@ def fetch(
         "updated": upsert.updated,
         "unchanged": upsert.unchanged,
         "rejected": len(upsert.rejected.rejected) if upsert.rejected is not None else 0,
+        "rejected_rows": [
+            f"{r['symbol']} {str(r['date'])[:10]}: {r['reason']}"
+            for r in upsert.rejected.rejected.head(20).to_dict("records")
+        ],
+        "warnings": list(upsert.rejected.warnings),
         "symbols": sorted(daily["symbol"].unique().tolist()) if len(daily) else [],
         "latest_date": str(pd.Timestamp(daily["date"].max()).date()) if len(daily) else None,
         "corporate_actions": factors["events"],
@@ -455,6 +460,7 @@ def evaluate(
     builder = _builder_from_snapshot(settings, snap)
     cfg = training_config(settings)
     names = models or list(dict.fromkeys([*cfg["primary"].values(), *cfg["baseline"].values()]))
+    check_model_names(names)
     splitter = WalkForwardSplitter(
         horizon=settings.horizon_weeks,
         val_weeks=settings.val_weeks,
@@ -468,7 +474,9 @@ def evaluate(
             done = event.fold + (1 if event.stage == "done" else 0)
             progress(done, event.n_folds, f"walk-forward {event.model}")
 
-    out_dir = Path(out_dir) if out_dir else settings.reports_dir / "evaluation" / snap["digest"][:16]
+    out_dir = (
+        Path(out_dir) if out_dir else settings.reports_dir / "evaluation" / snap["digest"][:16]
+    )
     _, _, result = evaluate_dataset(
         builder,
         daily,

@@ -47,7 +47,9 @@ def ingest(
         f"{result['corporate_actions']} corporate actions."
     )
     if result["rejected"]:
-        console.print(f"[yellow]{result['rejected']} rows failed validation[/yellow] (not stored), e.g.:")
+        console.print(
+            f"[yellow]{result['rejected']} rows failed validation[/yellow] (not stored), e.g.:"
+        )
         for line in result["rejected_rows"][:10]:
             console.print(f"  {line}")
     for warning in result["warnings"]:

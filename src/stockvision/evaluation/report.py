@@ -194,6 +194,7 @@ _SUMMARY_COLUMNS = [
     ("pattern", "log_loss_skill", "LL skill", "f"),
     ("pattern", "brier_skill", "Brier skill", "f"),
     ("pattern", "ece_uncalibrated", "ECE before", "f"),
+    ("pattern", "ece_model_temperature", "ECE val-T", "f"),
     ("pattern", "ece", "ECE", "f"),
     ("ranking", "rank_ic_mean", "rank IC", "f"),
     ("ranking", "rank_ic_ci95", "rank IC 95% CI", "f"),
@@ -297,6 +298,11 @@ def _render(result: EvaluationResult, card: Scorecard) -> str:
         f"{html.escape(', '.join(card.metrics['universe']))}.</p>",
         "<h2>Summary</h2>",
         _summary_table(card),
+        "<p class='note'>ECE (15 bins): <i>before</i> = uncalibrated softmax, <i>val-T</i> = each "
+        "fold model's own temperature (fitted on its 13-week validation window), <i>ECE</i> = "
+        f"the reported probabilities (calibration: {html.escape(str(win.get('calibration')))}; "
+        "pooled_val = one temperature per fold fitted on the pooled out-of-fold validation "
+        "predictions of that and every earlier fold, never on test weeks).</p>",
         "<h2>Goals</h2>",
         _goals_table(card),
     ]

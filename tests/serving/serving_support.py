@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import socket
+from live_server import free_port
 
 API_KEY = "test-admin-key"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["API_KEY", "free_port"]

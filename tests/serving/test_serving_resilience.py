@@ -11,38 +11,12 @@ import httpx
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from serving_support import API_KEY, free_port
+from live_server import LiveServer
+from serving_support import API_KEY
 
 from stockvision.serving.app import create_app
 
 pytestmark = pytest.mark.integration
-
-
-class LiveServer:
-    """The app on a real uvicorn server on a free loopback port, in a thread."""
-
-    def __init__(self, app) -> None:
-        import uvicorn
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
 
 
 def _other_version(registry, kind: str, current: str) -> str:

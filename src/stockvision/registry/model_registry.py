@@ -7,6 +7,8 @@ promotion decision is written twice: as tags on the version and as a line of the
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 import tempfile
@@ -142,14 +144,16 @@ class ModelRegistry:
                         mlflow.log_artifacts(str(path), artifact_path=Path(path).name)
                     elif Path(path).exists():
                         mlflow.log_artifact(str(path))
-                info = mlflow.pyfunc.log_model(
-                    name="model",
-                    python_model=str(PYFUNC_CODE),
-                    artifacts={"model_dir": str(model_dir)},
-                    input_example=input_example,
-                    registered_model_name=name,
-                    pip_requirements=["stockvision"],
-                )
+                # MLflow prints registration chatter to stderr; the CLI reports versions itself
+                with contextlib.redirect_stderr(io.StringIO()):
+                    info = mlflow.pyfunc.log_model(
+                        name="model",
+                        python_model=str(PYFUNC_CODE),
+                        artifacts={"model_dir": str(model_dir)},
+                        input_example=input_example,
+                        registered_model_name=name,
+                        pip_requirements=["stockvision"],
+                    )
                 version = str(info.registered_model_version)
                 run_id = run.info.run_id
         finally:

@@ -124,9 +124,8 @@ def list_models(
             "accuracy",
             "ECE",
             "decision",
-            "reason",
         ):
-            table.add_column(col)
+            table.add_column(col, overflow="fold")
         for v in versions:
             mt = v["metrics"]
             table.add_row(
@@ -137,9 +136,15 @@ def list_models(
                 _fmt(mt.get("accuracy")),
                 _fmt(mt.get("ece")),
                 v["tags"].get("promotion.decision", "-"),
-                (v["tags"].get("promotion.reason", "") or "")[:80],
             )
-        out.print(table if versions else f"{name}: no versions yet")
+        if not versions:
+            out.print(f"{name}: no versions yet")
+            continue
+        out.print(table)
+        for v in versions:  # reasons are sentences: print them in full under the table
+            reason = v["tags"].get("promotion.reason")
+            if reason:
+                out.print(f"  v{v['version']}: {reason}", highlight=False)
 
 
 @models_app.command("show")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from stockvision.config import Settings
@@ -26,19 +28,20 @@ def fast_env(data_dir: Path, csv_path: Path) -> dict[str, str]:
     return {**FAST_ENV, "SV_DATA_DIR": str(data_dir), "SV_CSV_PATHS": str(csv_path)}
 
 
-def build_trained_home(root: Path, csv_path: Path) -> Path:
-    """Run the whole pipeline once into ``root`` and return it."""
+@contextmanager
+def sv_environment(env: dict[str, str], extra_keys: Iterable[str] = ()) -> Iterator[None]:
+    """Set ``env`` for the block (settings cache and MLflow set-up cleared on entry and exit) and
+    restore every key of ``env`` and ``extra_keys`` afterwards (for session/module fixtures, where
+    pytest's monkeypatch is not available)."""
     from stockvision.config import get_settings
-    from stockvision.pipeline.flow import run_pipeline
     from stockvision.registry import tracking
 
-    env = fast_env(root, csv_path)
-    saved = {k: os.environ.get(k) for k in env}
+    saved = {k: os.environ.get(k) for k in [*env, *extra_keys]}
     os.environ.update(env)
     get_settings.cache_clear()
     tracking.reset()
     try:
-        run_pipeline(Settings())
+        yield
     finally:
         for k, v in saved.items():
             if v is None:
@@ -47,6 +50,14 @@ def build_trained_home(root: Path, csv_path: Path) -> Path:
                 os.environ[k] = v
         get_settings.cache_clear()
         tracking.reset()
+
+
+def build_trained_home(root: Path, csv_path: Path) -> Path:
+    """Run the whole pipeline once into ``root`` and return it."""
+    from stockvision.pipeline.flow import run_pipeline
+
+    with sv_environment(fast_env(root, csv_path)):
+        run_pipeline(Settings())
     return root
 
 

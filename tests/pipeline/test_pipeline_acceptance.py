@@ -11,11 +11,11 @@ One module-scoped history runs the real pipeline several times in one data direc
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from pathlib import Path
 
 import pytest
+from trained_system import sv_environment
 
 from stockvision.config import Settings, get_settings
 from stockvision.registry import tracking
@@ -57,11 +57,7 @@ def _run(env: dict[str, str]) -> dict:
     from stockvision.pipeline.flow import run_pipeline
     from stockvision.pipeline.runner import StepFailedError
 
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    get_settings.cache_clear()
-    tracking.reset()
-    try:
+    with sv_environment(env):
         settings = Settings()
         try:
             result = run_pipeline(settings)
@@ -74,14 +70,6 @@ def _run(env: dict[str, str]) -> dict:
             out = {"status": "failed", "error": exc, "steps": {}}
         out["registry"] = _snapshot(settings)
         return out
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        get_settings.cache_clear()
-        tracking.reset()
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from trained_system import sv_environment
 
 from stockvision.config import Settings, get_settings
 from stockvision.features import FEATURES
@@ -122,13 +123,8 @@ def use_home(home: Path, monkeypatch) -> Settings:
 def build_home(home: Path) -> dict:
     """Train on a generated snapshot and register v1 of both models (promoted by the rules)."""
     from stockvision.pipeline import steps
-    from stockvision.registry import tracking
 
-    saved = {k: os.environ.get(k) for k in [*FAST_ENV, "SV_DATA_DIR"]}
-    os.environ.update({**FAST_ENV, "SV_DATA_DIR": str(home)})
-    get_settings.cache_clear()
-    tracking.reset()
-    try:
+    with sv_environment({**FAST_ENV, "SV_DATA_DIR": str(home)}, extra_keys=ALT_ENV):
         settings = get_settings()
         snap = write_snapshot(settings, generated_joined())
         trained = steps.train(settings, snap)
@@ -141,14 +137,6 @@ def build_home(home: Path) -> dict:
         os.environ.update(ALT_ENV)
         get_settings.cache_clear()
         alt = steps.train(get_settings(), snap)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        get_settings.cache_clear()
-        tracking.reset()
     return {
         "snap": snap,
         "trained": trained,

@@ -119,7 +119,7 @@ def read_upload(path: Path | str) -> tuple[pd.DataFrame, dict[str, Any]]:
 
 def predict_uploaded(service: Any, path: Path | str) -> UploadResult:
     """Predictions for the symbols of an uploaded daily CSV with the served champion models."""
-    from stockvision.features import DatasetBuilder, compute_features, compute_labels
+    from stockvision.features import DatasetBuilder, build_features_and_labels
     from stockvision.market.calendar import to_weekly
     from stockvision.market.corporate_actions import adjust
 
@@ -138,15 +138,7 @@ def predict_uploaded(service: Any, path: Path | str) -> UploadResult:
         )
     try:
         adjusted = adjust(daily, exchange_of=_exchange_lookup)
-        features = compute_features(adjusted)
-        labels = compute_labels(
-            adjusted,
-            horizon=settings.horizon_weeks,
-            up=settings.pattern_up,
-            down=settings.pattern_down,
-            vol_scaled=settings.pattern_vol_scaled,
-            vol_k=settings.pattern_vol_k,
-        ).reindex(features.index)
+        features, labels = build_features_and_labels(adjusted, settings)
     except ValueError as exc:
         raise _bad(
             f"{name}: the prices could not be turned into weekly features: {exc}",

@@ -52,7 +52,18 @@ def run(
     if as_json:
         print_json(doc)
         return
+    fetched = result.outputs.get("fetch") or {}
+    if fetched:
+        sim = " [bold yellow]SIMULATED data[/bold yellow]" if fetched.get("simulated") else ""
+        console.print(
+            f"Data: source [bold]{fetched.get('source')}[/bold]{sim}, "
+            f"{len(fetched.get('symbols', []))} symbols up to {fetched.get('latest_date')}."
+        )
     promote = result.outputs.get("promote") or {}
+    if any(s.name == "promote" and s.status == "skipped" for s in result.steps):
+        console.print(
+            "[dim]Promotion skipped: nothing changed since the last decision below.[/dim]"
+        )
     for kind, d in promote.items():
         console.print(f"[bold]{kind}[/bold] v{d['version']}: {d['action']} — {d['reason']}")
         if d.get("fallback_champion"):

@@ -94,7 +94,7 @@ def fetch(
     if paths:
         kwargs["paths"] = paths
     if name == "auto":
-        kwargs["store_reader"] = lambda: store.read_daily()
+        kwargs["store_reader"] = lambda: _read_store_labelled(store)
     src = get_source(name, settings, **kwargs)
     wanted = symbols or (settings.universe or None)
     if name == "synthetic" and symbols is None:
@@ -137,6 +137,15 @@ def fetch(
         "corporate_actions": factors["events"],
         "data_digest": frame_digest(daily),
     }
+
+
+def _read_store_labelled(store: Any) -> pd.DataFrame:
+    """The store's daily frame for the auto source, flagged simulated when every symbol in it is."""
+    daily = store.read_daily()
+    summary = store.symbols_summary()
+    simulated = set(summary.loc[summary["simulated"], "symbol"]) if len(summary) else set()
+    daily.attrs["simulated"] = bool(len(daily)) and set(daily["symbol"].unique()) <= simulated
+    return daily
 
 
 def adjust_store(settings: Settings, store: Any = None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 import pytest
+from eval_synth import ISSUE_METRIC_KEYS
 from typer.testing import CliRunner
 
 from stockvision.cli.main import app
@@ -21,21 +22,7 @@ from stockvision.config import get_settings
 pytestmark = pytest.mark.integration
 
 MODELS = ["ridge", "lgbm_clf", "random_walk", "majority"]
-GROUPS = {
-    "price": ["mae_pct", "rmse_pct", "mae_ratio_vs_random_walk", "dm_pvalue", "interval_coverage"],
-    "pattern": [
-        "accuracy",
-        "balanced_accuracy",
-        "macro_f1",
-        "log_loss",
-        "log_loss_skill",
-        "brier",
-        "ece",
-        "ece_uncalibrated",
-    ],
-    "ranking": ["ic_mean", "rank_ic_mean", "icir", "rank_ic_ci95"],
-    "backtest": ["annual_return", "sharpe", "max_drawdown", "turnover"],
-}
+GROUPS = ISSUE_METRIC_KEYS
 EXPECTED_GROUPS = {
     "ridge": {"price", "ranking", "backtest"},
     "random_walk": {"price", "ranking", "backtest"},

@@ -7,24 +7,16 @@ import re
 
 import numpy as np
 import pytest
+from eval_synth import ISSUE_METRIC_KEYS
 
 from stockvision.evaluation import metrics as m
 from stockvision.evaluation.report import write_report
 from stockvision.evaluation.scoring import jsonable, score
 
-PRICE_KEYS = {"mae_pct", "rmse_pct", "mae_ratio_vs_random_walk", "dm_pvalue", "interval_coverage"}
-PATTERN_KEYS = {
-    "accuracy",
-    "balanced_accuracy",
-    "macro_f1",
-    "log_loss",
-    "log_loss_skill",
-    "brier",
-    "ece",
-    "ece_uncalibrated",
-}
-RANKING_KEYS = {"ic_mean", "rank_ic_mean", "icir", "rank_ic_ci95"}
-BACKTEST_KEYS = {"annual_return", "sharpe", "max_drawdown", "turnover"}
+PRICE_KEYS = set(ISSUE_METRIC_KEYS["price"])
+PATTERN_KEYS = set(ISSUE_METRIC_KEYS["pattern"])
+RANKING_KEYS = set(ISSUE_METRIC_KEYS["ranking"])
+BACKTEST_KEYS = set(ISSUE_METRIC_KEYS["backtest"])
 
 
 def test_metrics_shape_and_groups(synthetic_result):

@@ -202,11 +202,9 @@ def _corrupt_artifacts(reg: ModelRegistry, kind: str, version: str) -> None:
         path.write_text("{ not json")
 
 
-def test_broken_model_files_are_never_promoted(home):
-    settings, info = home
-    trained, snap = info["alt"], info["snap"]
-    # a clearly better challenger by the numbers, whose files are damaged once registered
-    evaluated = crafted_evaluation(
+def _clearly_better(trained: dict) -> dict:
+    """An evaluation in which the challenger beats the champion by every rule."""
+    return crafted_evaluation(
         trained,
         price_mae=4.0,
         rw_mae=6.0,
@@ -216,6 +214,13 @@ def test_broken_model_files_are_never_promoted(home):
         base_ll=1.09,
         others=CHAMPION_SCORES,
     )
+
+
+def test_broken_model_files_are_never_promoted(home):
+    settings, info = home
+    trained, snap = info["alt"], info["snap"]
+    # a clearly better challenger by the numbers, whose files are damaged once registered
+    evaluated = _clearly_better(trained)
     registered = steps.register(settings, trained, evaluated, snap)
     reg = ModelRegistry(settings)
     _corrupt_artifacts(reg, "price", registered["price"]["version"])
@@ -236,16 +241,7 @@ def test_broken_model_files_are_never_promoted(home):
 def test_a_model_not_reproducing_its_validation_metric_is_never_promoted(home):
     settings, info = home
     trained, snap = info["alt"], info["snap"]
-    evaluated = crafted_evaluation(
-        trained,
-        price_mae=4.0,
-        rw_mae=6.0,
-        acc=0.50,
-        ece=0.03,
-        ll=0.9,
-        base_ll=1.09,
-        others=CHAMPION_SCORES,
-    )
+    evaluated = _clearly_better(trained)
     registered = steps.register(settings, trained, evaluated, snap)
     reg = ModelRegistry(settings)
     version = registered["price"]["version"]

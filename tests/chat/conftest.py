@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from stockvision.serving.schemas import (
+from stockvision.predict.types import (
     Driver,
     ModelVersions,
     PatternProbabilities,

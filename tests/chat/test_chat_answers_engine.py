@@ -8,8 +8,8 @@ from conftest import make_prediction
 
 from stockvision.chat import answers as A
 from stockvision.chat.engine import ChatEngine
-from stockvision.chat.errors import DataPending, InsufficientHistory
-from stockvision.serving.schemas import DISCLAIMER_EN, DISCLAIMER_VI, Driver
+from stockvision.errors import DataPendingError, InsufficientHistoryError
+from stockvision.predict.types import DISCLAIMER_EN, DISCLAIMER_VI, Driver
 
 METRICS = {
     "models": {
@@ -110,9 +110,9 @@ class Services:
 
     def predict(self, symbol):
         if symbol == "NKG":
-            raise InsufficientHistory(symbol=symbol)
+            raise InsufficientHistoryError(symbol, 12, 26)
         if symbol == "VCI":
-            raise DataPending(symbol=symbol)
+            raise DataPendingError(symbol, f"/api/v1/jobs/{symbol}", "running")
         if symbol == "ACB":
             raise RuntimeError("boom")
         return make_prediction(symbol, simulated=self.simulated)
@@ -209,9 +209,10 @@ def test_engine_advice_states_it_is_not_advice(engine):
 def test_engine_errors_are_friendly(engine):
     r = engine.ask("Dự đoán NKG, VCI, ACB", "s")
     assert r.predictions == []
-    assert "chưa đủ lịch sử giá" in r.answer and "ít nhất 50 tuần" in r.answer
+    # the weeks come from the error itself (what the service enforces), not from a setting
+    assert "chưa đủ lịch sử giá" in r.answer and "mới có 12 tuần, cần ít nhất 26 tuần" in r.answer
     assert "đang được tải về" in r.answer
-    assert "đang gặp sự cố (RuntimeError)" in r.answer
+    assert "đang gặp sự cố" in r.answer and "RuntimeError" not in r.answer
     r = engine.ask("predict NKG", "s")
     assert "not have enough price history" in r.answer
 

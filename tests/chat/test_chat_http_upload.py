@@ -7,7 +7,8 @@ import pytest
 from chat_trained_helpers import write_index_style_csv
 from fastapi.testclient import TestClient
 
-from stockvision.serving.errors import BadUploadError
+from stockvision.errors import BadUploadError
+from stockvision.serving.errors import http_status
 
 pytestmark = pytest.mark.integration
 
@@ -64,12 +65,10 @@ def test_post_chat_rejects_an_empty_message(client):
 
 # ---------------------------------------------------------------------------------- CSV upload
 def test_upload_predicts_an_index_style_export_like_the_service(service, vn30_daily_path, tmp_path):
-    from stockvision.serving.upload import predict_uploaded
-
     path = write_index_style_csv(vn30_daily_path, "VNM", tmp_path / "VNM Historical Data.csv")
     rows_before = len(service.store.read_daily())
     preds_before = service.store.read_predictions(symbol="VNM")
-    preds, weekly = predict_uploaded(service, path)
+    preds, weekly = service.predict_upload(path.read_bytes(), path.name)
     served = service.predict_one("VNM")
     assert [p.symbol for p in preds] == ["VNM"]
     got = preds[0]
@@ -97,23 +96,19 @@ def test_upload_predicts_an_index_style_export_like_the_service(service, vn30_da
     ids=["empty", "bad-columns", "unparseable-rows", "invalid-ohlc"],
 )
 def test_upload_rejects_bad_files_naming_the_problem(service, tmp_path, content, needle):
-    from stockvision.serving.upload import predict_uploaded
-
     path = tmp_path / "bad.csv"
     path.write_text(content, encoding="utf-8")
     with pytest.raises(BadUploadError) as info:
-        predict_uploaded(service, path)
+        service.predict_upload(path.read_bytes(), path.name)
     assert needle in info.value.message
     assert "bad.csv" in info.value.message and str(tmp_path) not in info.value.message
-    assert info.value.message_vi and info.value.status == 400
+    assert info.value.message_vi and http_status(info.value) == 400
 
 
 def test_upload_needs_enough_weeks(service, vn30_daily_path, tmp_path):
-    from stockvision.serving.upload import predict_uploaded
-
     path = write_index_style_csv(vn30_daily_path, "FPT", tmp_path / "FPT.csv", weeks=15)
     with pytest.raises(BadUploadError) as info:
-        predict_uploaded(service, path)
+        service.predict_upload(path.read_bytes(), path.name)
     need = service.settings.min_predict_weeks
     assert (
         "too little history" in info.value.message

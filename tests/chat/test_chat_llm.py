@@ -63,10 +63,10 @@ def test_rephrase_falls_back(transport):
 
 
 def test_from_settings(monkeypatch):
-    assert LLMRephraser.from_settings() is None
+    assert LLMRephraser.from_settings(get_settings()) is None
     monkeypatch.setenv("SV_LLM_BASE_URL", "http://llm.local/v1")
     get_settings.cache_clear()
-    llm = LLMRephraser.from_settings()
+    llm = LLMRephraser.from_settings(get_settings())
     assert llm is not None and llm.base_url == "http://llm.local/v1"
 
 

@@ -8,16 +8,9 @@ from pathlib import Path
 import pytest
 
 from stockvision.chat import answers as A
-from stockvision.chat.errors import DATA_PENDING, UNKNOWN_SYMBOL, error_code
-from stockvision.chat.wiring import (
-    ChatService,
-    DataUnavailable,
-    WalkForwardMetrics,
-    build_engine,
-    to_chat_error,
-)
-from stockvision.serving.api_schemas import ChatResponseModel
-from stockvision.serving.errors import NoModelError, UnknownSymbolError
+from stockvision.chat.schemas import ChatResponseModel
+from stockvision.chat.wiring import ChatService, WalkForwardMetrics, build_engine
+from stockvision.errors import ModelUnavailableError, UnknownSymbolError
 
 pytestmark = pytest.mark.integration
 
@@ -104,16 +97,19 @@ def test_model_quality_falls_back_to_the_champions_registry_metrics(chat, traine
 
 
 def test_service_errors_become_friendly_chat_answers(chat):
-    mapped = to_chat_error(UnknownSymbolError("VNX", ["VNM", "VIX"]))
-    assert error_code(mapped) == UNKNOWN_SYMBOL and mapped.suggestions == ["VNM", "VIX"]
-    assert error_code(to_chat_error(NoModelError("none"))) == "model_unavailable"
+    engine = chat.engine
+    text = engine._error_text(UnknownSymbolError("VNX", ["VNM", "VIX"]), None, "en")
+    assert "VNX" in text and "VNM, VIX" in text
+    text = engine._error_text(ModelUnavailableError("none"), None, "vi")
+    assert "Chưa có mô hình" in text
     # a listed symbol the store lacks: the service starts fetching it and answers 202
     resp = chat.ask("Dự đoán giá HSG tháng sau", "e")
     assert resp.predictions == []
     assert "đang được tải về" in resp.answer
     # asked again: still pending, or the background fetch already failed (HSG is not in the CSV)
-    again = to_chat_error(_pending(chat, "HSG"))
-    assert error_code(again) == DATA_PENDING or isinstance(again, DataUnavailable)
+    again = _pending(chat, "HSG")
+    assert again.code in ("data_pending", "data_unavailable", "no_data")
+    assert type(again).__name__ not in engine._error_text(again, "HSG", "vi")
 
 
 def _pending(chat, symbol):

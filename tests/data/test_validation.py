@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stockvision.data.validation import ValidationError, validate_daily
+from stockvision.data.validation import validate_daily
+from stockvision.errors import DataValidationError
 
 
 def _bars(rows: list[tuple]) -> pd.DataFrame:
@@ -118,7 +119,7 @@ def test_gaps_against_market_calendar_are_warnings() -> None:
 
 
 def test_missing_columns_raise_a_clear_error() -> None:
-    with pytest.raises(ValidationError, match=r"lacks column\(s\) \['volume'\]"):
+    with pytest.raises(DataValidationError, match=r"lacks column\(s\) \['volume'\]"):
         validate_daily(_bars(GOOD).drop(columns="volume"))
 
 

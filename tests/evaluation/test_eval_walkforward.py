@@ -144,12 +144,17 @@ def test_failing_model_is_dropped_or_raised(market, tmp_path):
 
 
 def test_evaluate_end_to_end(market, tmp_path):
+    from stockvision.config import Settings
     from stockvision.evaluation import evaluate
 
     daily, _ = market
     splitter = WalkForwardSplitter(min_train_weeks=60, val_weeks=8, max_folds=2)
     path, card, result = evaluate(
-        daily, tmp_path / "eval", ["random_walk", "drift", "majority"], splitter
+        daily,
+        tmp_path / "eval",
+        ["random_walk", "drift", "majority"],
+        splitter,
+        settings=Settings(),
     )
     assert path == tmp_path / "eval" / "report.html" and path.exists()
     assert sorted(card.metrics["models"]) == ["drift", "majority", "random_walk"]

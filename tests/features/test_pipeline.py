@@ -17,6 +17,7 @@ from stockvision.features import (
     render_text,
     validate_features,
 )
+from stockvision.features.labels import LabelSpec
 
 
 def test_incremental_equals_full_recompute():
@@ -39,12 +40,15 @@ def test_incremental_with_a_new_symbol_recomputes_everything():
     pd.testing.assert_frame_equal(updated, compute_features(d))
 
 
-def test_build_uses_settings(monkeypatch):
+def test_build_uses_the_label_spec_it_is_given(monkeypatch):
     d = make_adjusted(n_symbols=2, n_days=200, seed=10)
     monkeypatch.setenv("SV_PATTERN_UP", "0.05")
     monkeypatch.setenv("SV_PATTERN_DOWN", "-0.05")
     get_settings.cache_clear()
-    features, labels = build_features_and_labels(d)
+    # the environment reaches the features layer only through the spec built from the settings
+    features, labels = build_features_and_labels(d, LabelSpec.from_settings(get_settings()))
+    default = build_features_and_labels(d)[1]
+    assert (default["pattern"][default["future_return"].between(0.011, 0.05)] == "UP").all()
     assert labels.index.equals(features.index)
     fr = labels["future_return"]
     assert (labels["pattern"][fr.abs() <= 0.05].dropna() == "SIDEWAYS").all()

@@ -55,7 +55,9 @@ def test_unknown_symbol_has_suggestions() -> None:
     assert isinstance(err, KeyError)
     assert err.symbol == "HPX"
     assert "HPG" in err.suggestions
-    assert str(err).startswith("unknown symbol 'HPX'; did you mean HPG")
+    assert str(err).startswith("Unknown symbol HPX. Did you mean: HPG")
+    assert err.code == "unknown_symbol" and err.details["suggestions"] == err.suggestions
+    assert "Ý bạn là: HPG" in err.message_vi
     with pytest.raises(UnknownSymbolError):
         exchange_of("QQQQ")
 

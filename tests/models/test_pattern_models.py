@@ -15,6 +15,7 @@ from stockvision.models import (
 )
 from stockvision.models._windows import subset_window
 from stockvision.models.calibration import nll
+from stockvision.models.registry_names import ModelContext
 
 # tiny but learnable configurations: a few epochs on ~1400 rows
 TORCH_FAST = {"max_epochs": 4, "lr": 5e-3, "batch_size": 64, "patience": 2, "num_threads": 1}
@@ -134,14 +135,21 @@ def test_momentum_sign_rule_and_conditional_frequencies(ar_windows):
     assert _accuracy(model, test) > _accuracy(maj, test)
 
 
-def test_momentum_thresholds_default_to_settings(feature_windows, monkeypatch):
+def test_momentum_thresholds_come_from_the_factory_context(feature_windows, monkeypatch):
     from stockvision.config import get_settings
+    from stockvision.models.registry_names import make_model
 
     monkeypatch.setenv("SV_PATTERN_UP", "0.05")
     monkeypatch.setenv("SV_PATTERN_DOWN", "-0.04")
     get_settings.cache_clear()
-    model = MomentumSignModel().fit(feature_windows[0])
+    # the environment does not reach a model built without the run's context ...
+    assert MomentumSignModel().fit(feature_windows[0]).thresholds_ == (0.01, -0.01)
+    # ... the factory passes the settings' thresholds as parameters, visible in get_params()
+    model = make_model("momentum_sign", ModelContext.from_settings(get_settings())).fit(
+        feature_windows[0]
+    )
     assert model.thresholds_ == (0.05, -0.04)
+    assert model.get_params()["up"] == 0.05
     with pytest.raises(ValueError, match="down <= up"):
         MomentumSignModel(up=-0.1, down=0.1).fit(feature_windows[0])
 

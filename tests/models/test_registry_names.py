@@ -24,7 +24,7 @@ def test_every_name_builds_a_model_of_the_listed_kind():
 def test_make_model_passes_params_and_rejects_unknown_names():
     assert rn.make_model("ridge", alpha=2.0).alpha == 2.0
     assert rn.make_model("gru", hidden=(16, 8)).arch == "gru"
-    with pytest.raises(ValueError, match="unknown model 'xgb'"):
+    with pytest.raises(ValueError, match="Unknown model 'xgb'"):
         rn.make_model("xgb")
     with pytest.raises(ValueError, match="has no parameter 'nope'"):
         rn.make_model("ridge").set_params(nope=1)

@@ -64,7 +64,7 @@ def _run(env: dict[str, str]) -> dict:
             out = {
                 "status": result.status,
                 "steps": {s.name: s.status for s in result.steps},
-                "outputs": result.outputs,
+                "outputs": {k: v.to_dict() for k, v in result.outputs.items() if v is not None},
             }
         except StepFailedError as exc:
             out = {"status": "failed", "error": exc, "steps": {}}
@@ -84,7 +84,7 @@ def history(tmp_path_factory, vn30_daily_path) -> dict:
     # monitoring may already flag drift right after the first training (recent weeks vs the training
     # window): that flag is acknowledged, the models were just retrained on exactly this data
     runs["first"]["degraded"] = json.loads(degraded.read_text()) if degraded.exists() else None
-    ack = home / "pipeline" / "retrain_ack.json"
+    ack = home / "monitoring" / "retrain_ack.json"  # owned by MonitoringState
     runs["first"]["ack"] = json.loads(ack.read_text()) if ack.exists() else None
     runs["unchanged"] = _run(env)
     token = uuid.uuid4().hex
@@ -107,7 +107,7 @@ def test_first_run_trains_registers_and_decides_by_the_rules(history):
     reg = first["registry"]
     for kind in ("price", "pattern"):
         assert reg["champions"][kind] is not None, f"no {kind} champion after the first run"
-        decision = first["outputs"]["promote"][kind]
+        decision = first["outputs"]["promote"]["decisions"][kind]
         assert decision["reason"] and decision["compared"]
     assert first["outputs"]["batch_predict"]["predicted"] == 4
 
@@ -134,7 +134,7 @@ def test_degraded_champion_forces_a_retrain_on_unchanged_data(history):
             len(run["registry"]["versions"][kind]) == len(before["registry"]["versions"][kind]) + 1
         )
         # same data, same spec, same seed: the retrained model cannot beat the champion by the margin
-        decision = run["outputs"]["promote"][kind]
+        decision = run["outputs"]["promote"]["decisions"][kind]
         assert decision["action"] == "kept_challenger", decision
     assert run["registry"]["champions"] == before["registry"]["champions"]
 
@@ -166,7 +166,7 @@ def test_new_weeks_train_a_challenger_promoted_only_by_the_rules(history):
             len(before["registry"]["versions"][kind]) :
         ]
         assert len(new_versions) >= 1
-        decision = run["outputs"]["promote"][kind]
+        decision = run["outputs"]["promote"]["decisions"][kind]
         assert decision["version"] == new_versions[0]
         entry = next(
             e

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from stockvision.config import get_settings
+from stockvision.data.ingest import read_store_labelled as _read_store_labelled
 from stockvision.data.sources import generate_market
 from stockvision.data.store import Store
-from stockvision.pipeline.steps import _read_store_labelled
 
 
 def test_store_read_for_auto_source_is_labelled_simulated_only_when_all_of_it_is():

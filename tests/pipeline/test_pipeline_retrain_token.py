@@ -5,18 +5,26 @@ from __future__ import annotations
 import json
 
 from stockvision.config import get_settings
+from stockvision.monitoring.state import MonitoringState
 from stockvision.pipeline import flow, steps
+from stockvision.pipeline.outputs import SnapshotOutput
+
+
+def _state(settings) -> MonitoringState:
+    return MonitoringState(settings.subdir("monitoring"))
 
 
 def _mark_degraded(settings, token: str) -> None:
-    """What monitoring/report.py writes when it marks the champion degraded."""
-    path = settings.subdir("monitoring") / "degraded.json"
-    path.write_text(json.dumps({"token": token, "reasons": ["drift: ret_1w"], "at": "2026-01-05"}))
+    """A degradation flag with a given token (what monitoring writes through MonitoringState)."""
+    _state(settings).mark_degraded([f"drift: ret_1w ({token})"])
+    data = json.loads(_state(settings).degraded_path.read_text())
+    _state(settings).degraded_path.write_text(json.dumps({**data, "token": token}))
 
 
 def _train_fingerprint(settings, snapshot_digest: str = "snap") -> str:
     step = next(s for s in flow.build_steps(settings) if s.name == "train")
-    return step.fingerprint({"snapshot": {"digest": snapshot_digest}})
+    snap = SnapshotOutput(snapshot_digest, "snapshots/x.parquet", "2020-01-03", "2020-06-26", [], 0)
+    return step.fingerprint({"snapshot": snap})
 
 
 def test_a_new_degraded_token_changes_the_train_fingerprint():
@@ -28,7 +36,7 @@ def test_a_new_degraded_token_changes_the_train_fingerprint():
     assert _train_fingerprint(settings) != clean
     _mark_degraded(settings, "t2")
     assert _train_fingerprint(settings) != clean
-    (settings.subdir("monitoring") / "degraded.json").unlink()  # monitoring found it healthy again
+    _state(settings).clear_degraded()  # monitoring found it healthy again
     assert _train_fingerprint(settings) == clean
 
 
@@ -46,7 +54,7 @@ def test_a_token_issued_right_after_a_retrain_is_acknowledged():
     assert flow._retrained_since_last_monitor(settings)
     _mark_degraded(settings, "t1")
     # what steps.monitor does after run_monitoring when the models were retrained in this run
-    steps._ack_path(settings).write_text(json.dumps({"token": "t1"}))
+    _state(settings).acknowledge("t1")
     assert steps.retrain_token(settings) is None
     # a later degradation (models not retrained since) forces the retrain
     state.write_text(

@@ -64,7 +64,7 @@ def generated_joined(n_symbols: int = 6, n_weeks: int = 110, seed: int = 3) -> p
 
 def write_snapshot(settings: Settings, joined: pd.DataFrame) -> dict:
     """Write ``joined`` where ``steps.snapshot`` would and return the same description."""
-    from stockvision.pipeline.steps import frame_digest
+    from stockvision.data.ingest import frame_digest
 
     dig = frame_digest(joined)
     path = settings.subdir("snapshots") / f"{dig[:16]}.parquet"
@@ -72,7 +72,7 @@ def write_snapshot(settings: Settings, joined: pd.DataFrame) -> dict:
     weeks = joined.index.get_level_values(1)
     return {
         "digest": dig,
-        "path": str(path),
+        "path": str(path.relative_to(settings.home)),
         "start": str(weeks.min().date()),
         "end": str(weeks.max().date()),
         "symbols": sorted(joined.index.get_level_values(0).unique()),
@@ -120,23 +120,57 @@ def use_home(home: Path, monkeypatch) -> Settings:
     return get_settings()
 
 
+def train(settings: Settings, snap: dict) -> dict:
+    """``steps.train`` on a snapshot description, as plain JSON (what ``state.json`` holds)."""
+    from stockvision.pipeline import steps
+    from stockvision.pipeline.outputs import SnapshotOutput
+
+    return steps.train(settings, SnapshotOutput.from_dict(snap)).to_dict()
+
+
+def register(settings: Settings, trained: dict, evaluated: dict, snap: dict) -> dict:
+    """``steps.register`` on plain JSON outputs; the registered versions keyed by kind."""
+    from stockvision.pipeline import steps
+    from stockvision.pipeline.outputs import EvaluateOutput, SnapshotOutput, TrainOutput
+
+    out = steps.register(
+        settings,
+        TrainOutput.from_dict(trained),
+        EvaluateOutput.from_dict(evaluated),
+        SnapshotOutput.from_dict(snap),
+    )
+    return out.to_dict()["versions"]
+
+
+def promote(settings: Settings, registered: dict, evaluated: dict, snap: dict) -> dict:
+    """``steps.promote`` on plain JSON outputs; the decisions keyed by kind."""
+    from stockvision.pipeline import steps
+    from stockvision.pipeline.outputs import EvaluateOutput, RegisterOutput, SnapshotOutput
+
+    out = steps.promote(
+        settings,
+        RegisterOutput.from_dict({"versions": registered}),
+        EvaluateOutput.from_dict(evaluated),
+        SnapshotOutput.from_dict(snap),
+    )
+    return out.to_dict()["decisions"]
+
+
 def build_home(home: Path) -> dict:
     """Train on a generated snapshot and register v1 of both models (promoted by the rules)."""
-    from stockvision.pipeline import steps
-
     with sv_environment({**FAST_ENV, "SV_DATA_DIR": str(home)}, extra_keys=ALT_ENV):
         settings = get_settings()
         snap = write_snapshot(settings, generated_joined())
-        trained = steps.train(settings, snap)
+        trained = train(settings, snap)
         evaluated = crafted_evaluation(
             trained, price_mae=5.0, rw_mae=6.0, acc=0.45, ece=0.03, ll=1.0, base_ll=1.09
         )
-        registered = steps.register(settings, trained, evaluated, snap)
-        decisions = steps.promote(settings, registered, evaluated, snap)
+        registered = register(settings, trained, evaluated, snap)
+        decisions = promote(settings, registered, evaluated, snap)
         # other specs (a different price and pattern model) for challengers that are not the champion's
         os.environ.update(ALT_ENV)
         get_settings.cache_clear()
-        alt = steps.train(get_settings(), snap)
+        alt = train(get_settings(), snap)
     return {
         "snap": snap,
         "trained": trained,
@@ -147,6 +181,6 @@ def build_home(home: Path) -> dict:
 
 
 def copy_home(src: Path, dst: Path, built: dict) -> dict:
-    """A private copy of a built home, with the paths in ``built`` rewritten to the copy."""
+    """A private copy of a built home (recorded paths are relative to the data dir: they follow)."""
     shutil.copytree(src, dst)
-    return json.loads(json.dumps(built).replace(str(src), str(dst)))
+    return json.loads(json.dumps(built))

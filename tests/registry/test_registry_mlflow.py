@@ -13,12 +13,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from registry_support import CHAMPION_SCORES, build_home, copy_home, crafted_evaluation, use_home
+from registry_support import (
+    CHAMPION_SCORES,
+    build_home,
+    copy_home,
+    crafted_evaluation,
+    promote,
+    register,
+    use_home,
+)
 
 from stockvision.features import FEATURES
 from stockvision.features.dataset import DatasetBuilder
 from stockvision.models.base import load_model
-from stockvision.pipeline import steps
 from stockvision.registry.model_registry import ModelRegistry, RegistryError
 
 
@@ -40,8 +47,8 @@ def home(built, tmp_path, monkeypatch):
 def _register_and_promote(settings, info, **metrics):
     trained, snap = info["trained"], info["snap"]
     evaluated = crafted_evaluation(trained, **metrics)
-    registered = steps.register(settings, trained, evaluated, snap)
-    return registered, steps.promote(settings, registered, evaluated, snap)
+    registered = register(settings, trained, evaluated, snap)
+    return registered, promote(settings, registered, evaluated, snap)
 
 
 def test_first_models_are_logged_with_everything_needed_to_trace_them(home):
@@ -80,7 +87,7 @@ def test_first_models_are_logged_with_everything_needed_to_trace_them(home):
         inputs = {c.name for c in model_info.signature.inputs.inputs}
         assert {"symbol", "week_end", "raw_close", *FEATURES} <= inputs
     # the fitted preprocessing travels inside the registered model
-    native = load_model(info["trained"]["models"]["ridge"]["dir"])
+    native = load_model(settings.home / info["trained"]["models"]["ridge"]["dir"])
     model_dir = reg.download("price", "1")
     meta = json.loads((model_dir / "model.json").read_text())
     assert meta["transformer"] == json.loads(json.dumps(native.transformer_.to_dict()))
@@ -92,7 +99,7 @@ def test_pyfunc_champion_reproduces_the_native_predictions(home):
     import mlflow
 
     settings, info = home
-    joined = pd.read_parquet(info["snap"]["path"])
+    joined = pd.read_parquet(settings.home / info["snap"]["path"])
     recent = joined.groupby(level=0).tail(settings.seq_len + 2)
     example = recent.reset_index()[["symbol", "week_end", *FEATURES, "raw_close"]]
     example["week_end"] = example["week_end"].dt.strftime("%Y-%m-%d")  # the logged signature's type
@@ -106,7 +113,7 @@ def test_pyfunc_champion_reproduces_the_native_predictions(home):
     ):
         pyfunc = mlflow.pyfunc.load_model(f"models:/{name}@champion")
         got = pyfunc.predict(example).set_index("symbol").sort_index()
-        native = load_model(info["trained"]["models"][model_name]["dir"])
+        native = load_model(settings.home / info["trained"]["models"][model_name]["dir"])
         syms = latest.X.index.get_level_values(0)
         assert list(got.index) == list(syms)
         if kind == "price":
@@ -221,10 +228,10 @@ def test_broken_model_files_are_never_promoted(home):
     trained, snap = info["alt"], info["snap"]
     # a clearly better challenger by the numbers, whose files are damaged once registered
     evaluated = _clearly_better(trained)
-    registered = steps.register(settings, trained, evaluated, snap)
+    registered = register(settings, trained, evaluated, snap)
     reg = ModelRegistry(settings)
     _corrupt_artifacts(reg, "price", registered["price"]["version"])
-    decisions = steps.promote(settings, registered, evaluated, snap)
+    decisions = promote(settings, registered, evaluated, snap)
     assert decisions["price"]["action"] == "kept_challenger"
     assert "failed to load" in decisions["price"]["reason"]
     assert reg.champion("price").version == "1"
@@ -242,7 +249,7 @@ def test_a_model_not_reproducing_its_validation_metric_is_never_promoted(home):
     settings, info = home
     trained, snap = info["alt"], info["snap"]
     evaluated = _clearly_better(trained)
-    registered = steps.register(settings, trained, evaluated, snap)
+    registered = register(settings, trained, evaluated, snap)
     reg = ModelRegistry(settings)
     version = registered["price"]["version"]
     # the recorded validation metric no longer matches what the stored model produces
@@ -250,7 +257,7 @@ def test_a_model_not_reproducing_its_validation_metric_is_never_promoted(home):
     reg.client.set_model_version_tag(
         "price_target_model", version, "metric.val_mae_pct", f"{recorded * 0.9:.6g}"
     )
-    decisions = steps.promote(settings, registered, evaluated, snap)
+    decisions = promote(settings, registered, evaluated, snap)
     assert decisions["price"]["action"] == "kept_challenger"
     assert "does not reproduce its validation metric" in decisions["price"]["reason"]
     assert reg.champion("price").version == "1"
@@ -267,14 +274,14 @@ def test_fallback_baseline_champion_then_a_better_model_replaces_it(built, tmp_p
     shutil.copytree(
         src, fresh, ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts", "registry")
     )
-    info = json.loads(json.dumps(built[1]).replace(str(src), str(fresh)))
+    info = json.loads(json.dumps(built[1]))  # recorded paths are relative to the data dir
     settings = use_home(fresh, monkeypatch)
     trained, snap = info["trained"], info["snap"]
     lose = crafted_evaluation(
         trained, price_mae=6.5, rw_mae=6.0, acc=0.45, ece=0.03, ll=1.2, base_ll=1.09
     )
-    registered = steps.register(settings, trained, lose, snap)
-    decisions = steps.promote(settings, registered, lose, snap)
+    registered = register(settings, trained, lose, snap)
+    decisions = promote(settings, registered, lose, snap)
     reg = ModelRegistry(settings)
     for kind, base in (("price", "random_walk"), ("pattern", "majority")):
         d = decisions[kind]
@@ -289,11 +296,11 @@ def test_fallback_baseline_champion_then_a_better_model_replaces_it(built, tmp_p
     better = crafted_evaluation(
         trained, price_mae=5.5, rw_mae=6.0, acc=0.405, ece=0.0, ll=1.0, base_ll=1.09
     )
-    registered2 = steps.register(settings, trained, better, snap)
-    decisions2 = steps.promote(settings, registered2, better, snap)
+    registered2 = register(settings, trained, better, snap)
+    decisions2 = promote(settings, registered2, better, snap)
     assert decisions2["price"]["action"] == "promoted"
     assert decisions2["price"]["compared"]["champion_mae_pct"] == 6.0  # the baseline, same window
     assert reg.champion("price").version == registered2["price"]["version"]
     assert decisions2["pattern"]["action"] == "kept_challenger"
-    assert "fallback_champion" not in decisions2["pattern"]  # the baseline keeps serving
+    assert decisions2["pattern"]["fallback_champion"] is None  # the baseline keeps serving
     assert reg.champion("pattern").tags["model_name"] == "majority"

@@ -137,7 +137,7 @@ def test_past_predictions_carry_realised_outcomes(client):
     builder = DatasetBuilder(feats, labels, seq_len=service.settings.seq_len)
     week = builder.calendar[builder.calendar <= old_week][-1]
     window = builder.window(week, week, labelled=False)
-    preds = service._predict_window(window, service.models, simulated=False)
+    preds = service.predictor.predict(window, service.models, simulated=False)
     service.store.save_predictions([{**p.model_dump(), "source": "batch"} for p in preds])
     client.post("/api/v1/predict/VNM")  # the current (unresolved) one
 
@@ -345,7 +345,7 @@ def test_every_served_prediction_is_stored_once_per_version(client):
 
     with service.store.engine.begin() as conn:  # start from an empty predictions table
         conn.execute(text("DELETE FROM predictions"))
-    service._stored.clear()
+    service.writer._stored.clear()
     for _ in range(3):
         client.post("/api/v1/predict/PNJ")
     client.post("/api/v1/predict/batch", json={"symbols": ["PNJ", "SSI"]})

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from stockvision.serving.schemas import DISCLAIMER_EN, DISCLAIMER_VI, Prediction
+from stockvision.predict.types import DISCLAIMER_EN, DISCLAIMER_VI, Prediction
 
 SIMULATED_LABEL = {
     "vi": "⚠ DỮ LIỆU MÔ PHỎNG — số liệu dưới đây sinh từ dữ liệu tổng hợp, không phải giá thật.",

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from stockvision.serving.schemas import Prediction
+from stockvision.predict.types import Prediction
 
 log = logging.getLogger(__name__)
 

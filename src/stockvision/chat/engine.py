@@ -9,7 +9,8 @@ The engine knows nothing about models or storage; it receives four plain functio
   ``frame.attrs["simulated"] = True`` marks synthetic data.
 * ``metrics_fn() -> dict`` in the walk-forward ``metrics.json`` shape.
 
-Failures raised by them are turned into a friendly message (``errors.py``).
+Failures raised by them (errors of :mod:`stockvision.errors`) are turned into a friendly message
+from their ``code`` and ``details``.
 """
 
 from __future__ import annotations
@@ -22,19 +23,12 @@ from pydantic import BaseModel, Field
 
 from stockvision.chat import answers as A
 from stockvision.chat.context import SessionStore
-from stockvision.chat.errors import (
-    DATA_PENDING,
-    INSUFFICIENT_HISTORY,
-    MODEL_UNAVAILABLE,
-    UNKNOWN_SYMBOL,
-    error_code,
-)
 from stockvision.chat.intents import IntentParser, ParsedQuery
 from stockvision.chat.llm import LLMRephraser
 from stockvision.chat.symbols import SymbolResolver
 from stockvision.chat.text import fold
-from stockvision.config import get_settings
-from stockvision.serving.schemas import Prediction
+from stockvision.errors import StockVisionError
+from stockvision.predict.types import Prediction
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +92,7 @@ class ChatEngine:
         self.resolver = SymbolResolver(listings)
         self.parser = IntentParser(self.resolver)
         self.sessions = sessions or SessionStore()
-        self.rephraser = rephraser if rephraser is not None else LLMRephraser.from_settings()
+        self.rephraser = rephraser  # optional LLM phrasing, built by the caller from its settings
         self.max_symbols = max_symbols
         self.default_top_n = default_top_n
         self.default_chart_weeks = default_chart_weeks
@@ -167,10 +161,22 @@ class ChatEngine:
         return preds
 
     def _error_text(self, exc: Exception, symbol: str | None, lang: str) -> str:
-        code = error_code(exc)
-        symbol = getattr(exc, "symbol", None) or symbol or ""
-        if code == UNKNOWN_SYMBOL:
-            hints = list(getattr(exc, "suggestions", []) or self.resolver.did_you_mean(symbol))
+        """A user's sentence for a failed service call, from the error's ``code`` and ``details``.
+
+        Errors of the hierarchy carry the facts (the weeks needed, the suggestions...), so nothing is
+        rebuilt from settings here; an unexpected exception is logged with its traceback and answered
+        without its class name.
+        """
+        if not isinstance(exc, StockVisionError):
+            log.error("chat service call failed", exc_info=exc)
+            if lang == "vi":
+                return "Xin lỗi, hệ thống dự báo đang gặp sự cố. Vui lòng thử lại sau."
+            return "Sorry, the forecasting service failed. Please try again later."
+        details = exc.details
+        symbol = details.get("symbol") or symbol or ""
+        code = exc.code
+        if code == "unknown_symbol":
+            hints = list(details.get("suggestions") or self.resolver.did_you_mean(symbol))
             hint_vi = f" Ý bạn là {', '.join(hints)}?" if hints else ""
             hint_en = f" Did you mean {', '.join(hints)}?" if hints else ""
             if lang == "vi":
@@ -179,34 +185,38 @@ class ChatEngine:
                     f"(3 ký tự, ví dụ VNM, FPT).{hint_vi}"
                 )
             return f"{symbol} is not a tracked symbol. Check the ticker (3 characters, e.g. VNM).{hint_en}"
-        if code == INSUFFICIENT_HISTORY:
-            weeks = get_settings().min_history_weeks
+        if code == "insufficient_history":
+            need, have = details.get("need_weeks"), details.get("have_weeks")
             if lang == "vi":
                 return (
-                    f"Mã {symbol} chưa đủ lịch sử giá để dự báo (cần ít nhất {weeks} tuần giao dịch). "
-                    "Hãy thử một mã đã niêm yết lâu hơn."
+                    f"Mã {symbol} chưa đủ lịch sử giá để dự báo: mới có {have} tuần, cần ít nhất "
+                    f"{need} tuần giao dịch. Hãy thử một mã đã niêm yết lâu hơn."
                 )
             return (
-                f"{symbol} does not have enough price history to forecast (at least {weeks} trading "
-                "weeks are needed). Try a stock listed for longer."
+                f"{symbol} does not have enough price history to forecast: {have} weeks, at least "
+                f"{need} trading weeks are needed. Try a stock listed for longer."
             )
-        if code == DATA_PENDING:
+        if code == "data_pending":
+            state = details.get("state", "pending")
             if lang == "vi":
-                return f"Dữ liệu của {symbol or 'mã này'} đang được tải về. Vui lòng hỏi lại sau ít phút."
-            return f"Data for {symbol or 'this symbol'} is being fetched. Please ask again in a few minutes."
-        if code == MODEL_UNAVAILABLE:
+                return (
+                    f"Dữ liệu của {symbol or 'mã này'} đang được tải về (trạng thái: {state}). "
+                    "Vui lòng hỏi lại sau ít phút."
+                )
+            return (
+                f"Data for {symbol or 'this symbol'} is being fetched (state: {state}). "
+                "Please ask again in a few minutes."
+            )
+        if code == "model_unavailable":
             if lang == "vi":
                 return (
                     "Chưa có mô hình đã huấn luyện để dự báo. Quản trị viên cần chạy huấn luyện và "
                     "đăng ký mô hình trước."
                 )
             return "No trained model is available yet. An operator needs to train and register one."
-        log.exception("chat service call failed", exc_info=exc)
-        if lang == "vi":
-            return f"Xin lỗi, hệ thống dự báo đang gặp sự cố ({type(exc).__name__}). Vui lòng thử lại sau."
-        return (
-            f"Sorry, the forecasting service failed ({type(exc).__name__}). Please try again later."
-        )
+        if not exc.user_error:
+            log.error("chat service call failed: %s", exc, exc_info=exc)
+        return exc.localized(lang)
 
     # ------------------------------------------------------------------ intents
     def _ask_for_symbol(self, reply: _Reply, example: str) -> None:

@@ -12,7 +12,7 @@ import re
 
 import httpx
 
-from stockvision.config import Settings, get_settings
+from stockvision.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +66,8 @@ class LLMRephraser:
         self.transport = transport
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> LLMRephraser | None:
+    def from_settings(cls, settings: Settings) -> LLMRephraser | None:
         """A rephraser when ``llm_base_url`` is configured, else ``None``."""
-        settings = settings or get_settings()
         if not settings.llm_base_url:
             return None
         return cls(settings.llm_base_url, settings.llm_api_key, settings.llm_model)

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from stockvision.chat import answers as A
 from stockvision.chat.charts import build_chart, empty_figure, figure_for
-from stockvision.serving.schemas import Prediction
+from stockvision.predict.types import Prediction
 
 log = logging.getLogger(__name__)
 
@@ -136,24 +136,32 @@ def make_handlers(engine: Any, service: Any) -> dict[str, Any]:
         return [], None, empty_figure("📊")
 
     def upload(path: str | None, lang: str | None):
-        from stockvision.serving.errors import ServiceError
-        from stockvision.serving.upload import FORMAT_HINT, FORMAT_HINT_VI, predict_uploaded
+        from pathlib import Path
+
+        from stockvision.errors import StockVisionError
+        from stockvision.predict.upload import FORMAT_HINT, FORMAT_HINT_VI
 
         language = _language(lang) or "vi"
         if not path:
             return gr.skip(), gr.skip()
         try:
-            preds, weekly = predict_uploaded(service, path)
-        except ServiceError as exc:
+            preds, weekly = service.predict_upload(Path(path).read_bytes(), Path(path).name)
+        except StockVisionError as exc:
             vi = language == "vi"
             msg = exc.message_vi if vi else exc.message
             tip = FORMAT_HINT_VI if vi and exc.hint == FORMAT_HINT else exc.hint
             hint = f"\n\n{'Gợi ý' if vi else 'Hint'}: {tip}" if tip else ""
             title = "Không dự báo được từ file này" if vi else "Cannot predict from this file"
             return f"### ⚠ {title}\n\n{msg}{hint}", empty_figure("—")
-        except Exception as exc:  # a bug must not leave the user without an answer
+        except Exception:  # a bug must not leave the user without an answer
             log.exception("upload prediction failed")
-            return f"### ⚠ {type(exc).__name__}: {exc}", empty_figure("—")
+            vi = language == "vi"
+            text = (
+                "Lỗi hệ thống khi đọc file; đã ghi lại để kiểm tra. Vui lòng thử lại sau."
+                if vi
+                else "A system error occurred while reading the file; it was logged. Try again later."
+            )
+            return f"### ⚠ {text}", empty_figure("—")
         note = (
             "Dự báo từ file tải lên (không lưu vào kho dữ liệu chung)"
             if language == "vi"

@@ -1,9 +1,9 @@
 """Wire the chat engine to the one prediction service (the same code path as the REST API).
 
 ``build_engine(service, settings)`` returns a :class:`ChatService`: the ``ChatEngine`` fed with
-four plain functions that call ``stockvision.serving.service.PredictionService``, a session
-store shared by the web UI and ``POST /chat``, and the service errors translated into the codes
-the engine words for users (``chat/errors.py``). Model-quality answers quote the walk-forward
+four plain functions that call ``stockvision.serving.service.PredictionService`` and a session
+store shared by the web UI and ``POST /chat``. Errors reach the engine as raised (one hierarchy,
+:mod:`stockvision.errors`): it words them for users from their ``code`` and ``details``. Model-quality answers quote the walk-forward
 ``metrics.json`` of the latest evaluation; the champions' registry metrics are the fallback.
 """
 
@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,20 +21,16 @@ from typing import Any
 import pandas as pd
 
 from stockvision.chat import answers as A
-from stockvision.chat import errors as E
 from stockvision.chat.context import SessionStore
 from stockvision.chat.engine import ChatEngine, ChatResponse
+from stockvision.chat.llm import LLMRephraser
+from stockvision.chat.schemas import ChatResponseModel
 from stockvision.config import Settings
-from stockvision.serving.api_schemas import ChatResponseModel
-from stockvision.serving.schemas import Prediction
+from stockvision.predict.types import Prediction
 
 log = logging.getLogger(__name__)
 
 CHAT_SOURCE = "chat"  # ``source`` recorded with predictions served to the chat
-
-
-class DataUnavailable(E.ChatServiceError):
-    """The symbol's data could not be fetched (no chat code of its own: worded as a failure)."""
 
 
 @dataclass(frozen=True)
@@ -48,67 +44,36 @@ class StoreListing:
     group: str | None = None
 
 
-def to_chat_error(exc: BaseException) -> BaseException:
-    """The chat error for a service error (by its ``code``); other exceptions pass unchanged."""
-    code = getattr(exc, "code", None)
-    details = getattr(exc, "details", {}) or {}
-    symbol = details.get("symbol") or getattr(exc, "symbol", None)
-    message = str(getattr(exc, "message", "") or exc)
-    mapped: dict[str, type[E.ChatServiceError]] = {
-        E.UNKNOWN_SYMBOL: E.UnknownSymbol,
-        E.INSUFFICIENT_HISTORY: E.InsufficientHistory,
-        E.DATA_PENDING: E.DataPending,
-        E.MODEL_UNAVAILABLE: E.ModelUnavailable,
-        "data_unavailable": DataUnavailable,
-    }
-    cls = mapped.get(code) if isinstance(code, str) else None
-    if cls is None:
-        return exc
-    out = cls(message, symbol=symbol)
-    out.suggestions = list(details.get("suggestions") or [])  # type: ignore[attr-defined]
-    return out
-
-
-def _translated(fn: Callable[..., Any]) -> Callable[..., Any]:
-    def call(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except Exception as exc:
-            mapped = to_chat_error(exc)
-            if mapped is exc:
-                raise
-            raise mapped from exc
-
-    call.__name__ = getattr(fn, "__name__", "call")
-    call.__doc__ = fn.__doc__
-    return call
-
-
 class WalkForwardMetrics:
     """The measured walk-forward metrics, re-read only when the evaluation output changes.
 
-    Source order: ``<data_dir>/pipeline/state.json`` -> ``evaluate.output.report_dir`` ->
-    ``metrics.json`` (every model evaluated, baselines included); else the metrics the served
-    champions were promoted with (``service.models.price_metrics`` / ``pattern_metrics``).
+    Source order: the pipeline's last ``evaluate`` output (``report_dir/metrics.json``: every model
+    evaluated, baselines included); else the metrics the served champions were promoted with
+    (``service.models.price_metrics`` / ``pattern_metrics``).
     """
 
     def __init__(self, service: Any, settings: Settings) -> None:
         self.service = service
-        self.state_path = Path(settings.home) / "pipeline" / "state.json"
+        self.settings = settings
         self._lock = threading.Lock()
         self._key: tuple[Any, ...] | None = None
         self._value: dict[str, Any] | None = None
 
     def metrics_path(self) -> Path | None:
         """Where the latest evaluation's ``metrics.json`` is, if the pipeline recorded one."""
+        from stockvision.pipeline.flow import last_output
+
         try:
-            state = json.loads(self.state_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+            evaluated = last_output(self.settings, "evaluate")
+        except Exception as exc:  # an unreadable record is not worth failing an answer
+            log.warning("cannot read the last evaluation record: %s", exc)
             return None
-        report_dir = ((state.get("evaluate") or {}).get("output") or {}).get("report_dir")
-        if not report_dir:
+        if evaluated is None or not evaluated.report_dir:
             return None
-        path = Path(report_dir) / "metrics.json"
+        report_dir = Path(evaluated.report_dir)
+        if not report_dir.is_absolute():
+            report_dir = Path(self.settings.home) / report_dir
+        path = report_dir / "metrics.json"
         return path if path.is_file() else None
 
     def __call__(self) -> dict[str, Any]:
@@ -234,7 +199,7 @@ def _listings(service: Any) -> dict[str, Any]:
     for sym in symbols:
         if sym not in table:
             info = service.describe(sym)
-            table[sym] = StoreListing(sym, info["exchange"], info["name"])
+            table[sym] = StoreListing(sym, info.exchange, info.name)
     return table
 
 
@@ -282,12 +247,12 @@ def build_engine(
         return _history_frame(service, symbol, weeks)
 
     engine = ChatEngine(
-        predict_fn=_translated(predict),
-        rank_fn=_translated(rank),
-        history_fn=_translated(history),
+        predict_fn=predict,
+        rank_fn=rank,
+        history_fn=history,
         metrics_fn=WalkForwardMetrics(service, settings),
         listings=_listings(service),
         sessions=sessions or SessionStore(),
-        rephraser=rephraser,
+        rephraser=rephraser if rephraser is not None else LLMRephraser.from_settings(settings),
     )
     return ChatService(engine, service, rank_state)

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -21,41 +17,15 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from stockvision.jsonutil import jsonable
+
 console = Console(stderr=True)
 out = Console()
 
 
-def _default(obj: Any) -> Any:
-    if isinstance(obj, datetime | date):
-        return obj.isoformat()
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return None if not math.isfinite(float(obj)) else float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json")
-    if hasattr(obj, "isoformat"):
-        return obj.isoformat()
-    return str(obj)
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
-
-
 def print_json(payload: Any) -> None:
     """One JSON document on stdout (machine readable; NaN becomes null)."""
-    print(json.dumps(_finite(payload), default=_default, ensure_ascii=False, indent=2))
+    print(json.dumps(jsonable(payload), ensure_ascii=False, indent=2))
 
 
 class ProgressReporter:

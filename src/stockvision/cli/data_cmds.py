@@ -38,27 +38,25 @@ def ingest(
     if as_json:
         print_json(result)
         return
-    sim = " [bold yellow](SIMULATED data)[/bold yellow]" if result["simulated"] else ""
+    sim = " [bold yellow](SIMULATED data)[/bold yellow]" if result.simulated else ""
     console.print(
-        f"[green]Ingested[/green] from [bold]{result['source']}[/bold]{sim}: "
-        f"{result['rows_parsed']:,} rows parsed, {result['inserted']:,} inserted, "
-        f"{result['updated']:,} updated, {result['unchanged']:,} unchanged, {result['rejected']:,} rejected; "
-        f"{len(result['symbols'])} symbols up to {result['latest_date']}; "
-        f"{result['corporate_actions']} corporate actions."
+        f"[green]Ingested[/green] from [bold]{result.source}[/bold]{sim}: "
+        f"{result.rows_parsed:,} rows parsed, {result.inserted:,} inserted, "
+        f"{result.updated:,} updated, {result.unchanged:,} unchanged, {result.rejected:,} rejected; "
+        f"{len(result.symbols)} symbols up to {result.latest_date}; "
+        f"{result.corporate_actions} corporate actions."
     )
-    if result["rejected"]:
+    if result.rejected:
         console.print(
-            f"[yellow]{result['rejected']} rows failed validation[/yellow] (not stored), e.g.:"
+            f"[yellow]{result.rejected} rows failed validation[/yellow] (not stored), e.g.:"
         )
-        for line in result["rejected_rows"][:10]:
+        for line in result.rejected_rows[:10]:
             console.print(f"  {line}")
-    for warning in result["warnings"]:
+    for warning in result.warnings:
         console.print(f"[dim]note: {warning}[/dim]")
-    if result["n_parse_errors"]:
-        console.print(
-            f"[yellow]{result['n_parse_errors']} rows could not be parsed[/yellow], e.g.:"
-        )
-        for line in result["parse_errors"][:10]:
+    if result.n_parse_errors:
+        console.print(f"[yellow]{result.n_parse_errors} rows could not be parsed[/yellow], e.g.:")
+        for line in result.parse_errors[:10]:
             console.print(f"  {line}")
 
 

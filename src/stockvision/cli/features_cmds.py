@@ -28,9 +28,9 @@ def build(
         print_json({"features": feats, "labels": labels})
         return
     console.print(
-        f"[green]Features[/green]: {feats['rows']:,} rows, {feats['symbols']} symbols, {feats['weeks']} weeks "
-        f"({feats['first_week']} .. {feats['last_week']}). [green]Labels[/green]: {labels['labelled']:,} labelled, "
-        f"balance {labels['balance']}."
+        f"[green]Features[/green]: {feats.rows:,} rows, {feats.symbols} symbols, {feats.weeks} weeks "
+        f"({feats.first_week} .. {feats.last_week}). [green]Labels[/green]: {labels.labelled:,} labelled, "
+        f"balance {labels.balance}."
     )
 
 
@@ -44,7 +44,7 @@ def report(
 
     settings = get_settings()
     feats, labels = load_snapshot(settings)
-    rep = validate_features(feats, labels, settings)
+    rep = validate_features(feats, labels, settings.min_history_weeks)
     if as_json:
         print_json(rep)
     else:

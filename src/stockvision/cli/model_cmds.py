@@ -52,10 +52,10 @@ def evaluate(
             settings, snap, progress=bar, models=names, out_dir=out_dir, on_error="drop"
         )
     if as_json:
-        print_json(json.loads((Path(result["report_dir"]) / "metrics.json").read_text()))
+        print_json(json.loads((out_dir / "metrics.json").read_text()))
         return
     table = Table(
-        title=f"Walk-forward evaluation ({snap['start']} .. {snap['end']}, {len(snap['symbols'])} symbols)"
+        title=f"Walk-forward evaluation ({snap.start} .. {snap.end}, {len(snap.symbols)} symbols)"
     )
     for col in (
         "model",
@@ -70,7 +70,7 @@ def evaluate(
         "Sharpe",
     ):
         table.add_column(col, justify="right")
-    for name, m in result["metrics"].items():
+    for name, m in result.metrics.items():
         table.add_row(
             name,
             *(
@@ -89,9 +89,9 @@ def evaluate(
             ),
         )
     out.print(table)
-    if result.get("failed"):
-        console.print(f"[yellow]Left out (failed):[/yellow] {', '.join(result['failed'])}")
-    console.print(f"Report: {Path(result['report_dir']) / 'report.html'}")
+    if result.failed:
+        console.print(f"[yellow]Left out (failed):[/yellow] {', '.join(result.failed)}")
+    console.print(f"Report: {out_dir / 'report.html'}")
 
 
 def _fmt(v: float | None) -> str:

@@ -45,30 +45,30 @@ def run(
     doc = result.to_dict()
     doc["wall_seconds"] = round(time.perf_counter() - t0, 2)
     doc["outputs"] = {
-        k: v
+        k: (v.to_dict() if v is not None else None)
         for k, v in result.outputs.items()
         if k in ("fetch", "promote", "batch_predict", "monitor")
     }
     if as_json:
         print_json(doc)
         return
-    fetched = result.outputs.get("fetch") or {}
-    if fetched:
-        sim = " [bold yellow]SIMULATED data[/bold yellow]" if fetched.get("simulated") else ""
+    fetched = result.outputs.get("fetch")
+    if fetched is not None:
+        sim = " [bold yellow]SIMULATED data[/bold yellow]" if fetched.simulated else ""
         console.print(
-            f"Data: source [bold]{fetched.get('source')}[/bold]{sim}, "
-            f"{len(fetched.get('symbols', []))} symbols up to {fetched.get('latest_date')}."
+            f"Data: source [bold]{fetched.source}[/bold]{sim}, "
+            f"{len(fetched.symbols)} symbols up to {fetched.latest_date}."
         )
-    promote = result.outputs.get("promote") or {}
+    promote = result.outputs.get("promote")
     if any(s.name == "promote" and s.status == "skipped" for s in result.steps):
         console.print(
             "[dim]Promotion skipped: nothing changed since the last decision below.[/dim]"
         )
-    for kind, d in promote.items():
-        console.print(f"[bold]{kind}[/bold] v{d['version']}: {d['action']} — {d['reason']}")
-        if d.get("fallback_champion"):
-            fb = d["fallback_champion"]
-            console.print(f"  serving baseline {fb['model']} as champion v{fb['version']}")
+    for kind, d in (promote.decisions if promote is not None else {}).items():
+        console.print(f"[bold]{kind}[/bold] v{d.version}: {d.action} — {d.reason}")
+        if d.fallback_champion is not None:
+            fb = d.fallback_champion
+            console.print(f"  serving baseline {fb.model} as champion v{fb.version}")
     _print_champions()
     console.print(f"Pipeline finished in {doc['wall_seconds']:.1f}s (run {doc['run_id']}).")
 

@@ -16,9 +16,11 @@ def predict(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """One-month-ahead price target and pattern for symbols (same service as the API)."""
+    from stockvision.serving.app import healing_source
     from stockvision.serving.service import PredictionService
 
-    service = PredictionService(get_settings())
+    settings = get_settings()
+    service = PredictionService(settings, heal_source=healing_source)
     service.start(background=False)
     preds, errors = service.predict_many([s.upper() for s in symbols], source="cli")
     service.flush()
@@ -81,16 +83,16 @@ def serve(
         f"[bold green]Stock Vision[/bold green] API docs: {base}/docs  ·  chat: {base}/chat/  ·  "
         f"health: {base}/api/v1/health  ·  metrics: {base}/metrics"
     )
-    uvicorn.run(
-        "stockvision.serving.asgi:app" if workers > 1 else _app(),
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-    )
+    if workers > 1:
+        uvicorn.run(
+            "stockvision.app:build_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+        )
+        return
+    from stockvision.app import build_app
 
-
-def _app():
-    from stockvision.serving.app import create_app
-
-    return create_app(get_settings())
+    uvicorn.run(build_app(settings), host=host, port=port, log_level="warning")

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from stockvision.data.schema import DAILY_COLUMNS, DATE, OHLCV, OPTIONAL_DAILY_COLUMNS, SYMBOL
+from stockvision.errors import DataValidationError
 
 PRICE_COLUMNS = ["open", "high", "low", "close"]
 #: Relative tolerance of the OHLC consistency checks.
@@ -40,10 +41,6 @@ OHLC_TOLERANCE = 1e-6
 #: Earliest accepted date (Vietnam's first exchange, HOSE, opened in July 2000).
 MIN_DATE = pd.Timestamp("2000-01-01")
 REJECTED_COLUMNS = ["row", SYMBOL, DATE, "reason"]
-
-
-class ValidationError(ValueError):
-    """The frame cannot be validated at all (wrong structure), as opposed to bad rows."""
 
 
 @dataclass
@@ -151,7 +148,7 @@ def _coerce(
     """
     missing = [c for c in DAILY_COLUMNS if c not in frame.columns]
     if missing:
-        raise ValidationError(
+        raise DataValidationError(
             f"daily frame lacks column(s) {missing}; required {DAILY_COLUMNS} "
             f"(optional {OPTIONAL_DAILY_COLUMNS}). Rename the source's columns to these names."
         )
@@ -206,7 +203,7 @@ def validate_daily(
 
     Returns ``(good, report)``: ``good`` follows the daily contract (upper-case symbols,
     ``datetime64[ns]`` dates, float64 values, sorted by (symbol, date), unique on it, index reset).
-    ``today`` (default: now) bounds the accepted dates. Raises ``ValidationError`` only when
+    ``today`` (default: now) bounds the accepted dates. Raises ``DataValidationError`` only when
     required columns are missing.
     """
     limit = (pd.Timestamp.now() if today is None else pd.Timestamp(today)).normalize()

@@ -28,6 +28,7 @@ return/volatility ratio; set e.g. the VN 1-year deposit rate to get an excess-re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,11 +64,8 @@ class BacktestConfig:
             raise ValueError("fee_rate and sell_tax_rate must be fractions in [0, 1)")
 
     @classmethod
-    def from_settings(cls, settings: object | None = None, **overrides: object) -> BacktestConfig:
-        if settings is None:
-            from stockvision.config import get_settings
-
-            settings = get_settings()
+    def from_settings(cls, settings: Any, **overrides: object) -> BacktestConfig:
+        """Costs and basket size from a ``Settings`` object (or anything with those attributes)."""
         values = {
             "top_k": settings.backtest_top_k,
             "fee_rate": settings.fee_rate,

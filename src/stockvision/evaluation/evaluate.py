@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
-from stockvision.config import Settings, get_settings
+from stockvision.config import Settings
 from stockvision.evaluation.backtest import BacktestConfig
 from stockvision.evaluation.report import write_report
 from stockvision.evaluation.scoring import Scorecard, score
@@ -22,6 +22,7 @@ from stockvision.evaluation.walkforward import (
     rich_progress,
     run_walk_forward,
 )
+from stockvision.features.labels import LabelSpec
 
 if TYPE_CHECKING:
     from stockvision.features import DatasetBuilder
@@ -41,7 +42,8 @@ def evaluate(
     out_dir: Path | str,
     model_names: Sequence[str] | None = None,
     splitter: WalkForwardSplitter | None = None,
-    settings: Settings | None = None,
+    *,
+    settings: Settings,
     show_progress: bool = True,
     on_error: Literal["raise", "drop"] = "drop",
 ) -> tuple[Path, Scorecard, EvaluationResult]:
@@ -53,8 +55,7 @@ def evaluate(
     """
     from stockvision.features import DatasetBuilder, build_features_and_labels
 
-    settings = settings or get_settings()
-    features, labels = build_features_and_labels(adjusted_daily, settings)
+    features, labels = build_features_and_labels(adjusted_daily, LabelSpec.from_settings(settings))
     builder = DatasetBuilder(
         features, labels, seq_len=settings.seq_len, horizon=settings.horizon_weeks
     )
@@ -64,9 +65,10 @@ def evaluate(
         out_dir,
         model_names,
         splitter,
-        settings,
+        settings=settings,
         show_progress=show_progress,
         on_error=on_error,
+        model_params=None,
     )
 
 
@@ -76,8 +78,8 @@ def evaluate_dataset(
     out_dir: Path | str,
     model_names: Sequence[str] | None = None,
     splitter: WalkForwardSplitter | None = None,
-    settings: Settings | None = None,
     *,
+    settings: Settings,
     show_progress: bool = True,
     progress: Callable[[ProgressEvent], None] | None = None,
     on_error: Literal["raise", "drop"] = "drop",
@@ -91,7 +93,6 @@ def evaluate_dataset(
     the largest cross-section labelled (:func:`cross_section_start`); earlier weeks (e.g. the
     VN30 index's history before its constituents') remain training data.
     """
-    settings = settings or get_settings()
     names = list(model_names) if model_names else default_models()
     splitter = splitter or WalkForwardSplitter(horizon=settings.horizon_weeks)
     if splitter.first_test_week is None:

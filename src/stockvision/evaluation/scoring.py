@@ -7,7 +7,6 @@ having been run. Skill scores use each fold's training class frequencies as the 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,10 +27,12 @@ from stockvision.evaluation.walkforward import (
     UNCAL_COLUMNS,
     EvaluationResult,
 )
+from stockvision.jsonutil import jsonable
+from stockvision.models.registry_names import BASELINES as CATALOGUE_BASELINES
 
 __all__ = ["BASELINES", "Goal", "Scorecard", "jsonable", "score"]
 
-BASELINES = frozenset({"random_walk", "drift", "majority", "momentum_sign"})
+BASELINES = frozenset(CATALOGUE_BASELINES)
 BACKTEST_KEYS = [
     "annual_return",
     "volatility",
@@ -67,21 +68,6 @@ class Scorecard:
     buy_and_hold: BacktestResult | None = None
     per_symbol: pd.DataFrame = field(default_factory=pd.DataFrame)
     goals: list[Goal] = field(default_factory=list)
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON types with non-finite floats replaced by ``None``."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, pd.Timestamp):
-        return value.date().isoformat()
-    return value
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,7 +172,7 @@ def score(
     window["calibration"] = getattr(result, "calibration", "model")
     card = Scorecard(metrics={"evaluation_window": window, "universe": list(result.universe)})
     models: dict[str, Any] = {}
-    cfg = backtest_config or BacktestConfig.from_settings()
+    cfg = backtest_config or BacktestConfig()
 
     for name, kind in result.model_kinds.items():
         df = result.model_predictions(name)

@@ -301,7 +301,7 @@ def run_walk_forward(
     progress: Callable[[ProgressEvent], None] | None = None,
     *,
     daily: pd.DataFrame | None = None,
-    seed: int | None = None,
+    seed: int = 42,
     model_params: dict[str, dict[str, Any]] | None = None,
     on_error: Literal["raise", "drop"] = "raise",
     calibration: Literal["pooled_val", "model"] = "pooled_val",
@@ -349,10 +349,6 @@ def run_walk_forward(
     folds = list(folds)
     if not folds:
         raise ValueError("no folds to evaluate; lower min_train_weeks or load more history")
-    if seed is None:
-        from stockvision.config import get_settings
-
-        seed = get_settings().seed
     if on_error not in ("raise", "drop"):
         raise ValueError(f"on_error must be 'raise' or 'drop', got {on_error!r}")
     if calibration not in ("pooled_val", "model"):

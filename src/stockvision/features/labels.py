@@ -13,6 +13,9 @@ outcome in today's (unadjusted) price terms, which is what a price target quoted
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -36,6 +39,35 @@ LABEL_COLUMNS: list[str] = [
 ]
 #: Trading days in the 4-week horizon, to turn daily volatility into a horizon volatility.
 HORIZON_TRADING_DAYS = 20
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """What a label means: the horizon in market weeks and the pattern thresholds.
+
+    Passed explicitly to everything that builds labels, so what is learnt never depends on the
+    environment of the process that happens to build it.
+    """
+
+    horizon: int = 4
+    up: float = 0.01
+    down: float = -0.01
+    vol_scaled: bool = False
+    vol_k: float = 0.5
+
+    def to_dict(self) -> dict[str, float | int | bool]:
+        return asdict(self)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> LabelSpec:
+        """The spec a ``Settings`` object describes (``SV_HORIZON_WEEKS``, ``SV_PATTERN_*``)."""
+        return cls(
+            horizon=settings.horizon_weeks,
+            up=settings.pattern_up,
+            down=settings.pattern_down,
+            vol_scaled=settings.pattern_vol_scaled,
+            vol_k=settings.pattern_vol_k,
+        )
 
 
 def _weekly_input(data: pd.DataFrame, need_vol: bool) -> pd.DataFrame:

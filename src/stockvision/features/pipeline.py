@@ -15,28 +15,30 @@ from __future__ import annotations
 
 import pandas as pd
 
-from stockvision.config import Settings, get_settings
 from stockvision.data.schema import SYMBOL, WEEK_END
 from stockvision.features.feature_docs import FEATURES
-from stockvision.features.labels import compute_labels
+from stockvision.features.labels import LabelSpec, compute_labels
 from stockvision.features.weekly import DailyLayout, FeatureInputError, compute_features
 
 
 def build_features_and_labels(
-    adjusted_daily: pd.DataFrame, settings: Settings | None = None
+    adjusted_daily: pd.DataFrame, spec: LabelSpec | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Full build: (features, labels), both indexed by (symbol, week_end), with settings' knobs."""
-    settings = settings or get_settings()
+    """Full build: (features, labels), both indexed by (symbol, week_end), labels as ``spec`` says."""
     features = compute_features(adjusted_daily)
-    labels = compute_labels(
+    return features, make_labels(adjusted_daily, spec or LabelSpec()).reindex(features.index)
+
+
+def make_labels(adjusted_daily: pd.DataFrame, spec: LabelSpec) -> pd.DataFrame:
+    """:func:`compute_labels` with the horizon and thresholds of ``spec``."""
+    return compute_labels(
         adjusted_daily,
-        horizon=settings.horizon_weeks,
-        up=settings.pattern_up,
-        down=settings.pattern_down,
-        vol_scaled=settings.pattern_vol_scaled,
-        vol_k=settings.pattern_vol_k,
+        horizon=spec.horizon,
+        up=spec.up,
+        down=spec.down,
+        vol_scaled=spec.vol_scaled,
+        vol_k=spec.vol_k,
     )
-    return features, labels.reindex(features.index)
 
 
 def incremental_update(

@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stockvision.config import Settings, get_settings
 from stockvision.data.schema import SYMBOL, WEEK_END
 from stockvision.features.feature_docs import FEATURES
 from stockvision.features.labels import PATTERN_CLASSES
@@ -33,10 +32,12 @@ def _qkey(q: float) -> str:
 
 
 def validate_features(
-    features: pd.DataFrame, labels: pd.DataFrame | None = None, settings: Settings | None = None
+    features: pd.DataFrame, labels: pd.DataFrame | None = None, min_history_weeks: int = 50
 ) -> dict[str, Any]:
-    """Summary and alerts for a feature matrix (and labels): plain JSON-able types only."""
-    settings = settings or get_settings()
+    """Summary and alerts for a feature matrix (and labels): plain JSON-able types only.
+
+    ``min_history_weeks``: symbols with fewer weeks are flagged (too short to train on).
+    """
     idx = features.index
     weeks = idx.get_level_values(WEEK_END)
     symbols = idx.get_level_values(SYMBOL)
@@ -62,14 +63,14 @@ def validate_features(
         }
 
     weeks_per_symbol = pd.Series(symbols).value_counts()
-    short = weeks_per_symbol[weeks_per_symbol < settings.min_history_weeks].sort_index()
+    short = weeks_per_symbol[weeks_per_symbol < min_history_weeks].sort_index()
     alerts: list[dict[str, Any]] = []
     if len(short):
         alerts.append(
             {
                 "kind": "short_history",
                 "message": (
-                    f"{len(short)} symbol(s) have fewer than {settings.min_history_weeks} weeks "
+                    f"{len(short)} symbol(s) have fewer than {min_history_weeks} weeks "
                     "of history; their long-lookback features are mostly NaN"
                 ),
                 "symbols": {str(k): int(v) for k, v in short.items()},
@@ -100,7 +101,7 @@ def validate_features(
         },
         "nan_share": {n: float(s) for n, s in zip(cols, nan_share, strict=True)},
         "distribution": distribution,
-        "min_history_weeks": int(settings.min_history_weeks),
+        "min_history_weeks": int(min_history_weeks),
         "alerts": alerts,
     }
     if labels is not None:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from stockvision.data.schema import DATE, SYMBOL, WEEK_END
-from stockvision.errors import StockVisionError
+from stockvision.errors import FeatureInputError
 from stockvision.features import indicators as ind
 from stockvision.features.feature_docs import FEATURES
 
@@ -43,10 +43,6 @@ REQUIRED_COLUMNS = [
     "adj_volume",
 ]
 _EPOCH_MONDAY_OFFSET = 3  # 1970-01-01 was a Thursday: (days + 3) % 7 == 0 on Mondays
-
-
-class FeatureInputError(StockVisionError, ValueError):
-    """The frame given to the features layer breaks the adjusted daily contract."""
 
 
 def check_adjusted_frame(daily: pd.DataFrame) -> pd.DataFrame:

@@ -15,6 +15,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from stockvision.errors import UnknownSymbolError
 from stockvision.market.exchanges import Exchange
 
 #: Sector groups: English key -> Vietnamese label.
@@ -39,20 +40,6 @@ GROUPS: dict[str, str] = {
     "logistics": "cảng biển - logistics",
     "industrial": "công nghiệp",
 }
-
-
-class UnknownSymbolError(KeyError):
-    """A ticker that is not in the listings snapshot; ``suggestions`` holds the closest ones."""
-
-    def __init__(self, symbol: str, suggestions: list[str]) -> None:
-        self.symbol = symbol
-        self.suggestions = suggestions
-        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
-        self.message = f"unknown symbol {symbol!r}{hint}"
-        super().__init__(self.message)
-
-    def __str__(self) -> str:
-        return self.message
 
 
 @dataclass(frozen=True)

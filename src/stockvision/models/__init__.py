@@ -30,10 +30,14 @@ from stockvision.models.lgbm import LGBMPatternModel, LGBMPriceModel
 from stockvision.models.price import RidgePriceModel
 from stockvision.models.registry_names import (
     BASELINES,
+    FALLBACK,
     MODEL_FACTORIES,
     PATTERN_MODELS,
     PRICE_MODELS,
+    ModelContext,
+    check_model_names,
     make_model,
+    model_params,
 )
 
 _LAZY = {
@@ -53,6 +57,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "BASELINES",
+    "FALLBACK",
     "MODEL_FACTORIES",
     "PATTERN_MODELS",
     "PRICE_MODELS",
@@ -63,6 +68,7 @@ __all__ = [
     "LGBMPriceModel",
     "MajorityClassModel",
     "Model",
+    "ModelContext",
     "ModelLoadError",
     "MomentumSignModel",
     "NotFittedError",
@@ -73,10 +79,12 @@ __all__ = [
     "SequencePatternModel",
     "TorchPatternModel",
     "apply_temperature",
+    "check_model_names",
     "conformal_quantile",
     "fine_tune",
     "fit_temperature",
     "load_model",
     "make_model",
+    "model_params",
     "run_transfer_experiment",
 ]

@@ -112,18 +112,12 @@ def concat_windows(windows: Sequence[Any]) -> Any:
     )
 
 
-def split_calibration_tail(
-    window: Any, fraction: float = 0.15, gap_weeks: int | None = None
-) -> tuple[Any, Any]:
+def split_calibration_tail(window: Any, fraction: float, gap_weeks: int) -> tuple[Any, Any]:
     """Split a training window by date into (fit part, latest ``fraction`` of weeks).
 
-    ``gap_weeks`` (default: the configured horizon) weeks before the tail are dropped from the fit
-    part, because their forward labels overlap the tail's weeks.
+    ``gap_weeks`` (the label horizon) weeks before the tail are dropped from the fit part, because
+    their forward labels overlap the tail's weeks.
     """
-    if gap_weeks is None:
-        from stockvision.config import get_settings
-
-        gap_weeks = get_settings().horizon_weeks
     weeks = np.unique(week_ends_of(window))
     n_tail = max(1, round(len(weeks) * fraction))
     n_fit = len(weeks) - n_tail - gap_weeks

@@ -139,7 +139,7 @@ class ArimaPriceModel(PriceModel):
         orders: Sequence[Sequence[int]] = ((1, 0, 0), (0, 0, 1), (1, 0, 1)),
         method: str = "hannan_rissanen",
         min_obs: int = 40,
-        horizon: int | None = None,
+        horizon: int = 4,
         coverage: float = 0.8,
     ) -> None:
         self.orders = orders
@@ -149,11 +149,7 @@ class ArimaPriceModel(PriceModel):
         self.coverage = coverage
 
     def _horizon(self) -> int:
-        if self.horizon is not None:
-            return int(self.horizon)
-        from stockvision.config import get_settings
-
-        return get_settings().horizon_weeks
+        return int(self.horizon)
 
     def _fit(self, train: WindowLike, tune: WindowLike) -> None:
         check_window(train, [RET_FEATURE])

@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-import math
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -21,8 +20,10 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from stockvision import __version__
+from stockvision.errors import ModelLoadError, NotFittedError
 from stockvision.features.labels import PATTERN_CLASSES
 from stockvision.features.transformers import FeatureTransformer
+from stockvision.jsonutil import jsonable
 from stockvision.models._windows import (
     WindowLike,
     check_window,
@@ -34,34 +35,6 @@ from stockvision.models.conformal import conformal_quantile
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.json"
-_RETRAIN_HINT = "retrain the model and save it again (or restore the directory from the registry)"
-
-
-class ModelLoadError(RuntimeError):
-    """A saved model directory is missing, corrupt or of an incompatible format."""
-
-    def __init__(self, file: Path | str, reason: str) -> None:
-        self.file = Path(file)
-        super().__init__(f"cannot load model file {self.file}: {reason}; fix: {_RETRAIN_HINT}")
-
-
-class NotFittedError(RuntimeError):
-    """The model was used before ``fit`` (or ``load``)."""
-
-
-def _jsonable(value: Any) -> Any:
-    """Params and state as plain JSON (tuples become lists, numpy scalars become Python)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)  # "inf"/"nan": strict JSON has no such literal
-    return value
 
 
 def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
@@ -184,12 +157,14 @@ class Model(ABC):
             "module": type(self).__module__,
             "name": self.name,
             "kind": self.kind,
-            "params": _jsonable(self.get_params()),
+            "params": jsonable(self.get_params(), "repr"),
             "features": list(self.features_),
             "transformer": (
-                _jsonable(self.transformer_.to_dict()) if self.transformer_ is not None else None
+                jsonable(self.transformer_.to_dict(), "repr")
+                if self.transformer_ is not None
+                else None
             ),
-            "state": _jsonable(self._get_state()),
+            "state": jsonable(self._get_state(), "repr"),
             "stockvision_version": __version__,
         }
         _write_json_atomic(path / MODEL_FILE, meta)
@@ -286,7 +261,9 @@ class PriceModel(Model):
             check_window(val, require="return")
             fit_w, cal_w = train, val
         else:
-            fit_w, cal_w = split_calibration_tail(train, self.calibration_fraction)
+            fit_w, cal_w = split_calibration_tail(
+                train, self.calibration_fraction, int(self.horizon)
+            )
         self._fit(fit_w, cal_w)
         y_cal, mask = finite_returns(cal_w)
         resid = y_cal[mask] - self.predict(cal_w)[mask]

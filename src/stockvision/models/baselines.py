@@ -30,7 +30,8 @@ class RandomWalkModel(PriceModel):
     name = "random_walk"
     uses_transformer = False
 
-    def __init__(self, coverage: float = 0.8) -> None:
+    def __init__(self, coverage: float = 0.8, horizon: int = 4) -> None:
+        self.horizon = horizon
         self.coverage = coverage
 
     def _fit(self, train: WindowLike, tune: WindowLike) -> None:
@@ -59,7 +60,8 @@ class DriftModel(PriceModel):
     name = "drift"
     uses_transformer = False
 
-    def __init__(self, min_obs: int = 8, coverage: float = 0.8) -> None:
+    def __init__(self, min_obs: int = 8, coverage: float = 0.8, horizon: int = 4) -> None:
+        self.horizon = horizon
         self.min_obs = min_obs
         self.coverage = coverage
 
@@ -138,26 +140,20 @@ class MomentumSignModel(PatternModel):
     class frequencies of the training rows in the same bucket (add-``smoothing`` Laplace), so the
     probabilities are calibrated on the training window by construction; their argmax may differ from
     the rule when momentum does not persist. Rows with an unknown ``ret_4w`` use the overall
-    training frequencies. ``up`` / ``down`` default to the label thresholds in the settings.
+    training frequencies. ``up`` / ``down`` are the label thresholds (passed by the model factory).
     """
 
     name = "momentum_sign"
     uses_transformer = False
     feature = "ret_4w"
 
-    def __init__(
-        self, up: float | None = None, down: float | None = None, smoothing: float = 1.0
-    ) -> None:
+    def __init__(self, up: float = 0.01, down: float = -0.01, smoothing: float = 1.0) -> None:
         self.up = up
         self.down = down
         self.smoothing = smoothing
 
     def _thresholds(self) -> tuple[float, float]:
-        from stockvision.config import get_settings
-
-        s = get_settings()
-        up = s.pattern_up if self.up is None else float(self.up)
-        down = s.pattern_down if self.down is None else float(self.down)
+        up, down = float(self.up), float(self.down)
         if not down <= up:
             raise ValueError(f"momentum thresholds need down <= up, got down={down}, up={up}")
         return up, down

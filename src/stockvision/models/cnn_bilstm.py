@@ -75,7 +75,9 @@ class CnnBiLstmAttentionModel(TorchPatternModel):
         weight_decay: float = 0.0,
         val_fraction: float = 0.15,
         num_threads: int = 2,
+        horizon: int = 4,
     ) -> None:
+        self.horizon = horizon
         self.conv_channels = conv_channels
         self.kernel_size = kernel_size
         self.lstm_hidden = lstm_hidden

@@ -99,7 +99,9 @@ class LGBMPriceModel(PriceModel):
         coverage: float = 0.8,
         seed: int = 42,
         num_threads: int = 2,
+        horizon: int = 4,
     ) -> None:
+        self.horizon = horizon
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -177,7 +179,9 @@ class LGBMPatternModel(PatternModel):
         early_stopping_rounds: int = 50,
         seed: int = 42,
         num_threads: int = 2,
+        horizon: int = 4,
     ) -> None:
+        self.horizon = horizon
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -195,7 +199,7 @@ class LGBMPatternModel(PatternModel):
             check_window(val, require="pattern")
             fit_w, val_w = train, val
         else:
-            fit_w, val_w = split_calibration_tail(train, self.val_fraction)
+            fit_w, val_w = split_calibration_tail(train, self.val_fraction, int(self.horizon))
         self._fit_transformer(fit_w, list(FEATURES))
         y_tr, m_tr = self._labelled(fit_w)
         y_va, m_va = self._labelled(val_w)

@@ -40,7 +40,9 @@ class RidgePriceModel(PriceModel):
         alphas: Sequence[float] | None = DEFAULT_ALPHAS,
         degree: int = 2,
         coverage: float = 0.8,
+        horizon: int = 4,
     ) -> None:
+        self.horizon = horizon
         self.alpha = alpha
         self.alphas = alphas
         self.degree = degree

@@ -1,13 +1,15 @@
-"""Model names used by the pipeline, registry and CLI, mapped to constructors.
+"""The one catalogue of model names (pipeline, evaluation, registry, CLI), mapped to constructors.
 
 Torch models are imported lazily so that listing or building a non-torch model stays light.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from stockvision.errors import ConfigError
 from stockvision.models.base import Model
 
 
@@ -92,17 +94,67 @@ MODEL_FACTORIES: dict[str, Callable[..., Model]] = {
 }
 PRICE_MODELS: list[str] = ["ridge", "lgbm_reg", "arima"]
 PATTERN_MODELS: list[str] = ["lstm", "gru", "cnn_bilstm_attn", "lgbm_clf"]
-BASELINES: list[str] = ["random_walk", "drift", "majority", "momentum_sign"]
 PRICE_BASELINES: list[str] = ["random_walk", "drift"]
 PATTERN_BASELINES: list[str] = ["majority", "momentum_sign"]
+BASELINES: list[str] = PRICE_BASELINES + PATTERN_BASELINES
+#: The naive baseline of each kind: trained next to every candidate, the bar a first model must clear,
+#: and what is served (labelled) while nothing beats it.
+FALLBACK: dict[str, str] = {"price": "random_walk", "pattern": "majority"}
 
 
-def make_model(name: str, **params: Any) -> Model:
-    """Build the model registered as ``name`` with constructor ``params``."""
-    try:
-        factory = MODEL_FACTORIES[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown model {name!r}; choose one of {sorted(MODEL_FACTORIES)}"
-        ) from None
-    return factory(**params)
+@dataclass(frozen=True)
+class ModelContext:
+    """What every model of one run shares: the label horizon and thresholds, seed, coverage.
+
+    The factory passes these as constructor parameters, so a fitted model is fully described by its
+    ``get_params()`` and never by the environment of the process that trained it.
+    """
+
+    horizon: int = 4
+    up: float = 0.01
+    down: float = -0.01
+    seed: int = 42
+    coverage: float = 0.8
+    seq_len: int = 8
+    num_threads: int = 1  # 2 threads were up to 40x slower on a busy 2-core machine (measured)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ModelContext:
+        """The context a ``Settings`` object describes (horizon, thresholds, seed, coverage)."""
+        return cls(
+            horizon=settings.horizon_weeks,
+            up=settings.pattern_up,
+            down=settings.pattern_down,
+            seed=settings.seed,
+            coverage=settings.interval_coverage,
+            seq_len=settings.seq_len,
+        )
+
+
+def check_model_names(names: Iterable[str]) -> None:
+    """Fail fast on a name that is not in :data:`MODEL_FACTORIES`, saying which names exist."""
+    unknown = [n for n in names if n not in MODEL_FACTORIES]
+    if unknown:
+        raise ConfigError(
+            f"Unknown model {', '.join(map(repr, unknown))} (settings SV_PRICE_MODEL / SV_PATTERN_MODEL).",
+            f"Use one of: {', '.join(MODEL_FACTORIES)}.",
+            message_vi=f"Không có mô hình {', '.join(map(repr, unknown))}.",
+        )
+
+
+def model_params(name: str, context: ModelContext) -> dict[str, Any]:
+    """The constructor arguments of model ``name`` taken from ``context`` (those it accepts)."""
+    check_model_names([name])
+    accepted = set(MODEL_FACTORIES[name]().get_params())
+    wanted = context.to_dict()
+    return {k: v for k, v in wanted.items() if k in accepted}
+
+
+def make_model(name: str, context: ModelContext | None = None, **params: Any) -> Model:
+    """Build the model registered as ``name``: ``context``'s shared parameters, then ``params``."""
+    check_model_names([name])
+    shared = model_params(name, context) if context is not None else {}
+    return MODEL_FACTORIES[name](**(shared | params))

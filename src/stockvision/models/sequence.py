@@ -63,7 +63,9 @@ class SequencePatternModel(TorchPatternModel):
         weight_decay: float = 0.0,
         val_fraction: float = 0.15,
         num_threads: int = 2,
+        horizon: int = 4,
     ) -> None:
+        self.horizon = horizon
         self.arch = arch
         self.hidden = hidden
         self.dropout = dropout

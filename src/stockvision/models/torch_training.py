@@ -201,7 +201,9 @@ class TorchPatternModel(PatternModel):
             check_window(val, require="pattern")
             fit_w, val_w = train, val
         else:
-            fit_w, val_w = split_calibration_tail(train, float(self.val_fraction))
+            fit_w, val_w = split_calibration_tail(
+                train, float(self.val_fraction), int(self.horizon)
+            )
         warm = getattr(self, "_warm_start", None)
         self.features_ = list(FEATURES)
         if warm is not None:

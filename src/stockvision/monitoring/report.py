@@ -9,8 +9,6 @@ that token in its fingerprint, so the next run retrains a challenger even on unc
 from __future__ import annotations
 
 import json
-import math
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,25 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stockvision.config import Settings, get_settings
+from stockvision.config import Settings
+from stockvision.jsonutil import jsonable
 from stockvision.monitoring.drift import DriftReport, categorical_psi, feature_drift, psi
 from stockvision.monitoring.outcomes import join_outcomes, live_metrics, rolling_live_metrics
+from stockvision.monitoring.state import MonitoringState
 
 MIN_RESOLVED_FOR_ALERT = 30
-
-
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, np.generic):
-        return _clean(obj.item())
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, pd.Timestamp | datetime):
-        return obj.isoformat()
-    return obj
 
 
 def _champion_info(settings: Settings) -> dict[str, Any]:
@@ -69,12 +55,13 @@ def _champion_info(settings: Settings) -> dict[str, Any]:
 
 
 def run_monitoring(
-    settings: Settings | None = None,
+    settings: Settings,
     store: Any = None,
     out_dir: Path | None = None,
     recent_weeks: int = 13,
 ) -> dict[str, Any]:
-    settings = settings or get_settings()
+    """Outcomes, drift and the degraded flag; writes the report and ``MonitoringState`` files."""
+    state = MonitoringState(settings.subdir("monitoring"))
     if store is None:
         from stockvision.data.store import Store
 
@@ -178,21 +165,10 @@ def run_monitoring(
             f"promotion figure {promo_acc:.3f}"
         )
     degraded = bool(reasons)
-    degraded_path = settings.subdir("monitoring") / "degraded.json"
     if degraded:
-        previous = json.loads(degraded_path.read_text()) if degraded_path.exists() else {}
-        if previous.get("reasons") != reasons:
-            degraded_path.write_text(
-                json.dumps(
-                    {
-                        "token": uuid.uuid4().hex,
-                        "reasons": reasons,
-                        "at": datetime.now(UTC).isoformat(),
-                    }
-                )
-            )
-    elif degraded_path.exists():
-        degraded_path.unlink()
+        state.mark_degraded(reasons)
+    else:
+        state.clear_degraded()
 
     summary = {
         "drift_detected": bool(drift.drift_detected) if drift else False,
@@ -210,7 +186,7 @@ def run_monitoring(
         "pattern_version": (champions.get("pattern") or {}).get("version"),
         "price_version": (champions.get("price") or {}).get("version"),
     }
-    data = _clean(
+    data = jsonable(
         {
             "generated_at": datetime.now(UTC).isoformat(),
             "summary": summary,
@@ -236,31 +212,8 @@ def run_monitoring(
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.json").write_text(json.dumps(data, indent=1))
     (out_dir / "report.html").write_text(render_html(data), encoding="utf-8")
-    (settings.subdir("monitoring") / "latest.json").write_text(json.dumps(data, indent=1))
-    export_gauges(data)
-    return {"summary": summary, "report_dir": str(out_dir)}
-
-
-def export_gauges(data: dict[str, Any]) -> None:
-    """Publish the latest monitoring figures as Prometheus gauges (in the API process)."""
-    from stockvision.serving import metrics as m
-
-    summary = data.get("summary", {})
-    m.DRIFT_DETECTED.set(1 if summary.get("drift_detected") else 0)
-    m.MODEL_DEGRADED.set(1 if summary.get("degraded") else 0)
-    for f in (data.get("drift") or {}).get("features", []):
-        if f.get("psi") is not None:
-            m.DRIFT_PSI.labels(f["feature"]).set(f["psi"])
-    version = str(summary.get("pattern_version") or "none")
-    for gauge, key in (
-        (m.LIVE_PATTERN_ACCURACY, "live_pattern_accuracy"),
-        (m.PROMOTION_PATTERN_ACCURACY, "promotion_pattern_accuracy"),
-        (m.LIVE_PRICE_MAE, "live_price_mae_pct"),
-        (m.LIVE_COVERAGE, "live_interval_coverage"),
-    ):
-        value = summary.get(key)
-        if value is not None:
-            gauge.labels(version).set(float(value))
+    state.write_latest(data)
+    return {"summary": data["summary"], "report_dir": str(out_dir)}
 
 
 def render_html(data: dict[str, Any]) -> str:

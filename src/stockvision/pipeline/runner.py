@@ -14,36 +14,35 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from stockvision.errors import StockVisionError
-
-
-class StepFailedError(StockVisionError):
-    """A pipeline step failed after its retries."""
-
-    def __init__(self, step: str, reason: str, attempts: int) -> None:
-        super().__init__(
-            f"Pipeline step '{step}' failed after {attempts} attempt(s): {reason}",
-            "The previous champion models keep serving. Fix the cause and run the pipeline again; "
-            "finished steps are not redone.",
-        )
-        self.step = step
-        self.reason = reason
+from stockvision.errors import StepFailedError, StockVisionError
+from stockvision.jsonutil import jsonable
 
 
 @dataclass
 class Step:
-    """One unit of the pipeline: ``run(ctx)`` returns a JSON-able output stored under ``name``."""
+    """One unit of the pipeline: ``run(ctx)`` returns its output, stored under ``name``.
+
+    ``output_type`` (a :class:`~stockvision.jsonutil.JsonRecord`) rebuilds the recorded output, so a
+    skipped step hands later steps the same typed object a run would have.
+    """
 
     name: str
     run: Callable[[dict[str, Any]], Any]
     fingerprint: Callable[[dict[str, Any]], str | None] | None = None
     retries: int = 3
     description: str = ""
+    output_type: type | None = None
+
+    def rebuild(self, recorded: Any) -> Any:
+        """The recorded (JSON) output as the step's output type."""
+        if recorded is None or self.output_type is None:
+            return recorded
+        return self.output_type.from_dict(recorded)
 
 
 @dataclass
@@ -81,20 +80,12 @@ class RunResult:
 
 
 def digest(*parts: Any) -> str:
-    """A stable SHA-256 over JSON-able parts (used for fingerprints)."""
+    """A stable SHA-256 over parts (records and plain values; used for fingerprints)."""
     h = hashlib.sha256()
     for part in parts:
-        h.update(json.dumps(part, sort_keys=True, default=str).encode())
+        h.update(json.dumps(jsonable(part), sort_keys=True, default=str).encode())
         h.update(b"\x1f")
     return h.hexdigest()
-
-
-def _jsonable(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return asdict(value)
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    return value
 
 
 class PipelineRunner:
@@ -150,7 +141,7 @@ class PipelineRunner:
         ctx["run_id"] = result.run_id
         try:
             for step in self.steps:
-                record = self._run_step(step, ctx, state, force)
+                record = self._execute(step, ctx, state, force)
                 result.steps.append(record)
                 result.outputs[step.name] = ctx.get(step.name)
         except StepFailedError:
@@ -164,14 +155,41 @@ class PipelineRunner:
                 fh.write(json.dumps(result.to_dict(), default=str) + "\n")
         return result
 
-    def _run_step(
+    def step(self, name: str) -> Step:
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise StockVisionError(
+            f"Unknown pipeline step {name!r}.",
+            f"Steps are: {', '.join(s.name for s in self.steps)}.",
+            code="invalid_request",
+        )
+
+    def last_output(self, name: str) -> Any:
+        """The output of the last successful run of step ``name`` (typed), or None."""
+        recorded = (self._load_state().get(name) or {}).get("output")
+        return self.step(name).rebuild(recorded)
+
+    def run_step(self, name: str, force: bool = False) -> StepRecord:
+        """Run one step with the outputs of the earlier steps taken from their last successful runs.
+
+        What an orchestrator that runs each step as its own task (Airflow) calls.
+        """
+        step = self.step(name)
+        state = self._load_state()
+        ctx: dict[str, Any] = {}
+        for earlier in self.steps[: self.steps.index(step)]:
+            ctx[earlier.name] = earlier.rebuild((state.get(earlier.name) or {}).get("output"))
+        return self._execute(step, ctx, state, force)
+
+    def _execute(
         self, step: Step, ctx: dict[str, Any], state: dict[str, Any], force: bool
     ) -> StepRecord:
         t0 = time.perf_counter()
         fp = step.fingerprint(ctx) if step.fingerprint else None
         previous = state.get(step.name)
         if not force and fp is not None and previous and previous.get("fingerprint") == fp:
-            ctx[step.name] = previous.get("output")
+            ctx[step.name] = step.rebuild(previous.get("output"))
             ctx.setdefault("_skipped", []).append(step.name)
             self.on_event(step.name, "skipped", {"fingerprint": fp})
             return StepRecord(step.name, "skipped", 0, time.perf_counter() - t0, fp)
@@ -181,9 +199,13 @@ class PipelineRunner:
             attempts += 1
             self.on_event(step.name, "started", {"attempt": attempts})
             try:
-                output = _jsonable(step.run(ctx))
+                output = step.run(ctx)
             except Exception as exc:  # retried, then reported with the step's name
-                last_error = f"{type(exc).__name__}: {exc}"
+                last_error = (
+                    str(exc)
+                    if isinstance(exc, StockVisionError)
+                    else (f"{type(exc).__name__}: {exc}")
+                )
                 self.on_event(
                     step.name,
                     "error",
@@ -199,7 +221,7 @@ class PipelineRunner:
             fp_after = step.fingerprint(ctx) if step.fingerprint else None
             state[step.name] = {
                 "fingerprint": fp_after,
-                "output": output,
+                "output": jsonable(output),
                 "succeeded_at": datetime.now(UTC).isoformat(),
                 "seconds": seconds,
             }
@@ -209,6 +231,10 @@ class PipelineRunner:
         seconds = time.perf_counter() - t0
         self.on_event(step.name, "failed", {"error": last_error})
         raise StepFailedError(step.name, last_error, attempts)
+
+    def succeeded_at(self, name: str) -> str | None:
+        """When step ``name`` last succeeded (ISO time), or None."""
+        return (self._load_state().get(name) or {}).get("succeeded_at")
 
 
 def _is_permanent(exc: Exception) -> bool:

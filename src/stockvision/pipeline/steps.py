@@ -1,7 +1,9 @@
-"""The pipeline's step functions. Each takes the settings (and earlier outputs) and returns a JSON-able dict.
+"""The pipeline's step functions. Each takes the settings and typed outputs of earlier steps and returns a
+typed output (:mod:`stockvision.pipeline.outputs`).
 
 They are also what the CLI commands call (``ingest``, ``features build``, ``evaluate``...), so there is one
-implementation of each piece of work whatever starts it.
+implementation of each piece of work whatever starts it. Paths in outputs are relative to the data
+directory, so a data directory copied elsewhere still points at its own files.
 """
 
 from __future__ import annotations
@@ -19,20 +21,34 @@ import pandas as pd
 
 from stockvision import __version__
 from stockvision.config import Settings
-from stockvision.errors import StockVisionError
+from stockvision.data.ingest import adjusted_daily, frame_digest, ingest, read_store_labelled
+from stockvision.errors import NoDataError
+from stockvision.features.labels import LabelSpec
+from stockvision.models.registry_names import FALLBACK, ModelContext, check_model_names, make_model
+from stockvision.pipeline.outputs import (
+    BatchPredictOutput,
+    EvaluateOutput,
+    FeaturesOutput,
+    FetchOutput,
+    LabelsOutput,
+    MonitorOutput,
+    PromoteOutput,
+    PromotionOutcome,
+    RegisteredVersion,
+    RegisterOutput,
+    SnapshotOutput,
+    TrainedModel,
+    TrainOutput,
+    ValidateOutput,
+)
 
 log = logging.getLogger(__name__)
 
 CODE_VERSION = f"{__version__}+steps1"
 Progress = Callable[[float, float | None, str], None] | None
-
 #: Naive baselines trained next to the primary models (settings.price_model / settings.pattern_model);
 #: the other models are compared in ``stockvision evaluate``.
-BASELINE = {"price": "random_walk", "pattern": "majority"}
-
-
-class NoDataError(StockVisionError):
-    """The store has nothing to work on yet."""
+BASELINE = FALLBACK
 
 
 def _store(settings: Settings, store: Any = None):
@@ -43,12 +59,27 @@ def _store(settings: Settings, store: Any = None):
     return Store.from_settings(settings)
 
 
+def rel(settings: Settings, path: Path | str) -> str:
+    """``path`` relative to the data directory when it lies under it (else as given)."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(settings.home))
+    except ValueError:
+        return str(p)
+
+
+def resolve(settings: Settings, path: str) -> Path:
+    """A path recorded by a step: relative ones are rooted at the data directory."""
+    p = Path(path)
+    return p if p.is_absolute() else settings.home / p
+
+
 def training_config(settings: Settings) -> dict[str, Any]:
     """Every setting that changes what is trained (part of the train/evaluate fingerprints)."""
     primary = {"price": settings.price_model, "pattern": settings.pattern_model}
     return {
         "primary": primary,
-        "baseline": BASELINE,
+        "baseline": dict(BASELINE),
         "seed": settings.seed,
         "seq_len": settings.seq_len,
         "horizon": settings.horizon_weeks,
@@ -64,18 +95,6 @@ def training_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def frame_digest(frame: pd.DataFrame) -> str:
-    """Content digest of a frame (index and values), stable across runs."""
-    if frame is None or len(frame) == 0:
-        return "empty"
-    hashed = pd.util.hash_pandas_object(frame, index=True).to_numpy()
-    import hashlib
-
-    h = hashlib.sha256(hashed.tobytes())
-    h.update(",".join(map(str, frame.columns)).encode())
-    return h.hexdigest()
-
-
 # ---------------------------------------------------------------------------------------------- data
 def fetch(
     settings: Settings,
@@ -84,7 +103,7 @@ def fetch(
     paths: list[Path] | None = None,
     source: str | None = None,
     symbols: list[str] | None = None,
-) -> dict[str, Any]:
+) -> FetchOutput:
     """Read the configured source, write new/changed rows to the store, recompute adjustment factors."""
     from stockvision.data.sources import get_source
 
@@ -94,7 +113,7 @@ def fetch(
     if paths:
         kwargs["paths"] = paths
     if name == "auto":
-        kwargs["store_reader"] = lambda: _read_store_labelled(store)
+        kwargs["store_reader"] = lambda: read_store_labelled(store)
     src = get_source(name, settings, **kwargs)
     wanted = symbols or (settings.universe or None)
     if name == "synthetic" and symbols is None:
@@ -108,171 +127,47 @@ def fetch(
     )
     # history_start bounds what is downloaded; files named explicitly are imported whole
     start = None if paths else settings.history_start
-    result = src.fetch(wanted, start, None, progress=cb)
-    upsert = store.upsert_daily(result.frame, source=result.source, simulated=result.simulated)
-    market = getattr(src, "market", None)  # the synthetic source knows its simulated listings
-    if result.simulated and market is not None and hasattr(market, "listings"):
-        listed = market.listings[["symbol", "exchange"]].astype(str)
-        store.upsert_symbols(listed[listed["symbol"].isin(result.symbols)].assign(simulated=True))
-    factors = adjust_store(settings, store=store)
-    daily = store.read_daily()
-    return {
-        "source": result.source,
-        "simulated": bool(result.simulated),
-        "rows_read": result.report.rows_read,
-        "rows_parsed": result.report.rows_imported,
-        "parse_errors": [str(e) for e in result.report.errors[:50]],
-        "n_parse_errors": len(result.report.errors),
-        "inserted": upsert.inserted,
-        "updated": upsert.updated,
-        "unchanged": upsert.unchanged,
-        "rejected": len(upsert.rejected.rejected) if upsert.rejected is not None else 0,
-        "rejected_rows": [
-            f"{r['symbol']} {str(r['date'])[:10]}: {r['reason']}"
-            for r in upsert.rejected.rejected.head(20).to_dict("records")
-        ],
-        "warnings": list(upsert.rejected.warnings),
-        "symbols": sorted(daily["symbol"].unique().tolist()) if len(daily) else [],
-        "latest_date": str(pd.Timestamp(daily["date"].max()).date()) if len(daily) else None,
-        "corporate_actions": factors["events"],
-        "data_digest": frame_digest(daily),
-    }
-
-
-def _read_store_labelled(store: Any) -> pd.DataFrame:
-    """The store's daily frame for the auto source, flagged simulated when every symbol in it is."""
-    daily = store.read_daily()
-    summary = store.symbols_summary()
-    simulated = set(summary.loc[summary["simulated"], "symbol"]) if len(summary) else set()
-    daily.attrs["simulated"] = bool(len(daily)) and set(daily["symbol"].unique()) <= simulated
-    return daily
+    return ingest(store, src, wanted, start, progress=cb)
 
 
 def adjust_store(settings: Settings, store: Any = None) -> dict[str, Any]:
     """Detect corporate actions over the whole store and replace the stored factors."""
-    from stockvision.market.corporate_actions import adjust, detect_corporate_actions
+    from stockvision.data.ingest import adjust_store as adjust
 
     store = _store(settings, store)
-    daily = store.read_daily()
-    if daily is None or daily.empty:
-        return {"events": 0, "symbols": 0}
-    events = detect_corporate_actions(daily, exchange_of=exchange_map(store))
-    adjusted = adjust(daily, events=events)
-    factors = adjusted[["symbol", "date", "factor"]]
-    store.replace_factors(factors, events)
-    return {"events": len(events), "symbols": int(daily["symbol"].nunique())}
-
-
-def exchange_map(store: Any) -> Callable[[str], str]:
-    """Exchange of a symbol for the price-band rules: the store's record (e.g. simulated listings), VN30
-    members on HOSE (the basket is HOSE's), the static listings, else HOSE (the tightest band: a move
-    beyond it on HNX/UPCoM would be missed, never invented)."""
-    from stockvision.market.listings import exchange_of
-    from stockvision.market.vn30 import VN30_SYMBOLS
-
-    known: dict[str, str] = {}
-    try:
-        table = store.read_symbols()
-        known = {
-            r["symbol"]: str(r["exchange"]) for r in table.to_dict("records") if r.get("exchange")
-        }
-    except Exception:
-        known = {}
-
-    def lookup(symbol: str) -> str:
-        if symbol in known:
-            return known[symbol]
-        if symbol in VN30_SYMBOLS:
-            return "HOSE"
-        try:
-            return str(exchange_of(symbol))
-        except Exception:
-            return "HOSE"
-
-    return lookup
-
-
-def adjusted_daily(
-    settings: Settings, store: Any = None, symbols: list[str] | None = None
-) -> pd.DataFrame:
-    """Raw daily prices from the store with the stored factors applied (the adjusted frame)."""
-    from stockvision.market.corporate_actions import adjust
-
-    store = _store(settings, store)
-    daily = store.read_daily(symbols=symbols)
-    if daily is None or daily.empty:
-        raise NoDataError(
-            "The store has no daily prices yet.",
-            "Run 'stockvision ingest --source csv FILE' (or --source synthetic) first.",
-        )
-    events = store.read_corporate_actions(symbols=symbols)
-    return adjust(daily, events=events)
+    events = adjust(store)
+    daily_symbols = store.symbols_summary()
+    return {"events": events, "symbols": len(daily_symbols)}
 
 
 # ---------------------------------------------------------------------------------------------- features
 def build_features(
     settings: Settings, progress: Progress = None, store: Any = None
-) -> dict[str, Any]:
+) -> FeaturesOutput:
     """Compute the weekly features of every symbol and write them to the store."""
-    from stockvision.features import incremental_update
+    from stockvision.features.refresh import build_features as refresh
 
-    store = _store(settings, store)
-    adj = adjusted_daily(settings, store)
-    if progress:
-        progress(0, 1, "features")
-    existing = store.read_features()
-    # only weeks from the last stored one on are computed (identical to a full recompute, tested)
-    feats = incremental_update(existing, adj)
-    written = store.upsert_features(feats)
-    if progress:
-        progress(1, 1, "features")
-    weeks = feats.index.get_level_values(1)
-    return {
-        "rows": len(feats),
-        "written": int(written.inserted + written.updated),
-        "symbols": int(feats.index.get_level_values(0).nunique()),
-        "weeks": int(weeks.nunique()),
-        "first_week": str(pd.Timestamp(weeks.min()).date()),
-        "last_week": str(pd.Timestamp(weeks.max()).date()),
-        "digest": frame_digest(feats),
-    }
+    return refresh(_store(settings, store), progress)
 
 
-def build_labels(settings: Settings, store: Any = None) -> dict[str, Any]:
-    from stockvision.features import compute_labels
+def build_labels(settings: Settings, store: Any = None) -> LabelsOutput:
+    from stockvision.features.refresh import build_labels as refresh
 
-    store = _store(settings, store)
-    adj = adjusted_daily(settings, store)
-    labels = compute_labels(
-        adj,
-        horizon=settings.horizon_weeks,
-        up=settings.pattern_up,
-        down=settings.pattern_down,
-        vol_scaled=settings.pattern_vol_scaled,
-        vol_k=settings.pattern_vol_k,
-    )
-    store.upsert_labels(labels)
-    balance = labels["pattern"].value_counts(normalize=True).round(4).to_dict()
-    return {
-        "rows": len(labels),
-        "labelled": int(labels["pattern"].notna().sum()),
-        "balance": {str(k): float(v) for k, v in balance.items()},
-        "digest": frame_digest(labels),
-    }
+    return refresh(_store(settings, store), LabelSpec.from_settings(settings))
 
 
-def validate(settings: Settings, store: Any = None) -> dict[str, Any]:
+def validate(settings: Settings, store: Any = None) -> ValidateOutput:
     """The dataset validation report (JSON, text and HTML under reports/validation)."""
     from stockvision.features.report import render_html, render_text, validate_features
 
     feats, labels = load_snapshot(settings, store)
-    report = validate_features(feats, labels, settings)
+    report = validate_features(feats, labels, settings.min_history_weeks)
     out = settings.reports_dir / "validation"
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1, default=str))
     (out / "report.txt").write_text(render_text(report), encoding="utf-8")
     (out / "report.html").write_text(render_html(report), encoding="utf-8")
-    return {"alerts": report.get("alerts", []), "report_dir": str(out)}
+    return ValidateOutput(alerts=report.get("alerts", []), report_dir=rel(settings, out))
 
 
 def load_snapshot(settings: Settings, store: Any = None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -281,7 +176,9 @@ def load_snapshot(settings: Settings, store: Any = None) -> tuple[pd.DataFrame, 
     labels = store.read_labels()
     if feats is None or feats.empty:
         raise NoDataError(
-            "No weekly features in the store.", "Run 'stockvision features build' first."
+            "No weekly features in the store.",
+            "Run 'stockvision features build' first.",
+            message_vi="Kho dữ liệu chưa có đặc trưng tuần nào.",
         )
     universe = set(settings.universe) if settings.universe else None
     if universe:
@@ -290,7 +187,7 @@ def load_snapshot(settings: Settings, store: Any = None) -> tuple[pd.DataFrame, 
     return feats.sort_index(), labels.sort_index()
 
 
-def snapshot(settings: Settings, store: Any = None) -> dict[str, Any]:
+def snapshot(settings: Settings, store: Any = None) -> SnapshotOutput:
     """Freeze the feature/label matrix the models train on (Parquet, named by its content digest)."""
     feats, labels = load_snapshot(settings, store)
     joined = feats.join(labels, how="left")
@@ -301,15 +198,15 @@ def snapshot(settings: Settings, store: Any = None) -> dict[str, Any]:
         joined.to_parquet(tmp)
         tmp.replace(path)
     weeks = joined.index.get_level_values(1)
-    return {
-        "digest": dig,
-        "path": str(path),
-        "start": str(pd.Timestamp(weeks.min()).date()),
-        "end": str(pd.Timestamp(weeks.max()).date()),
-        "symbols": sorted(joined.index.get_level_values(0).unique().tolist()),
-        "rows": len(joined),
-        "simulated": _simulated(settings, store),
-    }
+    return SnapshotOutput(
+        digest=dig,
+        path=rel(settings, path),
+        start=str(pd.Timestamp(weeks.min()).date()),
+        end=str(pd.Timestamp(weeks.max()).date()),
+        symbols=sorted(joined.index.get_level_values(0).unique().tolist()),
+        rows=len(joined),
+        simulated=_simulated(settings, store),
+    )
 
 
 def _simulated(settings: Settings, store: Any = None) -> bool:
@@ -317,11 +214,11 @@ def _simulated(settings: Settings, store: Any = None) -> bool:
     return bool(len(summary) and summary["simulated"].any())
 
 
-def _builder_from_snapshot(settings: Settings, snap: dict[str, Any]):
+def _builder_from_snapshot(settings: Settings, snap: SnapshotOutput):
     from stockvision.features import FEATURES
     from stockvision.features.dataset import DatasetBuilder
 
-    joined = pd.read_parquet(snap["path"])
+    joined = pd.read_parquet(resolve(settings, snap.path))
     feats = joined[FEATURES]
     labels = joined.drop(columns=FEATURES)
     return DatasetBuilder(feats, labels, seq_len=settings.seq_len, horizon=settings.horizon_weeks)
@@ -337,44 +234,24 @@ def final_split(settings: Settings, builder) -> tuple[Any, Any]:
         raise NoDataError(
             f"Only {len(weeks)} labelled weeks: too few to train and validate.",
             "Import more history (at least a year of weekly data).",
+            message_vi=f"Chỉ có {len(weeks)} tuần có nhãn: quá ít để huấn luyện và kiểm định.",
         )
     train_end = weeks[-(settings.val_weeks + gap)]
     split = builder.split(train_end, settings.val_weeks, 0)
     return split.train, split.val
 
 
-def check_model_names(names: list[str]) -> None:
-    """Fail fast (no retries) on a model name that is not in ``MODEL_FACTORIES``."""
-    from stockvision.models.registry_names import MODEL_FACTORIES
+def model_params(name: str, settings: Settings) -> dict[str, Any]:
+    """Constructor arguments of model ``name`` from the run's shared context (those it accepts)."""
+    from stockvision.models.registry_names import model_params as params_of
 
-    unknown = [n for n in names if n not in MODEL_FACTORIES]
-    if unknown:
-        raise StockVisionError(
-            f"Unknown model {', '.join(map(repr, unknown))} (settings SV_PRICE_MODEL / SV_PATTERN_MODEL).",
-            f"Use one of: {', '.join(MODEL_FACTORIES)}.",
-        )
+    return params_of(name, ModelContext.from_settings(settings))
 
 
 def _fit(name: str, settings: Settings, train, val):
-    from stockvision.models.registry_names import MODEL_FACTORIES
-
-    model = MODEL_FACTORIES[name](**_model_params(name, settings))
+    model = make_model(name, ModelContext.from_settings(settings))
     model.fit(train, val)
     return model
-
-
-def _model_params(name: str, settings: Settings) -> dict[str, Any]:
-    """Constructor arguments taken from settings (seed, interval coverage, sequence length) when accepted."""
-    from stockvision.models.registry_names import MODEL_FACTORIES
-
-    accepted = set(MODEL_FACTORIES[name]().get_params())
-    wanted = {
-        "seed": settings.seed,
-        "coverage": settings.interval_coverage,
-        "seq_len": settings.seq_len,
-        "num_threads": 1,  # 2 threads were up to 40x slower on a busy 2-core machine (measured)
-    }
-    return {k: v for k, v in wanted.items() if k in accepted}
 
 
 def val_metric(kind: str, model: Any, window: Any) -> float:
@@ -394,15 +271,17 @@ def val_metric(kind: str, model: Any, window: Any) -> float:
     return float(em.log_loss(probs[ok], codes[ok]))
 
 
-def train(settings: Settings, snap: dict[str, Any], progress: Progress = None) -> dict[str, Any]:
+def train(settings: Settings, snap: SnapshotOutput, progress: Progress = None) -> TrainOutput:
     """Fit the primary models and their baselines on the final split; save them under the data dir."""
+    from stockvision.jsonutil import jsonable
+
     cfg = training_config(settings)
     check_model_names([*cfg["primary"].values(), *cfg["baseline"].values()])
     builder = _builder_from_snapshot(settings, snap)
     train_w, val_w = final_split(settings, builder)
-    out_dir = settings.subdir("models") / snap["digest"][:16]
+    out_dir = settings.subdir("models") / snap.digest[:16]
     out_dir.mkdir(parents=True, exist_ok=True)
-    models: dict[str, Any] = {}
+    models: dict[str, TrainedModel] = {}
     names = [(k, cfg["primary"][k]) for k in ("price", "pattern")] + [
         (k, cfg["baseline"][k]) for k in ("price", "pattern")
     ]
@@ -415,50 +294,40 @@ def train(settings: Settings, snap: dict[str, Any], progress: Progress = None) -
         if path.exists():
             shutil.rmtree(path)
         model.save(path)
-        models[name] = {
-            "kind": kind,
-            "dir": str(path),
-            "val_metric": val_metric(kind, model, val_w),
-            "val_metric_name": "mae_pct" if kind == "price" else "log_loss",
-            "seconds": (datetime.now(UTC) - t0).total_seconds(),
-            "params": {k: _jsonable(v) for k, v in model.get_params().items()},
-        }
+        models[name] = TrainedModel(
+            kind=kind,
+            dir=rel(settings, path),
+            val_metric=val_metric(kind, model, val_w),
+            val_metric_name="mae_pct" if kind == "price" else "log_loss",
+            seconds=(datetime.now(UTC) - t0).total_seconds(),
+            params=jsonable(model.get_params()),
+        )
     if progress:
         progress(len(names), len(names), "train")
     weeks = train_w.X.index.get_level_values(1)
-    return {
-        "models": models,
-        "primary": cfg["primary"],
-        "baseline": cfg["baseline"],
-        "train_window": [
-            str(pd.Timestamp(weeks.min()).date()),
-            str(pd.Timestamp(weeks.max()).date()),
+    val_weeks = val_w.X.index.get_level_values(1)
+    return TrainOutput(
+        models=models,
+        primary=cfg["primary"],
+        baseline=cfg["baseline"],
+        train_window=[str(pd.Timestamp(weeks.min()).date()), str(pd.Timestamp(weeks.max()).date())],
+        val_window=[
+            str(pd.Timestamp(val_weeks.min()).date()),
+            str(pd.Timestamp(val_weeks.max()).date()),
         ],
-        "val_window": [
-            str(pd.Timestamp(val_w.X.index.get_level_values(1).min()).date()),
-            str(pd.Timestamp(val_w.X.index.get_level_values(1).max()).date()),
-        ],
-    }
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, tuple):
-        return list(v)
-    return v
+    )
 
 
 # ---------------------------------------------------------------------------------------------- evaluation
 def evaluate(
     settings: Settings,
-    snap: dict[str, Any],
+    snap: SnapshotOutput,
     progress: Progress = None,
     models: list[str] | None = None,
     out_dir: Path | None = None,
     store: Any = None,
     on_error: str = "raise",
-) -> dict[str, Any]:
+) -> EvaluateOutput:
     """Walk-forward evaluation of the candidates and baselines; writes report.html and metrics.json.
 
     The pipeline evaluates its candidates with ``on_error="raise"`` (a broken candidate must stop the run);
@@ -476,7 +345,7 @@ def evaluate(
         val_weeks=settings.val_weeks,
         max_folds=settings.eval_max_folds,
     )
-    daily = adjusted_daily(settings, store, symbols=snap.get("symbols"))
+    daily = adjusted_daily(_store(settings, store), symbols=snap.symbols)
     cb = None
     if progress:
 
@@ -484,35 +353,33 @@ def evaluate(
             done = event.fold + (1 if event.stage == "done" else 0)
             progress(done, event.n_folds, f"walk-forward {event.model}")
 
-    out_dir = (
-        Path(out_dir) if out_dir else settings.reports_dir / "evaluation" / snap["digest"][:16]
-    )
+    out_dir = Path(out_dir) if out_dir else settings.reports_dir / "evaluation" / snap.digest[:16]
     _, _, result = evaluate_dataset(
         builder,
         daily,
         out_dir,
         names,
         splitter,
-        settings,
+        settings=settings,
         show_progress=False,
         progress=cb,
         on_error=on_error,  # type: ignore[arg-type]
-        model_params={n: _model_params(n, settings) for n in names},
+        model_params={n: model_params(n, settings) for n in names},
     )
     metrics = json.loads((out_dir / "metrics.json").read_text())
-    return {
-        "digest": frame_digest(result.predictions),
-        "report_dir": str(out_dir),
-        "metrics": {name: flat_metrics(block) for name, block in metrics["models"].items()},
-        "window": metrics.get("evaluation_window"),
-        "failed": sorted(getattr(result, "failed", {}) or {}),
+    return EvaluateOutput(
+        digest=frame_digest(result.predictions),
+        report_dir=rel(settings, out_dir),
+        metrics={name: flat_metrics(block) for name, block in metrics["models"].items()},
+        window=metrics.get("evaluation_window"),
+        failed=sorted(getattr(result, "failed", {}) or {}),
         # the last fold's pooled temperature: fitted on the validation predictions of every fold
-        "temperatures": {
+        temperatures={
             name: float(ts[-1])
             for name, ts in (getattr(result, "temperatures", {}) or {}).items()
             if ts
         },
-    }
+    )
 
 
 def flat_metrics(block: dict[str, Any]) -> dict[str, float]:
@@ -526,24 +393,24 @@ def flat_metrics(block: dict[str, Any]) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------------------------------- registry
-def _dataset_info(snap: dict[str, Any]):
+def _dataset_info(snap: SnapshotOutput):
     from stockvision.registry.model_registry import DatasetInfo
 
     return DatasetInfo(
-        digest=snap["digest"],
-        start=snap["start"],
-        end=snap["end"],
-        symbols=snap["symbols"],
-        rows=snap["rows"],
-        simulated=bool(snap.get("simulated")),
+        digest=snap.digest,
+        start=snap.start,
+        end=snap.end,
+        symbols=snap.symbols,
+        rows=snap.rows,
+        simulated=bool(snap.simulated),
     )
 
 
-def _input_example(settings: Settings, snap: dict[str, Any]) -> pd.DataFrame:
+def _input_example(settings: Settings, snap: SnapshotOutput) -> pd.DataFrame:
     """The last ``seq_len`` weeks of one symbol: what the pyfunc wrapper takes (logged with the model)."""
     from stockvision.features import FEATURES
 
-    joined = pd.read_parquet(snap["path"])
+    joined = pd.read_parquet(resolve(settings, snap.path))
     first = joined.index.get_level_values(0)[0]
     rows = joined.loc[[first]].tail(settings.seq_len).reset_index()
     example = rows[["symbol", "week_end", *FEATURES, "raw_close"]].copy()
@@ -551,23 +418,25 @@ def _input_example(settings: Settings, snap: dict[str, Any]) -> pd.DataFrame:
     return example.astype({c: "float64" for c in [*FEATURES, "raw_close"]})
 
 
-def register(settings: Settings, trained: dict, evaluated: dict, snap: dict) -> dict[str, Any]:
+def register(
+    settings: Settings, trained: TrainOutput, evaluated: EvaluateOutput, snap: SnapshotOutput
+) -> RegisterOutput:
     """Log the primary models to MLflow as new versions (no alias yet)."""
     from stockvision.models.base import load_model
     from stockvision.registry.model_registry import ModelRegistry
 
     registry = ModelRegistry(settings)
-    versions: dict[str, Any] = {}
-    artifacts = [Path(evaluated["report_dir"])] if evaluated.get("report_dir") else []
+    versions: dict[str, RegisteredVersion] = {}
+    artifacts = [resolve(settings, evaluated.report_dir)] if evaluated.report_dir else []
     example = _input_example(settings, snap)
     for kind in ("price", "pattern"):
-        name = trained["primary"][kind]
-        info = trained["models"][name]
-        model = load_model(info["dir"])
-        metrics = dict(evaluated["metrics"].get(name, {}))
-        metrics[f"val_{info['val_metric_name']}"] = info["val_metric"]
+        name = trained.primary[kind]
+        info = trained.models[name]
+        model = load_model(resolve(settings, info.dir))
+        metrics = dict(evaluated.metrics.get(name, {}))
+        metrics[f"val_{info.val_metric_name}"] = info.val_metric
         extra: dict[str, Any] = {}
-        pooled_t = (evaluated.get("temperatures") or {}).get(name)
+        pooled_t = evaluated.temperatures.get(name)
         if kind == "pattern" and pooled_t is not None and hasattr(model, "temperature_"):
             # Serve with the temperature whose calibration the walk-forward measured (pooled over
             # every fold's validation window) rather than one fitted on the last 13 weeks alone,
@@ -578,28 +447,28 @@ def register(settings: Settings, trained: dict, evaluated: dict, snap: dict) -> 
             }
             model.temperature_ = pooled_t
             _, val_w = final_split(settings, _builder_from_snapshot(settings, snap))
-            metrics[f"val_{info['val_metric_name']}"] = val_metric(kind, model, val_w)
+            metrics[f"val_{info.val_metric_name}"] = val_metric(kind, model, val_w)
         record = registry.log_model(
             kind,
             model,
             metrics=metrics,
             params={
                 "model": name,
-                **info["params"],
-                "train_window": trained["train_window"],
-                "val_window": trained["val_window"],
+                **info.params,
+                "train_window": trained.train_window,
+                "val_window": trained.val_window,
                 **extra,
             },
             dataset=_dataset_info(snap),
             artifacts=artifacts,
             input_example=example,
         )
-        versions[kind] = {"version": record.version, "model": name}
-    return versions
+        versions[kind] = RegisteredVersion(version=record.version, model=name)
+    return RegisterOutput(versions=versions)
 
 
 def _verify(
-    registry, kind: str, version: str, settings: Settings, snap: dict, recorded: float
+    registry, kind: str, version: str, settings: Settings, snap: SnapshotOutput, recorded: float
 ) -> str | None:
     """Reload a registered version and re-check its validation metric; None when it reproduces."""
     try:
@@ -614,20 +483,25 @@ def _verify(
     return None
 
 
-def promote(settings: Settings, registered: dict, evaluated: dict, snap: dict) -> dict[str, Any]:
+def promote(
+    settings: Settings,
+    registered: RegisterOutput,
+    evaluated: EvaluateOutput,
+    snap: SnapshotOutput,
+) -> PromoteOutput:
     """Apply the promotion rules to each newly registered version and record every decision."""
     from stockvision.models.base import load_model
     from stockvision.registry.model_registry import ModelRegistry
     from stockvision.registry.promotion import Decision, decide
 
     registry = ModelRegistry(settings)
-    decisions: dict[str, Any] = {}
-    metrics = evaluated["metrics"]
+    decisions: dict[str, PromotionOutcome] = {}
+    metrics = evaluated.metrics
     for kind in ("price", "pattern"):
-        entry = registered[kind]
-        version = entry["version"]
+        entry = registered.versions[kind]
+        version = entry.version
         record = registry.get(kind, version)
-        challenger = metrics.get(entry["model"], {})
+        challenger = metrics.get(entry.model, {})
         champion_rec = registry.champion(kind)
         champion_metrics = None
         if champion_rec is not None:
@@ -650,23 +524,17 @@ def promote(settings: Settings, registered: dict, evaluated: dict, snap: dict) -
         else:
             registry.mark_challenger(kind, version, decision)
             action = "kept_challenger"
-        result = {
-            "version": version,
-            "action": action,
-            "reason": decision.reason,
-            "compared": decision.compared,
-        }
+        fallback = None
         # no champion at all (first model lost to its baseline): serve the baseline, and say so
         if registry.champion(kind) is None:
             base_name = BASELINE[kind]
-            base_dir = Path(settings.subdir("models") / snap["digest"][:16] / base_name)
+            base_dir = Path(settings.subdir("models") / snap.digest[:16] / base_name)
             if base_dir.exists():
                 base_model = load_model(base_dir)
-                base_metrics = dict(metrics.get(base_name, {}))
                 base_rec = registry.log_model(
                     kind,
                     base_model,
-                    metrics=base_metrics,
+                    metrics=dict(metrics.get(base_name, {})),
                     params={"model": base_name},
                     dataset=_dataset_info(snap),
                     run_name=f"{kind}-{base_name}-fallback",
@@ -681,9 +549,15 @@ def promote(settings: Settings, registered: dict, evaluated: dict, snap: dict) -
                         {"challenger_version": version},
                     ),
                 )
-                result["fallback_champion"] = {"version": base_rec.version, "model": base_name}
-        decisions[kind] = result
-    return decisions
+                fallback = RegisteredVersion(version=base_rec.version, model=base_name)
+        decisions[kind] = PromotionOutcome(
+            version=version,
+            action=action,
+            reason=decision.reason,
+            compared=decision.compared,
+            fallback_champion=fallback,
+        )
+    return PromoteOutput(decisions=decisions)
 
 
 def _spec_name(record) -> str:
@@ -693,39 +567,72 @@ def _spec_name(record) -> str:
 
 def champion_versions(settings: Settings) -> dict[str, str | None]:
     try:
+        from stockvision.registry.champions import champion_versions as versions
         from stockvision.registry.model_registry import ModelRegistry
 
-        registry = ModelRegistry(settings)
-        return {
-            k: (r.version if (r := registry.champion(k)) else None) for k in ("price", "pattern")
-        }
+        return versions(ModelRegistry(settings))
     except Exception:
         return {"price": None, "pattern": None}
 
 
 # ---------------------------------------------------------------------------------------------- serving
-def batch_predict(settings: Settings, store: Any = None) -> dict[str, Any]:
-    """Champion predictions for the whole universe, written to the store (same service as the API)."""
-    from stockvision.serving.service import PredictionService
+def batch_predict(settings: Settings, store: Any = None) -> BatchPredictOutput:
+    """Champion predictions for the whole universe, written to the store, through the prediction core
+    (the same predictor the API serves with)."""
+    from stockvision.data.directory import SymbolDirectory
+    from stockvision.errors import StockVisionError
+    from stockvision.predict import Predictor, load_panel
+    from stockvision.registry.champions import load_champions
+    from stockvision.registry.model_registry import ModelRegistry
 
     store = _store(settings, store)
-    service = PredictionService(settings, store=store)
-    service.start(background=False)
-    universe = settings.universe or (service.panel.symbols if service.panel else [])
-    preds, errors = service.predict_many(universe, source="batch")
-    service.flush()
-    return {
-        "predicted": len(preds),
-        "errors": [e.model_dump() for e in errors],
-        "versions": {
-            "price": service.models.price_version,
-            "pattern": service.models.pattern_version,
-        },
-    }
+    models = load_champions(ModelRegistry(settings))
+    versions = {"price": models.price_version, "pattern": models.pattern_version}
+    panel = load_panel(store, settings.seq_len, settings.horizon_weeks)
+    if panel is None or not models.ready:
+        reason = "no champion models" if not models.ready else "no features in the store"
+        return BatchPredictOutput(predicted=0, errors=[{"error": reason}], versions=versions)
+    universe = settings.universe or panel.symbols
+    errors: list[dict[str, Any]] = []
+    ok: list[str] = []
+    for sym in dict.fromkeys(s.strip().upper() for s in universe):
+        try:
+            ok.append(_predictable(sym, panel, settings))
+        except StockVisionError as exc:
+            errors.append({"symbol": sym, "error": exc.code, "message": exc.message})
+    predictor = Predictor(
+        settings.horizon_weeks, settings.interval_coverage, SymbolDirectory(store).describe
+    )
+    preds = predictor.predict(panel.window(ok), models, simulated=panel.simulated) if ok else []
+    if preds:
+        store.save_predictions([p.to_record("batch") for p in preds])
+    return BatchPredictOutput(predicted=len(preds), errors=errors, versions=versions)
 
 
-def monitor(settings: Settings, store: Any = None, retrained: bool = False) -> dict[str, Any]:
-    """Live outcomes and drift of the champions; may mark them degraded (``degraded.json``).
+def _predictable(symbol: str, panel: Any, settings: Settings) -> str:
+    """``symbol`` if the batch can predict it from the panel; else the reason as an error."""
+    from stockvision.errors import (
+        DataUnavailableError,
+        InsufficientHistoryError,
+        UnknownSymbolError,
+    )
+
+    if symbol not in panel.info:
+        raise UnknownSymbolError(symbol)
+    have = panel.info[symbol][0]
+    if have < settings.min_predict_weeks:
+        raise InsufficientHistoryError(symbol, have, settings.min_predict_weeks)
+    if panel.stale(symbol, settings.stale_after_days):
+        raise DataUnavailableError(
+            symbol,
+            f"its newest week ({panel.info[symbol][1]}) lags the market ({panel.data_as_of})",
+            f"tuần mới nhất ({panel.info[symbol][1]}) chậm hơn thị trường ({panel.data_as_of})",
+        )
+    return symbol
+
+
+def monitor(settings: Settings, store: Any = None, retrained: bool = False) -> MonitorOutput:
+    """Live outcomes and drift of the champions; may mark them degraded (``MonitoringState``).
 
     ``retrained``: the models were retrained on the current data earlier in this run. A degradation
     flagged now is then already answered (a retrain on the same data would fit the same models), so its
@@ -734,56 +641,19 @@ def monitor(settings: Settings, store: Any = None, retrained: bool = False) -> d
     from stockvision.monitoring.report import run_monitoring
 
     result = run_monitoring(settings, store=_store(settings, store))
-    token = _degraded_token(settings)
-    if retrained and token is not None:
-        _ack_path(settings).write_text(
-            json.dumps({"token": token, "at": datetime.now(UTC).isoformat()})
-        )
-    return result
+    state = monitoring_state(settings)
+    flag = state.degraded()
+    if retrained and flag is not None:
+        state.acknowledge(flag.token)
+    return MonitorOutput(summary=result["summary"], report_dir=rel(settings, result["report_dir"]))
 
 
-def _ack_path(settings: Settings) -> Path:
-    return settings.subdir("pipeline") / "retrain_ack.json"
+def monitoring_state(settings: Settings):
+    from stockvision.monitoring.state import MonitoringState
 
-
-def _degraded_token(settings: Settings) -> str | None:
-    path = settings.subdir("monitoring") / "degraded.json"
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text()).get("token")
-    except (OSError, json.JSONDecodeError):
-        return None
+    return MonitoringState(settings.subdir("monitoring"))
 
 
 def retrain_token(settings: Settings) -> str | None:
-    """The token of a degradation not yet answered by a retrain (part of the train fingerprint).
-
-    Monitoring writes a new token into ``monitoring/degraded.json`` when it marks the champion degraded;
-    the next run then retrains even on unchanged data. A token issued right after a retrain on the same
-    data is acknowledged by :func:`monitor` and returns None here.
-    """
-    token = _degraded_token(settings)
-    if token is None:
-        return None
-    try:
-        acked = json.loads(_ack_path(settings).read_text()).get("token")
-    except (OSError, json.JSONDecodeError):
-        acked = None
-    return None if token == acked else token
-
-
-def ingest_and_featurize(
-    settings: Settings, symbols: list[str], store: Any = None
-) -> dict[str, Any]:
-    """Fetch ``symbols`` from the configured source and rebuild features/labels (auto-healing)."""
-    store = _store(settings, store)
-    fetched = fetch(settings, store=store, symbols=symbols)
-    if not set(symbols) & set(fetched["symbols"]):
-        raise StockVisionError(
-            f"the {fetched['source']} source returned no data for {', '.join(symbols)}",
-            "Check the ticker or import a CSV export for it.",
-        )
-    build_features(settings, store=store)
-    build_labels(settings, store=store)
-    return {"rows": fetched["inserted"] + fetched["updated"], "source": fetched["source"]}
+    """The token of a degradation not yet answered by a retrain (part of the train fingerprint)."""
+    return monitoring_state(settings).retrain_token()

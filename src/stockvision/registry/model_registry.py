@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from stockvision.config import Settings, get_settings
-from stockvision.errors import StockVisionError
+from stockvision.config import Settings
+from stockvision.errors import RegistryError
 from stockvision.registry import tracking
 from stockvision.registry.promotion import Decision
 
@@ -27,10 +27,6 @@ REGISTERED_NAMES: dict[str, str] = {"price": "price_target_model", "pattern": "p
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
-
-
-class RegistryError(StockVisionError):
-    """The registry cannot do what was asked (unknown version, unreachable server...)."""
 
 
 @dataclass
@@ -93,8 +89,8 @@ def _kind_of(name_or_kind: str) -> str:
 class ModelRegistry:
     """Log, register, promote, roll back and load the two served models."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or get_settings()
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         try:
             self.client = tracking.configure(self.settings)
         except Exception as exc:  # server down, bad URI: the caller decides whether to keep serving
@@ -103,6 +99,21 @@ class ModelRegistry:
                 "Check SV_MLFLOW_TRACKING_URI or start the MLflow server.",
             ) from exc
         self.log_path = self.settings.subdir("registry") / "promotion_log.jsonl"
+
+    def ping(self) -> None:
+        """Raise :class:`RegistryError` when the registry cannot be reached right now.
+
+        ``champion()`` answers None on errors (a missing alias is not a failure), so callers that
+        must tell "no champion" from "registry down" ask this first.
+        """
+        try:
+            self.client.search_registered_models(max_results=1)
+        except Exception as exc:
+            raise RegistryError(
+                f"MLflow registry is unreachable: {_first_line(exc)}",
+                "Check SV_MLFLOW_TRACKING_URI or start the MLflow server.",
+                message_vi="Không kết nối được kho mô hình MLflow.",
+            ) from exc
 
     # ------------------------------------------------------------------ logging and registering
     def log_model(
@@ -394,3 +405,8 @@ def _finite(value: Any) -> bool:
 def _param(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text[:6000]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]

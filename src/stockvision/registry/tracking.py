@@ -11,7 +11,7 @@ import os
 import warnings
 from typing import TYPE_CHECKING
 
-from stockvision.config import Settings, get_settings
+from stockvision.config import Settings
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -31,14 +31,13 @@ def _quiet_mlflow() -> None:
     warnings.filterwarnings("ignore", module="mlflow")
 
 
-def configure(settings: Settings | None = None) -> MlflowClient:
+def configure(settings: Settings) -> MlflowClient:
     """Point MLflow at the configured store and return a client; creates the experiment once."""
     _quiet_mlflow()
     import mlflow
     from mlflow import MlflowClient
 
     _quiet_mlflow()  # mlflow sets its own logger levels on import
-    settings = settings or get_settings()
     uri = settings.tracking_uri
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from stockvision.serving.schemas import Prediction
+from stockvision.predict.types import Prediction
 
 SYMBOL_PATTERN = r"^[A-Za-z0-9]{1,10}$"
 
@@ -111,6 +111,10 @@ class JobStatus(BaseModel):
     symbol: str
     state: Literal["pending", "running", "done", "failed"]
     message: str | None = None
+    message_vi: str | None = None
+    error_code: str | None = Field(
+        default=None, description="Why a failed fetch failed (e.g. source_unavailable, no_data)"
+    )
     retryable: bool = Field(
         default=True, description="False when the source has no data for the symbol at all"
     )
@@ -139,21 +143,6 @@ class HealthResponse(BaseModel):
     last_inference_ms: float | None = None
     cache_backend: str
     monitoring: dict | None = None
-
-
-class ChatRequest(BaseModel):
-    message: str = Field(min_length=1, max_length=2000)
-    session_id: str | None = Field(default=None, max_length=100)
-
-
-class ChatResponseModel(BaseModel):
-    answer: str
-    intent: str
-    symbols: list[str]
-    language: str
-    session_id: str
-    predictions: list[Prediction] = Field(default_factory=list)
-    suggestions: list[str] = Field(default_factory=list)
 
 
 class ErrorResponse(BaseModel):

@@ -13,12 +13,11 @@ import logging
 import time
 import uuid
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse
 from prometheus_fastapi_instrumentator import Instrumentator
 from prometheus_fastapi_instrumentator import metrics as instr_metrics
 from starlette.concurrency import run_in_threadpool
@@ -26,24 +25,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stockvision import __version__
-from stockvision.config import Settings, get_settings
+from stockvision.config import Settings
+from stockvision.errors import StockVisionError
 from stockvision.serving import metrics as m
-from stockvision.serving.api_schemas import (
-    BatchRequest,
-    BatchResponse,
-    ChatRequest,
-    ChatResponseModel,
-    ErrorResponse,
-    HealthResponse,
-    HistoryResponse,
-    JobStatus,
-    PastPredictionsResponse,
-    RankingResponse,
-    SymbolInfo,
-)
-from stockvision.serving.errors import ServiceError
+from stockvision.serving.errors import http_status
 from stockvision.serving.ratelimit import make_rate_limiter
-from stockvision.serving.schemas import Prediction
+from stockvision.serving.routes import build_router
 from stockvision.serving.service import PredictionService
 
 log = logging.getLogger(__name__)
@@ -52,203 +39,11 @@ MAX_BODY_BYTES = 64 * 1024
 UPLOAD_PREFIX = "/chat/gradio_api/upload"
 UPLOAD_MAX_BYTES = 20 * 1024 * 1024 + 64 * 1024  # the chat UI's 20 MB file limit plus form overhead
 API_PREFIX = "/api/v1"
-SymbolPath = Annotated[
-    str,
-    Path(min_length=1, max_length=10, pattern=r"^[A-Za-z0-9]+$", description="Ticker, e.g. VNM"),
-]
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    202: {"model": ErrorResponse, "description": "Data is being fetched; poll the status URL"},
-    404: {"model": ErrorResponse, "description": "Unknown symbol (with the closest valid symbols)"},
-    422: {"model": ErrorResponse, "description": "Invalid input or too little history"},
-    429: {"model": ErrorResponse, "description": "Rate limit exceeded (see Retry-After)"},
-    503: {"model": ErrorResponse, "description": "No model loaded or data unavailable"},
-}
-COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
-    k: v for k, v in ERROR_RESPONSES.items() if k in (422, 429, 503)
-}
-ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorResponse, "description": "Missing or wrong X-API-Key"},
-    403: {"model": ErrorResponse, "description": "Admin endpoints disabled (no SV_API_KEY set)"},
-    429: ERROR_RESPONSES[429],
-}
 #: Paths never rate limited (probes, scrapes, docs) — exact matches.
 UNLIMITED = frozenset(
     {"/health", f"{API_PREFIX}/health", "/ping", f"{API_PREFIX}/ping", "/metrics", "/docs",
      "/openapi.json", "/docs/oauth2-redirect", "/redoc"}
 )  # fmt: skip
-
-
-def get_service(request: Request) -> PredictionService:
-    return request.app.state.service
-
-
-def require_api_key(
-    request: Request,
-    x_api_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> None:
-    expected = request.app.state.settings.api_key
-    if not expected:
-        raise StarletteHTTPException(
-            403, "admin endpoints are disabled: set SV_API_KEY to enable them"
-        )
-    import hmac
-
-    if x_api_key is None or not hmac.compare_digest(x_api_key.encode(), expected.encode()):
-        raise StarletteHTTPException(401, "missing or wrong X-API-Key header")
-
-
-def build_router(with_chat: bool) -> APIRouter:
-    router = APIRouter()
-
-    @router.post(
-        "/predict/batch",
-        response_model=BatchResponse,
-        responses=COMMON_RESPONSES,
-        tags=["predictions"],
-        summary="Predict a list of symbols (default: the configured universe)",
-    )
-    async def predict_batch(
-        body: BatchRequest | None = None, service: PredictionService = Depends(get_service)
-    ) -> BatchResponse:  # type: ignore[return]
-        symbols = body.symbols if body and body.symbols else None
-        preds, errors = await run_in_threadpool(service.predict_many, symbols, "api")
-        batch = BatchResponse(
-            batch_id=uuid.uuid4().hex,
-            created_at=datetime.now(UTC),
-            predictions=preds,
-            errors=errors,
-        )
-        return _json(batch.model_dump_json())  # already validated: skip FastAPI's second pass
-
-    @router.post(
-        "/predict/{symbol}",
-        response_model=Prediction,
-        responses=ERROR_RESPONSES,
-        tags=["predictions"],
-        summary="One-month-ahead price target and pattern for a symbol",
-    )
-    async def predict(
-        symbol: SymbolPath, service: PredictionService = Depends(get_service)
-    ) -> Prediction:
-        # Hot path: an in-process cache hit is answered on the event loop, bytes as cached.
-        if service.cache.backend == "memory":
-            raw = service.cached_json(symbol, "api")
-        else:  # Redis is network I/O: keep it off the event loop
-            raw = await run_in_threadpool(service.cached_json, symbol, "api")
-        if raw is not None:
-            return _json(raw)  # type: ignore[return-value]
-        pred = await run_in_threadpool(service.predict_one, symbol, "api")
-        return _json(pred.model_dump_json())  # type: ignore[return-value]
-
-    @router.get(
-        "/rankings",
-        response_model=RankingResponse,
-        responses=COMMON_RESPONSES,
-        tags=["predictions"],
-        summary="Symbols with the highest (direction=up) or lowest expected 4-week return",
-    )
-    async def rankings(
-        top: Annotated[int, Query(ge=1, le=100)] = 10,
-        direction: Literal["up", "down"] = "up",
-        group: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
-        service: PredictionService = Depends(get_service),
-    ) -> RankingResponse:
-        items = await run_in_threadpool(service.rankings, top, direction, group)
-        as_of = items[0].prediction_date if items else None
-        return RankingResponse(direction=direction, top=top, group=group, as_of=as_of, items=items)
-
-    @router.get(
-        "/symbols", response_model=list[SymbolInfo], responses=COMMON_RESPONSES, tags=["data"]
-    )
-    async def symbols(service: PredictionService = Depends(get_service)) -> list[SymbolInfo]:
-        return await run_in_threadpool(service.symbols)
-
-    @router.get(
-        "/symbols/{symbol}/history",
-        response_model=HistoryResponse,
-        responses=ERROR_RESPONSES,
-        tags=["data"],
-        summary="Weekly adjusted OHLCV bars for charts",
-    )
-    async def history(
-        symbol: SymbolPath,
-        weeks: Annotated[int, Query(ge=1, le=1040)] = 52,
-        service: PredictionService = Depends(get_service),
-    ) -> HistoryResponse:
-        return await run_in_threadpool(service.history, symbol, weeks)
-
-    @router.get(
-        "/predictions/{symbol}",
-        response_model=PastPredictionsResponse,
-        responses=ERROR_RESPONSES,
-        tags=["predictions"],
-        summary="Past predictions of a symbol with their realised outcome where known",
-    )
-    async def past_predictions(
-        symbol: SymbolPath, service: PredictionService = Depends(get_service)
-    ) -> PastPredictionsResponse:
-        return await run_in_threadpool(service.past_predictions, symbol)
-
-    @router.get(
-        "/jobs/{symbol}",
-        response_model=JobStatus,
-        responses=ERROR_RESPONSES,
-        tags=["data"],
-        summary="Status of a background data fetch (the URL a 202 points to)",
-    )
-    async def job_status(
-        symbol: SymbolPath, service: PredictionService = Depends(get_service)
-    ) -> JobStatus:
-        status = service.healer.status(symbol.upper())
-        if status is None:
-            raise StarletteHTTPException(404, f"no data job for {symbol.upper()}")
-        return status
-
-    @router.get("/health", response_model=HealthResponse, tags=["operations"])
-    async def health(service: PredictionService = Depends(get_service)) -> HealthResponse:
-        return await run_in_threadpool(service.health)
-
-    @router.get("/ping", tags=["operations"], summary="Liveness probe (no dependencies touched)")
-    async def ping() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @router.post("/admin/reload", responses=ADMIN_RESPONSES, tags=["admin"])
-    async def admin_reload(
-        service: PredictionService = Depends(get_service), _: None = Depends(require_api_key)
-    ) -> dict:
-        """Reload the champions now (and the data panel if the store changed)."""
-        await run_in_threadpool(service.refresh_panel_if_changed)
-        return await run_in_threadpool(service.reload, True)
-
-    @router.post("/admin/retrain", status_code=202, responses=ADMIN_RESPONSES, tags=["admin"])
-    async def admin_retrain(
-        service: PredictionService = Depends(get_service), _: None = Depends(require_api_key)
-    ) -> dict:
-        """Run the pipeline in the background; the new champion is picked up when it finishes."""
-        return service.start_retrain()
-
-    @router.post("/admin/cache/clear", responses=ADMIN_RESPONSES, tags=["admin"])
-    async def admin_cache_clear(
-        service: PredictionService = Depends(get_service), _: None = Depends(require_api_key)
-    ) -> dict:
-        """Drop every cached answer (benchmarks of the cold path, or after a manual data fix)."""
-        await run_in_threadpool(service.cache.clear)
-        return {"cleared": True, "backend": service.cache.backend}
-
-    if with_chat:
-
-        @router.post(
-            "/chat", response_model=ChatResponseModel, responses=COMMON_RESPONSES, tags=["chat"]
-        )
-        async def chat(body: ChatRequest, request: Request) -> ChatResponseModel:
-            engine = request.app.state.chat_engine
-            return await run_in_threadpool(engine.respond_model, body.message, body.session_id)
-
-    return router
-
-
-def _json(content: str | bytes) -> Response:
-    return Response(content=content, media_type="application/json")
 
 
 class GuardMiddleware:
@@ -367,19 +162,19 @@ async def _send_error(
 
 
 def create_app(
-    settings: Settings | None = None,
+    settings: Settings,
     service: PredictionService | None = None,
     *,
     start_background: bool = True,
     mount_chat_ui: bool = True,
 ) -> FastAPI:
-    """Build the app. ``service`` may be injected (tests); otherwise it is built from settings.
+    """Build the app. ``service`` may be injected; otherwise it is built from settings (without
+    retraining: :func:`stockvision.app.build_app` wires that in).
 
-    The service starts (models and data loaded) in the lifespan; ``start_background`` also runs the model
-    watcher (hot swap every ``reload_interval_seconds``) and the writer of served predictions.
+    The service starts (models and data loaded) in the lifespan; ``start_background`` also runs the
+    model watcher (hot swap every ``reload_interval_seconds``) and the writer of served predictions.
     """
-    settings = settings or get_settings()
-    service = service or PredictionService(settings)
+    service = service or PredictionService(settings, heal_source=healing_source)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -419,10 +214,13 @@ def create_app(
     async def root():
         return RedirectResponse("/chat/" if app.state.chat_ui_mounted else "/docs")
 
-    @app.exception_handler(ServiceError)
-    async def service_error(request: Request, exc: ServiceError):
-        headers = {"Location": exc.details["status_url"]} if exc.status == 202 else None
-        return JSONResponse(exc.payload(), status_code=exc.status, headers=headers)
+    @app.exception_handler(StockVisionError)
+    async def service_error(request: Request, exc: StockVisionError):
+        status = http_status(exc)
+        if not exc.user_error:  # a fault, not a user mistake: keep its traceback in the log
+            log.error("%s on %s: %s", exc.code, request.url.path, exc, exc_info=exc)
+        headers = {"Location": exc.details["status_url"]} if "status_url" in exc.details else None
+        return JSONResponse(exc.payload(), status_code=status, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
@@ -469,3 +267,11 @@ def create_app(
         except ImportError:
             log.info("gradio not installed: chat UI not mounted")
     return app
+
+
+def healing_source(settings: Settings):
+    """The data source the auto-healer fetches from (built with the service's settings when a
+    fetch starts)."""
+    from stockvision.data.sources import get_source
+
+    return get_source(settings.source, settings)

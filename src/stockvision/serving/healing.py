@@ -13,13 +13,10 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from stockvision.errors import StockVisionError
 from stockvision.serving.api_schemas import JobStatus
 
 log = logging.getLogger(__name__)
-
-
-class PermanentFetchError(Exception):
-    """The source answered but has no data for the symbol: retrying soon will not help."""
 
 
 class Healer:
@@ -64,15 +61,23 @@ class Healer:
             message = self._fetch(symbol)
             self._on_done(symbol)
             state, msg, retryable = "done", message, True
-        except Exception as exc:
+            code, msg_vi = None, None
+        except StockVisionError as exc:  # a known failure: its code says why, in both languages
             log.warning("auto-heal of %s failed: %s", symbol, exc)
-            state, msg = "failed", (str(exc).splitlines() or [type(exc).__name__])[0][:500]
-            retryable = not isinstance(exc, PermanentFetchError)
+            state, msg, msg_vi = "failed", exc.message[:500], exc.message_vi[:500]
+            code, retryable = exc.code, not exc.permanent
+        except Exception as exc:  # a fault: logged with its traceback, worded without its class
+            log.exception("auto-heal of %s failed unexpectedly", symbol)
+            state, code, retryable = "failed", "source_error", True
+            msg = f"the data source failed: {(str(exc).splitlines() or ['no details'])[0][:300]}"
+            msg_vi = "nguồn dữ liệu gặp lỗi khi tải mã này"
         with self._lock:
             self._jobs[symbol] = self._jobs[symbol].model_copy(
                 update={
                     "state": state,
                     "message": msg,
+                    "message_vi": msg_vi,
+                    "error_code": code,
                     "retryable": retryable,
                     "finished_at": datetime.now(UTC),
                 }

@@ -131,3 +131,23 @@ def app_registry() -> CollectorRegistry:
     for collector in SV_COLLECTORS:
         registry.register(collector)
     return registry
+
+
+def export_monitoring(data: dict) -> None:
+    """Publish the latest monitoring report's figures as Prometheus gauges (in the API process)."""
+    summary = data.get("summary") or {}
+    DRIFT_DETECTED.set(1 if summary.get("drift_detected") else 0)
+    MODEL_DEGRADED.set(1 if summary.get("degraded") else 0)
+    for f in (data.get("drift") or {}).get("features", []):
+        if f.get("psi") is not None:
+            DRIFT_PSI.labels(f["feature"]).set(f["psi"])
+    version = str(summary.get("pattern_version") or "none")
+    for gauge, key in (
+        (LIVE_PATTERN_ACCURACY, "live_pattern_accuracy"),
+        (PROMOTION_PATTERN_ACCURACY, "promotion_pattern_accuracy"),
+        (LIVE_PRICE_MAE, "live_price_mae_pct"),
+        (LIVE_COVERAGE, "live_interval_coverage"),
+    ):
+        value = summary.get(key)
+        if value is not None:
+            gauge.labels(version).set(float(value))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from stockvision.config import get_settings
+from stockvision.config import Settings, get_settings
 from stockvision.data.sources import (
     AutoSource,
     CsvSource,
@@ -77,7 +77,7 @@ def stored_frame() -> pd.DataFrame:
 
 def test_uses_vnstock_when_reachable() -> None:
     client = OneBar()
-    auto = AutoSource(vnstock=vnstock_with(client), probe=lambda: True)
+    auto = AutoSource(Settings(), vnstock=vnstock_with(client), probe=lambda: True)
     res = auto.fetch(["VNM"], start="2024-01-02", end="2024-01-05")
     assert res.source == "vnstock" and res.simulated is False and auto.chosen == "vnstock"
     assert res.frame["close"].tolist() == [10_500.0]
@@ -85,7 +85,7 @@ def test_uses_vnstock_when_reachable() -> None:
 
 
 def test_falls_back_to_store_when_offline() -> None:
-    auto = AutoSource(store_reader=stored_frame, probe=lambda: False)
+    auto = AutoSource(Settings(), store_reader=stored_frame, probe=lambda: False)
     res = auto.fetch(["VNM"], start="2024-01-01", end="2024-01-02")
     assert res.source == "store" and res.simulated is False
     assert res.frame["symbol"].tolist() == ["VNM"] and len(res.frame) == 1
@@ -93,7 +93,10 @@ def test_falls_back_to_store_when_offline() -> None:
 
 def test_falls_back_when_probe_passes_but_fetch_fails() -> None:
     auto = AutoSource(
-        vnstock=vnstock_with(Offline(), retries=1), store_reader=stored_frame, probe=lambda: True
+        Settings(),
+        vnstock=vnstock_with(Offline(), retries=1),
+        store_reader=stored_frame,
+        probe=lambda: True,
     )
     res = auto.fetch(None, start="2024-01-01", end="2024-01-31")
     assert res.source == "store" and res.symbols == ["FPT", "VNM"]
@@ -101,14 +104,14 @@ def test_falls_back_when_probe_passes_but_fetch_fails() -> None:
 
 def test_store_of_simulated_data_stays_flagged_simulated() -> None:
     held = generate_market(n_symbols=3, years=1, seed=1)
-    res = AutoSource(store_reader=lambda: held, probe=lambda: False).fetch()
+    res = AutoSource(Settings(), store_reader=lambda: held, probe=lambda: False).fetch()
     assert res.source == "store" and res.simulated is True
 
 
 def test_falls_back_to_synthetic_when_nothing_else() -> None:
     synthetic = SyntheticSource(n_symbols=4, years=1, seed=3)
     for reader in (None, lambda: None, lambda: stored_frame().iloc[:0]):
-        auto = AutoSource(store_reader=reader, synthetic=synthetic, probe=lambda: False)
+        auto = AutoSource(Settings(), store_reader=reader, synthetic=synthetic, probe=lambda: False)
         res = auto.fetch(["VNM"])  # real tickers are never simulated under their own names
         assert res.source == "synthetic" and res.simulated is True
         assert len(res.symbols) == 4 and all(s.startswith("Z") for s in res.symbols)
@@ -116,33 +119,33 @@ def test_falls_back_to_synthetic_when_nothing_else() -> None:
 
 def test_default_probe_is_false_without_vnstock_or_network() -> None:
     # vnstock is not installed here (and there is no internet): the probe must say no, fast
-    assert AutoSource(probe_timeout=0.5).vnstock_reachable() is False
+    assert AutoSource(Settings(), probe_timeout=0.5).vnstock_reachable() is False
 
 
 def test_get_source_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SV_SYNTHETIC_SYMBOLS", "7")
     monkeypatch.setenv("SV_SYNTHETIC_SEED", "99")
     get_settings.cache_clear()
-    syn = get_source("synthetic")
+    syn = get_source("synthetic", get_settings())
     assert isinstance(syn, SyntheticSource) and (syn.n_symbols, syn.seed) == (7, 99)
-    assert get_source("synthetic", n_symbols=2).n_symbols == 2
+    assert get_source("synthetic", get_settings(), n_symbols=2).n_symbols == 2
 
     csv = tmp_path / "VNM.csv"
     csv.write_text("date,open,high,low,close\n2020-01-02,1,2,1,2\n")
     monkeypatch.setenv("SV_CSV_PATHS", str(csv))
     get_settings.cache_clear()
-    src = get_source("csv")
+    src = get_source("csv", get_settings())
     assert isinstance(src, CsvSource) and src.paths == [csv]
-    assert get_source("csv", paths=[tmp_path]).paths == [tmp_path]
-    assert isinstance(get_source("vnstock", client_factory=OneBar), VnstockSource)
-    assert isinstance(get_source("AUTO"), AutoSource)
+    assert get_source("csv", get_settings(), paths=[tmp_path]).paths == [tmp_path]
+    assert isinstance(get_source("vnstock", get_settings(), client_factory=OneBar), VnstockSource)
+    assert isinstance(get_source("AUTO", get_settings()), AutoSource)
     monkeypatch.setenv("SV_SOURCE", "synthetic")
     get_settings.cache_clear()
-    assert isinstance(get_source(), SyntheticSource)
+    assert isinstance(get_source(None, get_settings()), SyntheticSource)
     with pytest.raises(SourceError, match="choose one of"):
-        get_source("yahoo")
+        get_source("yahoo", get_settings())
 
 
 def test_get_csv_without_paths_is_clear() -> None:
     with pytest.raises(SourceUnavailableError, match="SV_CSV_PATHS"):
-        get_source("csv")
+        get_source("csv", get_settings())

@@ -9,13 +9,12 @@ from stockvision.data.schema import DAILY_COLUMNS
 from stockvision.data.sources.base import (
     ImportReport,
     RowError,
-    SourceError,
-    UnknownSymbolError,
     empty_daily,
     filter_range,
     normalise_daily,
     to_timestamp,
 )
+from stockvision.errors import SourceError, UnknownSymbolError
 
 
 def raw_frame() -> pd.DataFrame:
@@ -83,5 +82,5 @@ def test_import_report_counts_and_summary() -> None:
 def test_empty_daily_and_unknown_symbol_message() -> None:
     empty = empty_daily()
     assert list(empty.columns) == DAILY_COLUMNS and empty["date"].dtype == "datetime64[ns]"
-    err = UnknownSymbolError(["XYZ"], "csv")
+    err = UnknownSymbolError(["XYZ"], source="csv")
     assert err.symbols == ["XYZ"] and "XYZ" in str(err) and "csv" in str(err)

@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 
 from stockvision.data.schema import DAILY_COLUMNS
-from stockvision.data.sources import CsvSource, SourceError, SourceUnavailableError
-from stockvision.data.sources.base import UnknownSymbolError
+from stockvision.data.sources import CsvSource
 from stockvision.data.sources.csv_source import (
     normalise_header,
     parse_dates,
     parse_numbers,
     symbol_from_stem,
 )
+from stockvision.errors import SourceError, SourceUnavailableError, UnknownSymbolError
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:

@@ -7,13 +7,14 @@ import pandas as pd
 import pytest
 
 from stockvision.data.schema import DAILY_COLUMNS
-from stockvision.data.sources import SyntheticSource, UnknownSymbolError, generate_market
+from stockvision.data.sources import SyntheticSource, generate_market
 from stockvision.data.sources.synthetic import (
     _tick,
     synthetic_tickers,
     tet_date,
     trading_days,
 )
+from stockvision.errors import UnknownSymbolError
 
 
 @pytest.fixture(scope="module")

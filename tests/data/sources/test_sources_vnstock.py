@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stockvision.config import get_settings
-from stockvision.data.sources import SourceUnavailableError, TokenBucket, VnstockSource
-from stockvision.data.sources.base import UnknownSymbolError
+from stockvision.config import Settings, get_settings
+from stockvision.data.sources import TokenBucket, VnstockSource
 from stockvision.data.sources.vnstock_source import default_client_factory, is_quoted_in_thousands
+from stockvision.errors import SourceUnavailableError, UnknownSymbolError
 
 LISTED = ["ACB", "FPT", "VNM"]
 
@@ -266,7 +266,7 @@ def test_defaults_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SV_VNSTOCK_RETRIES", "5")
     monkeypatch.setenv("SV_VNSTOCK_SOURCE", "TCBS")
     get_settings.cache_clear()
-    src = VnstockSource(client_factory=FakeVnstock)
+    src = VnstockSource(Settings(), client_factory=FakeVnstock)
     assert src.retries == 5 and src.source == "TCBS"
     assert src.rate_limiter.rate_per_sec == pytest.approx(30 / 60)
     assert src.cache_dir == get_settings().cache_dir / "vnstock"

@@ -205,8 +205,8 @@ def test_from_settings_uses_configured_sqlite(monkeypatch: pytest.MonkeyPatch, t
 
     monkeypatch.setenv("SV_DATABASE_URL", f"sqlite:///{tmp_path / 'sub' / 'cfg.db'}")
     get_settings.cache_clear()
-    store = Store.from_settings()
+    store = Store.from_settings(get_settings())
     store.upsert_daily(daily(["VNM"], days=3), source="csv")
     assert (tmp_path / "sub" / "cfg.db").exists()
-    assert len(Store.from_settings().read_daily()) == 3
+    assert len(Store.from_settings(get_settings()).read_daily()) == 3
     store.dispose()

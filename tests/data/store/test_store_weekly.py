@@ -186,7 +186,7 @@ def test_predictions_round_trip_without_duplicates(store: Store) -> None:
 
 
 def test_predictions_accept_frames_and_prediction_objects(store: Store) -> None:
-    from stockvision.serving.schemas import (
+    from stockvision.predict.types import (
         ModelVersions,
         PatternProbabilities,
         Prediction,

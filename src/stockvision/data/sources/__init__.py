@@ -5,32 +5,29 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stockvision.config import Settings, get_settings
+from stockvision.config import Settings
 from stockvision.data.sources.auto import AutoSource
 from stockvision.data.sources.base import (
     DataSource,
     ImportReport,
     RowError,
-    SourceError,
     SourceResult,
-    SourceUnavailableError,
-    UnknownSymbolError,
     normalise_daily,
 )
 from stockvision.data.sources.csv_source import CsvSource
 from stockvision.data.sources.synthetic import SyntheticMarket, SyntheticSource, generate_market
 from stockvision.data.sources.vnstock_source import TokenBucket, VnstockSource
+from stockvision.errors import SourceError, SourceUnavailableError, UnknownSymbolError
 
 SOURCE_NAMES = ("auto", "vnstock", "csv", "synthetic")
 
 
-def get_source(name: str | None = None, settings: Settings | None = None, **kw: Any) -> DataSource:
+def get_source(name: str | None, settings: Settings, **kw: Any) -> DataSource:
     """The source called ``name`` (default ``settings.source``), configured from settings.
 
     Keyword arguments go to the source's constructor and override settings, e.g.
     ``get_source("csv", paths=["VNM.csv"])`` or ``get_source("auto", store_reader=store.read)``.
     """
-    settings = settings or get_settings()
     name = (name or settings.source).strip().lower()
     if name == "synthetic":
         params: dict[str, Any] = {

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from stockvision.config import Settings, get_settings
+from stockvision.config import Settings
 from stockvision.data.schema import SYMBOL
 from stockvision.data.sources.base import (
     DataSource,
@@ -20,12 +20,12 @@ from stockvision.data.sources.base import (
     ImportReport,
     Progress,
     SourceResult,
-    SourceUnavailableError,
     filter_range,
     normalise_daily,
 )
 from stockvision.data.sources.synthetic import SyntheticSource
 from stockvision.data.sources.vnstock_source import VnstockSource, probe
+from stockvision.errors import SourceUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +44,14 @@ class AutoSource(DataSource):
 
     def __init__(
         self,
-        settings: Settings | None = None,
+        settings: Settings,
         store_reader: StoreReader | None = None,
         vnstock: VnstockSource | None = None,
         synthetic: DataSource | None = None,
         probe: Callable[[], bool] | None = None,
         probe_timeout: float = 2.0,
     ) -> None:
-        self.settings = settings or get_settings()
+        self.settings = settings
         self.store_reader = store_reader
         self._vnstock = vnstock
         self._synthetic = synthetic

@@ -18,30 +18,11 @@ import numpy as np
 import pandas as pd
 
 from stockvision.data.schema import DAILY_COLUMNS, DATE, OHLCV, OPTIONAL_DAILY_COLUMNS, SYMBOL
+from stockvision.errors import SourceError
 
 #: ``progress(done, total, label)``: called by long fetches so a CLI can draw a progress bar.
 Progress = Callable[[int, int, str], None]
 DateLike = date | datetime | str | pd.Timestamp
-
-
-class SourceError(Exception):
-    """Base class of every error a data source raises."""
-
-
-class SourceUnavailableError(SourceError):
-    """The source cannot be reached or used right now (offline, missing package, no files)."""
-
-
-class UnknownSymbolError(SourceError):
-    """A requested symbol does not exist in the source."""
-
-    def __init__(self, symbols: list[str] | str, source: str = "") -> None:
-        self.symbols = [symbols] if isinstance(symbols, str) else list(symbols)
-        where = f" in source '{source}'" if source else ""
-        super().__init__(
-            f"unknown symbol(s){where}: {', '.join(self.symbols)}; "
-            "check the ticker spelling (e.g. 'VNM', 'FPT') or list the available symbols"
-        )
 
 
 @dataclass(frozen=True)

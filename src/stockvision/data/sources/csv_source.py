@@ -46,14 +46,12 @@ from stockvision.data.sources.base import (
     ImportReport,
     Progress,
     RowError,
-    SourceError,
     SourceResult,
-    SourceUnavailableError,
-    UnknownSymbolError,
     empty_daily,
     filter_range,
     normalise_daily,
 )
+from stockvision.errors import SourceError, SourceUnavailableError, UnknownSymbolError
 
 log = logging.getLogger(__name__)
 
@@ -333,6 +331,21 @@ class CsvSource(DataSource):
                 frames.append(frame)
             if progress is not None:
                 progress(i + 1, len(files), path.name)
+        return self._result(frames, report, symbols, start, end)
+
+    def parse(self, data: bytes, name: str) -> SourceResult:
+        """One CSV held in memory (an upload), parsed exactly as a file would be; nothing on disk."""
+        frame, report = self.read_bytes(data, name)
+        return self._result([frame], report)
+
+    def _result(
+        self,
+        frames: list[pd.DataFrame],
+        report: ImportReport,
+        symbols: list[str] | None = None,
+        start: DateLike | None = None,
+        end: DateLike | None = None,
+    ) -> SourceResult:
         daily = pd.concat(frames, ignore_index=True) if frames else empty_daily()
         daily, dup_errors = _drop_duplicates(daily)
         if dup_errors:
@@ -345,14 +358,19 @@ class CsvSource(DataSource):
             wanted = {s.strip().upper() for s in symbols}
             unknown = sorted(wanted - set(daily[SYMBOL].unique()))
             if unknown:
-                raise UnknownSymbolError(unknown, self.name)
+                raise UnknownSymbolError(unknown, source=self.name)
         frame = filter_range(daily, symbols, start, end)
         return SourceResult(frame=frame, report=report, source=self.name, simulated=False)
 
     def read_file(self, path: Path) -> tuple[pd.DataFrame, ImportReport]:
         """Parse one file to contract columns plus ``_file``/``_line``; bad rows go to the report."""
+        return self.read_bytes(path.read_bytes(), path)
+
+    def read_bytes(self, data: bytes, path: Path | str) -> tuple[pd.DataFrame, ImportReport]:
+        """Parse CSV content held in memory (an upload); ``path`` only names it (symbol, report)."""
+        path = Path(path)
         label = str(path)
-        text = _decode(path.read_bytes())
+        text = _decode(data)
         lines = text.splitlines()
         if not lines:
             raise SourceError(f"{label}: the file is empty")

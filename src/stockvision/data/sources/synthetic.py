@@ -54,9 +54,9 @@ from stockvision.data.sources.base import (
     ImportReport,
     Progress,
     SourceResult,
-    UnknownSymbolError,
     filter_range,
 )
+from stockvision.errors import UnknownSymbolError
 
 #: First day of Tet (Vietnamese Lunar New Year), used to cut the closure out of the calendar.
 TET_DATES: dict[int, str] = {
@@ -380,7 +380,7 @@ class SyntheticSource(DataSource):
             known = set(self.market.listings[SYMBOL])
             unknown = sorted({s.strip().upper() for s in symbols} - known)
             if unknown:
-                raise UnknownSymbolError(unknown, self.name)
+                raise UnknownSymbolError(unknown, source=self.name)
         frame = filter_range(daily, symbols, start, end)
         frame.attrs["simulated"] = True
         report = ImportReport()

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stockvision.config import Settings, get_settings
+from stockvision.config import Settings
 from stockvision.data.schema import DATE, SYMBOL
 from stockvision.data.sources.base import (
     DataSource,
@@ -46,14 +46,12 @@ from stockvision.data.sources.base import (
     ImportReport,
     Progress,
     RowError,
-    SourceError,
     SourceResult,
-    SourceUnavailableError,
-    UnknownSymbolError,
     empty_daily,
     normalise_daily,
     to_timestamp,
 )
+from stockvision.errors import SourceError, SourceUnavailableError, UnknownSymbolError
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +168,7 @@ class VnstockSource(DataSource):
 
     def __init__(
         self,
-        settings: Settings | None = None,
+        settings: Settings,
         client_factory: ClientFactory | None = None,
         source: str | None = None,
         retries: int | None = None,
@@ -182,7 +180,7 @@ class VnstockSource(DataSource):
         today: Callable[[], date] = date.today,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.settings = settings or get_settings()
+        self.settings = settings
         self.client_factory = client_factory or default_client_factory
         self.source = source or self.settings.vnstock_source
         self.retries = self.settings.vnstock_retries if retries is None else retries
@@ -351,4 +349,4 @@ class VnstockSource(DataSource):
             return
         unknown = [s for s in stocks if s not in known]
         if unknown:
-            raise UnknownSymbolError(unknown, f"vnstock/{self.source}")
+            raise UnknownSymbolError(unknown, source=f"vnstock/{self.source}")

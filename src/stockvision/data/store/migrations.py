@@ -17,14 +17,11 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine, func, inspect, select, text
 
 from stockvision.data.store import tables
+from stockvision.errors import SchemaVersionError
 
 SCHEMA_VERSION = 1
 
 Migration = Callable[[Connection], None]
-
-
-class SchemaVersionError(RuntimeError):
-    """The database's schema cannot be used by this version of Stock Vision."""
 
 
 def _baseline(conn: Connection) -> None:

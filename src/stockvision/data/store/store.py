@@ -267,12 +267,8 @@ class Store:
         self.create_all()
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> Store:
+    def from_settings(cls, settings: Settings) -> Store:
         """The store configured by ``SV_DATABASE_URL`` (default: SQLite under ``SV_DATA_DIR``)."""
-        if settings is None:
-            from stockvision.config import get_settings
-
-            settings = get_settings()
         return cls(settings.db_url)
 
     def __repr__(self) -> str:

@@ -1,4 +1,4 @@
-"""Typed request/response schemas of the prediction service (shared by API, batch, chat and CLI)."""
+"""The prediction type and its parts: what the API, batch step, chat, CLI and stream all return."""
 
 from __future__ import annotations
 
@@ -72,3 +72,37 @@ class Prediction(BaseModel):
     disclaimer: str = DISCLAIMER_EN
     disclaimer_vi: str = DISCLAIMER_VI
     generated_at: datetime | None = None
+
+    def stored_key(self) -> tuple:
+        """What makes a served prediction unique in the store (symbol, date, model versions)."""
+        return (
+            self.symbol,
+            self.prediction_date,
+            self.model_versions.price,
+            self.model_versions.pattern,
+        )
+
+    def to_record(self, source: str) -> dict:
+        """The flat row the store's ``predictions`` table holds (``source``: api, batch, chat...)."""
+        from datetime import UTC
+
+        return {
+            "symbol": self.symbol,
+            "prediction_date": self.prediction_date,
+            "target_date": self.target_date,
+            "created_at": self.generated_at or datetime.now(UTC),
+            "last_close": self.last_close,
+            "price_target": self.price_target,
+            "interval_low": self.interval.low,
+            "interval_high": self.interval.high,
+            "expected_return": self.expected_return,
+            "pattern": self.pattern,
+            "p_up": self.probabilities.up,
+            "p_down": self.probabilities.down,
+            "p_sideways": self.probabilities.sideways,
+            "confidence": self.confidence,
+            "price_model_version": self.model_versions.price,
+            "pattern_model_version": self.model_versions.pattern,
+            "simulated": self.simulated,
+            "source": source,
+        }

@@ -1,10 +1,11 @@
 """Predict from an uploaded daily OHLCV CSV without touching the shared store.
 
-The file goes through the same steps as ingested data (``CsvSource`` parsing, ``validate_daily``,
-corporate-action adjustment, weekly features and labels, ``DatasetBuilder.latest``) and is
-predicted by the service's loaded champions through ``PredictionService._predict_window``, the
-code path of the API. Nothing is written anywhere; problems raise ``BadUploadError`` with an
-English and a Vietnamese message naming the problem and the fix.
+The upload arrives as bytes (never as a path a client names) and is parsed in memory. It goes through
+the same steps as ingested data (``CsvSource`` parsing, ``validate_daily``, corporate-action
+adjustment, weekly features and labels, ``DatasetBuilder.latest``) and is predicted by the served
+champions through :class:`~stockvision.predict.Predictor`, the code path of the API. Nothing is
+written anywhere; problems raise ``BadUploadError`` with an English and a Vietnamese message naming
+the problem and the fix.
 
 Caveat: the cross-sectional feature ``illiq_rank`` and the market's week ends are computed from
 the uploaded symbols alone, as they would be for a store holding only those symbols.
@@ -18,8 +19,11 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from stockvision.serving.errors import BadUploadError, NoModelError
-from stockvision.serving.schemas import Prediction
+from stockvision.errors import BadUploadError, ModelUnavailableError
+from stockvision.features.labels import LabelSpec
+from stockvision.predict.model_set import ModelSet
+from stockvision.predict.predictor import Predictor
+from stockvision.predict.types import Prediction
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +50,7 @@ class UploadResult(NamedTuple):
 
 
 def _bad(message: str, message_vi: str, hint: str = FORMAT_HINT) -> BadUploadError:
-    return BadUploadError(message, message_vi, hint)
+    return BadUploadError(message, hint, message_vi=message_vi)
 
 
 def _exchange_lookup(symbol: str) -> str:
@@ -55,18 +59,22 @@ def _exchange_lookup(symbol: str) -> str:
     return str(exchange_of(symbol)) if is_known(symbol) else "HOSE"
 
 
-def read_upload(path: Path | str) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Parse and validate the file: (valid daily frame, import summary). Raises
-    ``BadUploadError`` for an unreadable file, wrong columns or no valid rows."""
-    from stockvision.data.sources.base import SourceError
-    from stockvision.data.sources.csv_source import CsvSource
-    from stockvision.data.validation import ValidationError, validate_daily
+def safe_name(name: str | None) -> str:
+    """A display name for an upload: the base name only, printable, at most 80 characters."""
+    base = Path(str(name or "upload.csv").replace("\\", "/")).name
+    cleaned = "".join(ch for ch in base if ch.isprintable() and ch not in "<>`|*[]()#\"'")
+    return (cleaned or "upload.csv")[:80]
 
-    path = Path(path)
-    name = path.name
-    if not path.is_file():
-        raise _bad(f"{name}: the uploaded file was not found", f"{name}: không tìm thấy file")
-    size = path.stat().st_size
+
+def read_upload(data: bytes, name: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Parse and validate uploaded CSV bytes: (valid daily frame, import summary). Raises
+    ``BadUploadError`` for an unreadable file, wrong columns or no valid rows."""
+    from stockvision.data.sources.csv_source import CsvSource
+    from stockvision.data.validation import validate_daily
+    from stockvision.errors import DataValidationError, SourceError
+
+    name = safe_name(name)
+    size = len(data)
     if size == 0:
         raise _bad(f"{name}: the file is empty", f"{name}: file rỗng")
     if size > MAX_UPLOAD_BYTES:
@@ -77,9 +85,9 @@ def read_upload(path: Path | str) -> tuple[pd.DataFrame, dict[str, Any]]:
             "Upload one symbol or a shorter period.",
         )
     try:
-        result = CsvSource(path).fetch()
+        result = CsvSource([], on_bad_file="raise").parse(data, name)
     except SourceError as exc:
-        text = str(exc).replace(str(path), name)
+        text = str(exc)
         raise _bad(text, f"Không đọc được file: {text}") from exc
     except (UnicodeError, ValueError, pd.errors.ParserError) as exc:
         raise _bad(
@@ -88,7 +96,7 @@ def read_upload(path: Path | str) -> tuple[pd.DataFrame, dict[str, Any]]:
         ) from exc
     report = result.report
     if result.frame.empty:
-        problems = "; ".join(str(e).replace(str(path), name) for e in report.errors[:3])
+        problems = "; ".join(str(e) for e in report.errors[:3])
         raise _bad(
             f"{name}: none of the {report.rows_read} rows could be read"
             + (f" (e.g. {problems})" if problems else ""),
@@ -97,7 +105,7 @@ def read_upload(path: Path | str) -> tuple[pd.DataFrame, dict[str, Any]]:
         )
     try:
         good, vreport = validate_daily(result.frame)
-    except ValidationError as exc:
+    except DataValidationError as exc:
         raise _bad(f"{name}: {exc}", f"{name}: {exc}") from exc
     if good.empty:
         reasons = ", ".join(f"{k} ({v})" for k, v in list(vreport.reason_counts().items())[:4])
@@ -112,23 +120,29 @@ def read_upload(path: Path | str) -> tuple[pd.DataFrame, dict[str, Any]]:
         "first_date": good["date"].min().date().isoformat(),
         "last_date": good["date"].max().date().isoformat(),
         "rows_skipped": int(report.rows_rejected + vreport.n_rejected),
-        "problems": [str(e).replace(str(path), name) for e in report.errors[:3]],
+        "problems": [str(e) for e in report.errors[:3]],
     }
     return good, summary
 
 
-def predict_uploaded(service: Any, path: Path | str) -> UploadResult:
+def predict_uploaded(
+    data: bytes,
+    name: str,
+    models: ModelSet,
+    predictor: Predictor,
+    spec: LabelSpec,
+    seq_len: int,
+    min_weeks: int,
+) -> UploadResult:
     """Predictions for the symbols of an uploaded daily CSV with the served champion models."""
     from stockvision.features import DatasetBuilder, build_features_and_labels
     from stockvision.market.calendar import to_weekly
     from stockvision.market.corporate_actions import adjust
 
-    settings = service.settings
-    models = service.models
     if not models.ready:
-        raise NoModelError(service.registry_message or "no champion has been promoted yet")
-    daily, summary = read_upload(path)
-    name = Path(path).name
+        raise ModelUnavailableError("no champion has been promoted yet")
+    daily, summary = read_upload(data, name)
+    name = summary["file"]
     symbols = sorted(daily["symbol"].unique())
     if len(symbols) > MAX_UPLOAD_SYMBOLS:
         raise _bad(
@@ -138,13 +152,13 @@ def predict_uploaded(service: Any, path: Path | str) -> UploadResult:
         )
     try:
         adjusted = adjust(daily, exchange_of=_exchange_lookup)
-        features, labels = build_features_and_labels(adjusted, settings)
+        features, labels = build_features_and_labels(adjusted, spec)
     except ValueError as exc:
         raise _bad(
             f"{name}: the prices could not be turned into weekly features: {exc}",
             f"{name}: không tính được chỉ báo tuần từ dữ liệu: {exc}",
         ) from exc
-    need = settings.min_predict_weeks
+    need = min_weeks
     weeks = features.groupby(level=0).size().reindex(symbols, fill_value=0)
     short = weeks[weeks < need]
     if len(short) == len(symbols):
@@ -159,11 +173,11 @@ def predict_uploaded(service: Any, path: Path | str) -> UploadResult:
     builder = DatasetBuilder(
         features.loc[keep],
         labels.loc[keep],
-        seq_len=settings.seq_len,
-        horizon=settings.horizon_weeks,
+        seq_len=seq_len,
+        horizon=spec.horizon,
     )
     window = builder.latest(usable)
-    predictions = service._predict_window(window, models, simulated=False)
+    predictions = predictor.predict(window, models, simulated=False)
     weekly = to_weekly(adjusted).reset_index()
     weekly = weekly.loc[weekly["symbol"].isin(usable)]
     weekly = weekly.groupby("symbol", group_keys=False).tail(BAR_WEEKS)

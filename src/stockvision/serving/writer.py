@@ -1,0 +1,100 @@
+"""The prediction writer: stores served predictions beside the answers, off the request path.
+
+Requests queue what they served; a background thread writes everything queued in one transaction. With
+no thread running (CLI, batch step, tests) a queued batch is written at once. The store's upsert is
+idempotent, so a prediction written twice is stored once.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import Any
+
+from stockvision.predict.types import Prediction
+
+log = logging.getLogger(__name__)
+
+MAX_REMEMBERED = 200_000
+
+
+class PredictionWriter:
+    """Queue served predictions and write the new ones to ``store.save_predictions``."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self._stored: set[tuple] = set()  # served predictions already in the store
+        self._queue: queue.Queue = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="sv-pred-writer", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+            self._thread = None
+        self.flush()
+
+    def is_stored(self, key: tuple) -> bool:
+        return key in self._stored
+
+    def record(self, preds: list[Prediction], source: str) -> None:
+        """Queue ``preds`` that are not in the store yet (written now when no thread runs)."""
+        new = [p for p in preds if p.stored_key() not in self._stored]
+        if not new:
+            return
+        self._queue.put((new, source))
+        if self._thread is None:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every queued prediction now."""
+        items = []
+        while True:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        if items:
+            self._write(items)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                first = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            items = [first]
+            while True:  # write everything queued in one transaction
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._write(items)
+
+    def _write(self, items: list[tuple[list[Prediction], str]]) -> None:
+        rows: dict[tuple, dict[str, Any]] = {}
+        for preds, source in items:
+            for p in preds:
+                key = p.stored_key()
+                if key not in self._stored and key not in rows:
+                    rows[key] = p.to_record(source)
+        if not rows:
+            return
+        try:
+            self.store.save_predictions(list(rows.values()))
+        except Exception:
+            log.exception(
+                "could not store %d served predictions; will retry on next serve", len(rows)
+            )
+            return
+        self._stored.update(rows)
+        if len(self._stored) > MAX_REMEMBERED:  # bounded memory; the upsert is idempotent anyway
+            self._stored.clear()

@@ -87,6 +87,8 @@ class Server:
             "SV_CSV_PATHS": str(CSV),
             "SV_API_KEY": API_KEY,
             "SV_RATE_LIMIT_PER_MINUTE": "1000000000",
+            "SV_OPS_RATE_LIMIT_PER_MINUTE": "1000000000",
+            "SV_UI_RATE_LIMIT_PER_MINUTE": "1000000000",
             "SV_CACHE_TTL_SECONDS": str(cache_ttl),
             "SV_RELOAD_INTERVAL_SECONDS": "3600",
         }

@@ -70,7 +70,9 @@ def bench_http(settings, rounds: int) -> dict[str, list[float]]:
     from stockvision.serving.app import create_app
 
     # the per-client rate limit would throttle one benchmarking client; latency is the question
-    settings = settings.model_copy(update={"rate_limit_per_minute": 1_000_000})
+    settings = settings.model_copy(
+        update={"rate_limit_per_minute": 10**9, "ops_rate_limit_per_minute": 10**9}
+    )
     app = create_app(settings, start_background=False, mount_chat_ui=False)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -13,6 +13,7 @@ shared=../shared/data/vn30
 if [ -z "${SV_SOURCE:-}" ] && [ -d "$shared" ]; then
   export SV_SOURCE=csv
   export SV_CSV_PATHS="$shared/vn30_constituents_daily_2016_2019.csv"
+  export SV_REPLACE_SIMULATED=1  # real data replaces an earlier offline demo market
   echo "==> using the real VN30 data in $shared"
 fi
 "$SV" pipeline run

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
         default_factory=list, description="Symbols to work on; empty means the VN30 basket."
     )
     history_start: str = "2016-01-01"
+    replace_simulated: bool = Field(
+        default=False,
+        description="Let real prices replace a store that holds the simulated demo market.",
+    )
     synthetic_symbols: int = 30
     synthetic_years: int = 4
     synthetic_seed: int = 7
@@ -82,9 +86,27 @@ class Settings(BaseSettings):
     api_port: int = 8000
     api_key: str | None = None
     cache_ttl_seconds: int = 3600
-    rate_limit_per_minute: int = 120
+    rate_limit_per_minute: int = Field(
+        default=120, description="Work units per client per minute (a batch: 1 per 10 symbols)."
+    )
+    ui_rate_limit_per_minute: int = Field(
+        default=1200, description="Chat page assets and polling per client per minute."
+    )
+    ops_rate_limit_per_minute: int = Field(
+        default=600, description="Health probes, metrics and docs per client per minute."
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Proxies (IPs or CIDRs) whose X-Forwarded-For is believed, e.g. 10.0.0.0/8.",
+    )
     stale_after_days: int = 7
     reload_interval_seconds: float = 30.0
+    registry_timeout_seconds: float = Field(
+        default=5.0, description="Time-out of one request to a registry server (serving)."
+    )
+    startup_wait_seconds: float = Field(
+        default=15.0, description="How long serving waits for the models before it opens."
+    )
     min_predict_weeks: int = 26
 
     # --- monitoring -------------------------------------------------------------------------
@@ -102,6 +124,13 @@ class Settings(BaseSettings):
     def _split_symbols(cls, v: object) -> object:
         if isinstance(v, str):
             return [s.strip().upper() for s in v.replace(";", ",").split(",") if s.strip()]
+        return v
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [p.strip() for p in v.replace(";", ",").split(",") if p.strip()]
         return v
 
     @field_validator("csv_paths", mode="before")

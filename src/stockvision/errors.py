@@ -14,6 +14,8 @@ serving layer knows about HTTP.
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Any, ClassVar
 
 
@@ -67,6 +69,37 @@ def is_user_error(exc: BaseException) -> bool:
     if isinstance(exc, StockVisionError):
         return exc.user_error
     return isinstance(exc, FileNotFoundError | PermissionError)
+
+
+_PATH = re.compile(r"(?<![\w:/.])(?:/[\w.@~+-]+){2,}/?")
+#: URL prefixes of this app: never mistaken for server paths
+_URL_ROOTS = frozenset({"api", "chat", "jobs", "predict", "predictions", "symbols", "rankings",
+                        "health", "admin", "docs", "metrics", "ws", "alerts", "news", "agent"})  # fmt: skip
+
+
+def _server_roots() -> frozenset[str]:
+    try:
+        return frozenset(n for n in os.listdir("/") if n not in _URL_ROOTS)
+    except OSError:
+        return frozenset()
+
+
+_ROOTS = _server_roots()
+
+
+def scrub_paths(text: str | None) -> str | None:
+    """``text`` with absolute server paths reduced to their last part (error bodies never show
+    where files live on the server); URL paths of the API are left alone."""
+    if not text:
+        return text
+
+    def short(mm: re.Match[str]) -> str:
+        path = mm.group(0)
+        if path.split("/", 2)[1] not in _ROOTS:
+            return path
+        return "…/" + path.rstrip("/").rsplit("/", 1)[-1]
+
+    return _PATH.sub(short, text)
 
 
 # ------------------------------------------------------------------------------------------- symbols
@@ -164,6 +197,12 @@ class NoSourceDataError(StockVisionError):
             message_vi=f"Mã {symbol} có niêm yết nhưng nguồn dữ liệu không có giá của mã này.",
             details={"symbol": symbol, "suggestions": []},
         )
+
+
+class SimulatedDataError(StockVisionError):
+    """Simulated and real prices would end up in one store (never allowed)."""
+
+    code = "simulated_mix"
 
 
 class NoDataError(StockVisionError):
@@ -268,6 +307,21 @@ class ConfigError(StockVisionError, ValueError):
     """A setting (``SV_*``) or option with a value that cannot work."""
 
     code = "bad_config"
+
+
+class RateLimitedError(StockVisionError):
+    """A client asked for more work than its per-minute budget."""
+
+    code = "rate_limited"
+    permanent = False
+
+    def __init__(self, limit: int, retry_after: int) -> None:
+        super().__init__(
+            f"Too many requests: at most {limit} work units per minute per client.",
+            f"Retry after {retry_after} seconds, or ask for fewer symbols at once.",
+            message_vi="Quá nhiều yêu cầu, vui lòng thử lại sau.",
+            details={"retry_after": retry_after},
+        )
 
 
 class PipelineBusyError(StockVisionError):

@@ -18,7 +18,13 @@ PACKAGE = ROOT / "src" / "stockvision"
 
 #: Layers, lowest first: a module may import its own layer and the layers below it only.
 LAYERS: list[set[str]] = [
-    {"stockvision", "stockvision.errors", "stockvision.jsonutil", "stockvision.config"},
+    {
+        "stockvision",
+        "stockvision.errors",
+        "stockvision.jsonutil",
+        "stockvision.config",
+        "stockvision.faults",
+    },
     {"stockvision.market"},
     {"stockvision.data"},
     {"stockvision.features", "stockvision.news"},

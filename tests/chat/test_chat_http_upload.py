@@ -118,8 +118,13 @@ def test_upload_needs_enough_weeks(service, vn30_daily_path, tmp_path):
 
 
 # ---------------------------------------------------------------------------------- UI functions
-def test_ui_handlers_answer_chart_and_upload(service, trained_settings, vn30_daily_path, tmp_path):
+def test_ui_handlers_answer_chart_and_upload(
+    service, trained_settings, vn30_daily_path, tmp_path, monkeypatch
+):
     from stockvision.chat.ui import make_handlers
+
+    uploads = tmp_path / "gradio"  # where Gradio puts what a browser uploaded
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(uploads))
     from stockvision.chat.wiring import build_engine
 
     h = make_handlers(build_engine(service, trained_settings), service)
@@ -134,11 +139,19 @@ def test_ui_handlers_answer_chart_and_upload(service, trained_settings, vn30_dai
     assert kinds[0] == "candlestick" and len(fig.data[0].x) == 52
     target = next(t for t in fig.data if t.name == "Giá mục tiêu 4 tuần")
     assert target.y[0] == pytest.approx(chart_req["prediction"]["price_target_k"])
-    path = write_index_style_csv(vn30_daily_path, "VNM", tmp_path / "VNM.csv")
+    (uploads / "a1").mkdir(parents=True)
+    path = write_index_style_csv(vn30_daily_path, "VNM", uploads / "a1" / "VNM.csv")
     text, up_fig = h["upload"](str(path), "vi")
     assert "Kết quả dự báo" in text and "VNM" in text and "nghìn đồng" in text
     assert up_fig.data[0].type == "candlestick"
-    bad = tmp_path / "x.csv"
+    assert not path.exists() and not (uploads / "a1").exists()  # nothing of it outlives the answer
+    (uploads / "b2").mkdir()
+    bad = uploads / "b2" / "x.csv"
     bad.write_text("foo,bar\n1,2\n")
     text, _ = h["upload"](str(bad), "vi")
     assert "Không dự báo được" in text and "missing required column" in text
+    # a path the browser did not upload (anywhere outside the upload folder) is never read
+    outside = tmp_path / "secret.csv"
+    outside.write_text("date,open,high,low,close,volume\n2019-01-02,1,1,1,1,1\n")
+    text, _ = h["upload"](str(outside), "vi")
+    assert "Không nhận được file" in text and outside.exists()

@@ -104,6 +104,11 @@ def _wait_chart(page, panel: str, symbol: str) -> None:
 
 
 def test_chat_and_upload_in_a_real_browser(live_url, page, vn30_daily_path, tmp_path):
+    refused: list[str] = []  # what the page asked for and the guard does not serve (must be none)
+    page.on(
+        "response",
+        lambda r: refused.append(r.url) if r.status in (404, 429) and "/chat" in r.url else None,
+    )
     page.goto(f"{live_url}/chat/")
     page.wait_for_selector("#sv-input textarea")
 
@@ -143,3 +148,4 @@ def test_chat_and_upload_in_a_real_browser(live_url, page, vn30_daily_path, tmp_
     )
     assert "missing required column" in page.locator("#sv-upload-result").inner_text()
     page.screenshot(path=str(SHOTS / "upload_bad_file.png"), full_page=True)
+    assert refused == [], f"the chat UI asked for routes the guard refuses: {refused}"

@@ -304,3 +304,28 @@ def test_fallback_baseline_champion_then_a_better_model_replaces_it(built, tmp_p
     assert decisions2["pattern"]["action"] == "kept_challenger"
     assert decisions2["pattern"]["fallback_champion"] is None  # the baseline keeps serving
     assert reg.champion("pattern").tags["model_name"] == "majority"
+
+
+def test_a_copied_data_dir_writes_and_reads_its_own_artifacts(built, tmp_path, monkeypatch):
+    """MLflow records absolute artifact URIs; a copied data dir must not use the original's."""
+    src, info = built
+    before = sorted(p for p in (src / "mlartifacts").rglob("*") if p.is_file())
+    dst = tmp_path / "copy"
+    info = copy_home(src, dst, info)
+    settings = use_home(dst, monkeypatch)
+    reg = ModelRegistry(settings)
+    experiment = reg.client.get_experiment_by_name("stockvision")
+    assert experiment.artifact_location == (dst / "mlartifacts").resolve().as_uri()
+    registered, _ = _register_and_promote(
+        settings, info, price_mae=5.1, rw_mae=6.0, acc=0.45, ece=0.03, ll=1.0, base_ll=1.09
+    )
+    model_dir = reg.download("price", registered["price"]["version"])
+    assert (model_dir / "model.json").is_file()
+    mv = reg.client.get_model_version("price_target_model", registered["price"]["version"])
+    model_id = mv.model_id or str(mv.source).removeprefix("models:/")
+    location = reg.client.get_logged_model(model_id).artifact_location
+    assert location.startswith((dst / "mlartifacts").resolve().as_uri()), location
+    loaded, _ = reg.load("price", "1")  # an old version, read from the copy's own folder
+    assert loaded is not None
+    after = sorted(p for p in (src / "mlartifacts").rglob("*") if p.is_file())
+    assert after == before  # the original data dir was not touched

@@ -197,7 +197,7 @@ def test_invalid_input_is_a_clear_422(client, method, path, kwargs):
 
 
 def test_request_size_limit(client):
-    from stockvision.serving.app import MAX_BODY_BYTES
+    from stockvision.serving.guard import MAX_BODY_BYTES
 
     big = {"symbols": ["VNM"] * (MAX_BODY_BYTES // 5)}
     r = client.post("/api/v1/predict/batch", json=big)
@@ -260,7 +260,7 @@ def test_rate_limit_per_client_with_retry_after(api_settings):
         assert r.status_code == 429
         assert 1 <= int(r.headers["Retry-After"]) <= 60
         assert r.json()["error"] == "rate_limited"
-        # probes and scrapes are never limited; another client has its own budget
+        # probes and scrapes have a bucket of their own; another client has its own budget
         assert c.get("/api/v1/health").status_code == 200
         assert c.get("/metrics").status_code == 200
     with TestClient(app, client=("10.0.0.2", 50000)) as other:

@@ -26,8 +26,8 @@ from stockvision.chat.context import SessionStore
 from stockvision.chat.intents import IntentParser, ParsedQuery
 from stockvision.chat.llm import LLMRephraser
 from stockvision.chat.symbols import SymbolResolver
-from stockvision.chat.text import fold
-from stockvision.errors import StockVisionError
+from stockvision.chat.text import escape_markdown, fold
+from stockvision.errors import StockVisionError, scrub_paths
 from stockvision.predict.types import Prediction
 
 log = logging.getLogger(__name__)
@@ -216,7 +216,7 @@ class ChatEngine:
             return "No trained model is available yet. An operator needs to train and register one."
         if not exc.user_error:
             log.error("chat service call failed: %s", exc, exc_info=exc)
-        return exc.localized(lang)
+        return scrub_paths(exc.localized(lang)) or ""
 
     # ------------------------------------------------------------------ intents
     def _ask_for_symbol(self, reply: _Reply, example: str) -> None:
@@ -230,7 +230,7 @@ class ChatEngine:
             )
             return
         if q.unknown:
-            names = ", ".join(q.unknown)
+            names = ", ".join(escape_markdown(u) for u in q.unknown)
             reply.add(
                 f"Mình không tìm thấy mã {names} trong danh sách niêm yết. Ví dụ: “{example}”."
                 if q.language == "vi"

@@ -88,3 +88,23 @@ def tokenize(text: str) -> list[Token]:
 def fold_tokens(text: str) -> list[str]:
     """Folded keys of the tokens, splitting apostrophes (``what's`` -> ``what``, ``s``)."""
     return fold(text).split()
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~>])")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_markdown(text: str | None) -> str:
+    """Untrusted text (file names, cell values, user input) made inert for a Markdown answer.
+
+    HTML is entity-escaped (no ``<img onerror=...>``), Markdown control characters are
+    backslash-escaped (no links or formatting), and a value that a spreadsheet would run as a
+    formula (``=CMD|...``) is prefixed with an apostrophe, as OWASP advises for CSV injection.
+    """
+    if not text:
+        return ""
+    value = str(text).replace("\x00", "")
+    if value.startswith(_FORMULA_START):
+        value = "'" + value
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", value)

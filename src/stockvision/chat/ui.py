@@ -9,7 +9,10 @@ session id (``gr.State``), so the engine's follow-up context and the chat histor
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -17,7 +20,10 @@ from fastapi import FastAPI
 
 from stockvision.chat import answers as A
 from stockvision.chat.charts import build_chart, empty_figure, figure_for
+from stockvision.chat.text import escape_markdown
+from stockvision.errors import StockVisionError
 from stockvision.predict.types import Prediction
+from stockvision.predict.upload import FORMAT_HINT, FORMAT_HINT_VI
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +70,11 @@ def upload_summary(info: dict[str, Any], lang: str) -> str:
     vi = lang == "vi"
     d0 = A.fmt_date(date.fromisoformat(info["first_date"]), lang)
     d1 = A.fmt_date(date.fromisoformat(info["last_date"]), lang)
+    file = escape_markdown(info["file"])
     text = (
-        f"{info['file']}: {info['rows']} phiên, {info['symbols']} mã, {d0} → {d1}"
+        f"{file}: {info['rows']} phiên, {info['symbols']} mã, {d0} → {d1}"
         if vi
-        else f"{info['file']}: {info['rows']} sessions, {info['symbols']} symbol(s), {d0} → {d1}"
+        else f"{file}: {info['rows']} sessions, {info['symbols']} symbol(s), {d0} → {d1}"
     )
     if info.get("rows_skipped"):
         text += (
@@ -76,10 +83,10 @@ def upload_summary(info: dict[str, Any], lang: str) -> str:
             else f"; {info['rows_skipped']} bad row(s) skipped"
         )
         if info.get("problems"):
-            text += f" ({'; '.join(info['problems'][:2])})"
+            text += f" ({'; '.join(escape_markdown(x) for x in info['problems'][:2])})"
     short = info.get("too_short") or {}
     if short:
-        listed = ", ".join(f"{s} ({n})" for s, n in short.items())
+        listed = ", ".join(f"{escape_markdown(s)} ({n})" for s, n in short.items())
         need = info.get("min_weeks")
         text += (
             f"; chưa đủ {need} tuần để dự báo: {listed}"
@@ -136,21 +143,18 @@ def make_handlers(engine: Any, service: Any) -> dict[str, Any]:
         return [], None, empty_figure("📊")
 
     def upload(path: str | None, lang: str | None):
-        from pathlib import Path
-
-        from stockvision.errors import StockVisionError
-        from stockvision.predict.upload import FORMAT_HINT, FORMAT_HINT_VI
 
         language = _language(lang) or "vi"
         if not path:
             return gr.skip(), gr.skip()
         try:
-            preds, weekly = service.predict_upload(Path(path).read_bytes(), Path(path).name)
+            data, name = take_upload(path)
+            preds, weekly = service.predict_upload(data, name)
         except StockVisionError as exc:
             vi = language == "vi"
-            msg = exc.message_vi if vi else exc.message
+            msg = escape_markdown(exc.message_vi if vi else exc.message)
             tip = FORMAT_HINT_VI if vi and exc.hint == FORMAT_HINT else exc.hint
-            hint = f"\n\n{'Gợi ý' if vi else 'Hint'}: {tip}" if tip else ""
+            hint = f"\n\n{'Gợi ý' if vi else 'Hint'}: {escape_markdown(tip)}" if tip else ""
             title = "Không dự báo được từ file này" if vi else "Cannot predict from this file"
             return f"### ⚠ {title}\n\n{msg}{hint}", empty_figure("—")
         except Exception:  # a bug must not leave the user without an answer
@@ -163,13 +167,12 @@ def make_handlers(engine: Any, service: Any) -> dict[str, Any]:
             )
             return f"### ⚠ {text}", empty_figure("—")
         note = (
-            "Dự báo từ file tải lên (không lưu vào kho dữ liệu chung)"
+            "Dự báo từ file tải lên (file đã được xoá, không lưu vào kho dữ liệu)"
             if language == "vi"
-            else "Forecast from the uploaded file (not stored anywhere)"
+            else "Forecast from the uploaded file (deleted after reading; nothing was stored)"
         )
-        body = f"**{note}** — {weekly.attrs.get('summary', '')}\n\n" + A.format_predictions(
-            preds[:10], language
-        )
+        summary = upload_summary(weekly.attrs.get("summary") or {}, language)
+        body = f"**{note}** — {summary}\n\n" + A.format_predictions(preds[:10], language)
         first = preds[0]
         bars = weekly.loc[weekly["symbol"] == first.symbol]
         fig = figure_for(
@@ -284,10 +287,61 @@ def build_blocks(engine: Any, service: Any) -> gr.Blocks:
     return blocks
 
 
+def upload_dir() -> Path:
+    """Where Gradio keeps uploads while a request is handled (``GRADIO_TEMP_DIR``)."""
+    import os
+
+    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
+
+
+def take_upload(path: str) -> tuple[bytes, str]:
+    """The bytes of a file Gradio received for this request, then the file is deleted.
+
+    Only a file inside the upload folder is read: a client-supplied path anywhere else is refused
+    (Gradio checks this too; this is the second lock). Nothing of an upload outlives the request.
+    """
+    from stockvision.errors import BadUploadError
+
+    folder = upload_dir().resolve()
+    file = Path(path).resolve()
+    if not file.is_relative_to(folder) or not file.is_file():
+        raise BadUploadError(
+            "The upload was not received as a file from your browser.",
+            "Choose the CSV file again with the upload button.",
+            message_vi="Không nhận được file tải lên từ trình duyệt.",
+        )
+    try:
+        data = file.read_bytes()
+    finally:
+        file.unlink(missing_ok=True)
+        if file.parent != folder:  # Gradio keeps each upload in a folder of its own
+            shutil.rmtree(file.parent, ignore_errors=True)
+    return data, file.name
+
+
+def _private_paths(home: Path, keep: Path) -> list[str]:
+    """Everything in the data directory but the upload area: never served, never read for a client."""
+    names = {"stockvision.db", "mlflow.db", "mlartifacts", "models", "snapshots", "reports",
+             "pipeline", "registry", "monitoring", "cache", "memory", "news", "stream"}  # fmt: skip
+    present = {p.name for p in home.iterdir()} if home.is_dir() else set()
+    return sorted(str(home / n) for n in names | present if home / n != keep)
+
+
 def mount_chat_ui(app: FastAPI, engine: Any, service: Any) -> FastAPI:
-    """Mount the chat at ``/chat/`` on ``app`` (``engine``: a ``ChatService`` or ``ChatEngine``)."""
+    """Mount the chat at ``/chat/`` on ``app`` (``engine``: a ``ChatService`` or ``ChatEngine``).
+
+    Uploads land in a private folder under the data directory (mode 0700) and are deleted after use.
+    Mounted apps skip Gradio's own path checks unless the blocks count as launched, so they are
+    marked launched: then a client can only name files Gradio itself received from an upload.
+    """
+    import os
+
+    private = Path(service.settings.subdir("tmp")) / "gradio"
+    private.mkdir(parents=True, exist_ok=True)
+    private.chmod(0o700)
+    os.environ["GRADIO_TEMP_DIR"] = str(private)
     blocks = build_blocks(engine, service)
-    return gr.mount_gradio_app(
+    mounted = gr.mount_gradio_app(
         app,
         blocks,
         path=UI_PATH,
@@ -295,5 +349,9 @@ def mount_chat_ui(app: FastAPI, engine: Any, service: Any) -> FastAPI:
         css=CSS,
         footer_links=["api"],
         max_file_size=MAX_UPLOAD,
-        show_error=True,
+        show_error=False,  # handlers answer every error themselves; Gradio's own echo the request
+        allowed_paths=[],
+        blocked_paths=_private_paths(Path(service.settings.home), keep=private.parent),
     )
+    blocks.has_launched = True  # turns on Gradio's own checks of file paths named by clients
+    return mounted

@@ -25,6 +25,13 @@ def ingest(
         str | None,
         typer.Option("--symbols", help="Comma-separated symbols to fetch (vnstock/auto)."),
     ] = None,
+    replace_simulated: Annotated[
+        bool,
+        typer.Option(
+            "--replace-simulated",
+            help="Replace the simulated demo market in the store with these real prices.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Import daily prices from a source into the store (idempotent), then recompute adjustment factors."""
@@ -34,7 +41,14 @@ def ingest(
     name = source or ("csv" if paths else settings.source)
     wanted = [s.strip().upper() for s in symbols.split(",")] if symbols else None
     with progress_bar(not as_json) as bar:
-        result = fetch(settings, progress=bar, paths=paths or None, source=name, symbols=wanted)
+        result = fetch(
+            settings,
+            progress=bar,
+            paths=paths or None,
+            source=name,
+            symbols=wanted,
+            replace_simulated=replace_simulated or None,
+        )
     if as_json:
         print_json(result)
         return

@@ -19,6 +19,10 @@ def run(
     force: Annotated[
         bool, typer.Option("--force", help="Redo every step even if its inputs are unchanged.")
     ] = False,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", help="Seconds to wait for another run to finish (default: none)."),
+    ] = 0.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run record as JSON.")] = False,
 ) -> None:
     """fetch -> features -> labels -> validate -> snapshot -> train -> evaluate -> register -> promote ->
@@ -41,7 +45,7 @@ def run(
             console.print(f"[yellow]! {step} attempt {info['attempt']}: {info['error']}[/yellow]")
 
     with progress_bar(not as_json) as bar:
-        result = run_pipeline(settings, progress=bar, on_event=on_event, force=force)
+        result = run_pipeline(settings, progress=bar, on_event=on_event, force=force, wait=wait)
     doc = result.to_dict()
     doc["wall_seconds"] = round(time.perf_counter() - t0, 2)
     doc["outputs"] = {

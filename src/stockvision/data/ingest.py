@@ -63,15 +63,30 @@ def ingest(
     start: DateLike | None = None,
     end: DateLike | None = None,
     progress: Progress | None = None,
+    replace_simulated: bool = False,
 ) -> IngestResult:
-    """Fetch ``symbols`` (None: all the source has) and upsert them; recompute the factors."""
+    """Fetch ``symbols`` (None: all the source has), upsert them and recompute the adjustment
+    factors, prices and factors in one transaction.
+
+    ``replace_simulated``: real prices replace a store that holds the simulated demo market (else
+    the store refuses to mix them, see ``Store.upsert_daily``).
+    """
     result = source.fetch(symbols, start, end, progress=progress)
-    upsert = store.upsert_daily(result.frame, source=result.source, simulated=result.simulated)
+    upsert = store.upsert_daily(
+        result.frame,
+        source=result.source,
+        simulated=result.simulated,
+        replace_simulated=replace_simulated,
+        factors=factor_function(store),
+    )
     market = getattr(source, "market", None)  # the synthetic source knows its simulated listings
     if result.simulated and market is not None and hasattr(market, "listings"):
         listed = market.listings[["symbol", "exchange"]].astype(str)
         store.upsert_symbols(listed[listed["symbol"].isin(result.symbols)].assign(simulated=True))
-    events = adjust_store(store)
+    if upsert.factors_recomputed:
+        events = upsert.factor_events
+    else:  # nothing written: the stored factors stand
+        events = len(store.read_corporate_actions())
     daily = store.read_daily()
     rejected = upsert.rejected.rejected if upsert.rejected is not None else None
     return IngestResult(
@@ -91,7 +106,12 @@ def ingest(
             f"{r['symbol']} {str(r['date'])[:10]}: {r['reason']}"
             for r in rejected.head(20).to_dict("records")
         ],
-        warnings=list(upsert.rejected.warnings) if upsert.rejected is not None else [],
+        warnings=(list(upsert.rejected.warnings) if upsert.rejected is not None else [])
+        + (
+            [f"replaced the simulated demo market ({upsert.replaced_simulated} symbols)"]
+            if upsert.replaced_simulated
+            else []
+        ),
         symbols=sorted(daily["symbol"].unique().tolist()) if len(daily) else [],
         fetched_symbols=list(result.symbols),
         latest_date=str(pd.Timestamp(daily["date"].max()).date()) if len(daily) else None,
@@ -100,16 +120,27 @@ def ingest(
     )
 
 
-def adjust_store(store: Any) -> int:
-    """Detect corporate actions over the whole store and replace the stored factors (event count)."""
+def factor_function(store: Any) -> Callable[[pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]]:
+    """``daily -> (factors, events)``: corporate actions detected with each symbol's exchange band."""
     from stockvision.market.corporate_actions import adjust, detect_corporate_actions
 
+    exchange_of = exchange_map(store)
+
+    def compute(daily: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        events = detect_corporate_actions(daily, exchange_of=exchange_of)
+        adjusted = adjust(daily, events=events)
+        return adjusted[["symbol", "date", "factor"]], events
+
+    return compute
+
+
+def adjust_store(store: Any) -> int:
+    """Detect corporate actions over the whole store and replace the stored factors (event count)."""
     daily = store.read_daily()
     if daily is None or daily.empty:
         return 0
-    events = detect_corporate_actions(daily, exchange_of=exchange_map(store))
-    adjusted = adjust(daily, events=events)
-    store.replace_factors(adjusted[["symbol", "date", "factor"]], events)
+    factors, events = factor_function(store)(daily)
+    store.replace_factors(factors, events)
     return len(events)
 
 

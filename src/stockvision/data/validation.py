@@ -41,6 +41,8 @@ OHLC_TOLERANCE = 1e-6
 #: Earliest accepted date (Vietnam's first exchange, HOSE, opened in July 2000).
 MIN_DATE = pd.Timestamp("2000-01-01")
 REJECTED_COLUMNS = ["row", SYMBOL, DATE, "reason"]
+#: A ticker: what exchanges list (VNM, E1VFVN30, VN30F2406) and nothing a page could render as markup.
+SYMBOL_RE = r"[A-Z0-9]{1,15}"
 
 
 @dataclass
@@ -217,6 +219,10 @@ def validate_daily(
         tol = 1 + OHLC_TOLERANCE
         checks: list[tuple[str, np.ndarray]] = [
             ("missing symbol", data[SYMBOL].isna().to_numpy()),
+            (
+                "invalid symbol (letters and digits only, e.g. VNM or E1VFVN30)",
+                ~data[SYMBOL].fillna("A").str.fullmatch(SYMBOL_RE).to_numpy(dtype=bool),
+            ),
             ("missing or unparseable date", data[DATE].isna().to_numpy() & ~future & ~too_old),
             ("date in the future", future),
             (f"date before {MIN_DATE.date()}", too_old),

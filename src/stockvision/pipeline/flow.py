@@ -148,10 +148,23 @@ def run_pipeline(
     progress: Callable | None = None,
     on_event: Callable[[str, str, dict], None] | None = None,
     force: bool = False,
+    wait: float = 0.0,
 ) -> RunResult:
-    """Run every step in order (unchanged steps are skipped unless ``force``)."""
+    """Run every step in order (unchanged steps are skipped unless ``force``).
+
+    One run at a time per store: a second run (CLI, Airflow, ``/admin/retrain``) waits up to
+    ``wait`` seconds for the pipeline lock, then stops with :class:`PipelineBusyError`.
+    """
     settings = settings or get_settings()
-    return make_runner(settings, progress, on_event).run(force=force)
+    with pipeline_lock(settings).hold(wait):
+        return make_runner(settings, progress, on_event).run(force=force)
+
+
+def pipeline_lock(settings: Settings):
+    """The store-level lock that serialises pipeline runs."""
+    from stockvision.data.store import Store
+
+    return Store.from_settings(settings).lock("pipeline")
 
 
 def last_output(settings: Settings, name: str) -> Any:
@@ -165,8 +178,10 @@ def run_single_step(name: str, settings: Settings | None = None) -> dict[str, An
     Used by the Airflow DAG, where each step is its own task (Airflow does the retries, so one attempt
     here). Returns plain JSON (the task's XCom).
     """
+    settings = settings or get_settings()
     runner = make_runner(settings, retries=1)
-    record = runner.run_step(name)
+    with pipeline_lock(settings).hold(600.0, what="pipeline step"):
+        record = runner.run_step(name)
     output = runner.last_output(name)
     return {
         "step": name,

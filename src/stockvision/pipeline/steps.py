@@ -41,6 +41,7 @@ from stockvision.pipeline.outputs import (
     TrainOutput,
     ValidateOutput,
 )
+from stockvision.pipeline.runner import digest
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ def fetch(
     paths: list[Path] | None = None,
     source: str | None = None,
     symbols: list[str] | None = None,
+    replace_simulated: bool | None = None,
 ) -> FetchOutput:
     """Read the configured source, write new/changed rows to the store, recompute adjustment factors."""
     from stockvision.data.sources import get_source
@@ -127,7 +129,8 @@ def fetch(
     )
     # history_start bounds what is downloaded; files named explicitly are imported whole
     start = None if paths else settings.history_start
-    return ingest(store, src, wanted, start, progress=cb)
+    replace = settings.replace_simulated if replace_simulated is None else replace_simulated
+    return ingest(store, src, wanted, start, progress=cb, replace_simulated=replace)
 
 
 def adjust_store(settings: Settings, store: Any = None) -> dict[str, Any]:
@@ -426,6 +429,7 @@ def register(
     from stockvision.registry.model_registry import ModelRegistry
 
     registry = ModelRegistry(settings)
+    registry.recover()  # what a killed earlier attempt left (the pipeline lock is held)
     versions: dict[str, RegisteredVersion] = {}
     artifacts = [resolve(settings, evaluated.report_dir)] if evaluated.report_dir else []
     example = _input_example(settings, snap)
@@ -462,6 +466,8 @@ def register(
             dataset=_dataset_info(snap),
             artifacts=artifacts,
             input_example=example,
+            # a re-run of this step with the same inputs finds the version instead of adding one
+            key=digest(kind, name, info.params, info.val_metric, evaluated.digest, snap.digest),
         )
         versions[kind] = RegisteredVersion(version=record.version, model=name)
     return RegisterOutput(versions=versions)
@@ -501,6 +507,10 @@ def promote(
         entry = registered.versions[kind]
         version = entry.version
         record = registry.get(kind, version)
+        done = _recorded_outcome(registry, kind, record)
+        if done is not None:  # decided by an attempt that was killed before the step finished
+            decisions[kind] = done
+            continue
         challenger = metrics.get(entry.model, {})
         champion_rec = registry.champion(kind)
         champion_metrics = None
@@ -538,6 +548,7 @@ def promote(
                     params={"model": base_name},
                     dataset=_dataset_info(snap),
                     run_name=f"{kind}-{base_name}-fallback",
+                    key=digest("fallback", kind, base_name, snap.digest, version),
                 )
                 registry.promote(
                     kind,
@@ -558,6 +569,45 @@ def promote(
             fallback_champion=fallback,
         )
     return PromoteOutput(decisions=decisions)
+
+
+def _recorded_outcome(registry, kind: str, record) -> PromotionOutcome | None:
+    """The decision already taken for ``record`` (a resumed step must not decide twice).
+
+    A version that became champion but lost its decision tags to a kill is completed as promoted.
+    """
+    action = record.tags.get("promotion.decision")
+    if action is None and "champion" in record.aliases:
+        from stockvision.registry.promotion import Decision
+
+        registry.record_decision(
+            kind, record.version, Decision(True, "promotion completed after an interruption", {}),
+            action="promoted",
+        )  # fmt: skip
+        record = registry.get(kind, record.version)
+        action = "promoted"
+    if action is None:
+        return None
+    try:
+        compared = json.loads(record.tags.get("promotion.compared") or "{}")
+    except json.JSONDecodeError:
+        compared = {}
+    fallback = None
+    champion = registry.champion(kind)
+    baseline_serves = (
+        champion is not None
+        and champion.version != record.version
+        and champion.tags.get("model_name") == BASELINE[kind]
+    )
+    if baseline_serves and action != "promoted":
+        fallback = RegisteredVersion(version=champion.version, model=BASELINE[kind])
+    return PromotionOutcome(
+        version=record.version,
+        action=action,
+        reason=record.tags.get("promotion.reason", ""),
+        compared=compared,
+        fallback_champion=fallback,
+    )
 
 
 def _spec_name(record) -> str:

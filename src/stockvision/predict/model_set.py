@@ -25,6 +25,8 @@ class ModelSet:
     price_metrics: dict = field(default_factory=dict)
     pattern_metrics: dict = field(default_factory=dict)
     loaded_at: datetime | None = None
+    #: per kind, why the served version is not the registry's champion (a fallback), if it is not
+    notes: dict = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:

@@ -28,12 +28,15 @@ def load_champions(
     """The current champions as a ``ModelSet``.
 
     Models whose version equals ``previous``'s are reused (no reload) unless ``force``; a champion
-    alias that disappeared keeps the previously served model. Raises what the registry raises (a
-    version that does not load, an unreachable registry): the caller decides to keep serving.
+    alias that disappeared keeps the previously served model. A champion that fails to load while
+    something of its kind is served raises (the caller keeps serving what it has); with nothing
+    served yet (a restart), the newest version that does load is served instead and ``notes`` says
+    so, so one corrupt file does not take predictions down.
     """
     previous = previous or ModelSet()
     records = {k: registry.champion(k) for k in KINDS}
     loaded: dict[str, Any] = {}
+    notes: dict[str, str] = {}
     for kind in KINDS:
         rec = records[kind]
         current_version = getattr(previous, f"{kind}_version")
@@ -47,9 +50,22 @@ def load_champions(
             )
             continue
         if not force and rec.version == current_version and current_model is not None:
-            model = current_model
-        else:
+            loaded[kind] = (current_model, rec.version, rec.model_class, rec.metrics)
+            continue
+        try:
             model = registry.load(kind, rec.version)[0]
+        except Exception as exc:
+            if current_model is not None:
+                raise
+            fallback = _newest_loadable(registry, kind, exclude=rec.version)
+            if fallback is None:
+                raise
+            model, rec = fallback
+            notes[kind] = (
+                f"champion v{records[kind].version} failed to load ({_one_line(exc)}); "
+                f"serving v{rec.version}, the newest version that loads"
+            )
+            log.error("%s: %s", kind, notes[kind])
         loaded[kind] = (model, rec.version, rec.model_class, rec.metrics)
     return ModelSet(
         price=loaded["price"][0],
@@ -61,4 +77,24 @@ def load_champions(
         price_metrics=dict(loaded["price"][3] or {}),
         pattern_metrics=dict(loaded["pattern"][3] or {}),
         loaded_at=datetime.now(UTC),
+        notes=notes,
     )
+
+
+def _newest_loadable(registry: Any, kind: str, exclude: str) -> tuple[Any, Any] | None:
+    """(model, record) of the newest complete version of ``kind`` that loads, other than
+    ``exclude``."""
+    versions = sorted(registry.versions(kind), key=lambda r: int(r.version), reverse=True)
+    for record in versions:
+        if record.version == exclude or "run_id" not in record.tags:
+            continue
+        try:
+            return registry.load(kind, record.version)[0], record
+        except Exception as exc:
+            log.warning("%s v%s does not load either: %s", kind, record.version, _one_line(exc))
+    return None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]

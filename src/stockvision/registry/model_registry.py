@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -19,8 +20,11 @@ from typing import Any, Literal
 
 from stockvision.config import Settings
 from stockvision.errors import RegistryError
+from stockvision.faults import crash_point
 from stockvision.registry import tracking
 from stockvision.registry.promotion import Decision
+
+log = logging.getLogger(__name__)
 
 Kind = Literal["price", "pattern"]
 REGISTERED_NAMES: dict[str, str] = {"price": "price_target_model", "pattern": "pattern_model"}
@@ -127,17 +131,27 @@ class ModelRegistry:
         artifacts: list[Path] | None = None,
         input_example: Any = None,
         run_name: str | None = None,
+        key: str | None = None,
     ) -> ModelRecord:
-        """Log a fitted model as a new version of its registered model (no alias yet)."""
+        """Log a fitted model as a new version of its registered model (no alias yet).
+
+        ``key`` makes the call idempotent: a complete version logged with the same key is returned
+        instead of a new one (a pipeline step re-run after a crash does not register twice). A
+        version counts as complete once its last tag (``sv.complete``) is written.
+        """
         import mlflow
         import pandas as pd
 
         name = registered_name(kind)
-        tmp = Path(tempfile.mkdtemp(prefix="sv-model-"))
+        if key is not None and (done := self.find_by_key(kind, key)) is not None:
+            return done
+        tmp = Path(tempfile.mkdtemp(prefix="sv-model-", dir=self.tmp_dir))
         try:
             model_dir = tmp / "model"
             model.save(model_dir)
             with mlflow.start_run(run_name=run_name or f"{kind}-{model.name}") as run:
+                mlflow.set_tags({"sv.kind": kind, **({"sv.key": key} if key else {})})
+                crash_point("register:run_started")
                 mlflow.log_params({k: _param(v) for k, v in params.items()})
                 clean = {k: float(v) for k, v in metrics.items() if _finite(v)}
                 if clean:
@@ -167,6 +181,7 @@ class ModelRegistry:
                     )
                 version = str(info.registered_model_version)
                 run_id = run.info.run_id
+                crash_point("register:version_created")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         # full precision: promotion re-checks the validation metric against this tag
@@ -177,11 +192,61 @@ class ModelRegistry:
                 "model_name": str(params.get("model", model.name)),
                 "dataset.digest": dataset.digest,
                 "run_id": run_id,
+                **({"sv.key": key} if key else {}),
             }
         )
-        for key, value in tags.items():
-            self.client.set_model_version_tag(name, version, key, value)
+        for tag, value in tags.items():
+            self.client.set_model_version_tag(name, version, tag, value)
+        crash_point("register:tags_written")
+        self.client.set_model_version_tag(name, version, "sv.complete", "true")
         return self.get(kind, version)
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.settings.subdir("tmp")
+
+    def find_by_key(self, kind: str, key: str) -> ModelRecord | None:
+        """The complete version logged with idempotency ``key`` (None when there is none)."""
+        for record in self.versions(kind):
+            if record.tags.get("sv.key") == key and _complete(record):
+                if record.tags.get("sv.complete") != "true":  # killed after its other tags
+                    self.client.set_model_version_tag(
+                        record.name, record.version, "sv.complete", "true"
+                    )
+                    record = self.get(kind, record.version)
+                return record
+        return None
+
+    def recover(self) -> dict[str, int]:
+        """Clean what a killed registration left: incomplete versions, runs stuck in RUNNING and
+        temporary model directories. Call it only while holding the pipeline lock (no other
+        registration can be in progress then)."""
+        from mlflow.entities import RunStatus
+
+        removed = 0
+        for kind in REGISTERED_NAMES:
+            name = registered_name(kind)
+            for record in self.versions(kind):
+                if _complete(record) or record.aliases:
+                    continue
+                log.warning("removing incomplete %s v%s left by an interrupted run", name,
+                            record.version)  # fmt: skip
+                self.client.delete_model_version(name, record.version)
+                removed += 1
+        stuck = 0
+        experiment = self.client.get_experiment_by_name(tracking.EXPERIMENT)
+        if experiment is not None:
+            runs = self.client.search_runs(
+                [experiment.experiment_id], filter_string="attributes.status = 'RUNNING'"
+            )
+            for run in runs:
+                self.client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FAILED))
+                stuck += 1
+        cleaned = 0
+        for path in self.tmp_dir.glob("sv-model-*"):
+            shutil.rmtree(path, ignore_errors=True)
+            cleaned += 1
+        return {"incomplete_versions": removed, "stuck_runs": stuck, "temp_dirs": cleaned}
 
     # ------------------------------------------------------------------ reading
     def versions(self, kind: str) -> list[ModelRecord]:
@@ -382,8 +447,12 @@ class ModelRegistry:
         if not self.log_path.exists():
             return []
         name = registered_name(_kind_of(kind)) if kind else None
-        lines = self.log_path.read_text(encoding="utf-8").splitlines()
-        entries = [json.loads(line) for line in lines if line.strip()]
+        entries = []
+        for line in self.log_path.read_text(encoding="utf-8").splitlines():
+            try:
+                entries.append(json.loads(line))
+            except json.JSONDecodeError:  # a line cut by a killed process: not a decision
+                continue
         return [e for e in entries if name is None or e["model"] == name]
 
     def summary(self) -> dict[str, Any]:
@@ -392,6 +461,11 @@ class ModelRegistry:
             registered_name(kind): [r.to_dict() for r in self.versions(kind)]
             for kind in REGISTERED_NAMES
         }
+
+
+def _complete(record: ModelRecord) -> bool:
+    """Whether a version's registration finished (``sv.complete``; older versions: ``run_id``)."""
+    return record.tags.get("sv.complete") == "true" or "run_id" in record.tags
 
 
 def _finite(value: Any) -> bool:

@@ -39,6 +39,7 @@ def configure(settings: Settings) -> MlflowClient:
 
     _quiet_mlflow()  # mlflow sets its own logger levels on import
     uri = settings.tracking_uri
+    relocate(settings)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -54,6 +55,64 @@ def configure(settings: Settings) -> MlflowClient:
         _configured[uri] = exp_id
     mlflow.set_experiment(experiment_id=_configured[uri])
     return client
+
+
+def relocate(settings: Settings) -> int:
+    """Re-root the artifact locations of an embedded store that was copied to another data dir.
+
+    MLflow records absolute artifact URIs; a data directory copied elsewhere would go on reading and
+    writing the ORIGINAL's artifact folder. When the embedded SQLite store lives in this data
+    directory but its experiment points at another ``mlartifacts`` folder, every recorded location
+    under that folder is rewritten to this one, in one transaction. Returns the rows changed.
+    """
+    import sqlite3
+    from pathlib import Path
+
+    uri = settings.tracking_uri
+    if not uri.startswith("sqlite:///"):
+        return 0
+    db = Path(uri.removeprefix("sqlite:///"))
+    home = Path(settings.home)
+    if not db.is_file() or not db.resolve().is_relative_to(home.resolve()):
+        return 0
+    new_root = settings.artifact_dir.resolve()
+    conn = sqlite3.connect(db)
+    try:
+        row = conn.execute(
+            "SELECT artifact_location FROM experiments WHERE name = ?", (EXPERIMENT,)
+        ).fetchone()
+        if row is None or not row[0] or not row[0].startswith("file://"):
+            return 0
+        old_root = Path(row[0].removeprefix("file://"))
+        if old_root == new_root:
+            return 0
+        pairs = [(old_root.as_uri(), new_root.as_uri()), (str(old_root), str(new_root))]
+        changed = 0
+        with conn:  # one transaction: all locations move, or none
+            tables = [
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            ]
+            for table in tables:
+                columns = [
+                    c[1]
+                    for c in conn.execute(f'PRAGMA table_info("{table}")')
+                    if "CHAR" in str(c[2]).upper() or "TEXT" in str(c[2]).upper()
+                ]
+                for column in columns:
+                    for old, new in pairs:
+                        cur = conn.execute(
+                            f'UPDATE "{table}" SET "{column}" = ? || substr("{column}", ?) '
+                            f'WHERE substr("{column}", 1, ?) = ?',
+                            (new, len(old) + 1, len(old), old),
+                        )
+                        changed += cur.rowcount
+        logging.getLogger(__name__).warning(
+            "the MLflow store was copied from %s: %d artifact locations now point at %s",
+            old_root, changed, new_root,
+        )  # fmt: skip
+        return changed
+    finally:
+        conn.close()
 
 
 def reset() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -12,8 +12,11 @@ from stockvision.predict.types import Prediction
 SYMBOL_PATTERN = r"^[A-Za-z0-9]{1,10}$"
 
 
+Ticker = Annotated[str, Field(pattern=r"^\s*[A-Za-z0-9]{1,10}\s*$", examples=["VNM"])]
+
+
 class BatchRequest(BaseModel):
-    symbols: list[str] | None = Field(
+    symbols: list[Ticker] | None = Field(
         default=None,
         max_length=500,
         description="Symbols to predict; default: the configured universe",
@@ -128,6 +131,9 @@ class ModelStatus(BaseModel):
     alias: str
     model_class: str | None = None
     loaded_at: datetime | None = None
+    note: str | None = Field(
+        default=None, description="Why this version serves instead of the champion (fallback)"
+    )
 
 
 class HealthResponse(BaseModel):

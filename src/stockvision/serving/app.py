@@ -1,19 +1,15 @@
 """FastAPI app: the prediction service over HTTP, versioned under /api/v1 with the design's paths kept.
 
-Errors never carry stack traces: service errors map to their HTTP status with a message in English and
-Vietnamese; anything unexpected is a plain JSON 500 with a request id that appears in the server log.
-Request size and rate limits are enforced by one pure-ASGI middleware (cheaper than ``BaseHTTPMiddleware``
-and it also counts chunked bodies that carry no ``Content-Length``).
+Errors never carry stack traces or server paths: service errors map to their HTTP status with a message
+in English and Vietnamese; anything unexpected is a plain JSON 500 with a request id that appears in the
+server log. Client identity, rate limits, body sizes and the chat UI's surface are enforced by
+:class:`~stockvision.serving.guard.GuardMiddleware`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import time
-import uuid
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,143 +18,18 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from prometheus_fastapi_instrumentator import metrics as instr_metrics
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stockvision import __version__
 from stockvision.config import Settings
 from stockvision.errors import StockVisionError
 from stockvision.serving import metrics as m
 from stockvision.serving.errors import http_status
+from stockvision.serving.guard import API_PREFIX, ClientResolver, GuardMiddleware, scrub
 from stockvision.serving.ratelimit import make_rate_limiter
 from stockvision.serving.routes import build_router
 from stockvision.serving.service import PredictionService
 
 log = logging.getLogger(__name__)
-
-MAX_BODY_BYTES = 64 * 1024
-UPLOAD_PREFIX = "/chat/gradio_api/upload"
-UPLOAD_MAX_BYTES = 20 * 1024 * 1024 + 64 * 1024  # the chat UI's 20 MB file limit plus form overhead
-API_PREFIX = "/api/v1"
-#: Paths never rate limited (probes, scrapes, docs) — exact matches.
-UNLIMITED = frozenset(
-    {"/health", f"{API_PREFIX}/health", "/ping", f"{API_PREFIX}/ping", "/metrics", "/docs",
-     "/openapi.json", "/docs/oauth2-redirect", "/redoc"}
-)  # fmt: skip
-
-
-class GuardMiddleware:
-    """Body size limit, per-client rate limit, error counting and a catch-all for unhandled errors."""
-
-    def __init__(self, app: ASGIApp, *, limiter: Any, max_body: int = MAX_BODY_BYTES) -> None:
-        self.app = app
-        self.limiter = limiter
-        self.max_body = max_body
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-        t0 = time.perf_counter()
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                status = int(message["status"])
-                if status >= 400:
-                    m.ERRORS.labels(str(status)).inc()
-                elapsed = f"{(time.perf_counter() - t0) * 1000:.2f}".encode()
-                extra = [(b"x-process-time-ms", elapsed)]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        path = scope.get("path", "")
-        # file uploads to the chat UI may be larger than API bodies (Gradio enforces max_file_size)
-        max_body = UPLOAD_MAX_BYTES if path.startswith(UPLOAD_PREFIX) else self.max_body
-        length = None
-        for name, value in scope.get("headers") or ():
-            if name == b"content-length":
-                length = value
-                break
-        if length is not None and (not length.isdigit() or int(length) > max_body):
-            await _send_error(tracking_send, 413, "payload_too_large", self._too_large())
-            return
-        if path not in UNLIMITED and not path.startswith("/chat/"):
-            client = scope.get("client")
-            verdict = self.limiter.hit(client[0] if client else "unknown")
-            if not verdict.allowed:
-                await _send_error(
-                    tracking_send,
-                    429,
-                    "rate_limited",
-                    f"too many requests: at most {self.limiter.limit} per minute per client",
-                    message_vi="Quá nhiều yêu cầu, vui lòng thử lại sau.",
-                    headers=[(b"retry-after", str(verdict.retry_after).encode())],
-                )
-                return
-
-        received = 0
-        too_large = False
-
-        async def limited_receive() -> Message:
-            nonlocal received, too_large
-            if too_large:
-                return {"type": "http.disconnect"}
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > max_body:  # a chunked body without Content-Length
-                    too_large = True
-                    return {"type": "http.disconnect"}  # stop reading; the answer becomes 413
-            return message
-
-        replaced = False
-
-        async def guarded_send(message: Message) -> None:
-            nonlocal replaced
-            if too_large:
-                if message["type"] == "http.response.start" and not replaced:
-                    replaced = True
-                    await _send_error(tracking_send, 413, "payload_too_large", self._too_large())
-                return
-            await tracking_send(message)
-
-        try:
-            await self.app(scope, limited_receive, guarded_send)
-        except Exception:  # never leak a traceback to the client
-            rid = uuid.uuid4().hex[:12]
-            log.exception("unhandled error, request id %s", rid)
-            if not started:
-                await _send_error(
-                    tracking_send, 500, "internal_error", f"internal error (request id {rid})"
-                )
-
-    def _too_large(self) -> str:
-        return f"request body over {self.max_body} bytes"
-
-
-async def _send_error(
-    send: Send,
-    status: int,
-    code: str,
-    message: str,
-    message_vi: str | None = None,
-    headers: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    body = json.dumps({"error": code, "message": message, "message_vi": message_vi}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *(headers or []),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 def create_app(
@@ -196,7 +67,14 @@ def create_app(
     )
     app.state.settings = settings
     app.state.service = service
-    limiter = make_rate_limiter(settings.redis_url, settings.rate_limit_per_minute)
+    limiter = make_rate_limiter(
+        settings.redis_url,
+        {
+            "api": settings.rate_limit_per_minute,
+            "ui": settings.ui_rate_limit_per_minute,
+            "ops": settings.ops_rate_limit_per_minute,
+        },
+    )
     app.state.limiter = limiter
     app.state.chat_engine = None
     try:
@@ -220,13 +98,16 @@ def create_app(
         if not exc.user_error:  # a fault, not a user mistake: keep its traceback in the log
             log.error("%s on %s: %s", exc.code, request.url.path, exc, exc_info=exc)
         headers = {"Location": exc.details["status_url"]} if "status_url" in exc.details else None
-        return JSONResponse(exc.payload(), status_code=status, headers=headers)
+        if "retry_after" in exc.details:
+            headers = {"Retry-After": str(exc.details["retry_after"])}
+        return JSONResponse(scrub(exc.payload()), status_code=status, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        codes = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+        codes = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                 405: "method_not_allowed"}  # fmt: skip
         return JSONResponse(
-            {"error": codes.get(exc.status_code, "http_error"), "message": str(exc.detail)},
+            {"error": codes.get(exc.status_code, "http_error"), "message": scrub(str(exc.detail))},
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
@@ -249,7 +130,9 @@ def create_app(
         )
 
     # Guard inside the instrumentation, so 413/429/500 answers are counted per route like any other.
-    app.add_middleware(GuardMiddleware, limiter=limiter)
+    app.add_middleware(
+        GuardMiddleware, limiter=limiter, resolver=ClientResolver(settings.trusted_proxies)
+    )
     registry = m.app_registry()
     instrumentator = Instrumentator(excluded_handlers=["/metrics"], registry=registry)
     instrumentator.add(
@@ -270,8 +153,8 @@ def create_app(
 
 
 def healing_source(settings: Settings):
-    """The data source the auto-healer fetches from (built with the service's settings when a
-    fetch starts)."""
-    from stockvision.data.sources import get_source
+    """The data source the auto-healer fetches from: real prices only (built with the service's
+    settings when a fetch starts)."""
+    from stockvision.data.sources import real_source
 
-    return get_source(settings.source, settings)
+    return real_source(settings)

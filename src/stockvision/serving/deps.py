@@ -9,6 +9,7 @@ from fastapi import Depends, Header, Path, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stockvision.config import Settings
+from stockvision.errors import RateLimitedError
 from stockvision.serving.service import PredictionService
 
 
@@ -35,6 +36,17 @@ def require_api_key(
         )
     if x_api_key is None or not hmac.compare_digest(x_api_key.encode(), expected.encode()):
         raise StarletteHTTPException(401, "missing or wrong X-API-Key header")
+
+
+def charge(request: Request, units: int) -> None:
+    """Charge ``units`` more work to the client of ``request`` (its route knows the real cost)."""
+    if units <= 0:
+        return
+    limiter = request.app.state.limiter
+    client = request.scope.get("state", {}).get("sv_client", "unknown")
+    verdict = limiter.hit(client, units, "api")
+    if not verdict.allowed:
+        raise RateLimitedError(limiter.limit_of("api"), verdict.retry_after)
 
 
 ServiceDep = Annotated[PredictionService, Depends(get_service)]

@@ -1,13 +1,16 @@
 """Auto-healing: fetch a valid symbol the store lacks in the background, one job per symbol.
 
-Concurrent requests for the same symbol share one job (a per-symbol lock); they all get ``202`` with the job's
-status URL until it finishes. A finished job (done or failed) is not repeated for ``retry_after`` seconds, so a
-symbol the source cannot serve costs one fetch per interval, not one per request.
+Concurrent requests for the same symbol share one job; they all get ``202`` with the job's status URL
+until it finishes. A finished job (done or failed) is not repeated for ``retry_after`` seconds, so a
+symbol the source cannot serve costs one fetch per interval, not one per request. Jobs run one at a
+time on one worker thread (one writer to the store) and at most ``max_queued`` wait: a flood of
+requests for listed symbols cannot start unbounded work.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -25,13 +28,17 @@ class Healer:
         fetch: Callable[[str], str],
         on_done: Callable[[str], None] | None = None,
         retry_after: float = 300.0,
+        max_queued: int = 8,
     ) -> None:
         self._fetch = fetch
         self._on_done = on_done or (lambda s: None)
         self.retry_after = retry_after
+        self.max_queued = max_queued
         self._jobs: dict[str, JobStatus] = {}
         self._finished_at: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._queue: queue.Queue[str] = queue.Queue()
+        self._worker: threading.Thread | None = None
         self.started = 0  # number of fetch jobs started (tests check duplicates never start)
 
     def status(self, symbol: str) -> JobStatus | None:
@@ -46,13 +53,36 @@ class Healer:
             recent = time.monotonic() - self._finished_at.get(symbol, -1e18) < self.retry_after
             if job is not None and recent:  # done or failed a moment ago
                 return job
+            active = sum(j.state in ("pending", "running") for j in self._jobs.values())
+            if active >= self.max_queued:
+                return JobStatus(
+                    symbol=symbol,
+                    state="failed",
+                    message=f"{active} data fetches are already in progress; ask again shortly",
+                    message_vi=f"Đang có {active} lượt tải dữ liệu; vui lòng hỏi lại sau ít phút",
+                    error_code="fetch_busy",
+                    retryable=True,
+                )
             job = JobStatus(symbol=symbol, state="pending", started_at=datetime.now(UTC))
             self._jobs[symbol] = job
             self.started += 1
-        threading.Thread(
-            target=self._run, args=(symbol,), name=f"sv-heal-{symbol}", daemon=True
-        ).start()
+            self._queue.put(symbol)
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._work, name="sv-heal", daemon=True)
+                self._worker.start()
         return job
+
+    def _work(self) -> None:
+        while True:
+            try:
+                symbol = self._queue.get(timeout=5.0)
+            except queue.Empty:
+                with self._lock:
+                    if self._queue.empty():
+                        self._worker = None
+                        return
+                continue
+            self._run(symbol)
 
     def _run(self, symbol: str) -> None:
         with self._lock:

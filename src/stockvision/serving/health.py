@@ -50,15 +50,18 @@ def build_health(service: Any) -> HealthResponse:
         ModelStatus(
             name=name,
             version=version,
-            alias="champion",
+            alias="fallback" if models.notes.get(kind) else "champion",
             model_class=cls,
             loaded_at=models.loaded_at if version else None,
+            note=models.notes.get(kind),
         )
-        for name, version, cls in (
-            ("price_target_model", models.price_version, models.price_class),
-            ("pattern_model", models.pattern_version, models.pattern_class),
+        for kind, name, version, cls in (
+            ("price", "price_target_model", models.price_version, models.price_class),
+            ("pattern", "pattern_model", models.pattern_version, models.pattern_class),
         )
     ]
+    if models.notes and status == "ok":
+        status = "degraded"
     champions = service.champions
     return HealthResponse(
         status=status,

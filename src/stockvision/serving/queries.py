@@ -72,7 +72,7 @@ class DataQueries:
         return out
 
     def history(self, symbol: str, weeks: int = 52) -> HistoryResponse:
-        from stockvision.market.calendar import to_weekly
+        from stockvision.market.calendar import TradingCalendar, to_weekly
         from stockvision.market.corporate_actions import adjust
 
         sym = symbol.strip().upper()
@@ -87,7 +87,10 @@ class DataQueries:
             self._check_symbol(sym)  # raises the right 404 (unknown) or 202 (being fetched)
             raise DataUnavailableError(sym, "no prices in the store", "kho chưa có giá của mã này")
         adjusted = adjust(daily, events=self.store.read_corporate_actions(symbols=[sym]))
-        bars = to_weekly(adjusted).tail(weeks).reset_index()
+        # the market's calendar, not the symbol's own: a suspended week (rows without trades)
+        # is a week of the market that the symbol sat out, not a week that does not exist
+        calendar = TradingCalendar(self.store.trading_days())
+        bars = to_weekly(adjusted, calendar=calendar).tail(weeks).reset_index()
         resp = HistoryResponse(
             symbol=sym,
             weeks=len(bars),

@@ -30,6 +30,7 @@ from stockvision.errors import (
     InvalidRequestError,
     ModelUnavailableError,
     NoSourceDataError,
+    PipelineBusyError,
     StockVisionError,
     UnknownSymbolError,
 )
@@ -49,6 +50,8 @@ from stockvision.serving.writer import PredictionWriter
 log = logging.getLogger(__name__)
 
 Retrain = Callable[[], Any]
+#: unknown symbols of one batch that get "did you mean" suggestions (a fuzzy search each)
+MAX_SUGGESTED = 5
 
 
 class PredictionService:
@@ -92,8 +95,16 @@ class PredictionService:
 
     # ------------------------------------------------------------------ lifecycle
     def _make_registry(self) -> Any:
+        import os
+
         from stockvision.registry.model_registry import ModelRegistry
 
+        # a registry server that does not answer must cost seconds, not MLflow's default minutes
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+        os.environ.setdefault(
+            "MLFLOW_HTTP_REQUEST_TIMEOUT", str(self.settings.registry_timeout_seconds)
+        )
         return ModelRegistry(self.settings)
 
     @property
@@ -131,12 +142,20 @@ class PredictionService:
             self.refresh_panel()
         except Exception as exc:
             log.error("could not load the inference panel from the store: %s", exc)
-        self.reload(force=True)
-        if background:
-            self.writer.start()
-            t = threading.Thread(target=self._watch, name="sv-model-watcher", daemon=True)
-            t.start()
-            self._threads.append(t)
+        if not background:
+            self.reload(force=True)
+            return
+        self.writer.start()
+        first = threading.Thread(
+            target=self.reload, args=(True,), name="sv-first-load", daemon=True
+        )
+        first.start()
+        # serve as soon as the models are in, or after a bounded wait when the registry is slow
+        # or down (the watcher keeps trying; /health says why nothing is loaded yet)
+        first.join(timeout=self.settings.startup_wait_seconds)
+        t = threading.Thread(target=self._watch, name="sv-model-watcher", daemon=True)
+        t.start()
+        self._threads.append(t)
 
     def stop(self) -> None:
         self._stop.set()
@@ -202,8 +221,11 @@ class PredictionService:
         ]
         return found[:n]
 
-    def check_symbol(self, symbol: str) -> str:
-        """The clean symbol if it can be predicted now; else the right error (202, 404 or 422)."""
+    def check_symbol(self, symbol: str, suggest: bool = True) -> str:
+        """The clean symbol if it can be predicted now; else the right error (202, 404 or 422).
+
+        ``suggest=False`` skips the (fuzzy, costly) search for the closest symbols of an unknown one.
+        """
         from stockvision.market.listings import is_known
 
         sym = symbol.strip().upper()
@@ -228,7 +250,7 @@ class PredictionService:
             if status.state == "done":  # fetched, but the features gave nothing usable
                 raise InsufficientHistoryError(sym, 0, self.settings.min_predict_weeks)
             raise DataPendingError(sym, self.status_url(sym), status.state)
-        raise UnknownSymbolError(sym, self.closest(sym))
+        raise UnknownSymbolError(sym, self.closest(sym) if suggest else [])
 
     @staticmethod
     def status_url(symbol: str) -> str:
@@ -269,14 +291,21 @@ class PredictionService:
     def predict_many(
         self, symbols: list[str] | None = None, source: str = "api"
     ) -> tuple[list[Prediction], list[PredictionErrorItem]]:
-        """Predict many symbols in one vectorised call; per-symbol problems are returned, not raised."""
+        """Predict many symbols in one vectorised call; per-symbol problems are returned, not raised.
+
+        Unknown symbols are told apart with set lookups; suggestions are searched for the first
+        few only, so a batch of garbage costs microseconds per symbol, not a fuzzy search each.
+        """
         wanted = symbols or self.settings.symbols()
         ok: list[str] = []
         errors: list[PredictionErrorItem] = []
+        suggested = 0
         for s in dict.fromkeys(x.strip().upper() for x in wanted):
             try:
-                ok.append(self.check_symbol(s))
+                ok.append(self.check_symbol(s, suggest=suggested < MAX_SUGGESTED))
             except StockVisionError as exc:
+                if exc.code == "unknown_symbol":
+                    suggested += 1
                 errors.append(
                     PredictionErrorItem(
                         symbol=s,
@@ -306,6 +335,8 @@ class PredictionService:
                     f"Unknown sector group {group!r}.",
                     f"Use one of: {', '.join(GROUPS)}.",
                     message_vi=f"Không có nhóm ngành {group!r}.",
+                    code="unknown_group",
+                    details={"groups": list(GROUPS)},
                 ) from None
             symbols = [s for s in symbols if s in members]
         preds = self._predict_symbols(symbols, "ranking", store=False)
@@ -408,6 +439,15 @@ class PredictionService:
             return {"status": "unavailable", "reason": "retraining is not configured"}
         if not self._retrain_lock.acquire(blocking=False):
             return {"status": "already_running", **self._retrain_state}
+        lock = self.store.lock("pipeline")
+        if lock.is_held():  # a pipeline run elsewhere (CLI, Airflow): say so now, do not queue
+            self._retrain_lock.release()
+            who = lock.holder()
+            raise PipelineBusyError(
+                "Another pipeline run is in progress" + (f" ({who})." if who else "."),
+                "The new champion is picked up when it finishes; retry later if needed.",
+                message_vi="Một lượt chạy pipeline khác đang diễn ra.",
+            )
 
         def run() -> None:
             try:

@@ -50,6 +50,28 @@ def get_source(name: str | None, settings: Settings, **kw: Any) -> DataSource:
     raise SourceError(f"unknown source {name!r}; choose one of {', '.join(SOURCE_NAMES)}")
 
 
+def real_source(settings: Settings) -> DataSource:
+    """A source of REAL prices for fetching symbols on demand (the serving layer's auto-healing).
+
+    Never the synthetic market and never the ``auto`` fallback chain: a symbol fetched for a user must
+    be real or fail with a reason. ``auto`` means vnstock here (it fails fast when offline).
+    """
+    name = (settings.source or "auto").strip().lower()
+    if name == "synthetic":
+        raise SourceUnavailableError(
+            "This installation runs on the simulated demo market; there is no real data source "
+            "to fetch from.",
+            "Import real prices with 'stockvision ingest --source csv FILE --replace-simulated', "
+            "or set SV_SOURCE=vnstock when online.",
+            message_vi=(
+                "Hệ thống đang chạy trên thị trường mô phỏng; không có nguồn dữ liệu thật để tải."
+            ),
+        )
+    if name == "csv":
+        return get_source("csv", settings)
+    return VnstockSource(settings)
+
+
 __all__ = [
     "SOURCE_NAMES",
     "AutoSource",
@@ -68,4 +90,5 @@ __all__ = [
     "generate_market",
     "get_source",
     "normalise_daily",
+    "real_source",
 ]

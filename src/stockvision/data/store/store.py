@@ -10,7 +10,7 @@ twice reports 0 inserted and 0 updated the second time.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -37,8 +37,11 @@ from sqlalchemy.engine import make_url
 from stockvision.data.schema import DAILY_COLUMNS, DATE, OHLCV, SYMBOL, WEEK_END
 from stockvision.data.store import tables as t
 from stockvision.data.store.bulk import DEFAULT_CHUNK_SIZE, write_frame
+from stockvision.data.store.locks import StoreLock
 from stockvision.data.store.migrations import SCHEMA_VERSION, current_version, migrate
 from stockvision.data.validation import ValidationReport, validate_daily
+from stockvision.errors import SimulatedDataError
+from stockvision.faults import crash_point
 
 if TYPE_CHECKING:
     from stockvision.config import Settings
@@ -57,6 +60,11 @@ class UpsertResult:
     updated: int = 0
     unchanged: int = 0
     rejected: ValidationReport = field(default_factory=ValidationReport)
+    #: simulated symbols removed because real prices replaced the demo market
+    replaced_simulated: int = 0
+    #: corporate actions found when factors were recomputed in the same transaction
+    factor_events: int = 0
+    factors_recomputed: bool = False
 
     @property
     def written(self) -> int:
@@ -70,6 +78,10 @@ class UpsertResult:
             "rejected": self.rejected.n_rejected,
             "validation": self.rejected.to_dict(),
         }
+
+
+#: ``factors(daily) -> (factors, events)``: adjustment factors computed from the stored daily frame.
+FactorsFn = Callable[[pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]]
 
 
 # --- engines --------------------------------------------------------------------------------
@@ -303,12 +315,26 @@ class Store:
     # --- daily bars -------------------------------------------------------------------------
 
     def upsert_daily(
-        self, frame: pd.DataFrame, source: str, *, simulated: bool | None = None
+        self,
+        frame: pd.DataFrame,
+        source: str,
+        *,
+        simulated: bool | None = None,
+        replace_simulated: bool = False,
+        factors: FactorsFn | None = None,
     ) -> UpsertResult:
         """Validate and write daily bars in one transaction; rows failing validation are reported.
 
-        ``simulated`` marks the symbols as synthetic (default: ``source == "synthetic"``).
+        ``simulated`` marks the symbols as synthetic (default: ``source == "synthetic"``). A store never
+        mixes simulated and real symbols: simulated bars are refused when the store holds real ones;
+        real bars are refused when it holds simulated ones unless ``replace_simulated``, which removes
+        the simulated market (prices, factors, features, labels, predictions) in the same transaction.
+
+        ``factors(daily)`` (optional) computes ``(factors, events)`` from the whole stored daily frame
+        after the write; they replace the stored ones in the same transaction, so no reader ever sees
+        new prices without their adjustment factors, and a killed process leaves the old state.
         """
+        is_sim = source == "synthetic" if simulated is None else bool(simulated)
         good, report = validate_daily(frame)
         result = UpsertResult(rejected=report)
         if good.empty:
@@ -316,6 +342,7 @@ class Store:
         columns = [*DAILY_COLUMNS, *(["adj_close"] if "adj_close" in good.columns else [])]
         now = datetime.now(UTC).replace(tzinfo=None)
         with self._write() as conn:
+            result.replaced_simulated = self._guard_mix(conn, is_sim, replace_simulated)
             inserted, updated = write_frame(
                 conn,
                 t.daily_prices,
@@ -324,12 +351,79 @@ class Store:
                 constants={"source": source, "ingested_at": now},
                 chunk_size=self.chunk_size,
             )
-            self._refresh_symbols(
-                conn, good, source == "synthetic" if simulated is None else simulated
-            )
+            self._refresh_symbols(conn, good, is_sim)
+            crash_point("ingest:prices_written")
+            if factors is not None and (inserted or updated or result.replaced_simulated):
+                daily = self._read_daily_conn(conn)
+                fac, events = factors(daily)
+                result.factor_events = len(events)
+                result.factors_recomputed = True
+                self._replace_factors(conn, fac, events)
         result.inserted, result.updated = inserted, updated
         result.unchanged = len(good) - inserted - updated
         return result
+
+    def composition(self) -> dict[str, int]:
+        """How many stored symbols are real and how many simulated."""
+        with self.engine.connect() as conn:
+            return self._composition(conn)
+
+    @staticmethod
+    def _composition(conn: Connection) -> dict[str, int]:
+        d, s = t.daily_prices.c, t.symbols.c
+        held = select(d.symbol).distinct().subquery()
+        rows = conn.execute(
+            select(s.simulated, func.count())
+            .select_from(held.outerjoin(t.symbols, held.c.symbol == s.symbol))
+            .group_by(s.simulated)
+        ).all()
+        out = {"real": 0, "simulated": 0}
+        for flag, count in rows:
+            out["simulated" if bool(flag) else "real"] += int(count)
+        return out
+
+    def _guard_mix(self, conn: Connection, incoming_simulated: bool, replace: bool) -> int:
+        held = self._composition(conn)
+        if incoming_simulated and held["real"]:
+            raise SimulatedDataError(
+                f"The store holds real prices of {held['real']} symbols; simulated data is never "
+                "written next to them.",
+                "Use another data directory (SV_DATA_DIR) for the simulated demo market.",
+                message_vi=(
+                    f"Kho đang chứa giá thật của {held['real']} mã; không ghi dữ liệu mô phỏng "
+                    "vào cùng kho."
+                ),
+                details={"real_symbols": held["real"]},
+            )
+        if not incoming_simulated and held["simulated"]:
+            if not replace:
+                raise SimulatedDataError(
+                    f"The store holds the simulated demo market ({held['simulated']} symbols); "
+                    "real prices are not mixed with it.",
+                    "Run 'stockvision ingest --replace-simulated ...' to replace the demo market "
+                    "with real data, or use another data directory (SV_DATA_DIR).",
+                    message_vi=(
+                        f"Kho đang chứa thị trường mô phỏng ({held['simulated']} mã); không trộn "
+                        "giá thật vào."
+                    ),
+                    details={"simulated_symbols": held["simulated"]},
+                )
+            return self._purge_simulated(conn)
+        return 0
+
+    def _purge_simulated(self, conn: Connection) -> int:
+        """Delete every row of the simulated symbols (inside the caller's transaction)."""
+        s = t.symbols.c
+        sims = [r[0] for r in conn.execute(select(s.symbol).where(s.simulated.is_(True)))]
+        tables = [
+            t.daily_prices, t.adjustment_factors, t.corporate_actions, t.weekly_features,
+            t.labels, t.predictions, t.symbols,
+        ]  # fmt: skip
+        for start in range(0, len(sims), 500):
+            batch = sims[start : start + 500]
+            for table in tables:
+                conn.execute(delete(table).where(table.c.symbol.in_(batch)))
+        return len(sims)
 
     def _refresh_symbols(self, conn: Connection, good: pd.DataFrame, simulated: bool) -> None:
         span = good.groupby(SYMBOL, sort=True)[DATE].agg(["min", "max"])
@@ -362,13 +456,22 @@ class Store:
         end: DateLike | None = None,
     ) -> pd.DataFrame:
         """Daily bars (contract frame) sorted by (symbol, date); ``adj_close`` only if stored."""
+        with self.engine.connect() as conn:
+            return self._read_daily_conn(conn, symbols, start, end)
+
+    def _read_daily_conn(
+        self,
+        conn: Connection,
+        symbols: str | Iterable[str] | None = None,
+        start: DateLike | None = None,
+        end: DateLike | None = None,
+    ) -> pd.DataFrame:
         d = t.daily_prices.c
         stmt = select(
             d.symbol, self._iso(d.date).label("date"), *(d[c] for c in OHLCV), d.adj_close
         )
         stmt = self._filter(stmt, d.symbol, d.date, symbols, start, end)
-        with self.engine.connect() as conn:
-            frame = _read(conn, stmt.order_by(d.symbol, d.date))
+        frame = _read(conn, stmt.order_by(d.symbol, d.date))
         frame[SYMBOL] = frame[SYMBOL].astype(str)
         frame[DATE] = _parse_dates(frame[DATE])
         for col in [*OHLCV, "adj_close"]:
@@ -461,32 +564,21 @@ class Store:
         ``events``: symbol, date, prev_close, close, pct_change, ratio, kind. Symbols not present
         keep their rows. Returns the number of factor rows written.
         """
-        factor_cols = ["symbol", "date", "factor"]
-        event_cols = [c.name for c in t.corporate_actions.columns]
-        events = pd.DataFrame(columns=event_cols) if events is None else events
-        for name, frame, cols in (
-            ("factors", factors, factor_cols),
-            ("events", events, event_cols),
-        ):
-            missing = [c for c in cols if c not in frame.columns]
-            if missing:
-                raise ValueError(f"{name} frame lacks column(s) {missing}; expected {cols}")
-        factors = factors[factor_cols].copy()
-        events = events[event_cols].copy()
-        for frame in (factors, events):
-            frame["symbol"] = frame["symbol"].astype(str).str.strip().str.upper()
-            frame["date"] = pd.to_datetime(frame["date"]).dt.normalize()
-        for name, frame in (("factors", factors), ("events", events)):
-            if frame.duplicated(["symbol", "date"]).any():
-                raise ValueError(f"{name} frame has duplicate (symbol, date) rows")
-        affected = sorted(set(factors["symbol"]) | set(events["symbol"]))
         with self._write() as conn:
-            for target in (t.adjustment_factors, t.corporate_actions):
-                for start in range(0, len(affected), 500):
-                    batch = affected[start : start + 500]
-                    conn.execute(delete(target).where(target.c.symbol.in_(batch)))
-            written, _ = write_frame(conn, t.adjustment_factors, factors, compare=["factor"])
-            write_frame(conn, t.corporate_actions, events, compare=event_cols[2:])
+            return self._replace_factors(conn, factors, events)
+
+    def _replace_factors(
+        self, conn: Connection, factors: pd.DataFrame, events: pd.DataFrame | None
+    ) -> int:
+        factors, events = _factor_frames(factors, events)
+        event_cols = [c.name for c in t.corporate_actions.columns]
+        affected = sorted(set(factors["symbol"]) | set(events["symbol"]))
+        for target in (t.adjustment_factors, t.corporate_actions):
+            for start in range(0, len(affected), 500):
+                batch = affected[start : start + 500]
+                conn.execute(delete(target).where(target.c.symbol.in_(batch)))
+        written, _ = write_frame(conn, t.adjustment_factors, factors, compare=["factor"])
+        write_frame(conn, t.corporate_actions, events, compare=event_cols[2:])
         return written
 
     def read_factors(self, symbols: str | Iterable[str] | None = None) -> pd.DataFrame:
@@ -682,12 +774,38 @@ class Store:
             row = conn.execute(stmt.order_by(r.finished_at.desc(), r.id.desc()).limit(1)).first()
         return None if row is None else dict(row._mapping)
 
+    def lock(self, name: str = "pipeline") -> StoreLock:
+        """A lock named ``name`` shared by every process using this store (see ``locks.py``)."""
+        return StoreLock(self, name)
+
     def healthcheck(self) -> bool:
         """True when the database answers and has this code's schema version."""
         try:
             return self.schema_version() == SCHEMA_VERSION
         except Exception:
             return False
+
+
+def _factor_frames(
+    factors: pd.DataFrame, events: pd.DataFrame | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Checked, normalised copies of a factors frame and an events frame (see ``replace_factors``)."""
+    factor_cols = ["symbol", "date", "factor"]
+    event_cols = [c.name for c in t.corporate_actions.columns]
+    events = pd.DataFrame(columns=event_cols) if events is None else events
+    for name, frame, cols in (("factors", factors, factor_cols), ("events", events, event_cols)):
+        missing = [c for c in cols if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{name} frame lacks column(s) {missing}; expected {cols}")
+    factors = factors[factor_cols].copy()
+    events = events[event_cols].copy()
+    for frame in (factors, events):
+        frame["symbol"] = frame["symbol"].astype(str).str.strip().str.upper()
+        frame["date"] = pd.to_datetime(frame["date"]).dt.normalize()
+    for name, frame in (("factors", factors), ("events", events)):
+        if frame.duplicated(["symbol", "date"]).any():
+            raise ValueError(f"{name} frame has duplicate (symbol, date) rows")
+    return factors, events
 
 
 def _naive_utc(value: datetime) -> datetime:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from stockvision.errors import scrub_paths
 from stockvision.serving.api_schemas import JobStatus
 from stockvision.serving.deps import ServiceDep, SymbolPath
 from stockvision.serving.routes.responses import ERROR_RESPONSES
@@ -22,4 +23,9 @@ async def job_status(symbol: SymbolPath, service: ServiceDep) -> JobStatus:
     status = service.healer.status(symbol.upper())
     if status is None:
         raise StarletteHTTPException(404, f"no data job for {symbol.upper()}")
-    return status
+    return status.model_copy(
+        update={
+            "message": scrub_paths(status.message),
+            "message_vi": scrub_paths(status.message_vi),
+        }
+    )

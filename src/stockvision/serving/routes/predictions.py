@@ -2,28 +2,40 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from stockvision.predict.types import Prediction
 from stockvision.serving.api_schemas import BatchRequest, BatchResponse, PastPredictionsResponse
-from stockvision.serving.deps import ServiceDep, SymbolPath
-from stockvision.serving.routes.responses import COMMON_RESPONSES, ERROR_RESPONSES, json_response
+from stockvision.serving.deps import ServiceDep, SymbolPath, charge
+from stockvision.serving.routes.responses import (
+    BODY_RESPONSES,
+    ERROR_RESPONSES,
+    json_response,
+)
 
 router = APIRouter(tags=["predictions"])
+#: symbols per unit of the rate limit in a batch
+BATCH_UNIT = 10
 
 
 @router.post(
     "/predict/batch",
     response_model=BatchResponse,
-    responses=COMMON_RESPONSES,
+    responses=BODY_RESPONSES,
     summary="Predict a list of symbols (default: the configured universe)",
 )
-async def predict_batch(service: ServiceDep, body: BatchRequest | None = None) -> BatchResponse:  # type: ignore[return]
+async def predict_batch(
+    request: Request, service: ServiceDep, body: BatchRequest | None = None
+) -> BatchResponse:  # type: ignore[return]
+    """Costs one unit of the client's rate limit per ten symbols (the request itself is one)."""
     symbols = body.symbols if body and body.symbols else None
+    n = len(symbols) if symbols else len(service.settings.symbols())
+    charge(request, math.ceil(n / BATCH_UNIT) - 1)
     preds, errors = await run_in_threadpool(service.predict_many, symbols, "api")
     batch = BatchResponse(
         batch_id=uuid.uuid4().hex, created_at=datetime.now(UTC), predictions=preds, errors=errors

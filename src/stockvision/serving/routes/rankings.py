@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from stockvision.serving.api_schemas import RankingResponse
 from stockvision.serving.deps import ServiceDep
-from stockvision.serving.routes.responses import COMMON_RESPONSES
+from stockvision.serving.routes.responses import COMMON_RESPONSES, ERROR_RESPONSES
 
 router = APIRouter(tags=["predictions"])
 
@@ -17,7 +17,7 @@ router = APIRouter(tags=["predictions"])
 @router.get(
     "/rankings",
     response_model=RankingResponse,
-    responses=COMMON_RESPONSES,
+    responses={**COMMON_RESPONSES, 404: ERROR_RESPONSES[404]},
     summary="Symbols with the highest (direction=up) or lowest expected 4-week return",
 )
 async def rankings(

@@ -18,9 +18,16 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     k: v for k, v in ERROR_RESPONSES.items() if k in (422, 429, 503)
 }
+#: routes that read a JSON body: it may be malformed or too large
+BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **COMMON_RESPONSES,
+    400: {"model": ErrorResponse, "description": "The body is not valid JSON"},
+    413: {"model": ErrorResponse, "description": "The body is larger than the limit"},
+}
 ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing or wrong X-API-Key"},
     403: {"model": ErrorResponse, "description": "Admin endpoints disabled (no SV_API_KEY set)"},
+    409: {"model": ErrorResponse, "description": "A pipeline run is already in progress"},
     429: ERROR_RESPONSES[429],
 }
 

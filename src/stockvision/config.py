@@ -120,9 +120,6 @@ class Settings(BaseSettings):
         description="Add point-in-time weekly news features (adopt only if the ablation says so).",
     )
     news_half_life_weeks: float = Field(default=2.0, description="Half-life of news tone decay.")
-    news_rate_limit_per_minute: int = Field(
-        default=60, description="GET /news/{symbol} requests per client per minute."
-    )
 
     # --- chat -------------------------------------------------------------------------------
     llm_base_url: str | None = None

@@ -114,6 +114,13 @@ class Settings(BaseSettings):
     ks_pvalue_threshold: float = 0.01
     live_accuracy_drop_pp: float = 5.0
 
+    # --- news -------------------------------------------------------------------------------
+    news_features: bool = Field(
+        default=False,
+        description="Add point-in-time weekly news features (adopt only if the ablation says so).",
+    )
+    news_half_life_weeks: float = Field(default=2.0, description="Half-life of news tone decay.")
+
     # --- chat -------------------------------------------------------------------------------
     llm_base_url: str | None = None
     llm_api_key: str | None = None

@@ -246,7 +246,13 @@ def build_engine(
     def history(symbol: str, weeks: int) -> pd.DataFrame:
         return _history_frame(service, symbol, weeks)
 
+    def news(symbol: str, limit: int) -> list[Any]:
+        from stockvision.news.views import headlines
+
+        return headlines(service.store, symbol, limit=limit)
+
     engine = ChatEngine(
+        news_fn=news if getattr(service, "store", None) is not None else None,
         predict_fn=predict,
         rank_fn=rank,
         history_fn=history,

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from stockvision.cli._common import console, out, print_json, progress_bar
@@ -60,6 +61,16 @@ def ingest(
         f"{len(result.symbols)} symbols up to {result.latest_date}; "
         f"{result.corporate_actions} corporate actions."
     )
+    if result.repairs:
+        kept = sum(result.repairs.values())
+        console.print(f"[cyan]{kept:,} repairs on kept rows[/cyan] (flagged per bar):")
+        for name, count in sorted(result.repairs.items(), key=lambda kv: -kv[1]):
+            example = (result.repair_examples.get(name) or [""])[0]
+            console.print(
+                f"  {count:>9,} x {name}" + (f"  e.g. {escape(example)}" if example else "")
+            )
+    for note in result.notes:
+        console.print(f"[dim]note: {escape(note)}[/dim]")
     if result.rejected:
         console.print(
             f"[yellow]{result.rejected} rows failed validation[/yellow] (not stored), e.g.:"

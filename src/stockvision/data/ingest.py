@@ -40,6 +40,14 @@ class IngestResult(JsonRecord):
     parse_errors: list[str] = field(default_factory=list)
     rejected_rows: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: rows kept after a repair, per category (``data.repair.FLAGS``), with examples
+    #: ``file:line: SYMBOL date O=.. H=.. L=.. C=.. V=..`` (values as read)
+    repairs: dict[str, int] = field(default_factory=dict)
+    repair_examples: dict[str, list[str]] = field(default_factory=dict)
+    #: rejected rows per reason (parse errors and validation together)
+    rejections: dict[str, int] = field(default_factory=dict)
+    #: whole-file conversions (units, frequency) and per-symbol notes (unknown exchange, ...)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def written(self) -> int:
@@ -89,7 +97,18 @@ def ingest(
         events = len(store.read_corporate_actions())
     daily = store.read_daily()
     rejected = upsert.rejected.rejected if upsert.rejected is not None else None
+    repairs = dict(result.report.repairs)
+    for name, count in (upsert.rejected.repairs if upsert.rejected is not None else {}).items():
+        repairs[name] = repairs.get(name, 0) + count
+    rejections = result.report.error_counts()
+    if upsert.rejected is not None:
+        for name, count in upsert.rejected.reason_counts().items():
+            rejections[name] = rejections.get(name, 0) + count
     return IngestResult(
+        repairs=repairs,
+        repair_examples={k: list(v) for k, v in result.report.repair_examples.items()},
+        rejections=rejections,
+        notes=list(result.report.notes),
         source=result.source,
         simulated=bool(result.simulated),
         rows_read=result.report.rows_read,

@@ -437,9 +437,11 @@ class CsvSource(DataSource):
                 continue
             values, bad = parse_numbers(cells[columns[col]])
             out[col] = values
-            problems[f"non-numeric {col}"] = bad.to_numpy()
-            if col in PRICE_COLUMNS:
+            if col == "close":  # the one value nothing can replace
+                problems[f"non-numeric {col}"] = bad.to_numpy()
                 problems[f"missing {col}"] = (values.isna() & ~bad).to_numpy()
+            elif bad.any():  # text in open/high/low/volume: missing, repaired and flagged below
+                out.loc[bad.to_numpy(), col] = np.nan
 
         rejected = np.zeros(n, dtype=bool)
         for mask in problems.values():
@@ -459,8 +461,14 @@ class CsvSource(DataSource):
         out["_line"] = line_no
         good = out.loc[~rejected].reset_index(drop=True)
         report = ImportReport()
+        good = self._convert(good, label, report)
+        good = repair_into_report(good, report)
         report.add_file(label, n + len(bad_lines), len(good), errors)
         return good, report
+
+    def _convert(self, frame: pd.DataFrame, label: str, report: ImportReport) -> pd.DataFrame:
+        """Whole-file conversions before repairs (units, sub-daily bars); see ``data.convert``."""
+        return frame
 
     def _file_symbol(self, path: Path) -> str:
         """The symbol of a file without a symbol column (``symbol=``, ``name_map``, stem)."""
@@ -475,6 +483,38 @@ class CsvSource(DataSource):
                 "add a 'symbol' column, rename the file (e.g. VNM.csv) or pass symbol=..."
             )
         return sym
+
+
+def repair_into_report(frame: pd.DataFrame, report: ImportReport) -> pd.DataFrame:
+    """Repair the parsed rows (``data.repair``) and count each repair with file:line and values."""
+    from stockvision.data.repair import describe_values, index_rows, repair_bars
+
+    if frame.empty:
+        frame["flags"] = pd.Series([], dtype="int64")
+        return frame
+    result = repair_bars(frame, keep_volume_nan=index_rows(frame[SYMBOL]))
+    repairs = result.repairs
+    if len(repairs):
+        from stockvision.data.sources.base import MAX_EXAMPLES
+
+        head = repairs.groupby("category", sort=False).head(MAX_EXAMPLES)
+        pos = head["pos"].to_numpy()
+        where = (
+            frame["_file"].to_numpy()[pos].astype(str)
+            + ":"
+            + frame["_line"].to_numpy()[pos].astype(str)
+            + ": "
+            + frame[SYMBOL].to_numpy()[pos].astype(str)
+            + " "
+            + pd.DatetimeIndex(frame[DATE].to_numpy()[pos]).strftime("%Y-%m-%d").to_numpy()
+            + " "
+            + describe_values(head).to_numpy().astype(str)
+        )
+        examples: dict[str, list[str]] = {}
+        for cat, text in zip(head["category"], where, strict=True):
+            examples.setdefault(str(cat), []).append(str(text))
+        report.add_repair_counts(result.counts(), examples)
+    return result.frame
 
 
 def _drop_duplicates(daily: pd.DataFrame) -> tuple[pd.DataFrame, list[RowError]]:

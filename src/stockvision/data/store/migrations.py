@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, func, inspect, select, text
 from stockvision.data.store import tables
 from stockvision.errors import SchemaVersionError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Migration = Callable[[Connection], None]
 
@@ -29,7 +29,24 @@ def _baseline(conn: Connection) -> None:
     tables.metadata.create_all(conn, checkfirst=True)
 
 
-MIGRATIONS: dict[int, Migration] = {1: _baseline}
+def _data_fidelity(conn: Connection) -> None:
+    """Version 2 (data fidelity): per-bar repair ``flags`` and the symbol's ``kind``.
+
+    Self-contained: it adds only the columns a version-1 database lacks (a database created by
+    this code's baseline already has them), with defaults that describe the old rows truthfully
+    (no repair recorded, kind unknown).
+    """
+    present = {
+        table: {c["name"] for c in inspect(conn).get_columns(table)}
+        for table in ("daily_prices", "symbols")
+    }
+    if "flags" not in present["daily_prices"]:
+        conn.execute(text("ALTER TABLE daily_prices ADD COLUMN flags INTEGER NOT NULL DEFAULT 0"))
+    if "kind" not in present["symbols"]:
+        conn.execute(text("ALTER TABLE symbols ADD COLUMN kind VARCHAR(16)"))
+
+
+MIGRATIONS: dict[int, Migration] = {1: _baseline, 2: _data_fidelity}
 
 # Arbitrary constant identifying the store's migration lock among PostgreSQL advisory locks.
 _PG_LOCK_KEY = 0x5356_0001

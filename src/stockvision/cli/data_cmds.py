@@ -33,12 +33,36 @@ def ingest(
             help="Replace the simulated demo market in the store with these real prices.",
         ),
     ] = False,
+    exchange: Annotated[
+        str | None,
+        typer.Option(
+            "--exchange",
+            help="HOSE, HNX or UPCOM: where these symbols trade (over listings and folder names).",
+        ),
+    ] = None,
+    price_unit: Annotated[
+        str | None,
+        typer.Option(
+            "--price-unit", help="vnd or thousand: the CSV prices' unit (default: guess)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Import daily prices from a source into the store (idempotent), then recompute adjustment factors."""
+    from stockvision.errors import ConfigError
+    from stockvision.market.exchanges import Exchange
     from stockvision.pipeline.steps import fetch
 
     settings = get_settings()
+    if exchange is not None:
+        try:
+            exchange = Exchange.parse(exchange).value
+        except ValueError as exc:
+            raise ConfigError(str(exc), "Use --exchange HOSE, HNX or UPCOM.") from None
+    if price_unit is not None and price_unit.lower() not in ("vnd", "thousand"):
+        raise ConfigError(
+            f"unknown price unit {price_unit!r}", "Use --price-unit vnd or --price-unit thousand."
+        )
     name = source or ("csv" if paths else settings.source)
     wanted = [s.strip().upper() for s in symbols.split(",")] if symbols else None
     with progress_bar(not as_json) as bar:
@@ -49,6 +73,8 @@ def ingest(
             source=name,
             symbols=wanted,
             replace_simulated=replace_simulated or None,
+            exchange=exchange,
+            price_unit=price_unit.lower() if price_unit else None,
         )
     if as_json:
         print_json(result)

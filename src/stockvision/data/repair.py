@@ -147,6 +147,12 @@ def repair_bars(frame: pd.DataFrame, keep_volume_nan: np.ndarray | None = None) 
         masks["open_clamped"] = ok & ((o > h * tol) | (o < lo / tol))
         cl = masks["open_clamped"]
         o[cl] = np.clip(o[cl], lo[cl], h[cl])
+        # a bar without volume that the repairs above made flat is a no-trade day too
+        late = ok & (np.isnan(v) | (v == 0)) & (h == lo) & (lo == c) & (o == c)
+        if keep_volume_nan is not None:
+            late &= ~keep_volume_nan
+        masks["no_trade"] |= late
+        v[late] = 0.0
         masks["volume_missing"] = traded & np.isnan(v)
 
     for name, mask in masks.items():

@@ -158,7 +158,8 @@ def test_adj_close_kept_and_close_preferred_over_price(tmp_path: Path) -> None:
         "2019-06-14,10.5,11,10,10.8,9.8,1200\n"
     )
     f = fetch(write(tmp_path / "ACB.csv", text)).frame
-    assert f["close"].tolist() == [10.5, 10.8] and f["adj_close"].tolist() == [9.5, 9.8]
+    # thousand-VND prices of a listed stock come out in VND (data.convert)
+    assert f["close"].tolist() == [10_500, 10_800] and f["adj_close"].tolist() == [9_500, 9_800]
 
 
 def test_metastock_style_export(tmp_path: Path) -> None:
@@ -169,7 +170,7 @@ def test_metastock_style_export(tmp_path: Path) -> None:
     )
     f = fetch(write(tmp_path / "CafeF.Upto.csv", text)).frame
     assert f["date"].tolist() == [pd.Timestamp("2019-06-13"), pd.Timestamp("2019-06-14")]
-    assert f["close"].tolist() == [120.5, 120.9]  # as written: the source never rescales
+    assert f["close"].tolist() == [120_500, 120_900]  # thousand VND, converted to VND
 
 
 def test_semicolon_delimiter_and_month_first_times(tmp_path: Path) -> None:

@@ -111,6 +111,7 @@ def test_version_1_database_gains_flags_and_kind(store_factory, daily) -> None:
     with store.engine.begin() as conn:  # back to what version 1 created
         conn.execute(text("ALTER TABLE daily_prices DROP COLUMN flags"))
         conn.execute(text("ALTER TABLE symbols DROP COLUMN kind"))
+        conn.execute(text("ALTER TABLE corporate_actions DROP COLUMN method"))
         conn.execute(t.schema_version.delete().where(t.schema_version.c.version > 1))
 
     assert migrate(store.engine) == 1

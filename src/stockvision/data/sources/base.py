@@ -125,6 +125,8 @@ class SourceResult:
     report: ImportReport
     source: str
     simulated: bool = False
+    #: symbol -> exchange the source knows (e.g. from a ``hose/`` or ``hnx/`` folder name)
+    exchanges: dict[str, str] = field(default_factory=dict)
 
     @property
     def symbols(self) -> list[str]:

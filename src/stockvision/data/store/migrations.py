@@ -30,7 +30,8 @@ def _baseline(conn: Connection) -> None:
 
 
 def _data_fidelity(conn: Connection) -> None:
-    """Version 2 (data fidelity): per-bar repair ``flags`` and the symbol's ``kind``.
+    """Version 2 (data fidelity): per-bar repair ``flags``, the symbol's ``kind`` and the
+    ``method`` of each corporate action (source-adjusted or detected).
 
     Self-contained: it adds only the columns a version-1 database lacks (a database created by
     this code's baseline already has them), with defaults that describe the old rows truthfully
@@ -38,12 +39,14 @@ def _data_fidelity(conn: Connection) -> None:
     """
     present = {
         table: {c["name"] for c in inspect(conn).get_columns(table)}
-        for table in ("daily_prices", "symbols")
+        for table in ("daily_prices", "symbols", "corporate_actions")
     }
     if "flags" not in present["daily_prices"]:
         conn.execute(text("ALTER TABLE daily_prices ADD COLUMN flags INTEGER NOT NULL DEFAULT 0"))
     if "kind" not in present["symbols"]:
         conn.execute(text("ALTER TABLE symbols ADD COLUMN kind VARCHAR(16)"))
+    if "method" not in present["corporate_actions"]:
+        conn.execute(text("ALTER TABLE corporate_actions ADD COLUMN method VARCHAR(16)"))
 
 
 MIGRATIONS: dict[int, Migration] = {1: _baseline, 2: _data_fidelity}

@@ -803,6 +803,8 @@ def _factor_frames(
     factor_cols = ["symbol", "date", "factor"]
     event_cols = [c.name for c in t.corporate_actions.columns]
     events = pd.DataFrame(columns=event_cols) if events is None else events
+    if "method" not in events.columns:  # events detected by callers that predate the column
+        events = events.assign(method="detected")
     for name, frame, cols in (("factors", factors, factor_cols), ("events", events, event_cols)):
         missing = [c for c in cols if c not in frame.columns]
         if missing:

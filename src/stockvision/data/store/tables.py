@@ -119,6 +119,8 @@ class CorporateAction(Base):
     pct_change: Mapped[float | None] = mapped_column(Float)
     ratio: Mapped[float | None] = mapped_column(Float)
     kind: Mapped[str | None] = mapped_column(String(32))
+    #: where the event comes from: "source" (the file's adjusted close) or "detected" (band break)
+    method: Mapped[str | None] = mapped_column(String(16))
 
 
 def _week_table(name: str, value_columns: list[Column]) -> Table:

@@ -92,7 +92,7 @@ class Engine(ABC):
         knows it (the serial engine; a cluster schedules tasks itself).
         """
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional hook: the serial engine holds nothing)
         """Release workers and connections (no-op for the serial engine)."""
 
     def __enter__(self) -> Engine:
@@ -194,7 +194,9 @@ class DaskEngine(Engine):
             return []
         client = self.client
         run = uuid.uuid4().hex[:8]
-        shared_ref = client.scatter(shared, broadcast=True, hash=False) if shared is not None else None
+        shared_ref = (
+            client.scatter(shared, broadcast=True, hash=False) if shared is not None else None
+        )
         futures = [
             client.submit(_run_task, fn, shared_ref, item, key=f"sv-{run}-{i}", pure=False)
             for i, item in enumerate(items)

@@ -449,7 +449,11 @@ def run_walk_forward(
 
     def on_result(i: int, outcome: Outcome) -> None:
         task = tasks[i]
-        if progress is None or task.name in reported_failed or outcome.value is None and outcome.ok:
+        if (
+            progress is None
+            or task.name in reported_failed
+            or (outcome.ok and outcome.value is None)
+        ):
             return
         if outcome.ok:
             seconds = outcome.value.fit_seconds + outcome.value.predict_seconds

@@ -126,6 +126,17 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_model: str = "gpt-4o-mini"
 
+    # --- distributed engine (stockvision.engine) ------------------------------------------------
+    engine: Literal["serial", "dask"] = Field(
+        default="serial", description="Where walk-forward folds and CSV parses run: serial or dask."
+    )
+    dask_address: str | None = Field(
+        default=None, description="Dask scheduler (tcp://host:8786); empty: a LocalCluster."
+    )
+    dask_workers: int | None = Field(
+        default=None, description="LocalCluster worker processes (default: one per core)."
+    )
+
     @field_validator("universe", mode="before")
     @classmethod
     def _split_symbols(cls, v: object) -> object:

@@ -309,6 +309,14 @@ class ConfigError(StockVisionError, ValueError):
     code = "bad_config"
 
 
+class EngineUnavailableError(StockVisionError):
+    """The distributed engine (SV_ENGINE=dask) cannot run: not installed or no scheduler answers."""
+
+    code = "engine_unavailable"
+    user_error = False
+    permanent = False
+
+
 class RateLimitedError(StockVisionError):
     """A client asked for more work than its per-minute budget."""
 

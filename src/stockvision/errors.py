@@ -355,3 +355,18 @@ class StepFailedError(StockVisionError):
         )
         self.step = step
         self.reason = reason
+
+
+# -------------------------------------------------------------------------------------- streaming
+class StreamBusError(StockVisionError):
+    """The stream bus (NATS, Kafka) cannot be reached or refused an operation."""
+
+    code = "stream_unavailable"
+    user_error = False
+    permanent = False
+
+
+class AlertNotFoundError(StockVisionError):
+    """No alert with that id (for this owner)."""
+
+    code = "alert_not_found"

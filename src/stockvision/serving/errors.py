@@ -34,6 +34,8 @@ HTTP_STATUS: dict[str, int] = {
     "no_data_in_store": 503,
     "schema_version": 503,
     "step_failed": 500,
+    "stream_unavailable": 503,
+    "alert_not_found": 404,
     "not_fitted": 500,
 }
 

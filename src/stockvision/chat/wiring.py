@@ -246,7 +246,15 @@ def build_engine(
     def history(symbol: str, weeks: int) -> pd.DataFrame:
         return _history_frame(service, symbol, weeks)
 
+    def track(symbol: str) -> list[Any]:
+        return list(service.past_predictions(symbol).items)
+
+    def market() -> list[Prediction]:
+        return list(service.rankings(1_000_000, "up"))
+
     engine = ChatEngine(
+        track_fn=track,
+        market_fn=market,
         predict_fn=predict,
         rank_fn=rank,
         history_fn=history,

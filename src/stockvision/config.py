@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     live_accuracy_drop_pp: float = 5.0
 
     # --- chat -------------------------------------------------------------------------------
+    memory_url: str | None = Field(
+        default=None,
+        description="Qdrant server for the agent's memory; default: local mode under data_dir/memory.",
+    )
+    agent_memory: bool = Field(default=True, description="Let the agent remember users (Qdrant).")
     llm_base_url: str | None = None
     llm_api_key: str | None = None
     llm_model: str = "gpt-4o-mini"

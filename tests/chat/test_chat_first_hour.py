@@ -101,3 +101,28 @@ def test_follow_ups_market_and_premise(demo_client):
     opposite = "tăng" if pattern != "UP" else "giảm"
     why = _ask(demo_client, f"Tại sao VNM được dự báo {opposite}?")
     assert "mô hình không dự báo VNM" in why["answer"]
+
+
+def test_agent_route_remembers_a_holding_and_answers_the_portfolio(demo_client):
+    user = "first-hour-user-1"
+    said = demo_client.post(
+        "/agent/chat", json={"message": "mình đang cầm 1.000 HPG giá vốn 28k", "user_id": user}
+    ).json()
+    assert said["intent"] == "holding" and said["grounded"]
+    assert said["memory_writes"][0] == {
+        "kind": "fact",
+        "key": "holding:HPG",
+        "symbol": "HPG",
+        "quantity": 1000,
+        "cost": 28000.0,
+    }
+    folio = demo_client.post(
+        "/agent/chat",
+        json={"message": "danh mục của mình tháng sau thế nào?", "user_id": user},
+    ).json()
+    assert folio["grounded"] and "HPG × 1.000" in folio["answer"]
+    assert {c["name"] for c in folio["tool_calls"]} >= {"memory_holdings", "predict", "portfolio"}
+    assert any(s["tool"] == "predict" and s["data_as_of"] for s in folio["sources"])
+    # a user id is a secret of the browser: too short or odd characters are refused
+    bad = demo_client.post("/agent/chat", json={"message": "hi", "user_id": "../x"})
+    assert bad.status_code == 422

@@ -369,6 +369,24 @@ def format_ranking(
     return "\n".join(lines)
 
 
+def market_summary(preds: Sequence[Prediction]) -> dict[str, Any]:
+    """Counts per pattern and the spread of expected changes (the market answer's numbers)."""
+    n = len(preds)
+    rets = sorted(p.expected_return for p in preds)
+    ups = sum(p.pattern == "UP" for p in preds)
+    downs = sum(p.pattern == "DOWN" for p in preds)
+    return {
+        "n": n,
+        "up": ups,
+        "down": downs,
+        "sideways": n - ups - downs,
+        "median_return": rets[n // 2] if n % 2 else (rets[n // 2 - 1] + rets[n // 2]) / 2,
+        "min_return": rets[0],
+        "max_return": rets[-1],
+        "mean_p_up": sum(p.probabilities.up for p in preds) / n,
+    }
+
+
 def format_market(preds: Sequence[Prediction], lang: str, asked_index: str | None = None) -> str:
     """The market as a whole, from the forecasts of every tracked stock (never invented points).
 
@@ -377,19 +395,16 @@ def format_market(preds: Sequence[Prediction], lang: str, asked_index: str | Non
     down, and the median expected change.
     """
     vi = lang == "vi"
-    n = len(preds)
-    if not n:
+    if not preds:
         return (
             "Chưa có dự báo nào để tổng hợp thị trường."
             if vi
             else "There are no forecasts to summarise the market from yet."
         )
-    ups = sum(p.pattern == "UP" for p in preds)
-    downs = sum(p.pattern == "DOWN" for p in preds)
-    side = n - ups - downs
-    rets = sorted(p.expected_return for p in preds)
-    median = rets[n // 2] if n % 2 else (rets[n // 2 - 1] + rets[n // 2]) / 2
-    p_up = sum(p.probabilities.up for p in preds) / n
+    m = market_summary(preds)
+    n, ups, downs, side = m["n"], m["up"], m["down"], m["sideways"]
+    median, p_up = m["median_return"], m["mean_p_up"]
+    rets = [m["min_return"], m["max_return"]]
     lines = []
     if asked_index:
         lines.append(

@@ -202,9 +202,9 @@ class ChatEngine:
             if lang == "vi":
                 return (
                     f"Mã {symbol} không có trong danh sách được theo dõi. Hãy kiểm tra lại mã "
-                    f"(3 ký tự, ví dụ VNM, FPT).{hint_vi}"
+                    f"(ba chữ cái, ví dụ VNM, FPT).{hint_vi}"
                 )
-            return f"{symbol} is not a tracked symbol. Check the ticker (3 characters, e.g. VNM).{hint_en}"
+            return f"{symbol} is not a tracked symbol. Check the ticker (three letters, e.g. VNM).{hint_en}"
         if code == "insufficient_history":
             need, have = details.get("need_weeks"), details.get("have_weeks")
             if lang == "vi":

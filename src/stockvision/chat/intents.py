@@ -980,7 +980,10 @@ class IntentParser:
             return "help", 0.85
         if s["greeting"]:
             return "greeting", 0.9
-        if ctx_syms and any(f" {c} " in f" {' '.join(folded)} " for c in FOLLOW_UP_CUES):
+        follow = any(f" {c} " in f" {' '.join(folded)} " for c in FOLLOW_UP_CUES)
+        if follow and q.direction and getattr(context, "last_intent", None) == "ranking":
+            return "ranking", 0.6  # "còn giảm thì sao?" after a ranking: the other direction
+        if ctx_syms and follow:
             return "predict", 0.5
         return "out_of_scope", 0.3
 

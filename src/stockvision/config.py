@@ -122,6 +122,11 @@ class Settings(BaseSettings):
     news_half_life_weeks: float = Field(default=2.0, description="Half-life of news tone decay.")
 
     # --- chat -------------------------------------------------------------------------------
+    memory_url: str | None = Field(
+        default=None,
+        description="Qdrant server for the agent's memory; default: local mode under data_dir/memory.",
+    )
+    agent_memory: bool = Field(default=True, description="Let the agent remember users (Qdrant).")
     llm_base_url: str | None = None
     llm_api_key: str | None = None
     llm_model: str = "gpt-4o-mini"

@@ -12,6 +12,7 @@ from stockvision.errors import StockVisionError
 HTTP_STATUS: dict[str, int] = {
     "unknown_symbol": 404,
     "no_data": 404,
+    "not_in_demo": 404,
     "not_found": 404,
     "unknown_group": 404,
     "insufficient_history": 422,

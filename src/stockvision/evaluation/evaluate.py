@@ -102,6 +102,7 @@ def evaluate_dataset(
         "seed": settings.seed,
         "on_error": on_error,
         "model_params": model_params,
+        "bands": (settings.pattern_up, settings.pattern_down),
     }
     if progress is None and show_progress:
         n_folds = splitter.n_splits(labelled_weeks(builder))

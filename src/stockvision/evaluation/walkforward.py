@@ -75,7 +75,14 @@ PREDICTION_COLUMNS = [
     *MODEL_CAL_COLUMNS,
     "pred_pattern",
     *PRIOR_COLUMNS,
+    "pred_scale",
+    "dist_df",
+    "vol_4w",
 ]
+#: model-independent classic cross-sectional factors, each a ranking baseline (higher = buy)
+FACTOR_COLUMNS = ["reversal_1m", "momentum_12_1", "momentum_6_1", "low_volatility", "illiquidity"]
+#: share of each week's names, by traded value, kept as the tradable (liquid) universe
+LIQUID_FRACTION = 0.7
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,40 @@ class ProgressEvent:
     model: str
     stage: str  # "fit" (starting), "done" (fitted and predicted), "failed" (on_error="drop")
     seconds: float = 0.0
+
+
+def factor_scores(test: Any) -> pd.DataFrame:
+    """The classic factors of each test row (data up to the row's week only) and its liquidity.
+
+    1-month reversal ``-ret_4w``; 12-1 and 6-1 momentum (return over 52 / 26 weeks skipping the
+    last 4); low volatility ``-vol_4w``; illiquidity (Amihud). ``liquid`` marks the names whose
+    weekly traded value is in the top :data:`LIQUID_FRACTION` of their week.
+    """
+    X = test.X
+
+    def col(name: str) -> np.ndarray:
+        if name not in X.columns:
+            return np.full(len(X), np.nan)
+        return X[name].to_numpy(dtype=float, na_value=np.nan)
+
+    r4 = col("ret_4w")
+    idx = X.index
+    out = pd.DataFrame(
+        {
+            "symbol": idx.get_level_values(0).astype(str),
+            "week_end": pd.DatetimeIndex(idx.get_level_values(1)),
+            "actual_log_return": test.labels["future_log_return"].to_numpy(dtype=float),
+            "reversal_1m": -r4,
+            "momentum_12_1": (1 + col("ret_52w")) / (1 + r4) - 1,
+            "momentum_6_1": (1 + col("ret_26w")) / (1 + r4) - 1,
+            "low_volatility": -col("vol_4w"),
+            "illiquidity": col("amihud_w"),
+        }
+    )
+    value = pd.Series(col("turnover_w"))
+    pct = value.groupby(out["week_end"].to_numpy()).rank(pct=True)
+    out["liquid"] = (pct > 1 - LIQUID_FRACTION).to_numpy()
+    return out
 
 
 @dataclass
@@ -112,6 +153,10 @@ class EvaluationResult:
     #: per pattern model, the temperature applied in each fold (pooled-validation calibration)
     temperatures: dict[str, list[float]] = field(default_factory=dict)
     calibration: str = "pooled_val"
+    #: per test row (model-independent): the classic factor scores and the liquidity flag
+    factors: pd.DataFrame | None = None
+    #: the label bands (up, down) of the pattern, to read P(UP/SIDEWAYS/DOWN) off a distribution
+    bands: tuple[float, float] = (0.01, -0.01)
 
     def model_predictions(self, model: str) -> pd.DataFrame:
         return self.predictions[self.predictions["model"] == model]
@@ -199,10 +244,16 @@ def _base_frame(test: Any, fold: Fold, name: str, kind: str, prior: np.ndarray) 
     frame["pred_pattern"] = np.int64(-1)
     for col, value in zip(PRIOR_COLUMNS, prior, strict=True):
         frame[col] = float(value)
+    frame["pred_scale"] = np.nan
+    frame["dist_df"] = np.nan
+    vol = test.X["vol_4w"] if "vol_4w" in test.X.columns else pd.Series(np.nan, index=idx)
+    frame["vol_4w"] = vol.to_numpy(dtype=float, na_value=np.nan)
     return frame
 
 
-def _predict(model: Any, test: Any, frame: pd.DataFrame) -> pd.DataFrame:
+def _predict(
+    model: Any, test: Any, frame: pd.DataFrame, bands: tuple[float, float] = (0.01, -0.01)
+) -> pd.DataFrame:
     n = len(frame)
     if model.kind == "price":
         pred = np.asarray(model.predict(test), dtype=float).reshape(-1)
@@ -212,6 +263,14 @@ def _predict(model: Any, test: Any, frame: pd.DataFrame) -> pd.DataFrame:
                 f"model {model.name!r} returned {len(pred)} predictions for {n} rows"
             )
         frame["pred_log_return"], frame["low"], frame["high"] = pred, low, high
+        if hasattr(model, "predict_distribution"):
+            # the served distribution: its location is the prediction, its 80 % interval the
+            # conformal one, and P(UP/SIDEWAYS/DOWN) are its masses over the label bands
+            dist = model.predict_distribution(test)
+            frame["pred_scale"], frame["dist_df"] = dist.scale, dist.df
+            probs = dist.pattern_probabilities(*bands)
+            frame[PROB_COLUMNS] = probs
+            frame["pred_pattern"] = probs.argmax(axis=1).astype(np.int64)
     elif model.kind == "pattern":
         probs = np.asarray(model.predict_proba(test), dtype=float)
         if probs.shape != (n, len(PROB_COLUMNS)):
@@ -306,6 +365,7 @@ def run_walk_forward(
     on_error: Literal["raise", "drop"] = "raise",
     calibration: Literal["pooled_val", "model"] = "pooled_val",
     num_threads: int | None = 1,
+    bands: tuple[float, float] = (0.01, -0.01),
 ) -> EvaluationResult:
     """Fit every model on every fold and collect its out-of-sample test predictions.
 
@@ -320,7 +380,9 @@ def run_walk_forward(
     ``num_threads`` is given to every model that takes that parameter unless ``model_params`` sets
     it: hundreds of small fits gain nothing from threads, and on a shared machine OpenMP / torch
     threads spinning against other processes made fits up to 40x slower. ``None`` keeps the
-    models' defaults. Results are reproducible for a given thread count.
+    models' defaults. Results are reproducible for a given thread count. ``bands`` are the
+    pattern label thresholds (up, down) used to read the price models' class probabilities off
+    their distributions.
     """
     from stockvision.models.registry_names import MODEL_FACTORIES
 
@@ -359,6 +421,7 @@ def run_walk_forward(
     failed: dict[str, str] = {}
 
     frames: list[pd.DataFrame] = []
+    factor_parts: list[pd.DataFrame] = []
     kinds: dict[str, str] = {}
     coverage: dict[str, float] = {}
     timings: dict[str, dict[str, float]] = {
@@ -376,6 +439,7 @@ def run_walk_forward(
             if len(test) == 0:
                 continue
             prior = _class_prior(train, len(PROB_COLUMNS))
+            factor_parts.append(factor_scores(test))
             for name in model_names:
                 if name in failed:
                     continue
@@ -387,7 +451,9 @@ def run_walk_forward(
                     model = _build(MODEL_FACTORIES[name], params.get(name, {}), num_threads)
                     model.fit(train, val)
                     t1 = time.perf_counter()
-                    frame = _predict(model, test, _base_frame(test, fold, name, model.kind, prior))
+                    frame = _predict(
+                        model, test, _base_frame(test, fold, name, model.kind, prior), bands
+                    )
                     if (
                         calibration == "pooled_val"
                         and model.kind == "pattern"
@@ -435,6 +501,8 @@ def run_walk_forward(
         failed=failed,
         temperatures={m: t for m, t in temperatures.items() if m not in failed},
         calibration=calibration,
+        factors=pd.concat(factor_parts, ignore_index=True) if factor_parts else None,
+        bands=(float(bands[0]), float(bands[1])),
     )
 
 

@@ -102,7 +102,7 @@ def test_rankings_are_sorted_by_expected_return(client):
     banks = client.get("/api/v1/rankings", params={"group": "banking"}).json()["items"]
     assert {p["symbol"] for p in banks} <= {"VCB", "SSI"} and "VCB" in {p["symbol"] for p in banks}
     bad = client.get("/api/v1/rankings", params={"group": "nope"})
-    assert bad.status_code == 422 and "banking" in bad.json()["hint"]
+    assert bad.status_code == 404 and "banking" in bad.json()["hint"]
     assert client.get("/api/v1/rankings", params={"direction": "sideways"}).status_code == 422
 
 

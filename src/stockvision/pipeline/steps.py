@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -318,6 +319,7 @@ def train(settings: Settings, snap: SnapshotOutput, progress: Progress = None) -
             str(pd.Timestamp(val_weeks.min()).date()),
             str(pd.Timestamp(val_weeks.max()).date()),
         ],
+        run_id=uuid.uuid4().hex,
     )
 
 
@@ -467,7 +469,15 @@ def register(
             artifacts=artifacts,
             input_example=example,
             # a re-run of this step with the same inputs finds the version instead of adding one
-            key=digest(kind, name, info.params, info.val_metric, evaluated.digest, snap.digest),
+            key=digest(
+                kind,
+                name,
+                info.params,
+                info.val_metric,
+                evaluated.digest,
+                snap.digest,
+                trained.run_id,
+            ),
         )
         versions[kind] = RegisteredVersion(version=record.version, model=name)
     return RegisterOutput(versions=versions)

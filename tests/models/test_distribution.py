@@ -174,3 +174,23 @@ def test_learned_scale_model_fits_the_volatility_and_round_trips(hetero, tmp_pat
     np.testing.assert_allclose(
         back.predict_distribution(test).scale, vrw.predict_distribution(test).scale
     )
+
+
+def test_ridge_har_shrinks_a_useless_location_and_keeps_the_learned_scale(hetero, tmp_path):
+    from stockvision.models.location_scale import RidgeHarModel
+    from stockvision.models.price import RidgePriceModel
+
+    train, val, test = hetero  # the labels carry no signal in the features: only their scale
+    model = RidgeHarModel().fit(train, val)
+    assert 0.0 <= model.kappa_ < 0.5
+    ridge = RidgePriceModel().fit(train, val)
+    assert _mean_crps(model, test) < _mean_crps(ridge, test)
+    assert np.std(model.predict(test)) < np.std(ridge.predict(test))
+    back = load_model(model.save(tmp_path / "rh"))
+    a, b = model.predict_distribution(test), back.predict_distribution(test)
+    np.testing.assert_allclose(a.loc, b.loc)
+    np.testing.assert_allclose(a.scale, b.scale)
+    contrib = model.contributions(test)
+    np.testing.assert_allclose(
+        contrib.sum(axis=1), model.predict(test) - model.kappa_ * model.intercept_, atol=1e-9
+    )

@@ -86,30 +86,93 @@ def pattern_label(pattern: str, lang: str) -> str:
     return ARROWS.get(pattern.upper(), {"vi": pattern, "en": pattern})[lang]
 
 
+def _arrow(p: Prediction) -> str:
+    """The pattern's arrow only when the measured evidence supports a direction, else a dot."""
+    return _ARROW_ONLY.get(p.pattern, "•") if p.direction_supported else "•"
+
+
+def _probabilities_line(p: Prediction, lang: str) -> str:
+    pr, base = p.probabilities, p.base_rates
+    if lang == "vi":
+        text = (
+            f"Xác suất: tăng {fmt_prob(pr.up)} · đi ngang {fmt_prob(pr.sideways)} · "
+            f"giảm {fmt_prob(pr.down)}"
+        )
+        if base is not None:
+            text += (
+                f" (tỷ lệ cơ sở trong dữ liệu huấn luyện: tăng {fmt_prob(base.up)} · "
+                f"đi ngang {fmt_prob(base.sideways)} · giảm {fmt_prob(base.down)})"
+            )
+        return text + "."
+    text = (
+        f"Probabilities: up {fmt_prob(pr.up)} · sideways {fmt_prob(pr.sideways)} · "
+        f"down {fmt_prob(pr.down)}"
+    )
+    if base is not None:
+        text += (
+            f" (base rate in the training data: up {fmt_prob(base.up)} · "
+            f"sideways {fmt_prob(base.sideways)} · down {fmt_prob(base.down)})"
+        )
+    return text + "."
+
+
+def _direction_line(p: Prediction, lang: str) -> str:
+    if p.direction_supported:
+        if lang == "vi":
+            return (
+                f"Xu hướng: {pattern_label(p.pattern, lang)} (độ tin cậy {fmt_prob(p.confidence)})."
+            )
+        return f"Pattern: {pattern_label(p.pattern, lang)} (confidence {fmt_prob(p.confidence)})."
+    if lang == "vi":
+        return (
+            "Xu hướng: chưa đủ bằng chứng để chỉ ra hướng đi — mô hình chưa dự báo được chiều "
+            "tăng/giảm tốt hơn mức cơ sở trong kiểm định, nên không hiển thị mũi tên."
+        )
+    return (
+        "Direction: not enough evidence — in testing the model did not forecast up/down better "
+        "than the base rate, so no arrow is shown."
+    )
+
+
+def _model_line(p: Prediction, lang: str) -> str | None:
+    m = p.serving_model
+    if m is None:
+        return None
+    if lang == "vi":
+        return f"Mô hình: {m.label_vi}." + (f" {m.skill_vi}" if m.skill_vi else "")
+    return f"Model: {m.label_en}." + (f" {m.skill_en}" if m.skill_en else "")
+
+
 def format_prediction(p: Prediction, lang: str, show_versions: bool = False) -> str:
-    """One stock: last close, 4-week target with its interval, pattern with the 3 probabilities."""
+    """One stock: the range first, then the median target, the probabilities next to their base
+    rate, an arrow only when the evidence supports a direction, and which model speaks."""
     unit = _unit(lang)
     cov = round(p.interval.coverage * 100)
-    pr = p.probabilities
     low_k, high_k = p.interval.low / 1000, p.interval.high / 1000
     horizon = max(1, round((p.target_date - p.prediction_date).days / 7))
+    i50 = p.interval_50
     if lang == "vi":
         measured = (
             f"; kiểm định thực tế {fmt_prob(p.interval.measured_coverage)}"
             if p.interval.measured_coverage is not None
             else ""
         )
+        half = (
+            f"; khoảng 50%: {fmt_price_k(i50.low_k, lang)} – {fmt_price_k(i50.high_k, lang)}"
+            if i50 is not None
+            else ""
+        )
         lines = [
-            f"{_ARROW_ONLY.get(p.pattern, '•')} {p.symbol} ({p.exchange}) — {p.company_name}",
+            f"{_arrow(p)} {p.symbol} ({p.exchange}) — {p.company_name}",
             f"Giá đóng cửa gần nhất: {fmt_price_k(p.last_close_k, lang)} {unit} "
             f"(dữ liệu đến {fmt_date(p.data_as_of, lang)}).",
-            f"Giá mục tiêu {horizon} tuần (khoảng {fmt_date(p.target_date, lang)}): "
-            f"{fmt_price_k(p.price_target_k, lang)} {unit} ({fmt_pct(p.expected_return, lang)}), "
+            f"Khoảng giá {horizon} tuần tới (khoảng {fmt_date(p.target_date, lang)}): "
             f"khoảng {fmt_price_k(low_k, lang)} – {fmt_price_k(high_k, lang)} "
-            f"(độ tin cậy khoảng {cov}%{measured}).",
-            f"Xu hướng: {pattern_label(p.pattern, lang)} — xác suất tăng {fmt_prob(pr.up)} · "
-            f"đi ngang {fmt_prob(pr.sideways)} · giảm {fmt_prob(pr.down)} "
-            f"(độ tin cậy {fmt_prob(p.confidence)}).",
+            f"(độ tin cậy khoảng {cov}%{measured}){half}.",
+            f"Giá mục tiêu {horizon} tuần (trung vị): {fmt_price_k(p.price_target_k, lang)} "
+            f"{unit} ({fmt_pct(p.expected_return, lang)}).",
+            _probabilities_line(p, lang),
+            _direction_line(p, lang),
         ]
         if show_versions:
             lines.append(
@@ -122,23 +185,31 @@ def format_prediction(p: Prediction, lang: str, show_versions: bool = False) -> 
             if p.interval.measured_coverage is not None
             else ""
         )
+        half = (
+            f"; 50% range {fmt_price_k(i50.low_k, lang)} – {fmt_price_k(i50.high_k, lang)}"
+            if i50 is not None
+            else ""
+        )
         lines = [
-            f"{_ARROW_ONLY.get(p.pattern, '•')} {p.symbol} ({p.exchange}) — {p.company_name}",
+            f"{_arrow(p)} {p.symbol} ({p.exchange}) — {p.company_name}",
             f"Last close: {fmt_price_k(p.last_close_k, lang)} {unit} "
             f"(data as of {fmt_date(p.data_as_of, lang)}).",
-            f"{horizon}-week price target (around {fmt_date(p.target_date, lang)}): "
-            f"{fmt_price_k(p.price_target_k, lang)} {unit} ({fmt_pct(p.expected_return, lang)}), "
+            f"{horizon}-week range (around {fmt_date(p.target_date, lang)}): "
             f"range {fmt_price_k(low_k, lang)} – {fmt_price_k(high_k, lang)} "
-            f"(about {cov}% confidence{measured}).",
-            f"Pattern: {pattern_label(p.pattern, lang)} — probability up {fmt_prob(pr.up)} · "
-            f"sideways {fmt_prob(pr.sideways)} · down {fmt_prob(pr.down)} "
-            f"(confidence {fmt_prob(p.confidence)}).",
+            f"(about {cov}% confidence{measured}){half}.",
+            f"{horizon}-week price target (median): {fmt_price_k(p.price_target_k, lang)} {unit} "
+            f"({fmt_pct(p.expected_return, lang)}).",
+            _probabilities_line(p, lang),
+            _direction_line(p, lang),
         ]
         if show_versions:
             lines.append(
                 f"Model versions: price {p.model_versions.price or 'unknown'}, "
                 f"pattern {p.model_versions.pattern or 'unknown'}."
             )
+    model = _model_line(p, lang)
+    if model:
+        lines.append(model)
     return "\n".join(lines)
 
 
@@ -267,7 +338,7 @@ def format_ranking(
             ("XS giảm" if down else "XS tăng") if lang == "vi" else ("P(down)" if down else "P(up)")
         )
         lines.append(
-            f"{i}. {_ARROW_ONLY.get(p.pattern, '•')} {p.symbol}: {fmt_price_k(p.last_close_k, lang)}"
+            f"{i}. {_arrow(p)} {p.symbol}: {fmt_price_k(p.last_close_k, lang)}"
             f" → {fmt_price_k(p.price_target_k, lang)} ({fmt_pct(p.expected_return, lang)}), "
             f"{word} {fmt_prob(prob)}"
         )

@@ -282,6 +282,7 @@ class PriceModel(Model):
         self.conformal_q_ = conformal_quantile(resid, float(self.coverage))
         self.n_calibration_ = int(mask.sum())
         self.tail_df_ = fit_tail_df(resid / self.conformal_q_, float(self.coverage))
+        self.class_prior_ = _class_frequencies(train)
         return self
 
     @abstractmethod
@@ -320,6 +321,11 @@ class PriceModel(Model):
             "n_calibration": self.n_calibration_,
             # JSON has no infinity: the normal is stored as null
             "tail_df": df if math.isfinite(df) else None,
+            "class_prior": (
+                None
+                if getattr(self, "class_prior_", None) is None
+                else [float(v) for v in self.class_prior_]
+            ),
         }
 
     def _set_conformal_state(self, state: dict[str, Any]) -> None:
@@ -327,6 +333,19 @@ class PriceModel(Model):
         self.n_calibration_ = int(state["n_calibration"])
         df = state.get("tail_df")  # models saved before distributions existed: normal tails
         self.tail_df_ = float(df) if df is not None else math.inf
+        prior = state.get("class_prior")
+        self.class_prior_ = None if prior is None else np.asarray(prior, dtype=np.float64)
+
+
+def _class_frequencies(window: WindowLike) -> np.ndarray | None:
+    """Training class frequencies (DOWN, SIDEWAYS, UP; add-one), the base rate shown to users."""
+    if "pattern" not in window.labels.columns:
+        return None
+    codes, mask = pattern_codes(window)
+    if not mask.any():
+        return None
+    counts = np.bincount(codes[mask], minlength=len(PATTERN_CLASSES)).astype(np.float64) + 1.0
+    return counts / counts.sum()
 
 
 class PatternModel(Model):

@@ -55,6 +55,12 @@ def _har_vol(**kw: Any) -> Model:
     return HarVolModel(**kw)
 
 
+def _ridge_har(**kw: Any) -> Model:
+    from stockvision.models.location_scale import RidgeHarModel
+
+    return RidgeHarModel(**kw)
+
+
 def _drift(**kw: Any) -> Model:
     from stockvision.models.baselines import DriftModel
 
@@ -96,6 +102,7 @@ MODEL_FACTORIES: dict[str, Callable[..., Model]] = {
     "lgbm_reg": _lgbm_reg,
     "arima": _arima,
     "har_vol": _har_vol,
+    "ridge_har": _ridge_har,
     "random_walk": _random_walk,
     "vol_random_walk": _vol_random_walk,
     "drift": _drift,
@@ -106,7 +113,7 @@ MODEL_FACTORIES: dict[str, Callable[..., Model]] = {
     "majority": _majority,
     "momentum_sign": _momentum_sign,
 }
-PRICE_MODELS: list[str] = ["ridge", "lgbm_reg", "arima", "har_vol"]
+PRICE_MODELS: list[str] = ["ridge", "lgbm_reg", "arima", "har_vol", "ridge_har"]
 PATTERN_MODELS: list[str] = ["lstm", "gru", "cnn_bilstm_attn", "lgbm_clf"]
 PRICE_BASELINES: list[str] = ["random_walk", "vol_random_walk", "drift"]
 PATTERN_BASELINES: list[str] = ["majority", "momentum_sign"]
@@ -130,6 +137,10 @@ PLAIN_NAMES: dict[str, tuple[str, str]] = {
     ),
     "drift": ("xu hướng trung bình lịch sử — mốc cơ sở", "historical drift (baseline)"),
     "har_vol": ("mô hình biến động học từ dữ liệu (HAR)", "learned volatility model (HAR)"),
+    "ridge_har": (
+        "mô hình Ridge (hướng, đã co về 0) + biến động HAR (biên độ)",
+        "ridge location (shrunk) + learned HAR volatility",
+    ),
     "ridge": ("hồi quy Ridge", "ridge regression"),
     "lgbm_reg": ("LightGBM hồi quy", "LightGBM regression"),
     "arima": ("ARIMA", "ARIMA"),

@@ -131,6 +131,47 @@ def har_inputs(window: WindowLike, halflife_weeks: float) -> np.ndarray:
     )
 
 
+HAR_FEATURES = ["vol_4w", "ret_1w", "ret_4w", "atr_4w_pct", "bb_width_w", "illiq_rank"]
+
+
+def fit_har_scale(
+    train: WindowLike,
+    halflife_weeks: float,
+    alpha: float,
+    floor: float,
+    resid: np.ndarray | None = None,
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """(coef, intercept, medians) of ``log max(|resid|, floor)`` regressed on :data:`HAR_INPUTS`.
+
+    ``resid`` defaults to the label itself (location 0). Ridge ``alpha`` on standardised inputs;
+    missing inputs take the training medians (returned, to impute the same way later).
+    """
+    check_window(train, HAR_FEATURES)
+    Z = har_inputs(train, halflife_weeks)
+    medians = np.nanmedian(np.where(np.isfinite(Z), Z, np.nan), axis=0)
+    medians = np.where(np.isfinite(medians), medians, 0.0)
+    Z = np.where(np.isfinite(Z), Z, medians)
+    y, mask = finite_returns(train)
+    r = y if resid is None else np.asarray(resid, dtype=np.float64)
+    mask = mask & np.isfinite(r)
+    target = np.log(np.maximum(np.abs(r[mask]), floor))
+    Z = Z[mask]
+    mu, sd = Z.mean(axis=0), Z.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    Zs = (Z - mu) / sd
+    gram = Zs.T @ Zs + alpha * np.eye(Zs.shape[1])
+    coef = np.linalg.solve(gram, Zs.T @ (target - target.mean())) / sd
+    return coef, float(target.mean() - mu @ coef), medians
+
+
+def har_scale(window: WindowLike, coef: np.ndarray, intercept: float, medians: np.ndarray,
+              halflife_weeks: float) -> np.ndarray:  # fmt: skip
+    """The learned relative scale of each row (clipped to a sane range of log scales)."""
+    Z = har_inputs(window, halflife_weeks)
+    Z = np.where(np.isfinite(Z), Z, medians)
+    return np.exp(np.clip(Z @ coef + intercept, -7.0, 1.0))
+
+
 class HarVolModel(VolRandomWalkModel):
     """Random walk location with a LEARNED scale: ``log |y|`` regressed on log-volatility inputs.
 
@@ -156,31 +197,17 @@ class HarVolModel(VolRandomWalkModel):
 
     def _fit(self, train: WindowLike, tune: WindowLike) -> None:
         super()._fit(train, tune)
-        needed = ["vol_4w", "ret_1w", "ret_4w", "atr_4w_pct", "bb_width_w", "illiq_rank"]
-        check_window(train, needed)
-        self.features_ = needed
-        Z = har_inputs(train, float(self.halflife_weeks))
-        self.medians_ = np.nanmedian(np.where(np.isfinite(Z), Z, np.nan), axis=0)
-        self.medians_ = np.where(np.isfinite(self.medians_), self.medians_, 0.0)
-        Z = np.where(np.isfinite(Z), Z, self.medians_)
-        y, mask = finite_returns(train)
-        target = np.log(np.maximum(np.abs(y[mask]), float(self.floor)))
-        Z = Z[mask]
-        mu, sd = Z.mean(axis=0), Z.std(axis=0)
-        sd = np.where(sd > 0, sd, 1.0)
-        Zs = (Z - mu) / sd
-        gram = Zs.T @ Zs + float(self.alpha) * np.eye(Zs.shape[1])
-        coef = np.linalg.solve(gram, Zs.T @ (target - target.mean()))
-        self.coef_ = coef / sd
-        self.intercept_ = float(target.mean() - mu @ self.coef_)
+        self.features_ = list(HAR_FEATURES)
+        self.coef_, self.intercept_, self.medians_ = fit_har_scale(
+            train, float(self.halflife_weeks), float(self.alpha), float(self.floor)
+        )
 
     def scale_basis(self, window: WindowLike) -> np.ndarray:
         self._check_fitted()
         check_window(window, self.features_)
-        Z = har_inputs(window, float(self.halflife_weeks))
-        Z = np.where(np.isfinite(Z), Z, self.medians_)
-        # clip the log scale to a sane range so one odd input cannot blow an interval up
-        return np.exp(np.clip(Z @ self.coef_ + self.intercept_, -7.0, 1.0))
+        return har_scale(
+            window, self.coef_, self.intercept_, self.medians_, float(self.halflife_weeks)
+        )
 
     def _get_state(self) -> dict[str, Any]:
         return {

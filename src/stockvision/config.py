@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     promote_price_mae_delta_pp: float = 0.2
     promote_pattern_acc_delta_pp: float = 1.0
     promote_pattern_ece_tolerance: float = 0.01
+    # proper scores decide (issue 14): relative CRPS gain of a price challenger over the champion,
+    # and the absolute log-loss gain of a pattern challenger
+    promote_price_crps_delta_pct: float = 0.5
+    promote_pattern_log_loss_delta: float = 0.002
 
     # --- serving ----------------------------------------------------------------------------
     api_host: str = "127.0.0.1"

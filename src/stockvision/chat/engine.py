@@ -653,10 +653,18 @@ class ChatEngine:
             ]
         if reply.preds:
             p = reply.preds[0]
-            word = {"UP": "tăng", "DOWN": "giảm"}.get(p.pattern, "đi ngang")
-            word_en = {"UP": "rise", "DOWN": "fall"}.get(p.pattern, "move sideways")
+            if p.direction_supported:
+                word = {"UP": "tăng", "DOWN": "giảm"}.get(p.pattern, "đi ngang")
+                word_en = {"UP": "rise", "DOWN": "fall"}.get(p.pattern, "move sideways")
+                why = f"Tại sao {p.symbol} {word}?" if vi else f"Why will {p.symbol} {word_en}?"
+            else:  # no supported direction: do not suggest one
+                why = (
+                    f"Vì sao khoảng giá {p.symbol} như vậy?"
+                    if vi
+                    else f"Why this range for {p.symbol}?"
+                )
             out = [
-                f"Tại sao {p.symbol} {word}?" if vi else f"Why will {p.symbol} {word_en}?",
+                why,
                 f"Biểu đồ {p.symbol} 1 năm" if vi else f"{p.symbol} chart 1 year",
             ]
             if q.intent != "model_quality":

@@ -38,9 +38,12 @@ def _flags(frame: pd.DataFrame) -> np.ndarray:
 
 
 def convert_units(
-    frame: pd.DataFrame, label: str, price_unit: PriceUnit | None = None
+    frame: pd.DataFrame, price_unit: PriceUnit | None = None
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Prices to VND per symbol (see the module doc); returns the frame and report lines."""
+    """Prices to VND per symbol (see the module doc); returns the frame and report lines.
+
+    The lines name each symbol's file (``_file`` column) when the frame has one.
+    """
     if frame.empty:
         return frame, []
     if price_unit is not None and price_unit not in PRICE_UNITS:
@@ -48,9 +51,14 @@ def convert_units(
     from stockvision.market.universe import market_listing
 
     max_close = frame.groupby(SYMBOL, sort=False)["close"].max()
+    if "_file" in frame.columns:
+        file_of = frame.groupby(SYMBOL, sort=False)["_file"].first().astype(str).to_dict()
+    else:
+        file_of = {}
     notes: list[str] = []
     convert: list[str] = []
     for sym, top in max_close.items():
+        label = file_of.get(sym, str(sym))
         listing = market_listing(str(sym))
         if price_unit == "thousand":
             if listing is None or listing.kind != "index":
@@ -71,7 +79,9 @@ def convert_units(
                 "to VND (x1,000); pass --price-unit vnd if they were VND"
             )
     if price_unit == "thousand" and convert:
-        notes.append(f"{label}: prices of {len(convert)} symbol(s) converted from thousand VND")
+        notes.append(
+            f"prices of {len(convert)} symbol(s) converted from thousand VND (--price-unit)"
+        )
     if not convert:
         return frame, notes
     out = frame.copy()
@@ -113,9 +123,10 @@ def aggregate_intraday(
     # a day whose bars all lack a volume stays without one (sum would say 0 = no trade)
     has_volume = grouped["volume"].count() > 0
     daily["volume"] = daily["volume"].where(has_volume)
+    several = (grouped.size() > 1).to_numpy()
     daily = daily.reset_index()
     flags = _flags(daily)
-    flags |= FLAGS["aggregated"]
+    flags[several] |= FLAGS["aggregated"]
     daily["flags"] = flags
     bars = int(per_day.max())
     note = (

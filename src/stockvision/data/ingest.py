@@ -143,11 +143,9 @@ def ingest(
     if result.simulated and market is not None and hasattr(market, "listings"):
         listed = market.listings[["symbol", "exchange"]].astype(str)
         store.upsert_symbols(listed[listed["symbol"].isin(result.symbols)].assign(simulated=True))
-    if upsert.factors_recomputed:
-        events = upsert.factor_events
-    else:  # nothing written: the stored factors stand
-        events = len(store.read_corporate_actions())
-    daily = store.read_daily()
+    events = len(store.read_corporate_actions())  # the whole store's, recomputed or standing
+    held = store.symbols_summary()
+    latest = store.latest_trading_day()
     rejected = upsert.rejected.rejected if upsert.rejected is not None else None
     repairs = dict(result.report.repairs)
     for name, count in (upsert.rejected.repairs if upsert.rejected is not None else {}).items():
@@ -183,11 +181,11 @@ def ingest(
             if upsert.replaced_simulated
             else []
         ),
-        symbols=sorted(daily["symbol"].unique().tolist()) if len(daily) else [],
+        symbols=sorted(held["symbol"].astype(str).tolist()) if len(held) else [],
         fetched_symbols=list(result.symbols),
-        latest_date=str(pd.Timestamp(daily["date"].max()).date()) if len(daily) else None,
+        latest_date=None if latest is None else str(latest),
         corporate_actions=events,
-        data_digest=frame_digest(daily),
+        data_digest=store.daily_digest(),
     )
 
 

@@ -21,7 +21,7 @@ def _versions(store: Store) -> list[int]:
 
 
 def _add_note_column(conn: Connection) -> None:
-    """A version-2 migration as a future release would ship it."""
+    """The next version's migration as a future release would ship it."""
     conn.execute(text("ALTER TABLE symbols ADD COLUMN note VARCHAR(64)"))
     conn.execute(text("UPDATE symbols SET note = 'migrated'"))
 
@@ -49,6 +49,21 @@ def test_unversioned_database_is_brought_to_baseline(store_factory) -> None:
 
     assert _versions(store) == ALL_VERSIONS
     assert inspect(store.engine).has_table("labels")
+
+
+def test_version_one_database_gains_the_news_tables(store_factory) -> None:
+    store = store_factory()
+    with store.engine.begin() as conn:
+        t.news_symbols.drop(conn)
+        t.news_items.drop(conn)
+        conn.execute(t.schema_version.delete().where(t.schema_version.c.version >= 2))
+        assert current_version(conn) == 1
+
+    assert migrate(store.engine) == 1
+
+    assert _versions(store) == ALL_VERSIONS
+    assert inspect(store.engine).has_table("news_items")
+    assert inspect(store.engine).has_table("news_symbols")
 
 
 def test_migration_from_older_version_runs_in_order(store_factory, daily) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, func, inspect, select, text
 from stockvision.data.store import tables
 from stockvision.errors import SchemaVersionError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Migration = Callable[[Connection], None]
 
@@ -29,8 +29,15 @@ def _baseline(conn: Connection) -> None:
     tables.metadata.create_all(conn, checkfirst=True)
 
 
+def _news_tables(conn: Connection) -> None:
+    """Version 2: news items and their symbols (``stockvision.news``). Self-contained: creates only
+    these two tables (and their indexes), so it can be renumbered when merged with other changes."""
+    for table in (tables.news_items, tables.news_symbols):
+        table.create(conn, checkfirst=True)
+
+
 def _data_fidelity(conn: Connection) -> None:
-    """Version 2 (data fidelity): per-bar repair ``flags``, the symbol's ``kind`` and the
+    """Version 3 (data fidelity): per-bar repair ``flags``, the symbol's ``kind`` and the
     ``method`` of each corporate action (source-adjusted or detected).
 
     Self-contained: it adds only the columns a version-1 database lacks (a database created by
@@ -49,7 +56,7 @@ def _data_fidelity(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE corporate_actions ADD COLUMN method VARCHAR(16)"))
 
 
-MIGRATIONS: dict[int, Migration] = {1: _baseline, 2: _data_fidelity}
+MIGRATIONS: dict[int, Migration] = {1: _baseline, 2: _news_tables, 3: _data_fidelity}
 
 # Arbitrary constant identifying the store's migration lock among PostgreSQL advisory locks.
 _PG_LOCK_KEY = 0x5356_0001

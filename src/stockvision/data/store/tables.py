@@ -226,6 +226,38 @@ class SchemaVersion(Base):
     applied_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class NewsItemRow(Base):
+    """One news item (schema version 2). ``key`` is the dedup hash of normalised title and link;
+    tone columns are NULL until a sentiment model has scored the headline."""
+
+    __tablename__ = "news_items"
+    __table_args__ = (Index("ix_news_items_published_at", "published_at"),)
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    published_at: Mapped[datetime] = mapped_column(DateTime)  # naive UTC
+    source: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(Text)
+    origin_id: Mapped[str | None] = mapped_column(String(128))
+    ingested_at: Mapped[datetime] = mapped_column(DateTime)
+    tone: Mapped[str | None] = mapped_column(String(8))
+    p_negative: Mapped[float | None] = mapped_column(Float)
+    p_neutral: Mapped[float | None] = mapped_column(Float)
+    p_positive: Mapped[float | None] = mapped_column(Float)
+    tone_model: Mapped[str | None] = mapped_column(String(64))
+
+
+class NewsSymbolRow(Base):
+    """Which symbols a news item concerns (schema version 2); looked up by symbol."""
+
+    __tablename__ = "news_symbols"
+    __table_args__ = (Index("ix_news_symbols_symbol", "symbol"), {"sqlite_with_rowid": False})
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(SYMBOL_LEN), primary_key=True)
+
+
 metadata = Base.metadata
 daily_prices: Table = DailyPrice.__table__  # type: ignore[assignment]
 adjustment_factors: Table = AdjustmentFactor.__table__  # type: ignore[assignment]
@@ -234,3 +266,5 @@ predictions: Table = PredictionRow.__table__  # type: ignore[assignment]
 ingest_runs: Table = IngestRun.__table__  # type: ignore[assignment]
 symbols: Table = SymbolRow.__table__  # type: ignore[assignment]
 schema_version: Table = SchemaVersion.__table__  # type: ignore[assignment]
+news_items: Table = NewsItemRow.__table__  # type: ignore[assignment]
+news_symbols: Table = NewsSymbolRow.__table__  # type: ignore[assignment]

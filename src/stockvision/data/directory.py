@@ -56,7 +56,6 @@ class SymbolDirectory:
 
     def describe(self, symbol: str) -> SymbolDescription:
         from stockvision.market.listings import LISTINGS
-
         from stockvision.market.universe import kind_of, market_listing
 
         listing = LISTINGS.get(symbol)

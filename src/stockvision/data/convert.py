@@ -50,19 +50,18 @@ def convert_units(
         raise ValueError(f"price_unit must be one of {PRICE_UNITS}, got {price_unit!r}")
     from stockvision.market.universe import market_listing
 
-    max_close = frame.groupby(SYMBOL, sort=False)["close"].max()
-    if "_file" in frame.columns:
-        file_of = frame.groupby(SYMBOL, sort=False)["_file"].first().astype(str).to_dict()
-    else:
-        file_of = {}
+    # per file and symbol: one symbol may come in a VND file and a thousand-VND file
+    keys = [frame["_file"], frame[SYMBOL]] if "_file" in frame.columns else [frame[SYMBOL]]
+    max_close = frame.groupby(keys, sort=False)["close"].max()
     notes: list[str] = []
-    convert: list[str] = []
-    for sym, top in max_close.items():
-        label = file_of.get(sym, str(sym))
+    convert: list[tuple[str, ...]] = []
+    for key, top in max_close.items():
+        key = key if isinstance(key, tuple) else (key,)
+        sym, label = str(key[-1]), str(key[0])
         listing = market_listing(str(sym))
         if price_unit == "thousand":
             if listing is None or listing.kind != "index":
-                convert.append(str(sym))
+                convert.append(key)
             continue
         if price_unit == "vnd" or not np.isfinite(top) or top >= THOUSAND_VND_BELOW:
             continue
@@ -73,7 +72,7 @@ def convert_units(
                 "are thousand VND"
             )
         elif listing.kind != "index":
-            convert.append(str(sym))
+            convert.append(key)
             notes.append(
                 f"{label}: {sym} prices read as thousand VND (max close {top:g}) and converted "
                 "to VND (x1,000); pass --price-unit vnd if they were VND"
@@ -85,7 +84,9 @@ def convert_units(
     if not convert:
         return frame, notes
     out = frame.copy()
-    rows = out[SYMBOL].isin(convert).to_numpy()
+    index = pd.MultiIndex.from_arrays(keys) if len(keys) > 1 else pd.Index(keys[0])
+    wanted = pd.MultiIndex.from_tuples(convert) if len(keys) > 1 else [k[0] for k in convert]
+    rows = index.isin(wanted)
     for col in _PRICES:
         if col in out.columns:
             values = out[col].to_numpy(dtype="float64", copy=True)

@@ -130,6 +130,8 @@ def ingest(
     hints = dict(getattr(result, "exchanges", {}) or {})
     if exchange:
         hints = dict.fromkeys(fetched, Exchange.parse(exchange).value)
+    before = exchange_map(store)
+    moved = sorted(s for s, ex in hints.items() if before(s) != ex)  # a new exchange fact
     upsert = store.upsert_daily(
         result.frame,
         source=result.source,
@@ -137,6 +139,11 @@ def ingest(
         replace_simulated=replace_simulated,
         factors=factor_function(store, hints),
     )
+    if moved and not result.simulated:
+        # same prices, other band rules: the moved symbols' factors are recomputed
+        daily_moved = store.read_daily(symbols=moved)
+        if len(daily_moved):
+            store.replace_factors(*factor_function(store, hints)(daily_moved))
     notes = list(result.report.notes)
     if not result.simulated and fetched:
         notes += _record_listings(store, result.frame, fetched, hints)

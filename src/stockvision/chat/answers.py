@@ -66,7 +66,10 @@ def fmt_date(d: date, lang: str) -> str:
     return d.strftime("%d/%m/%Y") if lang == "vi" else d.isoformat()
 
 
-def _unit(lang: str) -> str:
+def _unit(lang: str, p: Any = None) -> str:
+    """The display unit: thousand VND, or points for an index (``Prediction.unit``)."""
+    if getattr(p, "unit", "VND") == "points":
+        return "điểm" if lang == "vi" else "points"
     return "nghìn đồng" if lang == "vi" else "thousand VND"
 
 
@@ -175,9 +178,10 @@ def format_prediction(
     "xác suất" / "probability". ``name`` overrides the company name (English answers pass the
     English one).
     """
-    unit = _unit(lang)
+    unit = _unit(lang, p)
     cov = round(p.interval.coverage * 100)
-    low_k, high_k = p.interval.low / 1000, p.interval.high / 1000
+    scale = 1.0 if getattr(p, "unit", "VND") == "points" else 1000.0  # an index: points
+    low_k, high_k = p.interval.low / scale, p.interval.high / scale
     horizon = max(1, round((p.target_date - p.prediction_date).days / 7))
     company = name or p.company_name
     i50 = p.interval_50
@@ -189,7 +193,7 @@ def format_prediction(
             else ""
         )
         half = (
-            f"; khoảng 50%: {fmt_price_k(i50.low_k, lang)} – {fmt_price_k(i50.high_k, lang)}"
+            f"; khoảng 50%: {fmt_price_k(i50.low / scale, lang)} – {fmt_price_k(i50.high / scale, lang)}"
             if i50 is not None
             else ""
         )
@@ -218,7 +222,7 @@ def format_prediction(
             else ""
         )
         half = (
-            f"; 50% range {fmt_price_k(i50.low_k, lang)} – {fmt_price_k(i50.high_k, lang)}"
+            f"; 50% range {fmt_price_k(i50.low / scale, lang)} – {fmt_price_k(i50.high / scale, lang)}"
             if i50 is not None
             else ""
         )

@@ -109,6 +109,9 @@ class Predictor:
         for i, (sym, week_end) in enumerate(window.X.index):
             day = pd.Timestamp(week_end).date()
             info = self.describe(sym)
+            # an index is shown in points; prices in thousand VND like Vietnamese boards
+            unit = getattr(info, "unit", "VND")
+            scale = 1.0 if unit == "points" else 1000.0
             p = probs[i]
             k = int(np.argmax(p))
             close = float(raw_close[i])
@@ -132,9 +135,10 @@ class Predictor:
                     target_date=day + horizon,
                     data_as_of=day,
                     last_close=round(close, 2),
-                    last_close_k=round(close / 1000, 2),
+                    last_close_k=round(close / scale, 2),
                     price_target=round(target, 2),
-                    price_target_k=round(target / 1000, 2),
+                    price_target_k=round(target / scale, 2),
+                    unit=unit,
                     interval=PriceInterval(
                         low=round(min(lo, hi), 2),
                         high=round(max(lo, hi), 2),

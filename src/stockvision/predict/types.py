@@ -81,9 +81,16 @@ class Prediction(BaseModel):
     target_date: date = Field(description="Approximate date the target refers to (4 weeks ahead)")
     data_as_of: date
     last_close: float = Field(description="Last raw close, VND")
-    last_close_k: float = Field(description="Last close in thousand VND, for display")
-    price_target: float = Field(description="Target price, VND")
-    price_target_k: float = Field(description="Target price in thousand VND, for display")
+    last_close_k: float = Field(
+        description="Last close for display: thousand VND, or points for an index (see unit)"
+    )
+    price_target: float = Field(description="Target price, VND (points for an index)")
+    price_target_k: float = Field(
+        description="Target for display: thousand VND, or points for an index (see unit)"
+    )
+    unit: str = Field(
+        default="VND", description="VND for shares and funds, points for a market index"
+    )
     interval: PriceInterval
     interval_50: PriceInterval | None = Field(default=None, description="Central 50 % interval")
     interval_95: PriceInterval | None = Field(default=None, description="Central 95 % interval")

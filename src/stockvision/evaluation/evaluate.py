@@ -108,6 +108,7 @@ def evaluate_dataset(
         "seed": settings.seed,
         "on_error": on_error,
         "model_params": model_params,
+        "bands": (settings.pattern_up, settings.pattern_down),
     }
     own_engine = engine is None
     kwargs["engine"] = engine or engine_from_settings(settings)

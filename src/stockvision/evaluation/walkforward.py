@@ -76,7 +76,14 @@ PREDICTION_COLUMNS = [
     *MODEL_CAL_COLUMNS,
     "pred_pattern",
     *PRIOR_COLUMNS,
+    "pred_scale",
+    "dist_df",
+    "vol_4w",
 ]
+#: model-independent classic cross-sectional factors, each a ranking baseline (higher = buy)
+FACTOR_COLUMNS = ["reversal_1m", "momentum_12_1", "momentum_6_1", "low_volatility", "illiquidity"]
+#: share of each week's names, by traded value, kept as the tradable (liquid) universe
+LIQUID_FRACTION = 0.7
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,40 @@ class ProgressEvent:
     model: str
     stage: str  # "fit" (starting), "done" (fitted and predicted), "failed" (on_error="drop")
     seconds: float = 0.0
+
+
+def factor_scores(test: Any) -> pd.DataFrame:
+    """The classic factors of each test row (data up to the row's week only) and its liquidity.
+
+    1-month reversal ``-ret_4w``; 12-1 and 6-1 momentum (return over 52 / 26 weeks skipping the
+    last 4); low volatility ``-vol_4w``; illiquidity (Amihud). ``liquid`` marks the names whose
+    weekly traded value is in the top :data:`LIQUID_FRACTION` of their week.
+    """
+    X = test.X
+
+    def col(name: str) -> np.ndarray:
+        if name not in X.columns:
+            return np.full(len(X), np.nan)
+        return X[name].to_numpy(dtype=float, na_value=np.nan)
+
+    r4 = col("ret_4w")
+    idx = X.index
+    out = pd.DataFrame(
+        {
+            "symbol": idx.get_level_values(0).astype(str),
+            "week_end": pd.DatetimeIndex(idx.get_level_values(1)),
+            "actual_log_return": test.labels["future_log_return"].to_numpy(dtype=float),
+            "reversal_1m": -r4,
+            "momentum_12_1": (1 + col("ret_52w")) / (1 + r4) - 1,
+            "momentum_6_1": (1 + col("ret_26w")) / (1 + r4) - 1,
+            "low_volatility": -col("vol_4w"),
+            "illiquidity": col("amihud_w"),
+        }
+    )
+    value = pd.Series(col("turnover_w"))
+    pct = value.groupby(out["week_end"].to_numpy()).rank(pct=True)
+    out["liquid"] = (pct > 1 - LIQUID_FRACTION).to_numpy()
+    return out
 
 
 @dataclass
@@ -113,6 +154,10 @@ class EvaluationResult:
     #: per pattern model, the temperature applied in each fold (pooled-validation calibration)
     temperatures: dict[str, list[float]] = field(default_factory=dict)
     calibration: str = "pooled_val"
+    #: per test row (model-independent): the classic factor scores and the liquidity flag
+    factors: pd.DataFrame | None = None
+    #: the label bands (up, down) of the pattern, to read P(UP/SIDEWAYS/DOWN) off a distribution
+    bands: tuple[float, float] = (0.01, -0.01)
 
     def model_predictions(self, model: str) -> pd.DataFrame:
         return self.predictions[self.predictions["model"] == model]
@@ -200,10 +245,16 @@ def _base_frame(test: Any, fold: Fold, name: str, kind: str, prior: np.ndarray) 
     frame["pred_pattern"] = np.int64(-1)
     for col, value in zip(PRIOR_COLUMNS, prior, strict=True):
         frame[col] = float(value)
+    frame["pred_scale"] = np.nan
+    frame["dist_df"] = np.nan
+    vol = test.X["vol_4w"] if "vol_4w" in test.X.columns else pd.Series(np.nan, index=idx)
+    frame["vol_4w"] = vol.to_numpy(dtype=float, na_value=np.nan)
     return frame
 
 
-def _predict(model: Any, test: Any, frame: pd.DataFrame) -> pd.DataFrame:
+def _predict(
+    model: Any, test: Any, frame: pd.DataFrame, bands: tuple[float, float] = (0.01, -0.01)
+) -> pd.DataFrame:
     n = len(frame)
     if model.kind == "price":
         pred = np.asarray(model.predict(test), dtype=float).reshape(-1)
@@ -213,6 +264,14 @@ def _predict(model: Any, test: Any, frame: pd.DataFrame) -> pd.DataFrame:
                 f"model {model.name!r} returned {len(pred)} predictions for {n} rows"
             )
         frame["pred_log_return"], frame["low"], frame["high"] = pred, low, high
+        if hasattr(model, "predict_distribution"):
+            # the served distribution: its location is the prediction, its 80 % interval the
+            # conformal one, and P(UP/SIDEWAYS/DOWN) are its masses over the label bands
+            dist = model.predict_distribution(test)
+            frame["pred_scale"], frame["dist_df"] = dist.scale, dist.df
+            probs = dist.pattern_probabilities(*bands)
+            frame[PROB_COLUMNS] = probs
+            frame["pred_pattern"] = probs.argmax(axis=1).astype(np.int64)
     elif model.kind == "pattern":
         probs = np.asarray(model.predict_proba(test), dtype=float)
         if probs.shape != (n, len(PROB_COLUMNS)):
@@ -309,6 +368,7 @@ class _FitTask:
     seed: int
     num_threads: int | None
     pooled: bool  # keep the uncalibrated validation probabilities for pooled calibration
+    bands: tuple[float, float] = (0.01, -0.01)  # pattern label thresholds (up, down)
 
 
 @dataclass
@@ -348,7 +408,9 @@ def _fit_fold(builder: DatasetBuilder, task: _FitTask) -> _FitResult | None:
         model = _build(MODEL_FACTORIES[task.name], task.params, task.num_threads)
         model.fit(train, val)
         t1 = time.perf_counter()
-        frame = _predict(model, test, _base_frame(test, fold, task.name, model.kind, prior))
+        frame = _predict(
+            model, test, _base_frame(test, fold, task.name, model.kind, prior), task.bands
+        )
         result = _FitResult(
             kind=model.kind,
             frame=frame,
@@ -382,6 +444,7 @@ def run_walk_forward(
     calibration: Literal["pooled_val", "model"] = "pooled_val",
     num_threads: int | None = 1,
     engine: Engine | None = None,
+    bands: tuple[float, float] = (0.01, -0.01),
 ) -> EvaluationResult:
     """Fit every model on every fold and collect its out-of-sample test predictions.
 
@@ -402,6 +465,8 @@ def run_walk_forward(
     fits are independent; everything order-dependent (the pooled temperatures, the failure
     record, the concatenation) happens afterwards, here, in (fold, model) order, so every engine
     gives the same result.
+    ``bands`` are the pattern label thresholds (up, down) used to read the price models' class
+    probabilities off their distributions.
     """
     from stockvision.models.registry_names import MODEL_FACTORIES
 
@@ -436,7 +501,15 @@ def run_walk_forward(
         raise ValueError(f"calibration must be 'pooled_val' or 'model', got {calibration!r}")
     params = model_params or {}
     tasks = [
-        _FitTask(fold, name, params.get(name, {}), seed, num_threads, calibration == "pooled_val")
+        _FitTask(
+            fold,
+            name,
+            params.get(name, {}),
+            seed,
+            num_threads,
+            calibration == "pooled_val",
+            (float(bands[0]), float(bands[1])),
+        )
         for fold in folds
         for name in model_names
     ]
@@ -469,6 +542,12 @@ def run_walk_forward(
     temperatures: dict[str, list[float]] = {}
     failed: dict[str, str] = {}
     frames: list[pd.DataFrame] = []
+    # the classic factors' scores on each fold's test block (model-free, so computed here once)
+    factor_parts: list[pd.DataFrame] = []
+    for fold in folds:
+        test = builder.window(fold.test_start, fold.test_end)
+        if len(test) > 0:
+            factor_parts.append(factor_scores(test))
     kinds: dict[str, str] = {}
     coverage: dict[str, float] = {}
     timings: dict[str, dict[str, float]] = {
@@ -518,6 +597,8 @@ def run_walk_forward(
         failed=failed,
         temperatures={m: t for m, t in temperatures.items() if m not in failed},
         calibration=calibration,
+        factors=pd.concat(factor_parts, ignore_index=True) if factor_parts else None,
+        bands=(float(bands[0]), float(bands[1])),
     )
 
 

@@ -26,6 +26,7 @@ def test_notebook_is_stored_without_outputs():
 
 def test_notebook_runs_headless(tmp_path, monkeypatch):
     monkeypatch.setenv("SV_NOTEBOOK_DATA_DIR", str(tmp_path / "home"))
+    monkeypatch.setenv("SV_EVAL_MAX_FOLDS", "2")  # the same steps, fewer folds
     src = str(NOTEBOOK.parents[1] / "src")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]))
     nb = nbformat.read(NOTEBOOK, as_version=4)

@@ -43,12 +43,10 @@ _MINUTE_NS = 60 * 10**9
 def _exchange(symbol: str, exchanges: dict[str, str] | None) -> Exchange:
     if exchanges and symbol in exchanges:
         return Exchange.parse(exchanges[symbol])
-    try:
-        from stockvision.market.listings import exchange_of
+    from stockvision.market.listings import LISTINGS
 
-        return exchange_of(symbol)
-    except Exception:  # an unlisted (e.g. simulated) ticker trades under HOSE rules here
-        return Exchange.HOSE
+    listing = LISTINGS.get(symbol)  # an unlisted (e.g. simulated) ticker trades as on HOSE
+    return listing.exchange if listing is not None else Exchange.HOSE
 
 
 class ReplaySource:

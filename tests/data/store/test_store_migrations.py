@@ -26,12 +26,16 @@ def _add_note_column(conn: Connection) -> None:
     conn.execute(text("UPDATE symbols SET note = 'migrated'"))
 
 
+ALL = list(range(1, SCHEMA_VERSION + 1))
+NEXT = SCHEMA_VERSION + 1
+
+
 def test_new_database_records_current_version(store: Store) -> None:
-    assert _versions(store) == [SCHEMA_VERSION]
+    assert _versions(store) == ALL
     assert store.schema_version() == SCHEMA_VERSION
     assert set(inspect(store.engine).get_table_names()) >= set(t.metadata.tables)
     Store(store.url, connect_args=store.connect_args)  # reopening is a no-op
-    assert _versions(store) == [SCHEMA_VERSION]
+    assert _versions(store) == ALL
 
 
 def test_unversioned_database_is_brought_to_baseline(store_factory) -> None:
@@ -43,7 +47,7 @@ def test_unversioned_database_is_brought_to_baseline(store_factory) -> None:
 
     assert migrate(store.engine) == 0
 
-    assert _versions(store) == [1]
+    assert _versions(store) == ALL
     assert inspect(store.engine).has_table("labels")
 
 
@@ -51,14 +55,14 @@ def test_migration_from_older_version_runs_in_order(store_factory, daily) -> Non
     store = store_factory()
     store.upsert_daily(daily(["FPT"], days=3), source="csv")
 
-    before = migrate(store.engine, target=2, migrations={**MIGRATIONS, 2: _add_note_column})
+    before = migrate(store.engine, target=NEXT, migrations={**MIGRATIONS, NEXT: _add_note_column})
 
-    assert before == 1
-    assert _versions(store) == [1, 2]
+    assert before == SCHEMA_VERSION
+    assert _versions(store) == [*ALL, NEXT]
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT note FROM symbols")).scalars().all() == ["migrated"]
-    # Code at version 1 now meets a version-2 database and must refuse it.
-    with pytest.raises(SchemaVersionError, match="schema version 2, newer than"):
+    # Code at this version now meets a newer database and must refuse it.
+    with pytest.raises(SchemaVersionError, match=f"schema version {NEXT}, newer than"):
         Store(store.url, connect_args=store.connect_args)
 
 
@@ -70,9 +74,9 @@ def test_failing_migration_leaves_database_at_previous_version(store_factory) ->
         conn.execute(text("SELECT * FROM no_such_table"))
 
     with pytest.raises(Exception, match="no_such_table"):
-        migrate(store.engine, target=2, migrations={**MIGRATIONS, 2: broken})
+        migrate(store.engine, target=NEXT, migrations={**MIGRATIONS, NEXT: broken})
 
-    assert _versions(store) == [1]
+    assert _versions(store) == ALL
     columns = {c["name"] for c in inspect(store.engine).get_columns("symbols")}
     assert "note" not in columns
 
@@ -95,6 +99,19 @@ def test_newer_database_is_refused_with_a_clear_message(store_factory) -> None:
 
 def test_missing_migration_is_reported(store: Store) -> None:
     with pytest.raises(
-        SchemaVersionError, match=r"no migration defined for schema version\(s\) \[2\]"
+        SchemaVersionError, match=rf"no migration defined for schema version\(s\) \[{NEXT}\]"
     ):
-        migrate(store.engine, target=2)
+        migrate(store.engine, target=NEXT)
+
+
+def test_version_2_adds_the_stream_tables_to_a_version_1_database(store_factory) -> None:
+    from stockvision.data.store.stream_tables import stream_metadata
+
+    store = store_factory()
+    with store.engine.begin() as conn:
+        for table in reversed(stream_metadata.sorted_tables):
+            table.drop(conn)
+        conn.execute(t.schema_version.delete().where(t.schema_version.c.version > 1))
+    assert migrate(store.engine) == 1
+    assert set(inspect(store.engine).get_table_names()) >= {"alerts", "alert_events"}
+    assert _versions(store) == ALL

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, func, inspect, select, text
 from stockvision.data.store import tables
 from stockvision.errors import SchemaVersionError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Migration = Callable[[Connection], None]
 
@@ -29,7 +29,14 @@ def _baseline(conn: Connection) -> None:
     tables.metadata.create_all(conn, checkfirst=True)
 
 
-MIGRATIONS: dict[int, Migration] = {1: _baseline}
+def _stream_tables(conn: Connection) -> None:
+    """Version 2: the real-time layer's alerts and alert events (creates them if missing)."""
+    from stockvision.data.store.stream_tables import stream_metadata
+
+    stream_metadata.create_all(conn, checkfirst=True)
+
+
+MIGRATIONS: dict[int, Migration] = {1: _baseline, 2: _stream_tables}
 
 # Arbitrary constant identifying the store's migration lock among PostgreSQL advisory locks.
 _PG_LOCK_KEY = 0x5356_0001

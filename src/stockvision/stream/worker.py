@@ -275,9 +275,21 @@ class StreamWorker:
             self._alerts_loaded = now
 
 
-async def publish_source(bus: Bus, source: Any, stop: asyncio.Event | None = None) -> int:
-    """Publish every batch of ``source`` to ``ticks`` (and a ``close`` marker per finished day)."""
+async def publish_source(
+    bus: Bus, source: Any, stop: asyncio.Event | None = None, resume: bool = False
+) -> int:
+    """Publish every batch of ``source`` to ``ticks`` (and a ``close`` marker per finished day).
+
+    Each tick's ``msg_id`` is its source id (``i``), so a broker with a duplicate window drops a
+    re-published tick. With ``resume``, a deterministic source (replay, simulation) restarted after
+    a crash skips what the stream already holds, up to its newest message.
+    """
     await bus.ensure_stream("ticks")
+    skip_until: str | None = None
+    if resume and (last := await bus.last_seq("ticks")):
+        newest = await bus.read("ticks", last, limit=1)
+        if newest and newest[0].msg_id:
+            skip_until = newest[0].msg_id
     n = 0
     day = None
     async for batch in source.batches():
@@ -287,10 +299,29 @@ async def publish_source(bus: Bus, source: Any, stop: asyncio.Event | None = Non
             continue
         first_day = _local_day(batch[0]["t"])
         if day is not None and first_day > day:
-            await bus.publish("ticks", {"ctl": "close", "day": str(day.date())})
+            if skip_until == _close_id(day):
+                skip_until = None
+            elif skip_until is None:
+                await bus.publish("ticks", _close(day), msg_id=_close_id(day))
         day = _local_day(batch[-1]["t"])
-        await bus.publish_many("ticks", [(t, t["s"], None) for t in batch])
-        n += len(batch)
-    if day is not None and (stop is None or not stop.is_set()):
-        await bus.publish("ticks", {"ctl": "close", "day": str(day.date())})
+        items = [(t, t["s"], f"tick:{t['i']}" if "i" in t else None) for t in batch]
+        if skip_until is not None:
+            ids = [i for _, _, i in items]
+            if skip_until not in ids:
+                continue  # all of it was published before the restart
+            items = items[ids.index(skip_until) + 1 :]
+            skip_until = None
+        if items:
+            await bus.publish_many("ticks", items)
+            n += len(items)
+    if day is not None and skip_until is None and (stop is None or not stop.is_set()):
+        await bus.publish("ticks", _close(day), msg_id=_close_id(day))
     return n
+
+
+def _close(day: pd.Timestamp) -> dict[str, str]:
+    return {"ctl": "close", "day": str(day.date())}
+
+
+def _close_id(day: pd.Timestamp) -> str:
+    return f"close:{day.date()}"

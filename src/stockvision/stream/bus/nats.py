@@ -81,7 +81,7 @@ class NatsBus(Bus):
         parts = urlsplit(self.url)
         try:
             self._nc = await nats.connect(
-                self.url, connect_timeout=3, max_reconnect_attempts=3, allow_reconnect=True
+                self.url, connect_timeout=2, max_reconnect_attempts=2, allow_reconnect=True
             )
         except Exception as exc:
             raise StreamBusError(

@@ -15,6 +15,7 @@ from stockvision.cli import (
     data_cmds,
     features_cmds,
     model_cmds,
+    news_cmds,
     pipeline_cmds,
     serve_cmds,
     stream_cmds,
@@ -52,6 +53,7 @@ app.add_typer(pipeline_cmds.pipeline_app, name="pipeline")
 app.command("monitor")(pipeline_cmds.monitor)
 app.command("predict")(serve_cmds.predict)
 app.command("serve")(serve_cmds.serve)
+app.add_typer(news_cmds.news_app, name="news")
 app.add_typer(stream_cmds.stream_app, name="stream")
 
 

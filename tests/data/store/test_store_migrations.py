@@ -21,21 +21,21 @@ def _versions(store: Store) -> list[int]:
 
 
 def _add_note_column(conn: Connection) -> None:
-    """A version-2 migration as a future release would ship it."""
+    """The next version's migration as a future release would ship it."""
     conn.execute(text("ALTER TABLE symbols ADD COLUMN note VARCHAR(64)"))
     conn.execute(text("UPDATE symbols SET note = 'migrated'"))
 
 
-ALL = list(range(1, SCHEMA_VERSION + 1))
+ALL_VERSIONS = list(range(1, SCHEMA_VERSION + 1))
 NEXT = SCHEMA_VERSION + 1
 
 
 def test_new_database_records_current_version(store: Store) -> None:
-    assert _versions(store) == ALL
+    assert _versions(store) == ALL_VERSIONS
     assert store.schema_version() == SCHEMA_VERSION
     assert set(inspect(store.engine).get_table_names()) >= set(t.metadata.tables)
     Store(store.url, connect_args=store.connect_args)  # reopening is a no-op
-    assert _versions(store) == ALL
+    assert _versions(store) == ALL_VERSIONS
 
 
 def test_unversioned_database_is_brought_to_baseline(store_factory) -> None:
@@ -47,8 +47,23 @@ def test_unversioned_database_is_brought_to_baseline(store_factory) -> None:
 
     assert migrate(store.engine) == 0
 
-    assert _versions(store) == ALL
+    assert _versions(store) == ALL_VERSIONS
     assert inspect(store.engine).has_table("labels")
+
+
+def test_version_one_database_gains_the_news_tables(store_factory) -> None:
+    store = store_factory()
+    with store.engine.begin() as conn:
+        t.news_symbols.drop(conn)
+        t.news_items.drop(conn)
+        conn.execute(t.schema_version.delete().where(t.schema_version.c.version >= 2))
+        assert current_version(conn) == 1
+
+    assert migrate(store.engine) == 1
+
+    assert _versions(store) == ALL_VERSIONS
+    assert inspect(store.engine).has_table("news_items")
+    assert inspect(store.engine).has_table("news_symbols")
 
 
 def test_migration_from_older_version_runs_in_order(store_factory, daily) -> None:
@@ -58,10 +73,10 @@ def test_migration_from_older_version_runs_in_order(store_factory, daily) -> Non
     before = migrate(store.engine, target=NEXT, migrations={**MIGRATIONS, NEXT: _add_note_column})
 
     assert before == SCHEMA_VERSION
-    assert _versions(store) == [*ALL, NEXT]
+    assert _versions(store) == [*ALL_VERSIONS, NEXT]
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT note FROM symbols")).scalars().all() == ["migrated"]
-    # Code at this version now meets a newer database and must refuse it.
+    # Code at the current version now meets a newer database and must refuse it.
     with pytest.raises(SchemaVersionError, match=f"schema version {NEXT}, newer than"):
         Store(store.url, connect_args=store.connect_args)
 
@@ -76,7 +91,7 @@ def test_failing_migration_leaves_database_at_previous_version(store_factory) ->
     with pytest.raises(Exception, match="no_such_table"):
         migrate(store.engine, target=NEXT, migrations={**MIGRATIONS, NEXT: broken})
 
-    assert _versions(store) == ALL
+    assert _versions(store) == ALL_VERSIONS
     columns = {c["name"] for c in inspect(store.engine).get_columns("symbols")}
     assert "note" not in columns
 
@@ -104,14 +119,33 @@ def test_missing_migration_is_reported(store: Store) -> None:
         migrate(store.engine, target=NEXT)
 
 
-def test_version_2_adds_the_stream_tables_to_a_version_1_database(store_factory) -> None:
+def test_version_1_database_gains_flags_and_kind(store_factory, daily) -> None:
+    """A store written by version-1 code keeps its bars and gets flags 0 and an empty kind."""
+    store = store_factory()
+    store.upsert_daily(daily(["FPT"], days=3), source="csv")
+    with store.engine.begin() as conn:  # back to what version 1 created
+        conn.execute(text("ALTER TABLE daily_prices DROP COLUMN flags"))
+        conn.execute(text("ALTER TABLE symbols DROP COLUMN kind"))
+        conn.execute(text("ALTER TABLE corporate_actions DROP COLUMN method"))
+        conn.execute(t.schema_version.delete().where(t.schema_version.c.version > 1))
+
+    assert migrate(store.engine) == 1
+
+    frame = store.read_daily()
+    assert len(frame) == 3 and (frame["flags"] == 0).all()
+    assert store.read_symbols()["kind"].isna().all()
+
+
+def test_stream_migration_adds_alert_tables_to_an_older_database(store_factory) -> None:
+    from stockvision.data.store.migrations import _stream_tables
     from stockvision.data.store.stream_tables import stream_metadata
 
+    version = next(v for v, fn in MIGRATIONS.items() if fn is _stream_tables)
     store = store_factory()
     with store.engine.begin() as conn:
         for table in reversed(stream_metadata.sorted_tables):
             table.drop(conn)
-        conn.execute(t.schema_version.delete().where(t.schema_version.c.version > 1))
-    assert migrate(store.engine) == 1
+        conn.execute(t.schema_version.delete().where(t.schema_version.c.version >= version))
+    assert migrate(store.engine) == version - 1
     assert set(inspect(store.engine).get_table_names()) >= {"alerts", "alert_events"}
-    assert _versions(store) == ALL
+    assert _versions(store) == ALL_VERSIONS

@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     news_half_life_weeks: float = Field(default=2.0, description="Half-life of news tone decay.")
 
     # --- real-time stream -------------------------------------------------------------------
+    stream_enabled: bool = Field(
+        default=False, description="Run the live stream and WebSocket push in the API process."
+    )
     stream_bus: str = Field(
         default="memory://",
         description="Bus URL: memory:// (in-process), nats://host:4222 or kafka://host:9092.",

@@ -8,6 +8,7 @@ row's ``raw_close``. ``Predictor.predict`` then does what it does for the API, c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,11 +22,13 @@ from stockvision.predict import ModelSet, Prediction, Predictor
 
 
 class LivePredictor:
-    """Predictions for live feature rows with ``models`` (swap ``models`` to hot-reload)."""
+    """Predictions for live feature rows with ``models``: a ``ModelSet`` or a callable returning the
+    current one (the champion holder's), so a promoted champion serves the next minute (hot reload)
+    and each answer carries the versions it was made with."""
 
     def __init__(
         self,
-        models: ModelSet,
+        models: ModelSet | Callable[[], ModelSet],
         features: pd.DataFrame,
         labels: pd.DataFrame,
         predictor: Predictor | None = None,
@@ -53,7 +56,8 @@ class LivePredictor:
 
     def predict(self, live: pd.DataFrame, raw_close: np.ndarray) -> list[Prediction]:
         """One prediction per row of ``live`` (index (symbol, week_end), the live week)."""
-        if len(live) == 0 or not self.models.ready:
+        models = self.models() if callable(self.models) else self.models
+        if len(live) == 0 or models is None or not models.ready:
             return []
         week_end = pd.Timestamp(live.index.get_level_values(WEEK_END)[0])
         monday = week_end.normalize() - pd.Timedelta(days=week_end.weekday())
@@ -71,7 +75,7 @@ class LivePredictor:
             horizon=self.horizon,
         )
         window = builder.latest(symbols)
-        return self.predictor.predict(window, self.models, simulated=self.simulated)
+        return self.predictor.predict(window, models, simulated=self.simulated)
 
 
 def prediction_message(p: Prediction) -> dict[str, Any]:

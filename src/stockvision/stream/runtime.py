@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,19 +73,34 @@ def load_live_data(store: Any, settings: Settings, with_models: bool = True) -> 
     labels = store.read_labels()
     summary = store.symbols_summary()
     simulated = set(summary.loc[summary["simulated"], "symbol"]) if len(summary) else set()
-    models = None
-    if with_models:
-        try:
-            from stockvision.registry.champions import load_champions
-            from stockvision.registry.model_registry import ModelRegistry
-
-            models = load_champions(ModelRegistry(settings))
-            if not models.ready:
-                models = None
-        except Exception as exc:  # no registry yet: features and prices stream, forecasts do not
-            log.warning("no champion models (%s): live forecasts are off", exc)
-            models = None
+    models = champion_provider(settings) if with_models else None
+    if models is not None and models() is None:
+        models = None
     return LiveData(raw, adjusted, features, labels, models, simulated)
+
+
+def champion_provider(settings: Settings) -> Callable[[], Any]:
+    """A callable returning the registry's current champions, re-checked every
+    ``reload_interval_seconds`` (hot reload; a registry that fails keeps the loaded models)."""
+    from stockvision.registry.champions import load_champions
+    from stockvision.registry.model_registry import ModelRegistry
+
+    state: dict[str, Any] = {"models": None, "checked": 0.0, "registry": None}
+
+    def current() -> Any:
+        now = time.monotonic()
+        if state["checked"] and now - state["checked"] < settings.reload_interval_seconds:
+            return state["models"]
+        state["checked"] = now
+        try:
+            state["registry"] = state["registry"] or ModelRegistry(settings)
+            models = load_champions(state["registry"], previous=state["models"])
+            state["models"] = models if models.ready else state["models"]
+        except Exception as exc:  # no registry yet: prices and features stream, forecasts wait
+            log.warning("no champion models (%s): live forecasts wait for them", exc)
+        return state["models"]
+
+    return current
 
 
 def make_source(

@@ -42,7 +42,7 @@ class NatsConsumer(Consumer):
         return [decode(self.stream, m.metadata.sequence.stream, m.data, m) for m in msgs]
 
     async def ack(self, messages: list[Message]) -> None:
-        if messages:
+        if messages and self.group:
             newest = max(messages, key=lambda m: m.seq)
             await newest.handle.ack_sync(timeout=5)
 
@@ -236,6 +236,23 @@ class NatsBus(Bus):
             ),
         )
         return NatsConsumer(psub, stream, group, name)
+
+    async def reader(self, stream: str, from_seq: int) -> Consumer:
+        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+        await self._ready(stream)
+        psub = await self._js.pull_subscribe(
+            self._subject(stream),
+            durable=None,
+            stream=self._name(stream),
+            config=ConsumerConfig(
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=max(1, from_seq),
+                ack_policy=AckPolicy.NONE,
+                inactive_threshold=30.0,
+            ),
+        )
+        return NatsConsumer(psub, stream, "", self._name(stream))
 
     async def group_info(self, stream: str, group: str) -> GroupInfo:
         from nats.js.errors import NotFoundError

@@ -13,6 +13,9 @@ from rich.table import Table
 from stockvision.cli._common import console, out, print_json
 from stockvision.config import get_settings
 
+#: touched by a running worker every few seconds (the container health check reads its age)
+HEARTBEAT = "stream-worker.heartbeat"
+
 stream_app = typer.Typer(help="Real-time stream: live prices, features, forecasts and alerts.")
 
 BusOpt = Annotated[
@@ -79,6 +82,7 @@ def run(
             worker = await run_stream(
                 b, data, settings, src, stop, AlertStore(store), batch_size=batch_size,
                 idle_exit_s=exit_when_idle, produce=not no_produce,
+                heartbeat=settings.home / HEARTBEAT,
             )  # fmt: skip
             return worker.stats.to_dict()
 

@@ -144,6 +144,7 @@ async def run_stream(
     batch_size: int = 4096,
     idle_exit_s: float | None = None,
     produce: bool = True,
+    heartbeat: Any = None,
 ) -> StreamWorker:
     """Run the producer (source -> ticks) and the worker until ``stop`` (or idle after the source
     finished, when ``idle_exit_s`` is set)."""
@@ -154,6 +155,7 @@ async def run_stream(
         alert_store,
         move_threshold=settings.stream_move_threshold,
         batch_size=batch_size,
+        heartbeat=heartbeat,
     )
     producer = None
     if produce:

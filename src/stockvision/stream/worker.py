@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -83,6 +84,7 @@ class StreamWorker:
         move_threshold: float = 0.005,
         batch_size: int = 4096,
         alert_refresh_s: float = 5.0,
+        heartbeat: Path | None = None,
     ) -> None:
         self.bus = bus
         self.engine_for = engine_for
@@ -92,6 +94,8 @@ class StreamWorker:
         self.move_threshold = move_threshold
         self.batch_size = batch_size
         self.alert_refresh_s = alert_refresh_s
+        self.heartbeat = heartbeat
+        self._beat = 0.0
         self.stats = WorkerStats()
         self.engine: LiveFeatures | None = None
         self.predictor: Any = None
@@ -115,6 +119,7 @@ class StreamWorker:
         try:
             while not stop.is_set():
                 msgs = await consumer.fetch(self.batch_size, timeout=0.5)
+                self._heartbeat()
                 if not msgs:
                     if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
                         break
@@ -265,6 +270,13 @@ class StreamWorker:
         out, self._outbox = self._outbox, {}
         for stream, items in out.items():
             await self.bus.publish_many(stream, items)
+
+    def _heartbeat(self) -> None:
+        """Touch the heartbeat file (the container's health check reads its age)."""
+        now = time.monotonic()
+        if self.heartbeat is not None and now - self._beat > 5.0:
+            self.heartbeat.touch()
+            self._beat = now
 
     def _load_alerts(self, force: bool = False) -> None:
         if self.alert_store is None:

@@ -33,11 +33,12 @@ class NatsConsumer(Consumer):
         self._name = stream_name
 
     async def fetch(self, max_messages: int = 256, timeout: float = 1.0) -> list[Message]:
+
         import nats.errors
 
         try:
             msgs = await self._psub.fetch(max_messages, timeout=max(timeout, 0.05))
-        except nats.errors.TimeoutError:
+        except (TimeoutError, nats.errors.TimeoutError):
             return []
         return [decode(self.stream, m.metadata.sequence.stream, m.data, m) for m in msgs]
 
@@ -49,6 +50,35 @@ class NatsConsumer(Consumer):
     async def close(self) -> None:
         with contextlib.suppress(Exception):  # already gone with its connection
             await self._psub.unsubscribe()
+
+
+class NatsTail(Consumer):
+    """Messages pushed by an ordered consumer, fetched in batches (``ack`` does nothing)."""
+
+    def __init__(self, sub: Any, stream: str) -> None:
+        self._sub = sub
+        self.stream = stream
+        self.group = ""
+
+    async def fetch(self, max_messages: int = 256, timeout: float = 1.0) -> list[Message]:
+
+        import nats.errors
+
+        try:
+            first = await self._sub.next_msg(timeout=max(timeout, 0.001))
+        except (TimeoutError, nats.errors.TimeoutError):
+            return []
+        got = [first]
+        while len(got) < max_messages and self._sub.pending_msgs > 0:
+            got.append(await self._sub.next_msg(timeout=1.0))
+        return [decode(self.stream, m.metadata.sequence.stream, m.data, m) for m in got]
+
+    async def ack(self, messages: list[Message]) -> None:
+        return None
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._sub.unsubscribe()
 
 
 class NatsBus(Bus):
@@ -238,21 +268,21 @@ class NatsBus(Bus):
         return NatsConsumer(psub, stream, group, name)
 
     async def reader(self, stream: str, from_seq: int) -> Consumer:
-        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+        """An ordered push consumer: the server pushes each message as it is stored (the hub's
+        low-latency tail), starting at ``from_seq``; no acks."""
+        from nats.js.api import ConsumerConfig, DeliverPolicy
 
         await self._ready(stream)
-        psub = await self._js.pull_subscribe(
+        sub = await self._js.subscribe(
             self._subject(stream),
-            durable=None,
             stream=self._name(stream),
+            ordered_consumer=True,
             config=ConsumerConfig(
-                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                opt_start_seq=max(1, from_seq),
-                ack_policy=AckPolicy.NONE,
-                inactive_threshold=30.0,
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(1, from_seq)
             ),
+            pending_msgs_limit=1_000_000,
         )
-        return NatsConsumer(psub, stream, "", self._name(stream))
+        return NatsTail(sub, stream)
 
     async def group_info(self, stream: str, group: str) -> GroupInfo:
         from nats.js.errors import NotFoundError

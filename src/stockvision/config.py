@@ -125,6 +125,30 @@ class Settings(BaseSettings):
     )
     news_half_life_weeks: float = Field(default=2.0, description="Half-life of news tone decay.")
 
+    # --- real-time stream -------------------------------------------------------------------
+    stream_enabled: bool = Field(
+        default=False, description="Run the live stream and WebSocket push in the API process."
+    )
+    stream_bus: str = Field(
+        default="memory://",
+        description="Bus URL: memory:// (in-process), nats://host:4222 or kafka://host:9092.",
+    )
+    stream_prefix: str = Field(default="sv", description="Namespace of the bus's streams/topics.")
+    stream_source: Literal["replay", "simulated", "vnstock"] = "replay"
+    stream_speed: float = Field(
+        default=60.0, description="Replay/simulation: market seconds per wall second (0 = max)."
+    )
+    stream_replay_days: int = Field(default=5, description="Stored trading days a replay plays.")
+    stream_move_threshold: float = Field(
+        default=0.005,
+        description="Price move since a symbol's last live forecast that re-predicts.",
+    )
+    stream_ack_wait_seconds: float = 10.0
+    ws_max_connections: int = Field(default=1000, description="WebSocket clients per API process.")
+    ws_queue_size: int = Field(
+        default=256, description="Messages buffered per WebSocket client (oldest dropped first)."
+    )
+
     # --- chat -------------------------------------------------------------------------------
     memory_url: str | None = Field(
         default=None,

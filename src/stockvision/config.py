@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     promote_price_mae_delta_pp: float = 0.2
     promote_pattern_acc_delta_pp: float = 1.0
     promote_pattern_ece_tolerance: float = 0.01
+    # proper scores decide (issue 14): relative CRPS gain of a price challenger over the champion,
+    # and the absolute log-loss gain of a pattern challenger
+    promote_price_crps_delta_pct: float = 0.5
+    promote_pattern_log_loss_delta: float = 0.002
 
     # --- serving ----------------------------------------------------------------------------
     api_host: str = "127.0.0.1"
@@ -122,9 +126,25 @@ class Settings(BaseSettings):
     news_half_life_weeks: float = Field(default=2.0, description="Half-life of news tone decay.")
 
     # --- chat -------------------------------------------------------------------------------
+    memory_url: str | None = Field(
+        default=None,
+        description="Qdrant server for the agent's memory; default: local mode under data_dir/memory.",
+    )
+    agent_memory: bool = Field(default=True, description="Let the agent remember users (Qdrant).")
     llm_base_url: str | None = None
     llm_api_key: str | None = None
     llm_model: str = "gpt-4o-mini"
+
+    # --- distributed engine (stockvision.engine) ------------------------------------------------
+    engine: Literal["serial", "dask"] = Field(
+        default="serial", description="Where walk-forward folds and CSV parses run: serial or dask."
+    )
+    dask_address: str | None = Field(
+        default=None, description="Dask scheduler (tcp://host:8786); empty: a LocalCluster."
+    )
+    dask_workers: int | None = Field(
+        default=None, description="LocalCluster worker processes (default: one per core)."
+    )
 
     @field_validator("universe", mode="before")
     @classmethod

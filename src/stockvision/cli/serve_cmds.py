@@ -91,8 +91,10 @@ def serve(
             port=port,
             workers=workers,
             log_level="warning",
+            # only the guard's resolver interprets X-Forwarded-For (SV_TRUSTED_PROXIES)
+            proxy_headers=False,
         )
         return
     from stockvision.app import build_app
 
-    uvicorn.run(build_app(settings), host=host, port=port, log_level="warning")
+    uvicorn.run(build_app(settings), host=host, port=port, log_level="warning", proxy_headers=False)

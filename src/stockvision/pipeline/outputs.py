@@ -60,6 +60,9 @@ class TrainOutput(JsonRecord):
     baseline: dict[str, str]
     train_window: list[str]
     val_window: list[str]
+    # identifies this training run: a retry of ``register`` after a crash reuses the versions it
+    # logged, while a new (e.g. forced) training on the same data registers new ones
+    run_id: str = ""
 
 
 @dataclass(frozen=True)

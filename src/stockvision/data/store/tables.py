@@ -90,6 +90,8 @@ class DailyPrice(Base):
     close: Mapped[float] = mapped_column(Float)
     volume: Mapped[float | None] = mapped_column(Float, nullable=True)  # unknown for some exports
     adj_close: Mapped[float | None] = mapped_column(Float)
+    #: bits of ``data.repair.FLAGS``: how the bar was repaired on import (0: as read)
+    flags: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     source: Mapped[str] = mapped_column(String(32))
     ingested_at: Mapped[datetime] = mapped_column(DateTime)
 
@@ -117,6 +119,8 @@ class CorporateAction(Base):
     pct_change: Mapped[float | None] = mapped_column(Float)
     ratio: Mapped[float | None] = mapped_column(Float)
     kind: Mapped[str | None] = mapped_column(String(32))
+    #: where the event comes from: "source" (the file's adjusted close) or "detected" (band break)
+    method: Mapped[str | None] = mapped_column(String(16))
 
 
 def _week_table(name: str, value_columns: list[Column]) -> Table:
@@ -206,6 +210,8 @@ class SymbolRow(Base):
     symbol: Mapped[str] = mapped_column(String(SYMBOL_LEN), primary_key=True)
     exchange: Mapped[str | None] = mapped_column(String(16))
     name: Mapped[str | None] = mapped_column(String(256))
+    #: stock, fund, etf or index (``market.universe.KINDS``); indices are points, never adjusted
+    kind: Mapped[str | None] = mapped_column(String(16))
     simulated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     first_date: Mapped[date | None] = mapped_column(Date)
     last_date: Mapped[date | None] = mapped_column(Date)

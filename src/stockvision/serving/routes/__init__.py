@@ -22,5 +22,8 @@ def build_router(with_chat: bool) -> APIRouter:
     for module in (predictions, rankings, symbols, news, jobs, health, admin):
         router.include_router(module.router)
     if with_chat:
+        from stockvision.serving.routes import agent
+
         router.include_router(chat.router)
+        router.include_router(agent.router)
     return router

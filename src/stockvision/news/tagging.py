@@ -43,7 +43,7 @@ _CONTEXT = (
 )
 _CODE = r"[A-Z][A-Z0-9]{2}(?![\w&])"
 _CONTEXT_RE = re.compile(_CONTEXT + rf"({_CODE}(?:\s*(?:,|và|;)\s*{_CODE})*)")
-_WORD_RE = re.compile(r"[\w&.-]+")
+_WORD_RE = re.compile(r"\w+")
 _LIST_SPLIT = re.compile(r"\s*(?:,|và|;)\s*")
 _TOKEN_RE = re.compile(r"(?<![\w.&/-])([A-Z][A-Z0-9]{2})(?![\w&]|-\w)")
 _PAREN_RE = re.compile(r"\(([A-Z][A-Z0-9]{2})\)")

@@ -62,3 +62,10 @@ def test_train_sentiment_then_score_stored_headlines(tmp_path: Path, sentiment_f
     item = doc["items"][0]
     assert item["tone"] in ("negative", "neutral", "positive")
     assert item["p_negative"] + item["p_neutral"] + item["p_positive"] == pytest.approx(1.0)
+
+
+def test_ablation_command_says_why_it_cannot_run(tmp_path: Path) -> None:
+    runner.invoke(app, ["news", "import", str(_jsonl(tmp_path / "n.jsonl")), "--no-score"])
+    r = runner.invoke(app, ["news", "ablation"])
+    assert r.exit_code == 0, r.output
+    assert "No ablation" in r.output and "no labels or no news" in r.output

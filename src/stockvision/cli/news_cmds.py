@@ -161,3 +161,34 @@ def score(
         )
     n = NewsRepository(Store.from_settings(settings)).set_tones(scorer, rescore=rescore)
     console.print(f"Scored {n} headlines with {scorer.model_id}.")
+
+
+@news_app.command("ablation")
+def ablation(as_json: JsonOpt = False) -> None:
+    """Walk-forward ablation of the news features on the store's prices and news, where they overlap."""
+    from stockvision.data.store import Store
+    from stockvision.evaluation.news_ablation import ablation_on_store
+
+    settings = get_settings()
+    info = ablation_on_store(
+        Store.from_settings(settings),
+        half_life_weeks=settings.news_half_life_weeks,
+        horizon=settings.horizon_weeks,
+    )
+    if as_json:
+        print_json(info)
+        return
+    console.print(
+        f"prices {info.get('prices', '-')}, news {info.get('news', '-')}, "
+        f"{info['overlap_weeks']} overlapping weeks."
+    )
+    result = info["result"]
+    if result is None:
+        console.print(f"No ablation: {info['reason']}.", markup=False)
+        return
+    console.print(
+        f"CRPS without news {result['crps_base']:.5f}, with news {result['crps_news']:.5f} "
+        f"({result['folds']} folds). {'ADOPT' if result['adopt'] else 'Do not adopt'}: "
+        f"{result['reason']}.",
+        markup=False,
+    )

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from stockvision.cli._common import console, out, print_json
+from stockvision.cli._common import console, out, print_json, progress_bar
 from stockvision.config import get_settings
 
 news_app = typer.Typer(help="News headlines, their symbols and their tone.", no_args_is_help=True)
@@ -159,7 +159,10 @@ def score(
             "Train one: stockvision news sentiment train LABELLED.csv",
             message_vi="Chưa có mô hình cảm xúc tin tức.",
         )
-    n = NewsRepository(Store.from_settings(settings)).set_tones(scorer, rescore=rescore)
+    with progress_bar() as bar:
+        n = NewsRepository(Store.from_settings(settings)).set_tones(
+            scorer, rescore=rescore, progress=bar.stage("scoring headlines") if bar else None
+        )
     console.print(f"Scored {n} headlines with {scorer.model_id}.")
 
 

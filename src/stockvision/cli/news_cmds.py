@@ -39,6 +39,10 @@ def import_news(
     score: Annotated[
         bool, typer.Option("--score/--no-score", help="Score new headlines with the champion.")
     ] = True,
+    publish: Annotated[
+        str | None,
+        typer.Option("--publish", help="Stream bus URL (nats://..., kafka://...) for new items."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Import news (deduplicated; importing the same file again stores nothing new)."""
@@ -69,10 +73,24 @@ def import_news(
     report = repo.add(
         items, source=label, errors=errors, tagger=SymbolTagger(), scorer=_scorer(settings, score)
     )
+    published = 0
+    if publish and report.new_keys:
+        import asyncio
+
+        from stockvision.stream.bus import open_bus
+        from stockvision.stream.news_feed import publish_news
+
+        async def _publish() -> int:
+            async with open_bus(publish) as bus:
+                return len(await publish_news(bus, repo.by_keys(report.new_keys)))
+
+        published = asyncio.run(_publish())
     if as_json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), "published": published})
     else:
         console.print(report.summary(), markup=False, highlight=False)
+        if publish:
+            console.print(f"Published {published} messages on the news stream.")
 
 
 news_app.command("ingest", help="Same as 'news import'.")(import_news)

@@ -43,9 +43,13 @@ class NewsImportReport:
     scored: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    #: keys of the items this import inserted (for publishing them; left out of the report)
+    new_keys: list[str] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data.pop("new_keys")
+        return data
 
     def summary(self) -> str:
         text = (
@@ -109,6 +113,7 @@ class NewsRepository:
                 for i in range(0, len(rows), _CHUNK):
                     conn.execute(t.news_items.insert(), rows[i : i + _CHUNK])
                 report.inserted = len(rows)
+                report.new_keys = [it.key for it in new]
                 report.tagged_items = sum(1 for it in new if it.symbols)
                 links = [
                     {"key": k, "symbol": s}
@@ -219,6 +224,15 @@ class NewsRepository:
             stmt = stmt.where(c.published_at <= until)
         stmt = stmt.order_by(c.published_at.desc(), c.key).limit(max(1, min(int(limit), 200)))
         return self._with_symbols(stmt)
+
+    def by_keys(self, keys: Sequence[str]) -> list[dict[str, Any]]:
+        """Stored items with these keys (newest first), with symbols and tone."""
+        c = t.news_items.c
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(keys), _CHUNK):
+            stmt = select(t.news_items).where(c.key.in_(list(keys[i : i + _CHUNK])))
+            out.extend(self._with_symbols(stmt))
+        return sorted(out, key=lambda r: r["published_at"], reverse=True)
 
     def latest(self, *, limit: int = 10) -> list[dict[str, Any]]:
         c = t.news_items.c

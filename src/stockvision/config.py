@@ -121,7 +121,7 @@ class Settings(BaseSettings):
     # --- news -------------------------------------------------------------------------------
     news_features: bool = Field(
         default=False,
-        description="Add point-in-time weekly news features (adopt only if the ablation says so).",
+        description="Switch of news.features.add_news_features (not yet read by training).",
     )
     news_half_life_weeks: float = Field(default=2.0, description="Half-life of news tone decay.")
 

@@ -254,3 +254,21 @@ def test_prediction_without_supported_direction_shows_no_arrow_and_names_the_mod
     assert "not enough evidence" in en and "EWMA-volatility random walk (baseline)" in en
     ranking = A.format_ranking([p], "en", "up")
     assert ranking.splitlines()[1].startswith("1. • VNM")
+
+
+def test_ranking_reports_its_basis_and_ties():
+    a = make_prediction("HPG", target=68_500).model_copy(
+        update={"rank_basis": "momentum_12_1", "rank_score": 0.2}
+    )
+    b = make_prediction("HSG", target=68_500).model_copy(
+        update={"rank_basis": "momentum_12_1", "rank_score": 0.1}
+    )
+    c = make_prediction("NKG", target=68_500).model_copy(
+        update={"rank_basis": "momentum_12_1", "rank_score": 0.1}
+    )
+    vi = A.format_ranking([a, b, c], "vi", "up")
+    assert (
+        "đà giá 12-1 tháng" in vi and "Đồng hạng (cùng điểm, không phân biệt được): HSG, NKG" in vi
+    )
+    en = A.format_ranking([a, b], "en", "up")
+    assert "12-1 month momentum" in en and "Tied" not in en

@@ -343,6 +343,7 @@ def format_ranking(
             f"{word} {fmt_prob(prob)}"
         )
     if preds:
+        lines.extend(_ranking_notes(preds, lang))
         as_of = max(p.data_as_of for p in preds)
         lines.append("")  # a blank line so Markdown does not fold it into the last list item
         lines.append(
@@ -351,6 +352,33 @@ def format_ranking(
             else f"Data as of {fmt_date(as_of, lang)}; prices in {_unit(lang)}."
         )
     return "\n".join(lines)
+
+
+def _ranking_notes(preds: Sequence[Prediction], lang: str) -> list[str]:
+    """What the list is ordered by, and which names are tied (never a silent alphabetical order)."""
+    out: list[str] = []
+    if preds[0].rank_basis == "momentum_12_1":
+        out.append(
+            "Lưu ý: mô hình đang phục vụ dự báo cùng một mức lợi nhuận cho mọi mã nên không tự "
+            "xếp hạng được; danh sách được xếp theo đà giá 12-1 tháng (yếu tố đơn lẻ tốt nhất "
+            "trong kiểm định walk-forward)."
+            if lang == "vi"
+            else "Note: the served model gives every stock the same expected return, so it does "
+            "not rank them; the list is ordered by 12-1 month momentum (the best single factor "
+            "in the walk-forward test)."
+        )
+    groups: dict[Any, list[str]] = {}
+    for p in preds:
+        key = p.rank_score if p.rank_score is not None else round(p.expected_return, 10)
+        groups.setdefault(key, []).append(p.symbol)
+    for syms in groups.values():
+        if len(syms) > 1:
+            out.append(
+                f"Đồng hạng (cùng điểm, không phân biệt được): {', '.join(syms)}."
+                if lang == "vi"
+                else f"Tied (same score, not ranked against each other): {', '.join(syms)}."
+            )
+    return out
 
 
 def format_history(symbol: str, dates: Sequence[date], closes: Sequence[float], lang: str) -> str:

@@ -272,3 +272,18 @@ def test_ranking_reports_its_basis_and_ties():
     )
     en = A.format_ranking([a, b], "en", "up")
     assert "12-1 month momentum" in en and "Tied" not in en
+
+
+def test_model_quality_shows_the_crps_skill_of_a_distribution():
+    metrics = {
+        "models": {
+            "har_vol": {
+                "price": {"mae_pct": 6.0},
+                "distribution": {"crps_skill": 0.0167, "dm_pvalue": 3e-45},
+            }
+        }
+    }
+    assert "CRPS tốt hơn bước ngẫu nhiên biên độ cố định 1,67%" in A.format_model_quality(
+        metrics, "vi"
+    )
+    assert "1.67% better than the constant-width" in A.format_model_quality(metrics, "en")

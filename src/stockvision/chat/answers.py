@@ -456,6 +456,18 @@ def format_model_quality(metrics: Mapping[str, Any], lang: str) -> str:
                     if lang == "vi"
                     else f"interval contained the outcome {n(_as_pct(price['interval_coverage']), 1)}% of the time"
                 )
+            dist = by_kind.get("distribution") or {}
+            skill = dist.get("crps_skill")
+            if skill is not None and name != "random_walk":
+                p_txt = (
+                    f", p = {dist['dm_pvalue']:.2g}" if dist.get("dm_pvalue") is not None else ""
+                )
+                bits.append(
+                    f"CRPS tốt hơn bước ngẫu nhiên biên độ cố định {n(skill * 100, 2)}%{p_txt}"
+                    if lang == "vi"
+                    else f"CRPS {n(skill * 100, 2)}% better than the constant-width random walk"
+                    f"{p_txt}"
+                )
             if bits:
                 price_lines.append(f"• {name}: " + "; ".join(bits))
         if pattern:

@@ -123,10 +123,33 @@ class Settings(BaseSettings):
     ks_pvalue_threshold: float = 0.01
     live_accuracy_drop_pp: float = 5.0
 
+    # --- news -------------------------------------------------------------------------------
+    news_features: bool = Field(
+        default=False,
+        description="Add point-in-time weekly news features (adopt only if the ablation says so).",
+    )
+    news_half_life_weeks: float = Field(default=2.0, description="Half-life of news tone decay.")
+
     # --- chat -------------------------------------------------------------------------------
+    memory_url: str | None = Field(
+        default=None,
+        description="Qdrant server for the agent's memory; default: local mode under data_dir/memory.",
+    )
+    agent_memory: bool = Field(default=True, description="Let the agent remember users (Qdrant).")
     llm_base_url: str | None = None
     llm_api_key: str | None = None
     llm_model: str = "gpt-4o-mini"
+
+    # --- distributed engine (stockvision.engine) ------------------------------------------------
+    engine: Literal["serial", "dask"] = Field(
+        default="serial", description="Where walk-forward folds and CSV parses run: serial or dask."
+    )
+    dask_address: str | None = Field(
+        default=None, description="Dask scheduler (tcp://host:8786); empty: a LocalCluster."
+    )
+    dask_workers: int | None = Field(
+        default=None, description="LocalCluster worker processes (default: one per core)."
+    )
 
     @field_validator("universe", mode="before")
     @classmethod

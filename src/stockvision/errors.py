@@ -175,12 +175,41 @@ class DataUnavailableError(StockVisionError):
     code = "data_unavailable"
     permanent = False
 
-    def __init__(self, symbol: str, reason: str, reason_vi: str | None = None) -> None:
+    def __init__(
+        self, symbol: str, reason: str, reason_vi: str | None = None, cause: str | None = None
+    ) -> None:
         super().__init__(
             f"Data for {symbol} could not be fetched: {reason}",
             "Check the network or import a CSV export with 'stockvision ingest --source csv FILE'.",
             message_vi=f"Không tải được dữ liệu cho {symbol}: {reason_vi or reason}",
-            details={"symbol": symbol},
+            # ``cause``: the failed fetch's own code (source_unavailable = offline, source_error...)
+            details={"symbol": symbol, "cause": cause},
+        )
+
+
+class NotInDemoError(StockVisionError):
+    """A real ticker asked of an installation that holds only the simulated demo market.
+
+    Fetching it cannot help: the store never mixes real prices into a simulated market, so the
+    answer says what the installation holds and how to load real data instead.
+    """
+
+    code = "not_in_demo"
+
+    def __init__(self, symbol: str, held: list[str]) -> None:
+        sample = ", ".join(held[:6])
+        n = len(held)
+        super().__init__(
+            f"This installation holds only a simulated demo market of {n} symbols ({sample}...), "
+            f"and {symbol} is not one of them.",
+            "For real prices import a CSV export with 'stockvision ingest --source csv FILE "
+            "--replace-simulated', or set SV_SOURCE=vnstock and rerun the pipeline when the "
+            "machine is online.",
+            message_vi=(
+                f"Bản cài đặt này chỉ có thị trường mô phỏng gồm {n} mã ({sample}...), không có "
+                f"{symbol}."
+            ),
+            details={"symbol": symbol, "held": held[:30], "suggestions": held[:3]},
         )
 
 
@@ -309,6 +338,14 @@ class ConfigError(StockVisionError, ValueError):
     code = "bad_config"
 
 
+class EngineUnavailableError(StockVisionError):
+    """The distributed engine (SV_ENGINE=dask) cannot run: not installed or no scheduler answers."""
+
+    code = "engine_unavailable"
+    user_error = False
+    permanent = False
+
+
 class RateLimitedError(StockVisionError):
     """A client asked for more work than its per-minute budget."""
 
@@ -347,3 +384,18 @@ class StepFailedError(StockVisionError):
         )
         self.step = step
         self.reason = reason
+
+
+# -------------------------------------------------------------------------------------- streaming
+class StreamBusError(StockVisionError):
+    """The stream bus (NATS, Kafka) cannot be reached or refused an operation."""
+
+    code = "stream_unavailable"
+    user_error = False
+    permanent = False
+
+
+class AlertNotFoundError(StockVisionError):
+    """No alert with that id (for this owner)."""
+
+    code = "alert_not_found"

@@ -34,7 +34,10 @@ def test_prediction_vi_has_target_range_pattern_and_date():
     text = A.format_prediction(make_prediction(), "vi")
     assert "Giá mục tiêu 4 tuần" in text
     assert "68,5 nghìn đồng (+5,4%)" in text
-    assert "khoảng 64,2 – 72,9 (độ tin cậy khoảng 80%" in text
+    # one word per meaning: the interval is the "khoảng dự báo", the pattern has probabilities
+    assert "khoảng dự báo 80%: 64,2 – 72,9" in text and "78% số lần" in text
+    assert "độ tin cậy" not in text
+    assert "cách đây" in text  # the data's age
     assert "▲ TĂNG" in text and "tăng 55%" in text and "đi ngang 25%" in text and "giảm 20%" in text
     assert "31/05/2024" in text and "ridge@v3" not in text
     assert "ridge@v3" in A.format_prediction(make_prediction(), "vi", show_versions=True)
@@ -44,7 +47,9 @@ def test_prediction_en_and_down_pattern():
     p = make_prediction(target=60_000, low=55_000, high=65_000, probs=(0.6, 0.3, 0.1))
     text = A.format_prediction(p, "en")
     assert "▼ DOWN" in text and "60.0 thousand VND (-7.7%)" in text and "2024-05-31" in text
-    assert "range 55.0 – 65.0" in text
+    assert "80% range: 55.0 – 65.0" in text and "days old" in text and "confidence" not in text
+    named = A.format_prediction(p, "en", name="Vietnam Dairy Products")
+    assert "— Vietnam Dairy Products" in named and "Sữa" not in named
 
 
 def test_compose_labels_and_disclaimer():
@@ -83,12 +88,16 @@ def test_comparison_and_ranking():
     table = A.format_comparison([a, b], "vi")
     assert "HPG" in table and "HSG" in table and "Kỳ vọng cao nhất: HPG" in table
     assert "xác suất tăng cao nhất: HSG (70%)" in table
+    # both forecasts rise: a "fallers" list must say none is forecast to fall
     ranking = A.format_ranking([b, a], "en", "down", "banking")
-    assert (
-        ranking.splitlines()[0]
-        == "Top 2 banking stocks forecast to fall the most over the next 4 weeks:"
-    )
-    assert ranking.splitlines()[1].startswith("1. ▲ HSG")
+    assert ranking.splitlines()[0].startswith("No banking stock is forecast to fall")
+    assert ranking.splitlines()[1].startswith("1. ▲ HSG") and "probability down" in ranking
+    c = make_prediction("NKG", target=60_000, probs=(0.6, 0.3, 0.1))
+    ranking = A.format_ranking([c, b], "vi", "down")
+    assert ranking.splitlines()[0] == "Top 1 mã được dự báo giảm mạnh nhất trong 4 tuần tới:"
+    assert "Chỉ 1 mã được dự báo giảm." in ranking and "XS" not in ranking
+    market = A.format_market([a, b, c], "en", "VN-Index")
+    assert "no VN-Index series" in market and "2 ▲ UP · 0 ► SIDEWAYS · 1 ▼ DOWN" in market
 
 
 def test_model_quality_uses_only_given_numbers():
@@ -211,7 +220,7 @@ def test_engine_errors_are_friendly(engine):
     assert r.predictions == []
     # the weeks come from the error itself (what the service enforces), not from a setting
     assert "chưa đủ lịch sử giá" in r.answer and "mới có 12 tuần, cần ít nhất 26 tuần" in r.answer
-    assert "đang được tải về" in r.answer
+    assert "đang tải dữ liệu" in r.answer
     assert "đang gặp sự cố" in r.answer and "RuntimeError" not in r.answer
     r = engine.ask("predict NKG", "s")
     assert "not have enough price history" in r.answer
@@ -239,8 +248,8 @@ def test_prediction_without_supported_direction_shows_no_arrow_and_names_the_mod
                 label_vi="mô hình biến động EWMA — mốc cơ sở",
                 label_en="EWMA-volatility random walk (baseline)",
                 baseline=True,
-                skill_vi="Kiểm định walk-forward: sai số CRPS tốt hơn +3,0%.",
-                skill_en="Walk-forward test: CRPS +3.0% better.",
+                crps_skill=0.03,
+                crps_dm_pvalue=1e-5,
             ),
         }
     )
@@ -249,9 +258,12 @@ def test_prediction_without_supported_direction_shows_no_arrow_and_names_the_mod
     assert "chưa đủ bằng chứng" in vi and "mô hình biến động EWMA — mốc cơ sở" in vi
     assert "tỷ lệ cơ sở trong dữ liệu huấn luyện: tăng 47%" in vi
     # the range comes before the target, the 50 % range next to the 80 % one
-    assert vi.index("khoảng 64,2 – 72,9") < vi.index("Giá mục tiêu") and "khoảng 50%: 66" in vi
+    assert vi.index("khoảng dự báo 80%: 64,2 – 72,9") < vi.index("Giá mục tiêu")
+    assert "khoảng 50%: 66" in vi
     en = A.format_prediction(p, "en")
     assert "not enough evidence" in en and "EWMA-volatility random walk (baseline)" in en
+    assert "CRPS 3.0% better than the constant-width random walk (statistically significant)" in en
+    assert "tốt hơn bước ngẫu nhiên biên độ cố định 3,0% (có ý nghĩa thống kê)" in vi
     ranking = A.format_ranking([p], "en", "up")
     assert ranking.splitlines()[1].startswith("1. • VNM")
 

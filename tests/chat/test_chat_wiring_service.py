@@ -105,7 +105,7 @@ def test_service_errors_become_friendly_chat_answers(chat):
     # a listed symbol the store lacks: the service starts fetching it and answers 202
     resp = chat.ask("Dự đoán giá HSG tháng sau", "e")
     assert resp.predictions == []
-    assert "đang được tải về" in resp.answer
+    assert "đang tải dữ liệu" in resp.answer
     # asked again: still pending, or the background fetch already failed (HSG is not in the CSV)
     again = _pending(chat, "HSG")
     assert again.code in ("data_pending", "data_unavailable", "no_data")

@@ -86,6 +86,23 @@ def pattern_label(pattern: str, lang: str) -> str:
     return ARROWS.get(pattern.upper(), {"vi": pattern, "en": pattern})[lang]
 
 
+def data_age(as_of: date, lang: str, today: date | None = None) -> str:
+    """How old the data is, in words: "cách đây 5 ngày" / "5 days old"."""
+    days = ((today or date.today()) - as_of).days
+    if lang == "vi":
+        return "hôm nay" if days <= 0 else f"cách đây {days} ngày"
+    if days <= 0:
+        return "today"
+    return "1 day old" if days == 1 else f"{days} days old"
+
+
+def data_line(p: Prediction, lang: str, today: date | None = None) -> str:
+    """The data date and its age, the part of every forecast that says how fresh it is."""
+    when = fmt_date(p.data_as_of, lang)
+    age = data_age(p.data_as_of, lang, today)
+    return f"dữ liệu đến {when}, {age}" if lang == "vi" else f"data as of {when}, {age}"
+
+
 def _arrow(p: Prediction) -> str:
     """The pattern's arrow only when the measured evidence supports a direction, else a dot."""
     return _ARROW_ONLY.get(p.pattern, "•") if p.direction_supported else "•"
@@ -120,9 +137,9 @@ def _direction_line(p: Prediction, lang: str) -> str:
     if p.direction_supported:
         if lang == "vi":
             return (
-                f"Xu hướng: {pattern_label(p.pattern, lang)} (độ tin cậy {fmt_prob(p.confidence)})."
+                f"Xu hướng: {pattern_label(p.pattern, lang)} (xác suất {fmt_prob(p.confidence)})."
             )
-        return f"Pattern: {pattern_label(p.pattern, lang)} (confidence {fmt_prob(p.confidence)})."
+        return f"Pattern: {pattern_label(p.pattern, lang)} (probability {fmt_prob(p.confidence)})."
     if lang == "vi":
         return (
             "Xu hướng: chưa đủ bằng chứng để chỉ ra hướng đi — mô hình chưa dự báo được chiều "
@@ -134,26 +151,62 @@ def _direction_line(p: Prediction, lang: str) -> str:
     )
 
 
+#: DM p-value below which the measured skill is called significant in an answer
+SIGNIFICANT_P = 0.01
+
+
 def _model_line(p: Prediction, lang: str) -> str | None:
+    """Which model speaks, in plain words, with its measured CRPS skill (numbers from the
+    prediction itself, so the grounding checker can trace them)."""
     m = p.serving_model
     if m is None:
         return None
+    skill = m.crps_skill
+    sig = m.crps_dm_pvalue is not None and m.crps_dm_pvalue < SIGNIFICANT_P
     if lang == "vi":
-        return f"Mô hình: {m.label_vi}." + (f" {m.skill_vi}" if m.skill_vi else "")
-    return f"Model: {m.label_en}." + (f" {m.skill_en}" if m.skill_en else "")
+        line = f"Mô hình: {m.label_vi}."
+        if skill is not None:
+            line += (
+                f" Kiểm định walk-forward: điểm CRPS {'tốt' if skill > 0 else 'kém'} hơn bước "
+                f"ngẫu nhiên biên độ cố định {fmt_pct(abs(skill), lang, signed=False)} "
+                f"({'có' if sig else 'chưa có'} ý nghĩa thống kê)."
+            )
+        return line
+    line = f"Model: {m.label_en}."
+    if skill is not None:
+        line += (
+            f" Walk-forward test: CRPS {fmt_pct(abs(skill), lang, signed=False)} "
+            f"{'better' if skill > 0 else 'worse'} than the constant-width random walk "
+            f"({'statistically significant' if sig else 'not statistically significant'})."
+        )
+    return line
 
 
-def format_prediction(p: Prediction, lang: str, show_versions: bool = False) -> str:
+def format_prediction(
+    p: Prediction,
+    lang: str,
+    show_versions: bool = False,
+    name: str | None = None,
+    today: date | None = None,
+) -> str:
     """One stock: the range first, then the median target, the probabilities next to their base
-    rate, an arrow only when the evidence supports a direction, and which model speaks."""
+    rate, an arrow only when the evidence supports a direction, and which model speaks.
+
+    One word per meaning: the interval is the "khoảng dự báo 80%" / "80% range" (how often the
+    price should land inside it, with how often it did out of sample); the pattern's numbers are
+    "xác suất" / "probability". ``name`` overrides the company name (English answers pass the
+    English one).
+    """
     unit = _unit(lang)
     cov = round(p.interval.coverage * 100)
     low_k, high_k = p.interval.low / 1000, p.interval.high / 1000
     horizon = max(1, round((p.target_date - p.prediction_date).days / 7))
+    company = name or p.company_name
     i50 = p.interval_50
     if lang == "vi":
         measured = (
-            f"; kiểm định thực tế {fmt_prob(p.interval.measured_coverage)}"
+            f"; khi kiểm định, giá thật rơi vào khoảng này {fmt_prob(p.interval.measured_coverage)}"
+            " số lần"
             if p.interval.measured_coverage is not None
             else ""
         )
@@ -163,12 +216,12 @@ def format_prediction(p: Prediction, lang: str, show_versions: bool = False) -> 
             else ""
         )
         lines = [
-            f"{_arrow(p)} {p.symbol} ({p.exchange}) — {p.company_name}",
+            f"{_arrow(p)} {p.symbol} ({p.exchange}) — {company}",
             f"Giá đóng cửa gần nhất: {fmt_price_k(p.last_close_k, lang)} {unit} "
-            f"(dữ liệu đến {fmt_date(p.data_as_of, lang)}).",
-            f"Khoảng giá {horizon} tuần tới (khoảng {fmt_date(p.target_date, lang)}): "
-            f"khoảng {fmt_price_k(low_k, lang)} – {fmt_price_k(high_k, lang)} "
-            f"(độ tin cậy khoảng {cov}%{measured}){half}.",
+            f"({data_line(p, lang, today)}).",
+            f"{horizon} tuần tới (đến khoảng {fmt_date(p.target_date, lang)}), khoảng dự báo "
+            f"{cov}%: {fmt_price_k(low_k, lang)} – {fmt_price_k(high_k, lang)} {unit} (giá được "
+            f"kỳ vọng nằm trong khoảng này {cov}% số lần{measured}){half}.",
             f"Giá mục tiêu {horizon} tuần (trung vị): {fmt_price_k(p.price_target_k, lang)} "
             f"{unit} ({fmt_pct(p.expected_return, lang)}).",
             _probabilities_line(p, lang),
@@ -181,7 +234,8 @@ def format_prediction(p: Prediction, lang: str, show_versions: bool = False) -> 
             )
     else:
         measured = (
-            f"; {fmt_prob(p.interval.measured_coverage)} measured out of sample"
+            f"; out of sample the real price landed inside it "
+            f"{fmt_prob(p.interval.measured_coverage)} of the time"
             if p.interval.measured_coverage is not None
             else ""
         )
@@ -191,12 +245,12 @@ def format_prediction(p: Prediction, lang: str, show_versions: bool = False) -> 
             else ""
         )
         lines = [
-            f"{_arrow(p)} {p.symbol} ({p.exchange}) — {p.company_name}",
+            f"{_arrow(p)} {p.symbol} ({p.exchange}) — {company}",
             f"Last close: {fmt_price_k(p.last_close_k, lang)} {unit} "
-            f"(data as of {fmt_date(p.data_as_of, lang)}).",
-            f"{horizon}-week range (around {fmt_date(p.target_date, lang)}): "
-            f"range {fmt_price_k(low_k, lang)} – {fmt_price_k(high_k, lang)} "
-            f"(about {cov}% confidence{measured}){half}.",
+            f"({data_line(p, lang, today)}).",
+            f"{cov}% range: {fmt_price_k(low_k, lang)} – {fmt_price_k(high_k, lang)} {unit} "
+            f"for the next {horizon} weeks (around {fmt_date(p.target_date, lang)}; the price is "
+            f"expected inside it {cov}% of the time{measured}){half}.",
             f"{horizon}-week price target (median): {fmt_price_k(p.price_target_k, lang)} {unit} "
             f"({fmt_pct(p.expected_return, lang)}).",
             _probabilities_line(p, lang),
@@ -213,8 +267,16 @@ def format_prediction(p: Prediction, lang: str, show_versions: bool = False) -> 
     return "\n".join(lines)
 
 
-def format_predictions(preds: Sequence[Prediction], lang: str, show_versions: bool = False) -> str:
-    return "\n\n".join(format_prediction(p, lang, show_versions) for p in preds)
+def format_predictions(
+    preds: Sequence[Prediction],
+    lang: str,
+    show_versions: bool = False,
+    names: Mapping[str, str] | None = None,
+) -> str:
+    names = names or {}
+    return "\n\n".join(
+        format_prediction(p, lang, show_versions, names.get(p.symbol)) for p in preds
+    )
 
 
 def _fmt_value(value: float | None, lang: str) -> str:
@@ -225,9 +287,11 @@ def _fmt_value(value: float | None, lang: str) -> str:
     return fmt_number(value, lang, decimals)
 
 
-def format_explanation(p: Prediction, lang: str, max_drivers: int = 5) -> str:
+def format_explanation(
+    p: Prediction, lang: str, max_drivers: int = 5, name: str | None = None
+) -> str:
     """The prediction plus its strongest drivers, each with its description and push direction."""
-    head = format_prediction(p, lang)
+    head = format_prediction(p, lang, name=name)
     drivers = sorted(p.drivers, key=lambda d: abs(d.contribution), reverse=True)[:max_drivers]
     if not drivers:
         tail = (
@@ -277,9 +341,9 @@ def format_comparison(preds: Sequence[Prediction], lang: str) -> str:
         header = [
             "Mã",
             "Giá gần nhất",
-            "Mục tiêu 4T",
+            "Mục tiêu 4 tuần",
             "Thay đổi",
-            "Khoảng 80%",
+            "Khoảng dự báo 80%",
             "Xu hướng",
             "Tăng/Ngang/Giảm",
         ]
@@ -302,13 +366,13 @@ def format_comparison(preds: Sequence[Prediction], lang: str) -> str:
     best = max(preds, key=lambda p: p.expected_return)
     likely_up = max(preds, key=lambda p: p.probabilities.up)
     if lang == "vi":
-        title = f"So sánh dự báo 4 tuần ({_unit(lang)}):"
+        title = f"So sánh dự báo 4 tuần ({_unit(lang)}; {data_line(preds[0], lang)}):"
         reading = (
             f"Kỳ vọng cao nhất: {best.symbol} ({fmt_pct(best.expected_return, lang)}); "
             f"xác suất tăng cao nhất: {likely_up.symbol} ({fmt_prob(likely_up.probabilities.up)})."
         )
     else:
-        title = f"4-week forecast comparison ({_unit(lang)}):"
+        title = f"4-week forecast comparison ({_unit(lang)}; {data_line(preds[0], lang)}):"
         reading = (
             f"Highest expected return: {best.symbol} ({fmt_pct(best.expected_return, lang)}); "
             f"highest probability of rising: {likely_up.symbol} "
@@ -317,39 +381,204 @@ def format_comparison(preds: Sequence[Prediction], lang: str) -> str:
     return f"{title}\n```\n{_table(rows)}\n```\n{reading}"
 
 
+def _supports(p: Prediction, direction: str) -> bool:
+    """Whether a forecast points the asked way (expected change and pattern agree)."""
+    if direction == "down":
+        return p.expected_return < 0 or p.pattern == "DOWN"
+    return p.expected_return > 0 or p.pattern == "UP"
+
+
 def format_ranking(
     preds: Sequence[Prediction], lang: str, direction: str | None, group_label: str | None = None
 ) -> str:
-    """Numbered list, in the order given (the ranking service decides the order)."""
+    """Numbered list, in the order given (the ranking service decides the order).
+
+    Only forecasts that point the asked way are listed as risers/fallers; when none (or fewer than
+    asked) do, the answer says so instead of listing "fallers" with a ▲ and +0.0%.
+    """
     down = direction == "down"
-    n = len(preds)
-    if lang == "vi":
-        what = "giảm mạnh nhất" if down else "tăng mạnh nhất"
-        scope = f" nhóm {group_label}" if group_label else ""
-        title = f"Top {n} mã{scope} được dự báo {what} trong 4 tuần tới:"
+    vi = lang == "vi"
+    fitting = [p for p in preds if _supports(p, "down" if down else "up")]
+    lines: list[str] = []
+    if not fitting and preds:
+        if vi:
+            lines.append(
+                f"Không mã nào{f' nhóm {group_label}' if group_label else ''} được dự báo "
+                f"{'giảm' if down else 'tăng'} trong 4 tuần tới. Các mã có xác suất "
+                f"{'giảm' if down else 'tăng'} cao nhất:"
+            )
+        else:
+            lines.append(
+                f"No{f' {group_label}' if group_label else ''} stock is forecast to "
+                f"{'fall' if down else 'rise'} over the next 4 weeks. Those with the highest "
+                f"probability of {'falling' if down else 'rising'}:"
+            )
+        shown = list(preds)
     else:
-        what = "fall the most" if down else "rise the most"
-        scope = f" {group_label}" if group_label else ""
-        title = f"Top {n}{scope} stocks forecast to {what} over the next 4 weeks:"
-    lines = [title]
-    for i, p in enumerate(preds, 1):
+        shown = fitting
+        n = len(shown)
+        if vi:
+            what = "giảm mạnh nhất" if down else "tăng mạnh nhất"
+            scope = f" nhóm {group_label}" if group_label else ""
+            lines.append(f"Top {n} mã{scope} được dự báo {what} trong 4 tuần tới:")
+        else:
+            what = "fall the most" if down else "rise the most"
+            scope = f" {group_label}" if group_label else ""
+            lines.append(f"Top {n}{scope} stocks forecast to {what} over the next 4 weeks:")
+    for i, p in enumerate(shown, 1):
         prob = p.probabilities.down if down else p.probabilities.up
         word = (
-            ("XS giảm" if down else "XS tăng") if lang == "vi" else ("P(down)" if down else "P(up)")
+            ("xác suất giảm" if down else "xác suất tăng")
+            if vi
+            else ("probability down" if down else "probability up")
         )
         lines.append(
             f"{i}. {_arrow(p)} {p.symbol}: {fmt_price_k(p.last_close_k, lang)}"
             f" → {fmt_price_k(p.price_target_k, lang)} ({fmt_pct(p.expected_return, lang)}), "
             f"{word} {fmt_prob(prob)}"
         )
+    if fitting and len(fitting) < len(preds):
+        lines.append("")
+        lines.append(
+            f"Chỉ {len(fitting)} mã được dự báo {'giảm' if down else 'tăng'}."
+            if vi
+            else f"Only {len(fitting)} stocks are forecast to {'fall' if down else 'rise'}."
+        )
+    same = len({(round(p.expected_return, 4), p.pattern) for p in shown}) == 1
+    # (when the service re-ordered a tied list by a factor, _ranking_notes says so instead)
+    if len(shown) > 1 and same and shown[0].rank_basis != "momentum_12_1":
+        lines.append("")
+        lines.append(
+            "Mọi mã có cùng dự báo: mô hình đang phục vụ là mô hình cơ sở (giá không đổi, tỉ lệ "
+            "nền), vì các mô hình học máy chưa vượt được nó khi kiểm định; thứ tự chỉ là thứ tự mã."
+            if vi
+            else "Every stock has the same forecast: the served model is a baseline (price "
+            "unchanged, base rates) because no learned model beat it in testing; the order is "
+            "just the ticker order."
+        )
     if preds:
         lines.extend(_ranking_notes(preds, lang))
-        as_of = max(p.data_as_of for p in preds)
         lines.append("")  # a blank line so Markdown does not fold it into the last list item
         lines.append(
-            f"Dữ liệu đến {fmt_date(as_of, lang)}; giá theo {_unit(lang)}."
-            if lang == "vi"
-            else f"Data as of {fmt_date(as_of, lang)}; prices in {_unit(lang)}."
+            f"{data_line(preds[0], lang).capitalize()}; giá theo {_unit(lang)}."
+            if vi
+            else f"{data_line(preds[0], lang).capitalize()}; prices in {_unit(lang)}."
+        )
+    return "\n".join(lines)
+
+
+def market_summary(preds: Sequence[Prediction]) -> dict[str, Any]:
+    """Counts per pattern and the spread of expected changes (the market answer's numbers)."""
+    n = len(preds)
+    rets = sorted(p.expected_return for p in preds)
+    ups = sum(p.pattern == "UP" for p in preds)
+    downs = sum(p.pattern == "DOWN" for p in preds)
+    return {
+        "n": n,
+        "up": ups,
+        "down": downs,
+        "sideways": n - ups - downs,
+        "median_return": rets[n // 2] if n % 2 else (rets[n // 2 - 1] + rets[n // 2]) / 2,
+        "min_return": rets[0],
+        "max_return": rets[-1],
+        "mean_p_up": sum(p.probabilities.up for p in preds) / n,
+    }
+
+
+def format_market(preds: Sequence[Prediction], lang: str, asked_index: str | None = None) -> str:
+    """The market as a whole, from the forecasts of every tracked stock (never invented points).
+
+    There is no index series in the store, so VN-Index / VN30 levels in points are not forecast;
+    the answer says so and summarises the tracked stocks instead: how many point up, sideways,
+    down, and the median expected change.
+    """
+    vi = lang == "vi"
+    if not preds:
+        return (
+            "Chưa có dự báo nào để tổng hợp thị trường."
+            if vi
+            else "There are no forecasts to summarise the market from yet."
+        )
+    m = market_summary(preds)
+    n, ups, downs, side = m["n"], m["up"], m["down"], m["sideways"]
+    median, p_up = m["median_return"], m["mean_p_up"]
+    rets = [m["min_return"], m["max_return"]]
+    lines = []
+    if asked_index:
+        lines.append(
+            f"Kho dữ liệu không có chuỗi chỉ số {asked_index}, nên mình không dự báo {asked_index} "
+            "theo điểm; dưới đây là tổng hợp dự báo của các mã đang theo dõi."
+            if vi
+            else f"The store holds no {asked_index} series, so {asked_index} is not forecast in "
+            "points; here is the summary of the tracked stocks' forecasts instead."
+        )
+    if vi:
+        lines += [
+            f"Toàn bộ {n} mã đang theo dõi, 4 tuần tới ({data_line(preds[0], lang)}):",
+            f"• Xu hướng: {ups} mã ▲ TĂNG · {side} mã ► ĐI NGANG · {downs} mã ▼ GIẢM.",
+            f"• Thay đổi giá dự báo trung vị: {fmt_pct(median, lang)}; thấp nhất "
+            f"{fmt_pct(rets[0], lang)}, cao nhất {fmt_pct(rets[-1], lang)}.",
+            f"• Xác suất tăng trung bình: {fmt_prob(p_up)}.",
+        ]
+    else:
+        lines += [
+            f"All {n} tracked stocks, next 4 weeks ({data_line(preds[0], lang)}):",
+            f"• Pattern: {ups} ▲ UP · {side} ► SIDEWAYS · {downs} ▼ DOWN.",
+            f"• Median forecast change: {fmt_pct(median, lang)}; lowest "
+            f"{fmt_pct(rets[0], lang)}, highest {fmt_pct(rets[-1], lang)}.",
+            f"• Average probability up: {fmt_prob(p_up)}.",
+        ]
+    return "\n".join(lines)
+
+
+def format_track_record(symbol: str, items: Sequence[Any], lang: str) -> str:
+    """Earlier stored forecasts of ``symbol`` next to what happened (``PastPrediction`` items).
+
+    Only forecasts whose target date has passed are scored (``resolved``); the others are listed
+    as not due. Nothing is re-predicted after the fact: a hindcast by today's model would have seen
+    the outcome during training.
+    """
+    vi = lang == "vi"
+    if not items:
+        return (
+            f"Chưa có dự báo nào của {symbol} được lưu từ trước, nên chưa so được với kết quả "
+            "thực tế. Dự báo được lưu mỗi lần pipeline chạy; hãy hỏi lại sau khi có dự báo tới hạn."
+            if vi
+            else f"No earlier forecast of {symbol} is stored, so there is no outcome to compare "
+            "yet. Forecasts are stored on every pipeline run; ask again once one is due."
+        )
+    lines = [
+        f"Các dự báo trước của {symbol} và kết quả thực tế ({_unit(lang)}):"
+        if vi
+        else f"Earlier {symbol} forecasts and what happened ({_unit(lang)}):"
+    ]
+    for it in list(items)[-4:]:
+        made = fmt_date(it.prediction_date, lang)
+        target = fmt_price_k(it.price_target / 1000, lang)
+        due = fmt_date(it.target_date, lang) if it.target_date else "?"
+        pattern = pattern_label(it.pattern, lang)
+        if not it.resolved or it.actual_price is None:
+            lines.append(
+                f"• {made}: mục tiêu {target} ({pattern}) đến {due}, chưa tới hạn."
+                if vi
+                else f"• {made}: target {target} ({pattern}) by {due}, not due yet."
+            )
+            continue
+        err = it.actual_price / it.price_target - 1
+        inside = it.in_interval
+        where_vi = (
+            "" if inside is None else (" trong khoảng dự báo" if inside else " ngoài khoảng dự báo")
+        )
+        where_en = (
+            "" if inside is None else (" inside the range" if inside else " outside the range")
+        )
+        actual = pattern_label(it.actual_pattern, lang) if it.actual_pattern else "?"
+        lines.append(
+            f"• {made}: mục tiêu {target} ({pattern}); thực tế {fmt_price_k(it.actual_price / 1000, lang)}"
+            f" ({actual}), lệch {fmt_pct(err, lang)}{where_vi}."
+            if vi
+            else f"• {made}: target {target} ({pattern}); actual {fmt_price_k(it.actual_price / 1000, lang)}"
+            f" ({actual}), off by {fmt_pct(err, lang)}{where_en}."
         )
     return "\n".join(lines)
 

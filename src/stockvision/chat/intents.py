@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from stockvision.chat.symbols import COMMON_WORDS, SymbolResolver, word_list
-from stockvision.chat.text import clean, fold, has_diacritics, nfc, tokenize
+from stockvision.chat.text import clean, fold, has_diacritics, nfc, strip_diacritics, tokenize
 
 INTENTS = (
     "predict",
@@ -37,6 +37,12 @@ INTENTS = (
     "greeting",
     "advice",
     "out_of_scope",
+    "market",
+    "track_record",
+    "portfolio",
+    "holding",
+    "memory_show",
+    "memory_forget",
 )
 
 CUES: dict[str, tuple[str, ...]] = {
@@ -103,10 +109,84 @@ CUES: dict[str, tuple[str, ...]] = {
         "kem nhat",
         "danh sach",
         "the most",
+    ),
+    "market": (
         "thi truong",
-        "market",
         "toan thi truong",
         "ca thi truong",
+        "vn index",
+        "vnindex",
+        "vn30",
+        "vn 30",
+        "hnx index",
+        "hnxindex",
+        "upcom index",
+        "chi so",
+        "market",
+        "the market",
+        "stock market",
+        "index",
+    ),
+    "track_record": (
+        "thang truoc",
+        "tuan truoc",
+        "lan truoc",
+        "ky truoc",
+        "hom qua",
+        "hom truoc",
+        "du bao truoc",
+        "du bao cu",
+        "dung khong",
+        "dung chua",
+        "co dung",
+        "ket qua du bao",
+        "last month",
+        "last week",
+        "last time",
+        "previous forecast",
+        "previous prediction",
+        "past predictions",
+        "past forecasts",
+        "track record",
+        "how did",
+        "were you right",
+        "was it right",
+        "gio sao roi",
+        "bay gio sao",
+    ),
+    "portfolio": (
+        "danh muc cua minh",
+        "danh muc cua toi",
+        "danh muc cua em",
+        "danh muc",
+        "portfolio",
+        "my holdings",
+        "my stocks",
+        "ca danh muc",
+    ),
+    "memory_show": (
+        "nho gi",
+        "ban nho",
+        "biet gi ve minh",
+        "biet gi ve toi",
+        "what do you remember",
+        "what do you know about me",
+        "what you remember",
+        "your memory",
+    ),
+    "memory_forget": (
+        "quen het",
+        "quen di",
+        "quen tat ca",
+        "xoa tri nho",
+        "xoa het",
+        "xoa du lieu cua minh",
+        "forget everything",
+        "forget me",
+        "forget all",
+        "delete my data",
+        "delete my memory",
+        "clear memory",
     ),
     "explain": (
         "tai sao",
@@ -260,8 +340,6 @@ CUES: dict[str, tuple[str, ...]] = {
         "recommend",
         "recommendation",
         "invest in",
-        "danh muc",
-        "portfolio",
         "luot song",
         "giai ngan",
         "vao lenh",
@@ -534,6 +612,17 @@ class ParsedQuery:
     slang: list[str] = field(default_factory=list)
     follow_up: bool = False
     show_versions: bool = False
+    foreign: list[str] = field(default_factory=list)  # foreign tickers: not listed in Vietnam
+    fuzzy: list[tuple[str, str]] = field(default_factory=list)  # (typed name, symbol it meant)
+    month: int | None = None  # a named calendar month ("tháng 3", "in March")
+    far: str | None = None  # a horizon beyond the forecast's reach ("year_end", "next_year"...)
+    index: str | None = None  # "VN-Index", "VN30", "HNX-Index" when the market is asked by name
+    quantity: int | None = None  # shares in a holding statement ("cầm 1.000 HPG")
+    cost: float | None = None  # cost price in VND ("giá vốn 28k")
+
+
+# Folded slang that is also part of ordinary phrases: "múc" (buy hard) is not "danh mục" or "mục tiêu".
+_NOT_SLANG: dict[str, tuple[str, ...]] = {"muc": ("danh muc", "muc tieu"), "do": ("do chinh xac",)}
 
 
 class _Matcher:
@@ -551,6 +640,11 @@ class _Matcher:
                 return f" {nfc(cue)} " in self._accented
             if not self._vi:
                 return False  # "đỏ" typed as "do" only in Vietnamese text, never English "do"
+            key = fold(cue)
+            folded = self._folded
+            for phrase in _NOT_SLANG.get(key, ()):
+                folded = folded.replace(f" {phrase} ", " § ")
+            return f" {key} " in folded
         return f" {fold(cue)} " in self._folded
 
     def count(self, cues: tuple[str, ...]) -> int:
@@ -568,7 +662,13 @@ def _vocabulary() -> frozenset[str]:
 
 
 _VOCAB = _vocabulary()
-_KNOWN = _VOCAB | _VI_WORDS | _EN_WORDS | COMMON_WORDS
+_MONTH_WORDS = frozenset(
+    word_list(
+        """january february march april may june july august september october november december
+        jan feb mar apr jun jul aug sep sept oct nov dec gieng chap index vnindex vn30 hnx upcom"""
+    )
+)
+_KNOWN = _VOCAB | _VI_WORDS | _EN_WORDS | COMMON_WORDS | _MONTH_WORDS
 
 
 def correct_token(token: str) -> str:
@@ -634,6 +734,130 @@ def _find_weeks(folded: list[str]) -> int | None:
     return None
 
 
+_EN_MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        (
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        )
+    )
+}
+_EN_MONTHS.update({k[:3]: v for k, v in list(_EN_MONTHS.items()) if k != "may"})
+_VI_MONTH_WORDS = {"gieng": 1, "gieng nam": 1, "chap": 12, "muoi mot": 11, "muoi hai": 12}
+
+
+def _find_month(folded: list[str], accented: list[str]) -> int | None:
+    """A named calendar month: "tháng 3", "thang 12", "tháng sáu", "in March", "by Dec"."""
+    text = " ".join(folded)
+    m = re.search(r"\bthang (1[0-2]|0?[1-9])\b(?! (?:tuan|thang|nam|ngay))", text)
+    if m:
+        return int(m.group(1))
+    for word, month in _VI_MONTH_WORDS.items():
+        if re.search(rf"\bthang {word}\b", text):
+            return month
+    if re.search(r"\btháng sáu\b", " ".join(accented)):
+        return 6
+    m = re.search(r"\bt(1[0-2]|[1-9])\b", text)  # "T3" as traders write it
+    if m and re.search(r"\b(gia|du bao|du doan|price|muc tieu)\b", text):
+        return int(m.group(1))
+    for i, word in enumerate(folded):
+        month = _EN_MONTHS.get(word)
+        if month and word == "may":
+            before = folded[i - 1] if i else ""
+            if before not in {"in", "by", "until", "of", "for", "through"}:
+                continue
+        if month:
+            return month
+    return None
+
+
+_FAR_CUES = {
+    "year_end": ("cuoi nam", "end of the year", "end of year", "year end", "year-end", "tet"),
+    "next_year": ("nam sau", "nam toi", "next year", "sang nam"),
+    "long_term": ("dai han", "long term", "long-term", "vai nam", "nhieu nam"),
+}
+
+
+def _find_far(folded: list[str]) -> str | None:
+    text = f" {' '.join(folded)} "
+    for tag, cues in _FAR_CUES.items():
+        if any(f" {c} " in text for c in cues):
+            return tag
+    return None
+
+
+def _find_index(folded: list[str]) -> str | None:
+    text = f" {' '.join(folded)} "
+    if " vn30 " in text or " vn 30 " in text:
+        return "VN30"
+    if " hnx index " in text or " hnxindex " in text:
+        return "HNX-Index"
+    if " vn index " in text or " vnindex " in text:
+        return "VN-Index"
+    return None
+
+
+_HOLD_VERBS = (
+    "dang cam",
+    "cam",
+    "co",
+    "dang co",
+    "mua",
+    "da mua",
+    "nam giu",
+    "dang giu",
+    "giu",
+    "hold",
+    "own",
+    "bought",
+    "have",
+    "i hold",
+)
+
+
+def _find_holding(text: str) -> tuple[int | None, float | None]:
+    """Shares and cost price of a holding statement ("cầm 1.000 HPG giá vốn 28k")."""
+    key = strip_diacritics(text).lower().replace("đ", "d")
+    qty = None
+    m = re.search(
+        r"\b(\d{1,3}(?:[.,]\d{3})+|\d+(?:[.,]\d+)?)\s*(k|nghin|ngan|tr|trieu)?\s*"
+        r"(?:cp|co phieu|cổ phiếu|shares?|ma|mã)?\s*[a-z]{3}\b",
+        key,
+    )
+    if m:
+        raw, unit = m.group(1), m.group(2)
+        grouped = re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", raw)
+        number = (
+            float(raw.replace(".", "").replace(",", ""))
+            if grouped
+            else float(raw.replace(",", "."))
+        )
+        scale = {"k": 1e3, "nghin": 1e3, "ngan": 1e3, "tr": 1e6, "trieu": 1e6}.get(unit or "", 1.0)
+        qty = round(number * scale)
+    cost = None
+    m = re.search(
+        r"\b(?:gia von|von|gia mua|at|cost|average|avg|gia)\s*(?:la\s*)?"
+        r"(\d+(?:[.,]\d+)?)\s*(k|nghin|ngan|d|dong|vnd)?\b",
+        key,
+    )
+    if m:
+        value = float(m.group(1).replace(",", "."))
+        unit = m.group(2) or ""
+        cost = value * 1000 if unit in {"k", "nghin", "ngan"} or value < 1000 else value
+    return qty, cost
+
+
 def _find_direction(match: _Matcher) -> str | None:
     up = match.count(DIRECTION_CUES["up"])
     down = match.count(DIRECTION_CUES["down"])
@@ -649,6 +873,7 @@ class IntentParser:
 
     def __init__(self, resolver: SymbolResolver) -> None:
         self.resolver = resolver
+        resolver.vocabulary = _KNOWN  # ordinary words are never misspelt company names
 
     def parse(self, text: str, context: ContextLike | Any | None = None) -> ParsedQuery:
         display = clean(text or "")
@@ -675,6 +900,11 @@ class IntentParser:
             unknown=list(res.unknown),
             slang=[tag for phrase, tag in SLANG.items() if match.has(phrase)],
             show_versions=any(match.has(c) for c in VERSION_CUES),
+            foreign=list(res.foreign),
+            fuzzy=list(res.fuzzy),
+            month=_find_month(folded, accented),
+            far=_find_far(folded),
+            index=_find_index(folded),
         )
         if not tokens:
             q.intent, q.confidence = "help", 1.0
@@ -702,23 +932,47 @@ class IntentParser:
         # "sao" opens a why-question ("sao TCB lại giảm?") but not "thế sao"/"ra sao"/"thì sao".
         if folded and folded[0] == "sao" and len(folded) > 1:
             s["explain"] += 1
+        if s["memory_forget"]:
+            return "memory_forget", 0.9
+        if s["memory_show"]:
+            return "memory_show", 0.9
+        text = f" {' '.join(folded)} "
+        asks = any(f" {w} " in text for w in ("nen", "co nen", "should", "why", "tai sao"))
+        if has_sym and not s["explain"] and not asks:
+            held = any(f" {v} " in text for v in _HOLD_VERBS)
+            qty, cost = _find_holding(q.text)
+            if held and qty and qty >= 10 and n_syms == 1:
+                q.quantity, q.cost = qty, cost
+                return "holding", 0.85
+        if s["portfolio"] and not has_sym and not s["advice"]:
+            return "portfolio", 0.85
         if s["out_of_scope"] and not has_sym and not q.group and not q.did_you_mean:
             return "out_of_scope", 0.9
         if s["advice"]:
             return "advice", 0.85
+        if s["track_record"] and (has_sym or ctx_syms) and not s["chart"]:
+            return "track_record", 0.8
+        if (
+            (s["market"] or q.index)
+            and not has_sym
+            and not q.group
+            and not s["ranking"]
+            and not q.top_n
+        ):
+            return "market", 0.85
         if s["explain"] and (has_sym or ctx_syms or not s["ranking"]):
             return "explain", 0.9 if has_sym else 0.7
         if s["model_quality"] and not (has_sym and q.show_versions):
             return "model_quality", 0.9
-        if s["compare"] and (n_syms >= 2 or (n_syms == 1 and ctx_syms)):
+        if s["compare"] and (n_syms >= 2 or (n_syms == 1 and (ctx_syms or q.foreign))):
             return "compare", 0.9
         if s["chart"]:
             return "chart", 0.9 if has_sym else 0.7
-        if not has_sym and (s["ranking"] or q.group or q.top_n):
+        if not has_sym and (s["ranking"] or q.group or q.top_n or s["market"]):
             return "ranking", 0.85 if s["ranking"] else 0.7
         if has_sym:
             return "predict", 0.9 if s["predict"] else 0.75
-        if q.did_you_mean:
+        if q.did_you_mean or q.foreign:
             return "predict", 0.6
         if s["predict"] and not s["greeting"] and not s["help"]:
             return "predict", 0.6 if ctx_syms else 0.5
@@ -726,7 +980,10 @@ class IntentParser:
             return "help", 0.85
         if s["greeting"]:
             return "greeting", 0.9
-        if ctx_syms and any(f" {c} " in f" {' '.join(folded)} " for c in FOLLOW_UP_CUES):
+        follow = any(f" {c} " in f" {' '.join(folded)} " for c in FOLLOW_UP_CUES)
+        if follow and q.direction and getattr(context, "last_intent", None) == "ranking":
+            return "ranking", 0.6  # "còn giảm thì sao?" after a ranking: the other direction
+        if ctx_syms and follow:
             return "predict", 0.5
         return "out_of_scope", 0.3
 
@@ -737,7 +994,7 @@ class IntentParser:
         last_syms = list(getattr(context, "last_symbols", None) or [])
         last_intent = getattr(context, "last_intent", None)
         follow = any(match.has(c) for c in FOLLOW_UP_CUES)
-        needs_symbol = q.intent in {"predict", "explain", "chart", "advice"}
+        needs_symbol = q.intent in {"predict", "explain", "chart", "advice", "track_record"}
         if q.intent == "compare" and len(q.symbols) == 1 and last_syms:
             q.symbols = [s for s in last_syms if s not in q.symbols][:3] + q.symbols
             q.follow_up = True
@@ -747,6 +1004,7 @@ class IntentParser:
             and not q.group
             and not q.did_you_mean
             and not q.unknown  # "dự đoán XYZ": say XYZ is unknown, never answer for the last symbol
+            and not q.foreign
             and last_syms
         ):
             q.symbols = last_syms if q.intent != "chart" else last_syms[:1]

@@ -139,6 +139,42 @@ _NAME_SUFFIXES = (
     "cong ty cp",
 )
 
+# Well-known foreign stocks people ask about: ticker -> (company, exchange). Not an exhaustive
+# registry; it lets the chat say "not listed in Vietnam" instead of "unknown ticker".
+FOREIGN_STOCKS: dict[str, tuple[str, str]] = {
+    "AAPL": ("Apple", "NASDAQ"),
+    "MSFT": ("Microsoft", "NASDAQ"),
+    "GOOGL": ("Alphabet (Google)", "NASDAQ"),
+    "GOOG": ("Alphabet (Google)", "NASDAQ"),
+    "AMZN": ("Amazon", "NASDAQ"),
+    "TSLA": ("Tesla", "NASDAQ"),
+    "NVDA": ("Nvidia", "NASDAQ"),
+    "META": ("Meta (Facebook)", "NASDAQ"),
+    "NFLX": ("Netflix", "NASDAQ"),
+    "INTC": ("Intel", "NASDAQ"),
+    "BABA": ("Alibaba", "NYSE"),
+    "TSM": ("TSMC", "NYSE"),
+    "JPM": ("JPMorgan Chase", "NYSE"),
+    "COIN": ("Coinbase", "NASDAQ"),
+    "PLTR": ("Palantir", "NASDAQ"),
+}
+FOREIGN_NAMES: dict[str, str] = {
+    "apple": "AAPL",
+    "microsoft": "MSFT",
+    "google": "GOOGL",
+    "alphabet": "GOOGL",
+    "amazon": "AMZN",
+    "tesla": "TSLA",
+    "nvidia": "NVDA",
+    "facebook": "META",
+    "netflix": "NFLX",
+    "intel": "INTC",
+    "alibaba": "BABA",
+    "tsmc": "TSM",
+    "jpmorgan": "JPM",
+    "palantir": "PLTR",
+}
+
 # Keyboard rows for the typo-aware distance used by ``did_you_mean``.
 _ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 _POS = {ch: (r, c) for r, row in enumerate(_ROWS) for c, ch in enumerate(row)}
@@ -172,6 +208,8 @@ class Resolution:
     unknown: list[str] = field(default_factory=list)
     did_you_mean: list[str] = field(default_factory=list)
     mentions: list[Mention] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)  # foreign tickers (FOREIGN_STOCKS keys)
+    fuzzy: list[tuple[str, str]] = field(default_factory=list)  # (what was typed, symbol)
 
 
 def _get(obj: Any, *names: str, default: Any = None) -> Any:
@@ -275,6 +313,14 @@ class SymbolResolver:
         for group, label in self._group_labels.items():
             self._phrases.setdefault(tuple(fold(label).split()), ("group", group))
         self._max_len = max((len(k) for k in self._phrases), default=1)
+        # company-name phrases by (word count, first letter), for one-slip matching of names
+        self._fuzzy: dict[tuple[int, str], list[tuple[str, str]]] = {}
+        for words, (kind, value) in self._phrases.items():
+            joined = " ".join(words)
+            if kind == "symbol" and len(joined) >= 6 and len(words) <= 3:
+                self._fuzzy.setdefault((len(words), joined[0]), []).append((joined, value))
+        #: words that are never a misspelt company name (the parser adds its vocabulary)
+        self.vocabulary: frozenset[str] = frozenset()
 
     def _add_phrase(self, key: str, target: tuple[str, str]) -> None:
         words = tuple(key.split())
@@ -339,6 +385,22 @@ class SymbolResolver:
                 i += n
                 continue
             tok = tokens[i]
+            foreign = FOREIGN_NAMES.get(tok.key) or (
+                tok.key.upper() if tok.is_upper and tok.key.upper() in FOREIGN_STOCKS else None
+            )
+            if foreign and tok.key.upper() not in self._order:
+                if foreign not in result.foreign:
+                    result.foreign.append(foreign)
+                i += 1
+                continue
+            fuzzy = self._fuzzy_name(tokens, keys, i)
+            if fuzzy:
+                n, sym = fuzzy
+                start, end = tokens[i].start, tokens[i + n - 1].end
+                result.mentions.append(Mention("symbol", sym, start, end, "fuzzy"))
+                result.fuzzy.append((text[start:end], sym))
+                i += n
+                continue
             alias_sym = self._short_aliases.get(tok.key)
             if alias_sym and (
                 (tok.is_upper and not shouting)
@@ -349,7 +411,9 @@ class SymbolResolver:
                 continue
             if len(tok.key) == 3 and tok.key.isalnum() and not tok.key.isdigit():
                 prev = keys[i - 1] if i else ""
-                if prev in _MONEY_WORDS or (i and tokens[i - 1].is_number):
+                after_number = i and tokens[i - 1].is_number
+                listed_ticker = tok.is_upper and not shouting and tok.key.upper() in self._order
+                if prev in _MONEY_WORDS or (after_number and not listed_ticker):
                     i += 1
                     continue
                 typed_as_ticker = tok.is_upper and not shouting
@@ -376,6 +440,36 @@ class SymbolResolver:
                 if sym not in result.did_you_mean:
                     result.did_you_mean.append(sym)
         return result
+
+    def _fuzzy_name(self, tokens: list[Any], keys: list[str], i: int) -> tuple[int, str] | None:
+        """A company name typed with one slip ("Vinamik", "Techcombak"): (words used, symbol).
+
+        Only for words that are not ordinary words (the parser's vocabulary, common words), at
+        least 6 letters, within one typo (keyboard neighbours and swaps count half), and only when
+        the best match is unique.
+        """
+        for n in (3, 2, 1):
+            words = keys[i : i + n]
+            if len(words) < n or not all(w.isalpha() for w in words):
+                continue
+            if all(w in self.vocabulary or w in COMMON_WORDS for w in words):
+                continue
+            typed = " ".join(words)
+            if len(typed) < 6:
+                continue
+            best: list[tuple[float, str]] = []
+            for phrase, sym in self._fuzzy.get((n, typed[0]), ()):
+                if abs(len(phrase) - len(typed)) > 1 or phrase == typed:
+                    continue
+                cost = typo_distance(typed, phrase)
+                if cost <= 1.0:
+                    best.append((cost, sym))
+            if best:
+                best.sort()
+                top = [sym for cost, sym in best if cost == best[0][0]]
+                if len(set(top)) == 1:
+                    return n, top[0]
+        return None
 
     def _match_phrase(self, keys: list[str], i: int) -> tuple[int, tuple[str, str]] | None:
         for n in range(min(self._max_len, len(keys) - i), 0, -1):

@@ -246,7 +246,21 @@ def build_engine(
     def history(symbol: str, weeks: int) -> pd.DataFrame:
         return _history_frame(service, symbol, weeks)
 
+    def news(symbol: str, limit: int) -> list[Any]:
+        from stockvision.news.views import headlines
+
+        return headlines(service.store, symbol, limit=limit)
+
+    def track(symbol: str) -> list[Any]:
+        return list(service.past_predictions(symbol).items)
+
+    def market() -> list[Prediction]:
+        return list(service.rankings(1_000_000, "up"))
+
     engine = ChatEngine(
+        news_fn=news if getattr(service, "store", None) is not None else None,
+        track_fn=track,
+        market_fn=market,
         predict_fn=predict,
         rank_fn=rank,
         history_fn=history,
@@ -256,3 +270,26 @@ def build_engine(
         rephraser=rephraser if rephraser is not None else LLMRephraser.from_settings(settings),
     )
     return ChatService(engine, service, rank_state)
+
+
+def build_agent(chat: ChatService, settings: Settings, memory: Any = None, llm: Any = None) -> Any:
+    """The agent (``POST /agent/chat``) over the same engine, with per-user memory in Qdrant.
+
+    Memory is local Qdrant under the data directory unless ``SV_MEMORY_URL`` names a server; if it
+    cannot open (another process holds the local store, qdrant-client missing) the agent answers
+    without memory and says so in the log, rather than failing every request.
+    """
+    from stockvision.chat.agent import Agent
+    from stockvision.chat.llm import LLMAgentPlanner
+
+    if memory is None and settings.agent_memory:
+        try:
+            from stockvision.chat.memory import Memory
+
+            memory = Memory.from_settings(settings)
+        except Exception as exc:  # optional part: the agent still answers
+            log.warning("agent memory unavailable (%s); answering without memory", exc)
+            memory = None
+    if llm is None:
+        llm = LLMAgentPlanner.from_settings(settings)
+    return Agent(chat.engine, memory=memory, llm=llm)

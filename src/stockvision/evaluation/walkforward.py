@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from stockvision.engine import Engine, Outcome, SerialEngine
 from stockvision.evaluation.splits import Fold, WalkForwardSplitter
 
 if TYPE_CHECKING:
@@ -340,17 +341,94 @@ class PooledTemperature:
 
 
 def _recalibrate(
-    model: Any, val: Any, frame: pd.DataFrame, pool: PooledTemperature, fold: int
+    val_labels: pd.DataFrame,
+    val_uncal: np.ndarray,
+    frame: pd.DataFrame,
+    pool: PooledTemperature,
+    fold: int,
 ) -> float:
     """Replace the fold's calibrated probabilities by the pooled-validation temperature's."""
     from stockvision.models.calibration import apply_temperature
 
-    pool.add(fold, val.labels, model.predict_proba(val, calibrated=False))
+    pool.add(fold, val_labels, val_uncal)
     # too few rows (e.g. a validation window holding one index series) fit noise: leave T = 1
     t = pool.temperature() if pool.n_rows >= MIN_CALIBRATION_ROWS else 1.0
     logp = np.log(np.clip(frame[UNCAL_COLUMNS].to_numpy(dtype=np.float64), 1e-12, 1.0))
     frame[PROB_COLUMNS] = apply_temperature(logp, t)
     return t
+
+
+@dataclass(frozen=True)
+class _FitTask:
+    """One (fold, model) fit: everything a worker needs besides the shared dataset."""
+
+    fold: Fold
+    name: str
+    params: dict[str, Any]
+    seed: int
+    num_threads: int | None
+    pooled: bool  # keep the uncalibrated validation probabilities for pooled calibration
+    bands: tuple[float, float] = (0.01, -0.01)  # pattern label thresholds (up, down)
+
+
+@dataclass
+class _FitResult:
+    kind: str
+    frame: pd.DataFrame
+    coverage: float
+    fit_seconds: float
+    predict_seconds: float
+    val_labels: pd.DataFrame | None = None
+    val_uncal: np.ndarray | None = None
+
+
+def _fit_fold(builder: DatasetBuilder, task: _FitTask) -> _FitResult | None:
+    """Fit one model on one fold and predict its test block (runs on any engine's worker).
+
+    Pure given (builder, task): seeded, thread-limited, no shared state, so the serial and the
+    distributed engines compute the same numbers. ``None`` when the fold has no test rows.
+    """
+    from stockvision.models.registry_names import MODEL_FACTORIES
+
+    fold = task.fold
+    test = builder.window(fold.test_start, fold.test_end)
+    if len(test) == 0:
+        return None
+    train = builder.window(fold.train_start, fold.train_end)
+    val = builder.window(fold.val_start, fold.val_end) if fold.val_start is not None else None
+    prior = _class_prior(train, len(PROB_COLUMNS))
+    limits = (
+        contextlib.nullcontext()
+        if task.num_threads is None
+        else threadpool_limits(task.num_threads)
+    )
+    with limits:
+        _seed_everything(task.seed)
+        t0 = time.perf_counter()
+        model = _build(MODEL_FACTORIES[task.name], task.params, task.num_threads)
+        model.fit(train, val)
+        t1 = time.perf_counter()
+        frame = _predict(
+            model, test, _base_frame(test, fold, task.name, model.kind, prior), task.bands
+        )
+        result = _FitResult(
+            kind=model.kind,
+            frame=frame,
+            coverage=float(getattr(model, "coverage", float("nan"))),
+            fit_seconds=t1 - t0,
+            predict_seconds=0.0,
+        )
+        if (
+            task.pooled
+            and model.kind == "pattern"
+            and val is not None
+            and len(val) > 0
+            and _supports_uncalibrated(model)
+        ):
+            result.val_labels = val.labels
+            result.val_uncal = np.asarray(model.predict_proba(val, calibrated=False))
+        result.predict_seconds = time.perf_counter() - t1
+    return result
 
 
 def run_walk_forward(
@@ -365,6 +443,7 @@ def run_walk_forward(
     on_error: Literal["raise", "drop"] = "raise",
     calibration: Literal["pooled_val", "model"] = "pooled_val",
     num_threads: int | None = 1,
+    engine: Engine | None = None,
     bands: tuple[float, float] = (0.01, -0.01),
 ) -> EvaluationResult:
     """Fit every model on every fold and collect its out-of-sample test predictions.
@@ -374,15 +453,20 @@ def run_walk_forward(
     arguments per model name. ``daily`` (adjusted daily frame) is stored for the backtest.
     ``on_error="drop"`` keeps a long run going when a model fails on some fold: that model is
     removed from the result entirely (partial-fold metrics would not be comparable) and its
-    error is recorded in ``result.failed``; the default re-raises. ``calibration``: "pooled_val"
-    refits each pattern model's temperature on the pooled out-of-fold validation predictions (see
-    the module docstring), "model" keeps each fold model's own validation-window temperature.
+    error (the first failing fold's) is recorded in ``result.failed``; the default re-raises.
+    ``calibration``: "pooled_val" refits each pattern model's temperature on the pooled
+    out-of-fold validation predictions (see the module docstring), "model" keeps each fold
+    model's own validation-window temperature.
     ``num_threads`` is given to every model that takes that parameter unless ``model_params`` sets
     it: hundreds of small fits gain nothing from threads, and on a shared machine OpenMP / torch
     threads spinning against other processes made fits up to 40x slower. ``None`` keeps the
-    models' defaults. Results are reproducible for a given thread count. ``bands`` are the
-    pattern label thresholds (up, down) used to read the price models' class probabilities off
-    their distributions.
+    models' defaults. Results are reproducible for a given thread count.
+    ``engine`` runs the (fold, model) fits (:mod:`stockvision.engine`; default: this process). The
+    fits are independent; everything order-dependent (the pooled temperatures, the failure
+    record, the concatenation) happens afterwards, here, in (fold, model) order, so every engine
+    gives the same result.
+    ``bands`` are the pattern label thresholds (up, down) used to read the price models' class
+    probabilities off their distributions.
     """
     from stockvision.models.registry_names import MODEL_FACTORIES
 
@@ -416,72 +500,84 @@ def run_walk_forward(
     if calibration not in ("pooled_val", "model"):
         raise ValueError(f"calibration must be 'pooled_val' or 'model', got {calibration!r}")
     params = model_params or {}
+    tasks = [
+        _FitTask(
+            fold,
+            name,
+            params.get(name, {}),
+            seed,
+            num_threads,
+            calibration == "pooled_val",
+            (float(bands[0]), float(bands[1])),
+        )
+        for fold in folds
+        for name in model_names
+    ]
+
+    reported_failed: set[str] = set()
+
+    def on_start(i: int) -> None:
+        if progress:
+            progress(ProgressEvent(tasks[i].fold.index, len(folds), tasks[i].name, "fit"))
+
+    def on_result(i: int, outcome: Outcome) -> None:
+        task = tasks[i]
+        if (
+            progress is None
+            or task.name in reported_failed
+            or (outcome.ok and outcome.value is None)
+        ):
+            return
+        if outcome.ok:
+            seconds = outcome.value.fit_seconds + outcome.value.predict_seconds
+            progress(ProgressEvent(task.fold.index, len(folds), task.name, "done", seconds))
+        elif on_error == "drop":
+            reported_failed.add(task.name)
+            progress(ProgressEvent(task.fold.index, len(folds), task.name, "failed"))
+
+    engine = engine or SerialEngine()
+    outcomes = engine.map(_fit_fold, tasks, shared=builder, on_result=on_result, on_start=on_start)
+
     pools: dict[str, PooledTemperature] = {}
     temperatures: dict[str, list[float]] = {}
     failed: dict[str, str] = {}
-
     frames: list[pd.DataFrame] = []
+    # the classic factors' scores on each fold's test block (model-free, so computed here once)
     factor_parts: list[pd.DataFrame] = []
+    for fold in folds:
+        test = builder.window(fold.test_start, fold.test_end)
+        if len(test) > 0:
+            factor_parts.append(factor_scores(test))
     kinds: dict[str, str] = {}
     coverage: dict[str, float] = {}
     timings: dict[str, dict[str, float]] = {
         m: {"fit_seconds": 0.0, "predict_seconds": 0.0} for m in model_names
     }
-    # BLAS / OpenMP pools (ridge's matrix algebra, statsmodels) held to the same thread count
-    limits = contextlib.nullcontext() if num_threads is None else threadpool_limits(num_threads)
-    with limits:
-        for fold in folds:
-            train = builder.window(fold.train_start, fold.train_end)
-            val = (
-                builder.window(fold.val_start, fold.val_end) if fold.val_start is not None else None
-            )
-            test = builder.window(fold.test_start, fold.test_end)
-            if len(test) == 0:
+    for task, outcome in zip(tasks, outcomes, strict=True):
+        name, fold = task.name, task.fold
+        if name in failed:
+            continue
+        try:
+            fit = outcome.get()
+            if fit is None:
                 continue
-            prior = _class_prior(train, len(PROB_COLUMNS))
-            factor_parts.append(factor_scores(test))
-            for name in model_names:
-                if name in failed:
-                    continue
-                if progress:
-                    progress(ProgressEvent(fold.index, len(folds), name, "fit"))
-                _seed_everything(seed)
-                t0 = time.perf_counter()
-                try:
-                    model = _build(MODEL_FACTORIES[name], params.get(name, {}), num_threads)
-                    model.fit(train, val)
-                    t1 = time.perf_counter()
-                    frame = _predict(
-                        model, test, _base_frame(test, fold, name, model.kind, prior), bands
-                    )
-                    if (
-                        calibration == "pooled_val"
-                        and model.kind == "pattern"
-                        and val is not None
-                        and len(val) > 0
-                        and _supports_uncalibrated(model)
-                    ):
-                        pool = pools.setdefault(name, PooledTemperature())
-                        t = _recalibrate(model, val, frame, pool, fold.index)
-                        temperatures.setdefault(name, []).append(t)
-                except Exception as exc:
-                    if on_error == "raise":
-                        raise
-                    failed[name] = (
-                        f"fold {fold.index} ({fold.test_start.date()}): {type(exc).__name__}: {exc}"
-                    )
-                    if progress:
-                        progress(ProgressEvent(fold.index, len(folds), name, "failed"))
-                    continue
-                t2 = time.perf_counter()
-                kinds[name] = model.kind
-                if model.kind == "price":
-                    coverage[name] = float(getattr(model, "coverage", float("nan")))
-                frames.append(frame)
-                timings[name]["fit_seconds"] += t1 - t0
-                timings[name]["predict_seconds"] += t2 - t1
-                if progress:
-                    progress(ProgressEvent(fold.index, len(folds), name, "done", t2 - t0))
+            if fit.val_uncal is not None:
+                pool = pools.setdefault(name, PooledTemperature())
+                t = _recalibrate(fit.val_labels, fit.val_uncal, fit.frame, pool, fold.index)
+                temperatures.setdefault(name, []).append(t)
+        except Exception as exc:
+            if on_error == "raise":
+                raise
+            failed[name] = (
+                f"fold {fold.index} ({fold.test_start.date()}): {type(exc).__name__}: {exc}"
+            )
+            continue
+        kinds[name] = fit.kind
+        if fit.kind == "price":
+            coverage[name] = fit.coverage
+        frames.append(fit.frame)
+        timings[name]["fit_seconds"] += fit.fit_seconds
+        timings[name]["predict_seconds"] += fit.predict_seconds
 
     frames = [f for f in frames if f["model"].iat[0] not in failed] if failed else frames
     if not frames:

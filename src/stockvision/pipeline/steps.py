@@ -112,8 +112,14 @@ def fetch(
     source: str | None = None,
     symbols: list[str] | None = None,
     replace_simulated: bool | None = None,
+    exchange: str | None = None,
+    price_unit: str | None = None,
 ) -> FetchOutput:
-    """Read the configured source, write new/changed rows to the store, recompute adjustment factors."""
+    """Read the configured source, write new/changed rows to the store, recompute adjustment factors.
+
+    ``exchange`` (HOSE/HNX/UPCOM) says where the fetched symbols trade; ``price_unit`` ("vnd" or
+    "thousand") the unit of CSV prices (default: guessed per file, ``data.convert``).
+    """
     from stockvision.data.sources import get_source
 
     store = _store(settings, store)
@@ -121,6 +127,8 @@ def fetch(
     kwargs: dict[str, Any] = {}
     if paths:
         kwargs["paths"] = paths
+    if price_unit and name == "csv":
+        kwargs["price_unit"] = price_unit
     if name == "auto":
         kwargs["store_reader"] = lambda: read_store_labelled(store)
     src = get_source(name, settings, **kwargs)
@@ -137,7 +145,9 @@ def fetch(
     # history_start bounds what is downloaded; files named explicitly are imported whole
     start = None if paths else settings.history_start
     replace = settings.replace_simulated if replace_simulated is None else replace_simulated
-    return ingest(store, src, wanted, start, progress=cb, replace_simulated=replace)
+    return ingest(
+        store, src, wanted, start, progress=cb, replace_simulated=replace, exchange=exchange
+    )
 
 
 def adjust_store(settings: Settings, store: Any = None) -> dict[str, Any]:

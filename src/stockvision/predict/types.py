@@ -64,6 +64,10 @@ class ServingModel(BaseModel):
     label_vi: str
     label_en: str
     baseline: bool = Field(description="True when a naive baseline is served (nothing beat it)")
+    crps_skill: float | None = Field(
+        default=None, description="Walk-forward CRPS skill vs the constant-width random walk"
+    )
+    crps_dm_pvalue: float | None = Field(default=None, description="Its Diebold-Mariano p-value")
     skill_vi: str | None = None
     skill_en: str | None = None
 

@@ -54,6 +54,9 @@ def create_app(
             yield
         finally:
             await run_in_threadpool(service.stop)
+            agent = getattr(app.state, "agent", None)
+            if agent is not None and agent.memory is not None:
+                agent.memory.close()  # releases the local Qdrant store's lock
 
     app = FastAPI(
         title="Stock Vision API",
@@ -77,10 +80,14 @@ def create_app(
     )
     app.state.limiter = limiter
     app.state.chat_engine = None
+    app.state.agent = None
     try:
         from stockvision.chat.wiring import build_engine
 
         app.state.chat_engine = build_engine(service, settings)
+        from stockvision.chat.wiring import build_agent
+
+        app.state.agent = build_agent(app.state.chat_engine, settings)
     except ImportError:  # chat layer optional
         log.info("chat engine unavailable")
 

@@ -30,6 +30,7 @@ from stockvision.errors import (
     InvalidRequestError,
     ModelUnavailableError,
     NoSourceDataError,
+    NotInDemoError,
     PipelineBusyError,
     StockVisionError,
     UnknownSymbolError,
@@ -245,11 +246,16 @@ class PredictionService:
                     raise DataPendingError(sym, self.status_url(sym), status.state)
             return sym
         if is_known(sym):
+            if panel is not None and panel.simulated:
+                # a simulated store never takes real prices: fetching cannot help, say so now
+                raise NotInDemoError(sym, sorted(panel.info))
             status = self.healer.request(sym)
             if status.state == "failed":
                 if not status.retryable:
                     raise NoSourceDataError(sym, status.message or "no data")
-                raise DataUnavailableError(sym, status.message or "fetch failed", status.message_vi)
+                raise DataUnavailableError(
+                    sym, status.message or "fetch failed", status.message_vi, status.error_code
+                )
             if status.state == "done":  # fetched, but the features gave nothing usable
                 raise InsufficientHistoryError(sym, 0, self.settings.min_predict_weeks)
             raise DataPendingError(sym, self.status_url(sym), status.state)

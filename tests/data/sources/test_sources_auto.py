@@ -149,3 +149,12 @@ def test_get_source_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 def test_get_csv_without_paths_is_clear() -> None:
     with pytest.raises(SourceUnavailableError, match="SV_CSV_PATHS"):
         get_source("csv", get_settings())
+
+
+def test_default_fallback_is_the_listed_demo_market_up_to_last_week() -> None:
+    settings = Settings(synthetic_symbols=6, synthetic_years=1)
+    res = AutoSource(settings, store_reader=None, probe=lambda: False).fetch()
+    assert res.source == "synthetic" and res.simulated is True
+    assert {"VNM", "FPT", "HPG", "HSG"} <= set(res.symbols)
+    age = (pd.Timestamp.now().normalize() - res.frame["date"].max()).days
+    assert 1 <= age <= 14  # the last completed trading week (holidays can push it back)

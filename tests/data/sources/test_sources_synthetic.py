@@ -158,3 +158,22 @@ def test_source_filters_and_flags_simulated() -> None:
     assert res.report.rows_imported == len(res.frame) > 0
     with pytest.raises(UnknownSymbolError, match="VNM"):
         src.fetch(["VNM"])
+
+
+def test_demo_market_uses_listed_tickers_and_ends_last_completed_week():
+    from stockvision.data.sources.synthetic import demo_source, last_completed_week
+    from stockvision.market.listings import LISTINGS
+
+    assert last_completed_week("2026-12-02") == pd.Timestamp("2026-11-27")  # a Wednesday
+    assert last_completed_week("2026-11-27") == pd.Timestamp("2026-11-20")  # Friday still trades
+    assert last_completed_week("2026-11-29") == pd.Timestamp("2026-11-27")  # Sunday
+    src = demo_source(8, years=2, today="2026-12-02")
+    res = src.fetch()
+    assert res.simulated and res.frame.attrs["simulated"]
+    assert res.frame["date"].max() == pd.Timestamp("2026-11-27")
+    listings = src.market.listings
+    assert {"VNM", "FPT", "HPG", "HSG"} <= set(listings["symbol"])
+    for row in listings.itertuples():
+        assert row.exchange == LISTINGS[row.symbol].exchange.value.upper()
+        assert row.sector == LISTINGS[row.symbol].group
+    assert list(res.frame["symbol"]) == sorted(res.frame["symbol"])  # (symbol, date) order

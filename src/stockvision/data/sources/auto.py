@@ -23,7 +23,7 @@ from stockvision.data.sources.base import (
     filter_range,
     normalise_daily,
 )
-from stockvision.data.sources.synthetic import SyntheticSource
+from stockvision.data.sources.synthetic import demo_source
 from stockvision.data.sources.vnstock_source import VnstockSource, probe
 from stockvision.errors import SourceUnavailableError
 
@@ -37,7 +37,9 @@ class AutoSource(DataSource):
 
     ``store_reader`` returns the store's daily frame (or None when empty); it is a callable so
     this module does not depend on the store. ``probe`` answers "is vnstock reachable?" quickly.
-    The synthetic fallback ignores ``symbols``: simulated tickers are deliberately not real ones.
+    The synthetic fallback is the offline demo (:func:`demo_source`: listed tickers, simulated up
+    to the last completed week, labelled simulated); it ignores ``symbols`` and returns the whole
+    demo market, so a request for one symbol never yields a one-stock market.
     """
 
     name = "auto"
@@ -69,9 +71,7 @@ class AutoSource(DataSource):
     def synthetic(self) -> DataSource:
         if self._synthetic is None:
             s = self.settings
-            self._synthetic = SyntheticSource(
-                s.synthetic_symbols, s.synthetic_years, s.synthetic_seed
-            )
+            self._synthetic = demo_source(s.synthetic_symbols, s.synthetic_years, s.synthetic_seed)
         return self._synthetic
 
     def vnstock_reachable(self) -> bool:

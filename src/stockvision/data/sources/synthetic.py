@@ -27,7 +27,12 @@ What makes it VN-like (so the rest of the pipeline meets the same quirks as with
   :attr:`SyntheticMarket.events` so corporate-action detection can be tested.
 * Tickers: ``Z`` + two letters (``ZAA`` .. ``ZZZ``), then ``Z`` + letter/digit pairs, then four
   characters ``Z???``. No listed VN ticker starts with ``Z``, so simulated symbols never pass for
-  real ones.
+  real ones (tests and benchmarks).
+* The offline demo (:func:`demo_source`, the ``auto`` source's last resort) instead simulates
+  well-known listed tickers (VNM, FPT, HPG, HSG, the banks...) with their real exchange and sector,
+  ending at the last completed trading week: the examples a newcomer reads (README, chat chips)
+  then have answers, and nothing looks stale. Every result is still labelled simulated, the store
+  refuses to mix it with real prices, and every chat answer says so.
 * Listings: about 15% of symbols list after the start (like HDB, VJC or VRE in the VN30 data).
 
 Everything here is simulated: :class:`SyntheticSource` results carry ``simulated=True`` and the
@@ -132,6 +137,33 @@ def synthetic_tickers(n: int) -> list[str]:
     raise ValueError(f"n_symbols={n} is too large; at most {len(out)} synthetic tickers exist")
 
 
+#: Symbols of the offline demo, in order: the ones the README and the chat's examples use first,
+#: then the VN30 basket, then other well-known names (so any ``n`` up to ~60 is covered).
+DEMO_FIRST = ("VNM", "FPT", "HPG", "HSG", "VCB", "TCB", "ACB", "BID", "SSI", "MWG", "VIC", "VHM")
+DEMO_MORE = ("NKG", "VND", "VCI", "HCM", "SHB", "TPB", "VIB", "PLX", "POW", "DGC", "DXG", "KDH")
+
+
+def demo_universe(n: int) -> tuple[list[str], list[str], list[str]]:
+    """(tickers, exchanges, sector groups) of the first ``n`` demo symbols, from the listings."""
+    from stockvision.market.listings import LISTINGS
+    from stockvision.market.vn30 import VN30_SYMBOLS
+
+    order = list(dict.fromkeys((*DEMO_FIRST, *VN30_SYMBOLS, *DEMO_MORE)))
+    order = [s for s in order if s in LISTINGS]
+    if n > len(order):
+        raise ValueError(f"the demo market simulates at most {len(order)} listed symbols, not {n}")
+    chosen = order[:n]
+    exchanges = [str(getattr(LISTINGS[s].exchange, "value", LISTINGS[s].exchange)) for s in chosen]
+    return chosen, [e.upper() for e in exchanges], [LISTINGS[s].group for s in chosen]
+
+
+def last_completed_week(today: DateLike | None = None) -> pd.Timestamp:
+    """The Friday of the last trading week that has ended before ``today`` (default: now)."""
+    day = pd.Timestamp(today if today is not None else pd.Timestamp.now()).normalize()
+    back = (day.weekday() - 4) % 7 or 7  # a Friday itself is still trading: the week before
+    return day - pd.Timedelta(days=back)
+
+
 def _tick(price: np.ndarray, hose: np.ndarray) -> np.ndarray:
     """Tick size of each price: HOSE's three tiers, 100 VND on HNX/UPCoM."""
     hose_tick = np.where(price < 10_000, 10.0, np.where(price < 50_000, 50.0, 100.0))
@@ -207,27 +239,45 @@ def generate_market(
     start: str = "2015-01-05",
     *,
     return_events: bool = False,
+    end: DateLike | None = None,
+    listed: bool = False,
 ) -> pd.DataFrame | SyntheticMarket:
     """Simulate ``n_symbols`` VN-like stocks over ``years`` years of trading days from ``start``.
 
     Deterministic for a seed. Returns the daily contract frame, or with ``return_events=True`` a
     :class:`SyntheticMarket` carrying the stock-dividend ground truth and listing metadata too.
+    With ``end`` the ``years`` end there instead (``start`` is ignored); with ``listed`` the
+    symbols are the demo's listed tickers with their real exchange and sector
+    (:func:`demo_universe`), else ``Z..`` tickers that no real listing uses.
     """
     if n_symbols < 1 or years < 1:
         raise ValueError(f"need n_symbols >= 1 and years >= 1, got {n_symbols} and {years}")
     rng = np.random.default_rng(seed)
-    t0 = pd.Timestamp(start).normalize()
-    calendar = trading_days(t0, t0 + pd.DateOffset(years=years) - pd.Timedelta(days=1)).as_unit(
-        "ns"
-    )
+    if end is not None:
+        t1 = pd.Timestamp(end).normalize()
+        t0 = t1 - pd.DateOffset(years=years) + pd.Timedelta(days=1)
+    else:
+        t0 = pd.Timestamp(start).normalize()
+        t1 = t0 + pd.DateOffset(years=years) - pd.Timedelta(days=1)
+    calendar = trading_days(t0, t1).as_unit("ns")
     n_days, n = len(calendar), n_symbols
 
     # --- symbols and their static traits ----------------------------------------------------
-    symbols = np.array(sorted(synthetic_tickers(n)))
     exchange = rng.choice(len(EXCHANGES), size=n, p=EXCHANGE_SHARES)
-    hose = exchange == 0
     sector = rng.integers(0, len(SECTORS), size=n)
-    late = rng.random(n) < 0.15
+    sector_names: tuple[str, ...] = SECTORS
+    if listed:
+        tickers, exchanges, groups = (
+            list(t) for t in zip(*sorted(zip(*demo_universe(n), strict=True)), strict=True)
+        )
+        symbols = np.array(tickers)
+        exchange = np.array([EXCHANGES.index(e) if e in EXCHANGES else 0 for e in exchanges])
+        sector_names = tuple(dict.fromkeys(groups))
+        sector = np.array([sector_names.index(g) for g in groups])
+    else:
+        symbols = np.array(sorted(synthetic_tickers(n)))
+    hose = exchange == 0
+    late = (rng.random(n) < 0.15) & (not listed)  # the demo's listed names are long-listed
     listed_idx = np.where(late, rng.integers(0, max(1, int(0.6 * n_days)), size=n), 0)
     beta_m = rng.uniform(0.6, 1.4, n)
     beta_s = rng.uniform(0.4, 1.0, n)
@@ -242,7 +292,7 @@ def generate_market(
     )
 
     # --- return shocks: market + sector + idiosyncratic, all GARCH(1,1) ---------------------
-    n_sec = len(SECTORS)
+    n_sec = len(sector_names)
     shocks, cond = _garch(rng, n_days, np.concatenate([[0.011], np.full(n_sec, 0.007), idio_vol]))
     ret = (
         mu
@@ -339,7 +389,7 @@ def generate_market(
         {
             SYMBOL: symbols.astype(str),
             "exchange": np.array(EXCHANGES)[exchange],
-            "sector": np.array(SECTORS)[sector],
+            "sector": np.array(sector_names)[sector],
             "listed_on": calendar[listed_idx],
         }
     )
@@ -353,18 +403,32 @@ class SyntheticSource(DataSource):
     simulated = True
 
     def __init__(
-        self, n_symbols: int = 30, years: int = 4, seed: int = 7, start: str = "2015-01-05"
+        self,
+        n_symbols: int = 30,
+        years: int = 4,
+        seed: int = 7,
+        start: str = "2015-01-05",
+        end: DateLike | None = None,
+        listed: bool = False,
     ) -> None:
         self.n_symbols = n_symbols
         self.years = years
         self.seed = seed
         self.start = start
+        self.end = end
+        self.listed = listed
 
     @cached_property
     def market(self) -> SyntheticMarket:
         """The simulated market, generated once per source instance."""
         return generate_market(
-            self.n_symbols, self.years, self.seed, self.start, return_events=True
+            self.n_symbols,
+            self.years,
+            self.seed,
+            self.start,
+            return_events=True,
+            end=self.end,
+            listed=self.listed,
         )
 
     def fetch(
@@ -389,3 +453,10 @@ class SyntheticSource(DataSource):
         if progress is not None:
             progress(1, 1, self.name)
         return SourceResult(frame=frame, report=report, source=self.name, simulated=True)
+
+
+def demo_source(
+    n_symbols: int = 30, years: int = 4, seed: int = 7, today: DateLike | None = None
+) -> SyntheticSource:
+    """The offline demo market: listed tickers, simulated up to the last completed trading week."""
+    return SyntheticSource(n_symbols, years, seed, end=last_completed_week(today), listed=True)

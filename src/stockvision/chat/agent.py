@@ -1,0 +1,569 @@
+"""The agent: typed tools over the prediction core, per-user memory, grounded answers.
+
+``Agent.chat(message, user_id, session_id)`` plans the turn deterministically from the parser's
+reading (an optional LLM may plan and phrase instead, through OpenAI-compatible function calling),
+runs the tools, and returns the answer with every tool call and its result, the sources (tool,
+model versions, data date) and what was written to memory. Every answer goes through the grounding
+checker (:mod:`stockvision.chat.grounding`): an LLM answer that fails it is replaced by the
+deterministic one, and the deterministic answers are checked too (a failure is logged and reported
+in the response, never hidden).
+
+Tools (typed, each a thin call into the prediction service the REST API uses): ``predict``,
+``rank``, ``history``, ``model_quality``, ``track_record``, ``market``, ``portfolio``, and the
+memory tools ``remember_holding``, ``memory_list``, ``memory_forget``, ``recall``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from stockvision.chat import answers as A
+from stockvision.chat import grounding
+from stockvision.chat.engine import ChatEngine
+from stockvision.chat.memory import Memory
+from stockvision.predict.types import Prediction
+
+log = logging.getLogger(__name__)
+
+
+_EXAMPLES = tuple(sorted({*A.EXAMPLES["vi"], *A.EXAMPLES["en"]}, key=len, reverse=True))
+
+
+class ToolCall(BaseModel):
+    name: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    result: Any = None
+    error: str | None = None
+    ms: float = 0.0
+
+
+class Source(BaseModel):
+    tool: str
+    symbol: str | None = None
+    model_versions: dict[str, str | None] | None = None
+    data_as_of: str | None = None
+    detail: str | None = None
+
+
+class AgentResponse(BaseModel):
+    answer: str
+    intent: str
+    language: str
+    user_id: str
+    session_id: str
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list)
+    memory_writes: list[dict[str, Any]] = Field(default_factory=list)
+    grounded: bool = True
+    unsupported_numbers: list[str] = Field(default_factory=list)
+    planner: str = "deterministic"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if hasattr(value, "columns") and hasattr(value, "to_dict"):  # a DataFrame (history)
+        frame = value
+        closes = [float(c) for c in frame["close"]] if len(frame) else []
+        dates = [str(d)[:10] for d in frame["date"]] if len(frame) else []
+        out: dict[str, Any] = {"weeks": len(closes), "dates": dates, "closes": closes}
+        if closes:
+            out.update(first=closes[0], last=closes[-1], high=max(closes), low=min(closes))
+            out["change"] = closes[-1] / closes[0] - 1 if closes[0] else None
+        return out
+    return value
+
+
+class _Recorder:
+    """Thread-local list of the current turn's tool calls."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def start(self) -> list[ToolCall]:
+        self._local.calls = []
+        return self._local.calls
+
+    def stop(self) -> None:
+        self._local.calls = None
+
+    @property
+    def calls(self) -> list[ToolCall]:
+        return getattr(self._local, "calls", None) or []
+
+    def wrap(self, name: str, fn: Callable[..., Any], arg_names: Sequence[str]) -> Callable:
+        def call(*args: Any) -> Any:
+            rec = ToolCall(name=name, args=dict(zip(arg_names, args, strict=False)))
+            t0 = time.perf_counter()
+            try:
+                value = fn(*args)
+            except Exception as exc:
+                rec.error = getattr(exc, "code", "error")
+                rec.ms = (time.perf_counter() - t0) * 1000
+                self._append(rec)
+                raise
+            rec.ms = (time.perf_counter() - t0) * 1000
+            rec.result = _jsonable(value)
+            if name == "track_record":
+                rec.result = [_with_error(r) for r in rec.result]
+            if name == "market":
+                rec.result = {
+                    "summary": A.market_summary(value) if value else {},
+                    "items": rec.result,
+                }
+            self._append(rec)
+            return value
+
+        return call
+
+    def _append(self, rec: ToolCall) -> None:
+        calls = getattr(self._local, "calls", None)
+        if calls is not None:
+            calls.append(rec)
+
+
+def _user_key(user_id: str) -> str:
+    """What memory stores for a user: a hash, so the id (a bearer secret) is never on disk."""
+    import hashlib
+
+    return hashlib.sha256(f"stockvision-memory:{user_id}".encode()).hexdigest()
+
+
+def _with_error(item: dict[str, Any]) -> dict[str, Any]:
+    actual, target = item.get("actual_price"), item.get("price_target")
+    if actual and target:
+        item = {**item, "error": actual / target - 1}
+    return item
+
+
+class Agent:
+    """Deterministic planner + memory + grounding around the chat engine (optional LLM)."""
+
+    def __init__(
+        self,
+        engine: ChatEngine,
+        memory: Memory | None = None,
+        llm: Any = None,
+        history_weeks: int = 52,
+    ) -> None:
+        self.engine = engine
+        self.memory = memory
+        self.llm = llm
+        self.history_weeks = history_weeks
+        self.recorder = _Recorder()
+        r = self.recorder
+        engine.predict_fn = r.wrap("predict", engine.predict_fn, ["symbol"])
+        engine.rank_fn = r.wrap("rank", engine.rank_fn, ["universe", "direction", "top_n"])
+        engine.history_fn = r.wrap("history", engine.history_fn, ["symbol", "weeks"])
+        engine.metrics_fn = r.wrap("model_quality", engine.metrics_fn, [])
+        if engine.track_fn is not None:
+            engine.track_fn = r.wrap("track_record", engine.track_fn, ["symbol"])
+        if engine.market_fn is not None:
+            engine.market_fn = r.wrap("market", engine.market_fn, [])
+
+    # ------------------------------------------------------------------ entry point
+    def chat(
+        self,
+        message: str,
+        user_id: str,
+        session_id: str,
+        language: str | None = None,
+    ) -> AgentResponse:
+        calls = self.recorder.start()
+        try:
+            return self._chat(message, _user_key(user_id), user_id, session_id, language, calls)
+        finally:
+            self.recorder.stop()
+
+    def _chat(
+        self,
+        message: str,
+        user_id: str,
+        shown_user: str,
+        session_id: str,
+        language: str | None,
+        calls: list[ToolCall],
+    ) -> AgentResponse:
+        writes: list[dict[str, Any]] = []
+        conv = self.engine.sessions.get(session_id)
+        q = self.engine.parser.parse(message, conv)
+        lang = language if language in ("vi", "en") else q.language
+        handler = {
+            "holding": self._holding,
+            "portfolio": self._portfolio,
+            "memory_show": self._memory_show,
+            "memory_forget": self._memory_forget,
+        }.get(q.intent)
+        planner = "deterministic"
+        if handler is not None and self.memory is not None:
+            body, simulated = handler(q, user_id, lang, writes)
+            answer = A.compose(body, lang, simulated)
+            if q.intent == "memory_forget":
+                self.engine.sessions.reset(session_id)
+            else:
+                self.engine.sessions.record(session_id, q, answer)
+        else:
+            if q.intent == "track_record" and self.memory is not None:
+                self._recall(user_id, message)
+            answer = None
+            if self.llm is not None:
+                answer = self._llm_answer(message, lang, calls)
+                planner = "llm" if answer else "deterministic (llm fallback)"
+                if not answer:
+                    calls.clear()
+            if not answer:
+                answer = self.engine.ask(message, session_id, language).answer
+        report = grounding.check(answer, [c.result for c in calls], message, examples=_EXAMPLES)
+        if not report.ok:
+            log.warning("answer numbers not grounded: %s", report.unsupported)
+        if self.memory is not None and q.intent != "memory_forget":
+            self.memory.remember_turn(user_id, session_id, message, answer)
+            writes.append({"kind": "turn", "text": message})
+        return AgentResponse(
+            answer=answer,
+            intent=q.intent,
+            language=lang,
+            user_id=shown_user,
+            session_id=session_id,
+            tool_calls=list(calls),
+            sources=_sources(calls),
+            memory_writes=writes,
+            grounded=report.ok,
+            unsupported_numbers=report.unsupported,
+            planner=planner,
+        )
+
+    # ------------------------------------------------------------------ memory intents
+    def _tool(self, name: str, args: dict[str, Any], fn: Callable[[], Any]) -> Any:
+        return self.recorder.wrap(name, lambda *_: fn(), list(args))(*args.values())
+
+    def _holding(self, q: Any, user_id: str, lang: str, writes: list) -> tuple[str, bool]:
+        sym = q.symbols[0]
+        data = {"symbol": sym, "quantity": q.quantity, "cost": q.cost}
+        text = f"holding {sym} {q.quantity} shares" + (f" cost {q.cost:.0f}" if q.cost else "")
+        assert self.memory is not None
+        self._tool(
+            "remember_holding",
+            data,
+            lambda: self.memory.remember_fact(user_id, f"holding:{sym}", text, data).data,
+        )
+        writes.append({"kind": "fact", "key": f"holding:{sym}", **data})
+        qty = A.fmt_number(float(q.quantity), lang, 0)
+        cost = f" giá vốn {A.fmt_number(q.cost, lang, 0)} đồng" if q.cost and lang == "vi" else ""
+        cost_en = f" at a cost of {A.fmt_number(q.cost, lang, 0)} VND" if q.cost else ""
+        lines = [
+            f"Đã ghi nhớ: bạn đang nắm {qty} cổ phiếu {sym}{cost}."
+            if lang == "vi"
+            else f"Noted: you hold {qty} {sym} shares{cost_en}."
+        ]
+        simulated = False
+        try:
+            pred = self.engine.predict_fn(sym)
+            names = self.engine._names([sym], lang)
+            lines.append(A.format_prediction(pred, lang, name=names.get(sym)))
+            simulated = pred.simulated
+        except Exception as exc:
+            lines.append(self.engine._error_text(exc, sym, lang))
+        return "\n\n".join(lines), simulated
+
+    def holdings(self, user_id: str) -> list[dict[str, Any]]:
+        if self.memory is None:
+            return []
+        facts = [f for f in self.memory.facts(user_id) if (f.key or "").startswith("holding:")]
+        return [f.data for f in facts]
+
+    def _portfolio(self, q: Any, user_id: str, lang: str, writes: list) -> tuple[str, bool]:
+        held = self._tool("memory_holdings", {"user_id": user_id}, lambda: self.holdings(user_id))
+        if not held:
+            return self.engine_text_no_holdings(lang), False
+        result = self._tool("portfolio", {"holdings": held}, lambda: self.portfolio(held))
+        return format_portfolio(result, lang), bool(result.get("simulated"))
+
+    @staticmethod
+    def engine_text_no_holdings(lang: str) -> str:
+        return (
+            "Mình chưa biết danh mục của bạn. Hãy cho mình biết, ví dụ “mình đang cầm 1.000 HPG "
+            "giá vốn 28k”."
+            if lang == "vi"
+            else "I do not know your holdings yet. Tell me, e.g. “I hold 1,000 HPG at 28k”."
+        )
+
+    def portfolio(self, holdings: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        """Each holding's 4-week distribution and the portfolio's, using measured correlations.
+
+        Each stock's 4-week spread is read off its interval (a normal approximation of the log
+        price: sigma = ln(high/low) / (2 z) for the interval's coverage); the portfolio's spread
+        combines them with the correlation of the stocks' weekly log returns over the last
+        ``history_weeks`` weeks (from the store). Values in VND.
+        """
+        rows, preds = [], []
+        for h in holdings:
+            pred: Prediction = self.engine.predict_fn(h["symbol"])
+            preds.append(pred)
+            qty = float(h["quantity"])
+            z = statistics.NormalDist().inv_cdf(0.5 + pred.interval.coverage / 2)
+            sigma = math.log(pred.interval.high / pred.interval.low) / (2 * z)
+            row = {
+                "symbol": pred.symbol,
+                "quantity": qty,
+                "cost": h.get("cost"),
+                "value_now": qty * pred.last_close,
+                "value_target": qty * pred.price_target,
+                "value_low": qty * pred.interval.low,
+                "value_high": qty * pred.interval.high,
+                "sigma": sigma,
+                "pattern": pred.pattern,
+                "data_as_of": pred.data_as_of.isoformat(),
+            }
+            if h.get("cost"):
+                row["pnl_now"] = qty * (pred.last_close - float(h["cost"]))
+            rows.append(row)
+        n = len(rows)
+        corr = np.eye(n)
+        if n > 1:
+            rets = []
+            for r in rows:
+                frame = self.engine.history_fn(r["symbol"], self.history_weeks)
+                closes = np.asarray([float(c) for c in frame["close"]])
+                rets.append(np.diff(np.log(closes)))
+            k = min(len(x) for x in rets)
+            if k >= 8:
+                corr = np.corrcoef(np.stack([x[-k:] for x in rets]))
+        spread = np.array([r["value_now"] * r["sigma"] for r in rows])
+        sd = float(np.sqrt(max(spread @ corr @ spread, 0.0)))
+        coverage = preds[0].interval.coverage
+        z = statistics.NormalDist().inv_cdf(0.5 + coverage / 2)
+        total_now = sum(r["value_now"] for r in rows)
+        total_target = sum(r["value_target"] for r in rows)
+        return {
+            "holdings": rows,
+            "value_now": total_now,
+            "value_target": total_target,
+            "expected_change": total_target / total_now - 1 if total_now else 0.0,
+            "value_low": total_target - z * sd,
+            "value_high": total_target + z * sd,
+            "coverage": coverage,
+            "correlation": corr.round(3).tolist(),
+            "pnl_now": sum(r.get("pnl_now", 0.0) for r in rows),
+            "simulated": any(p.simulated for p in preds),
+            "data_as_of": max(p.data_as_of for p in preds).isoformat(),
+        }
+
+    def _memory_show(self, q: Any, user_id: str, lang: str, writes: list) -> tuple[str, bool]:
+        assert self.memory is not None
+        facts = self._tool(
+            "memory_list",
+            {"user_id": user_id},
+            lambda: [f.data | {"text": f.text} for f in self.memory.facts(user_id)],
+        )
+        turns = self._tool(
+            "memory_turns",
+            {"user_id": user_id},
+            lambda: [t.text for t in self.memory.turns(user_id)],
+        )
+        vi = lang == "vi"
+        if not facts and not turns:
+            return (
+                "Mình chưa nhớ gì về bạn." if vi else "I do not remember anything about you."
+            ), False
+        lines = ["Những gì mình nhớ về bạn:" if vi else "What I remember about you:"]
+        for f in facts:
+            if "symbol" in f:
+                qty = A.fmt_number(float(f["quantity"]), lang, 0)
+                cost = (
+                    f", giá vốn {A.fmt_number(float(f['cost']), lang, 0)} đồng"
+                    if f.get("cost") and vi
+                    else ""
+                )
+                cost_en = (
+                    f", cost {A.fmt_number(float(f['cost']), lang, 0)} VND"
+                    if f.get("cost") and not vi
+                    else ""
+                )
+                lines.append(
+                    f"• {f['symbol']}: {qty} cổ phiếu{cost}"
+                    if vi
+                    else f"• {f['symbol']}: {qty} shares{cost_en}"
+                )
+        lines.append(
+            f"• {len(turns)} câu hỏi trước đây. Nói “quên hết đi” để xoá tất cả."
+            if vi
+            else f"• {len(turns)} earlier questions. Say “forget everything” to delete it all."
+        )
+        return "\n".join(lines), False
+
+    def _memory_forget(self, q: Any, user_id: str, lang: str, writes: list) -> tuple[str, bool]:
+        assert self.memory is not None
+        n = self._tool("memory_forget", {"user_id": user_id}, lambda: self.memory.forget(user_id))
+        writes.append({"kind": "delete", "count": n})
+        return (
+            f"Đã xoá {n} mục mình nhớ về bạn." if lang == "vi" else f"Deleted {n} remembered items."
+        ), False
+
+    def _recall(self, user_id: str, message: str) -> None:
+        assert self.memory is not None
+        self._tool(
+            "recall",
+            {"query": message},
+            lambda: [
+                {"question": t.text, "answer": t.data.get("answer", "")}
+                for t in self.memory.recall(user_id, message, k=1)
+            ],
+        )
+
+    # ------------------------------------------------------------------ LLM planning
+    def _llm_answer(self, message: str, lang: str, calls: list[ToolCall]) -> str | None:
+        """The LLM's grounded answer, or None (error, no tool used, or numbers not grounded)."""
+        try:
+            text = self.llm.run(message, lang, self.llm_tools(), TOOL_SCHEMAS)
+        except Exception as exc:
+            log.warning("LLM planner failed, answering deterministically: %s", exc)
+            return None
+        if not text or not calls:
+            return None
+        simulated = any(
+            isinstance(c.result, dict) and c.result.get("simulated") for c in calls
+        ) or any(
+            isinstance(c.result, list)
+            and any(isinstance(x, dict) and x.get("simulated") for x in c.result)
+            for c in calls
+        )
+        answer = A.compose(text, lang, simulated)
+        report = grounding.check(answer, [c.result for c in calls], message, examples=_EXAMPLES)
+        if not report.ok:
+            log.warning("LLM answer had ungrounded numbers %s; replaced", report.unsupported)
+            return None
+        return answer
+
+    def llm_tools(self) -> dict[str, Callable[..., Any]]:
+        """Functions the LLM may call, by name (arguments as in :data:`TOOL_SCHEMAS`)."""
+        e = self.engine
+
+        def predict(symbol: str) -> Any:
+            return _jsonable(e.predict_fn(symbol.upper()))
+
+        def rank(direction: str = "up", top_n: int = 5, group: str | None = None) -> Any:
+            universe = e.resolver.symbols_in(group) if group else None
+            return _jsonable(list(e.rank_fn(universe, direction, int(top_n))))
+
+        def model_quality() -> Any:
+            return _jsonable(e.metrics_fn())
+
+        return {"predict": predict, "rank": rank, "model_quality": model_quality}
+
+
+TOOL_SCHEMAS: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "function": {
+            "name": "predict",
+            "description": "4-week forecast of one Vietnamese stock: target, 80% range, pattern.",
+            "parameters": {
+                "type": "object",
+                "properties": {"symbol": {"type": "string", "description": "Ticker, e.g. VNM"}},
+                "required": ["symbol"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "rank",
+            "description": "Stocks ranked by forecast 4-week change.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "direction": {"type": "string", "enum": ["up", "down"]},
+                    "top_n": {"type": "integer", "minimum": 1, "maximum": 20},
+                    "group": {"type": "string", "description": "Sector key, e.g. banking"},
+                },
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "model_quality",
+            "description": "Walk-forward metrics of the served models and their baselines.",
+            "parameters": {"type": "object", "properties": {}},
+        },
+    },
+]
+
+
+def _sources(calls: Sequence[ToolCall]) -> list[Source]:
+    out: list[Source] = []
+    for c in calls:
+        results = c.result if isinstance(c.result, list) else [c.result]
+        if c.name == "market" and isinstance(c.result, dict):
+            results = c.result.get("items", [])
+        preds = [r for r in results if isinstance(r, dict) and "model_versions" in r]
+        if preds:
+            for p in preds[:10]:
+                out.append(
+                    Source(
+                        tool=c.name,
+                        symbol=p.get("symbol"),
+                        model_versions=p.get("model_versions"),
+                        data_as_of=p.get("data_as_of"),
+                    )
+                )
+        elif c.error is None:
+            detail = None
+            if c.name == "model_quality" and isinstance(c.result, dict):
+                detail = str(c.result.get("source", "walk-forward metrics.json"))
+            out.append(Source(tool=c.name, symbol=c.args.get("symbol"), detail=detail))
+    return out
+
+
+def format_portfolio(result: dict[str, Any], lang: str) -> str:
+    """The portfolio answer from :meth:`Agent.portfolio` (values in VND)."""
+    vi = lang == "vi"
+    f = lambda v: A.fmt_number(v, lang, 0)  # noqa: E731
+    cov = round(result["coverage"] * 100)
+    lines = [
+        f"Danh mục của bạn, 4 tuần tới (giá trị theo đồng; dữ liệu đến {A.fmt_date(__import__('datetime').date.fromisoformat(result['data_as_of']), lang)}):"
+        if vi
+        else f"Your portfolio over the next 4 weeks (values in VND; data as of {result['data_as_of']}):"
+    ]
+    for r in result["holdings"]:
+        lines.append(
+            f"• {r['symbol']} × {f(r['quantity'])}: hiện {f(r['value_now'])} → mục tiêu "
+            f"{f(r['value_target'])}, khoảng {cov}%: {f(r['value_low'])} – {f(r['value_high'])}"
+            f" ({A.pattern_label(r['pattern'], lang)})"
+            if vi
+            else f"• {r['symbol']} × {f(r['quantity'])}: now {f(r['value_now'])} → target "
+            f"{f(r['value_target'])}, {cov}% range {f(r['value_low'])} – {f(r['value_high'])}"
+            f" ({A.pattern_label(r['pattern'], lang)})"
+        )
+    lines.append(
+        f"Tổng: hiện {f(result['value_now'])} → mục tiêu {f(result['value_target'])} "
+        f"({A.fmt_pct(result['expected_change'], lang)}); khoảng {cov}% của cả danh mục: "
+        f"{f(result['value_low'])} – {f(result['value_high'])} (tính theo tương quan đo được giữa "
+        "các mã, xấp xỉ phân phối chuẩn)."
+        if vi
+        else f"Total: now {f(result['value_now'])} → target {f(result['value_target'])} "
+        f"({A.fmt_pct(result['expected_change'], lang)}); the portfolio's {cov}% range: "
+        f"{f(result['value_low'])} – {f(result['value_high'])} (using the measured correlations "
+        "between the stocks, normal approximation)."
+    )
+    if any(r.get("pnl_now") is not None for r in result["holdings"]):
+        lines.append(
+            f"Lãi/lỗ tạm tính so với giá vốn: {f(result['pnl_now'])} đồng."
+            if vi
+            else f"Unrealised profit/loss against cost: {f(result['pnl_now'])} VND."
+        )
+    return "\n".join(lines)

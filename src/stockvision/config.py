@@ -65,7 +65,12 @@ class Settings(BaseSettings):
     seed: int = 42
     interval_coverage: float = 0.8
     price_model: str = Field(
-        default="ridge", description="Primary price model (MODEL_FACTORIES name)."
+        default="har_vol",
+        description=(
+            "Primary price model (MODEL_FACTORIES name). har_vol (learned volatility, random-walk "
+            "location) is the one with positive CRPS skill on both VN30 and the whole market "
+            "(docs/evaluation.md); ridge_har adds a ranking location (best on the whole market)."
+        ),
     )
     pattern_model: str = Field(
         default="lstm", description="Primary pattern model: lstm, gru, cnn_bilstm_attn, lgbm_clf..."

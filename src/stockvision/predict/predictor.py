@@ -212,24 +212,27 @@ def serving_model(price: Any, metrics: dict) -> ServingModel:
     cov = metrics.get("distribution_coverage_80")
     skill_vi = skill_en = None
     if skill is not None:
-        p_vi = f", p = {dm:.2g}" if dm is not None else ""
-        cov_vi = f"; khoảng 80 % chứa giá thực tế {cov:.0%} số lần" if cov is not None else ""
-        cov_en = (
-            f"; its 80 % range held the outcome {cov:.0%} of the time" if cov is not None else ""
+        sig = dm is not None and dm < 0.01
+        pct = f"{abs(skill) * 100:.1f}"
+        word_en = "better" if skill > 0 else "worse"
+        skill_en = (
+            f"Walk-forward test: CRPS {pct}% {word_en} than the constant-width random walk "
+            f"({'' if sig else 'not '}statistically significant)"
+            + (f"; its 80% range held the outcome {cov * 100:.0f}% of the time." if cov else ".")
         )
         skill_vi = (
-            f"Kiểm định walk-forward: sai số CRPS tốt hơn {skill:+.1%} so với bước ngẫu nhiên "
-            f"biên độ cố định{p_vi}{cov_vi}."
-        )
-        skill_en = (
-            f"Walk-forward test: CRPS {skill:+.1%} better than the constant-width random walk"
-            f"{p_vi}{cov_en}."
+            f"Kiểm định walk-forward: điểm CRPS {'tốt' if skill > 0 else 'kém'} hơn bước ngẫu "
+            f"nhiên biên độ cố định {pct.replace('.', ',')}% ({'có' if sig else 'chưa có'} ý nghĩa "
+            "thống kê)"
+            + (f"; khoảng 80% chứa giá thực tế {cov * 100:.0f}% số lần." if cov else ".")
         )
     return ServingModel(
         name=name,
         label_vi=vi,
         label_en=en,
         baseline=name in BASELINES,
+        crps_skill=None if skill is None else float(skill),
+        crps_dm_pvalue=None if dm is None else float(dm),
         skill_vi=skill_vi,
         skill_en=skill_en,
     )

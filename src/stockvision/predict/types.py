@@ -64,6 +64,10 @@ class ServingModel(BaseModel):
     label_vi: str
     label_en: str
     baseline: bool = Field(description="True when a naive baseline is served (nothing beat it)")
+    crps_skill: float | None = Field(
+        default=None, description="Walk-forward CRPS skill vs the constant-width random walk"
+    )
+    crps_dm_pvalue: float | None = Field(default=None, description="Its Diebold-Mariano p-value")
     skill_vi: str | None = None
     skill_en: str | None = None
 
@@ -110,6 +114,17 @@ class Prediction(BaseModel):
     )
     distribution: ReturnDistributionInfo | None = None
     serving_model: ServingModel | None = None
+    rank_score: float | None = Field(
+        default=None, description="In a ranking: the score the list is ordered by"
+    )
+    rank_basis: str | None = Field(
+        default=None,
+        description=(
+            "In a ranking: 'model' (the model's median return relative to the cross-section) or "
+            "'momentum_12_1' (the model gives every stock the same return, so the list is ordered "
+            "by the 12-1 month momentum factor, the best single factor measured)"
+        ),
+    )
     drivers: list[Driver] = Field(default_factory=list)
     model_versions: ModelVersions
     simulated: bool = Field(description="True when the data behind it is synthetic")

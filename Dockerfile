@@ -3,7 +3,7 @@
 #   docker build -t stockvision:latest .
 #   docker run --rm -p 8000:8000 stockvision:latest            # stockvision serve --host 0.0.0.0
 #   docker run --rm stockvision:latest --help                  # any other CLI command
-# Build arguments: SV_EXTRAS (package extras, default api,chat,ml,mlflow,postgres), TORCH_VERSION.
+# Build arguments: SV_EXTRAS (package extras, default api,chat,ml,mlflow,postgres,distributed), TORCH_VERSION.
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -21,8 +21,9 @@ RUN pip install --index-url https://download.pytorch.org/whl/cpu "torch==${TORCH
 WORKDIR /src
 # .dockerignore keeps .venv, .git, data and caches out of the context.
 COPY . .
-# mlflow and postgres too: the API loads models from the MLflow registry and reads PostgreSQL.
-ARG SV_EXTRAS=api,chat,ml,mlflow,postgres
+# mlflow and postgres too: the API loads models from the MLflow registry and reads PostgreSQL;
+# distributed: the same image runs the Dask scheduler and workers (deploy/k8s/components/dask).
+ARG SV_EXTRAS=api,chat,ml,mlflow,postgres,distributed
 RUN pip install ".[${SV_EXTRAS}]" \
     && stockvision --help > /dev/null
 

@@ -78,20 +78,27 @@ def free_port() -> int:
 class Server:
     """``stockvision serve`` in a subprocess."""
 
-    def __init__(self, home: Path, cache_ttl: int) -> None:
+    def __init__(self, home: Path, cache_ttl: int, lifted: bool = True) -> None:
+        """``lifted=True`` lifts the rate limits (the load is the point); False keeps the defaults."""
         self.port = free_port()
+        limits = {
+            "SV_RATE_LIMIT_PER_MINUTE": "1000000000",
+            "SV_OPS_RATE_LIMIT_PER_MINUTE": "1000000000",
+            "SV_UI_RATE_LIMIT_PER_MINUTE": "1000000000",
+        }
         env = {
             **os.environ,
             "SV_DATA_DIR": str(home),
             "SV_SOURCE": "csv",
             "SV_CSV_PATHS": str(CSV),
             "SV_API_KEY": API_KEY,
-            "SV_RATE_LIMIT_PER_MINUTE": "1000000000",
-            "SV_OPS_RATE_LIMIT_PER_MINUTE": "1000000000",
-            "SV_UI_RATE_LIMIT_PER_MINUTE": "1000000000",
+            **(limits if lifted else {}),
             "SV_CACHE_TTL_SECONDS": str(cache_ttl),
             "SV_RELOAD_INTERVAL_SECONDS": "3600",
         }
+        if not lifted:
+            for var in limits:
+                env.pop(var, None)
         for var in ("SV_UNIVERSE", "SV_REDIS_URL", "SV_DATABASE_URL", "SV_MLFLOW_TRACKING_URI"):
             env.pop(var, None)
         self.proc = subprocess.Popen(

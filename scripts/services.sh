@@ -13,6 +13,16 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   as_root redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
     --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
 fi
+if ! (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then
+  if [ -x /usr/sbin/nats-server ]; then
+    echo "==> starting NATS JetStream"
+    mkdir -p /var/lib/nats-server 2>/dev/null || true
+    as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+      -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log || true
+  else
+    echo "warning: nats-server not installed; stream tests start their own or skip"
+  fi
+fi
 
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium chromium-driver)

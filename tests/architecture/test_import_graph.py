@@ -24,6 +24,7 @@ LAYERS: list[set[str]] = [
         "stockvision.jsonutil",
         "stockvision.config",
         "stockvision.faults",
+        "stockvision.engine",
     },
     {"stockvision.market"},
     {"stockvision.data"},

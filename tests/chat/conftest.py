@@ -87,6 +87,7 @@ def make_prediction(
     simulated: bool = False,
     drivers: list[Driver] | None = None,
     company_name: str = "CTCP Sữa Việt Nam",
+    direction_supported: bool = True,
 ) -> Prediction:
     """A real ``Prediction`` from given numbers (the service boundary the chat consumes)."""
     down, sideways, up = probs
@@ -108,6 +109,7 @@ def make_prediction(
         pattern=pattern,
         probabilities=PatternProbabilities(up=up, down=down, sideways=sideways),
         confidence=max(probs),
+        direction_supported=direction_supported,
         drivers=drivers or [],
         model_versions=ModelVersions(price="ridge@v3", pattern="lstm@v5"),
         simulated=simulated,

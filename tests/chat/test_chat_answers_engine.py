@@ -233,3 +233,33 @@ def test_engine_did_you_mean_and_unknown_flows(engine):
     r = engine.ask("Thời tiết hôm nay thế nào", "s")
     assert r.intent == "out_of_scope" and "chỉ trả lời về dự báo cổ phiếu" in r.answer
     assert "Xin chào" in engine.ask("xin chào", "s").answer
+
+
+def test_prediction_without_supported_direction_shows_no_arrow_and_names_the_model():
+    from stockvision.predict.types import PatternProbabilities, PriceInterval, ServingModel
+
+    p = make_prediction(probs=(0.45, 0.08, 0.47), direction_supported=False)
+    p = p.model_copy(
+        update={
+            "base_rates": PatternProbabilities(down=0.44, sideways=0.09, up=0.47),
+            "interval_50": PriceInterval(low=66_000, high=71_000, coverage=0.5),
+            "serving_model": ServingModel(
+                name="vol_random_walk",
+                label_vi="mô hình biến động EWMA — mốc cơ sở",
+                label_en="EWMA-volatility random walk (baseline)",
+                baseline=True,
+                skill_vi="Kiểm định walk-forward: sai số CRPS tốt hơn +3,0%.",
+                skill_en="Walk-forward test: CRPS +3.0% better.",
+            ),
+        }
+    )
+    vi = A.format_prediction(p, "vi")
+    assert "▲" not in vi and "▼" not in vi and vi.startswith("• VNM")
+    assert "chưa đủ bằng chứng" in vi and "mô hình biến động EWMA — mốc cơ sở" in vi
+    assert "tỷ lệ cơ sở trong dữ liệu huấn luyện: tăng 47%" in vi
+    # the range comes before the target, the 50 % range next to the 80 % one
+    assert vi.index("khoảng 64,2 – 72,9") < vi.index("Giá mục tiêu") and "khoảng 50%: 66" in vi
+    en = A.format_prediction(p, "en")
+    assert "not enough evidence" in en and "EWMA-volatility random walk (baseline)" in en
+    ranking = A.format_ranking([p], "en", "up")
+    assert ranking.splitlines()[1].startswith("1. • VNM")

@@ -38,17 +38,10 @@ def test_clean_input_passes_untouched_in_contract_types() -> None:
 @pytest.mark.parametrize(
     ("row", "reason"),
     [
-        (
-            ("FPT", "2024-01-04", 100.0, 99.0, 101.0, 100.0, 1.0),
-            "low > high; low > min(open, close); max(open, close) > high",
-        ),
-        (("FPT", "2024-01-04", 100.0, 105.0, 101.0, 102.0, 1.0), "low > min(open, close)"),
-        (("FPT", "2024-01-04", 100.0, 105.0, 95.0, 106.0, 1.0), "max(open, close) > high"),
         (("FPT", "2024-01-04", 0.0, 105.0, 0.0, 100.0, 1.0), "open <= 0; low <= 0"),
         (("FPT", "2024-01-04", 100.0, 105.0, 95.0, 100.0, -1.0), "volume < 0"),
         (("FPT", "2024-01-04", 100.0, 105.0, 95.0, np.nan, 1.0), "missing or non-finite close"),
         (("FPT", "2024-01-04", 100.0, np.inf, 95.0, 100.0, 1.0), "missing or non-finite high"),
-        (("FPT", "2024-01-04", "n/a", 105.0, 95.0, 100.0, 1.0), "missing or non-finite open"),
         (("FPT", "not a date", 100.0, 105.0, 95.0, 100.0, 1.0), "missing or unparseable date"),
         ((None, "2024-01-04", 100.0, 105.0, 95.0, 100.0, 1.0), "missing symbol"),
         (("  ", "2024-01-04", 100.0, 105.0, 95.0, 100.0, 1.0), "missing symbol"),
@@ -63,6 +56,44 @@ def test_each_bad_row_is_rejected_with_its_reason(row: tuple, reason: str) -> No
     assert report.rejected["row"].tolist() == [4]
     assert report.rejected["reason"].iloc[0] == reason
     assert report.reason_counts() == dict.fromkeys(reason.split("; "), 1)
+
+
+@pytest.mark.parametrize(
+    ("row", "flag", "fixed"),
+    [
+        # High < Low, and the swapped range holds Open and Close: swapped back
+        (("FPT", "2024-01-04", 100.0, 99.0, 101.0, 100.0, 1.0), "high_low_swapped", (100, 101, 99)),
+        # Open below Low (the reference price written into Open): clamped, Close kept
+        (("FPT", "2024-01-04", 100.0, 105.0, 101.0, 102.0, 1.0), "open_clamped", (101, 105, 101)),
+        # Close above High: the range is extended to the traded Close
+        (("FPT", "2024-01-04", 100.0, 105.0, 95.0, 106.0, 1.0), "range_extended", (100, 106, 95)),
+        # Open not a number on a traded day: filled from the Close
+        (("FPT", "2024-01-04", "n/a", 105.0, 95.0, 100.0, 1.0), "open_filled", (100, 105, 95)),
+        # no open, no volume, High = Low = Close: a no-trade day, flat bar with volume 0
+        (("FPT", "2024-01-04", np.nan, 100.0, 100.0, 100.0, np.nan), "no_trade", (100, 100, 100)),
+    ],
+)
+def test_repairable_rows_are_kept_repaired_and_flagged(row: tuple, flag: str, fixed: tuple) -> None:
+    from stockvision.data.repair import FLAGS
+
+    good, report = validate_daily(_bars([*GOOD, row]))
+
+    assert len(good) == 5 and report.n_rejected == 0
+    bar = good[good["date"] == pd.Timestamp("2024-01-04")].iloc[0]
+    assert (bar["open"], bar["high"], bar["low"]) == fixed
+    assert bar["close"] == row[5]  # a repair never moves the close
+    assert int(bar["flags"]) == FLAGS[flag]
+    assert report.repairs == {flag: 1}
+    assert (good.loc[good["date"] != pd.Timestamp("2024-01-04"), "flags"] == 0).all()
+    if flag == "no_trade":
+        assert bar["volume"] == 0
+
+
+def test_high_below_low_that_no_swap_explains_is_rejected() -> None:
+    row = ("FPT", "2024-01-04", 120.0, 99.0, 101.0, 100.0, 1.0)  # open outside even when swapped
+    good, report = validate_daily(_bars([*GOOD, row]))
+    assert len(good) == 4
+    assert "low > high" in report.rejected["reason"].iloc[0]
 
 
 def test_several_reasons_are_listed_together() -> None:

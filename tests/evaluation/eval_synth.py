@@ -138,4 +138,16 @@ ISSUE_METRIC_KEYS: dict[str, list[str]] = {
     ],
     "ranking": ["ic_mean", "rank_ic_mean", "icir", "rank_ic_ci95"],
     "backtest": ["annual_return", "sharpe", "max_drawdown", "turnover"],
+    # issue 14: the predictive distribution of the price models
+    "distribution": [
+        "crps",
+        "crps_skill",
+        "dm_pvalue",
+        "coverage_80",
+        "mean_width_80_pct",
+        "interval_score_80",
+        "interval_score_skill",
+        "coverage_80_by_vol_quintile",
+        "pattern_log_loss_skill",
+    ],
 }

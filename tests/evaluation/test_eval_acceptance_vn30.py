@@ -24,8 +24,8 @@ pytestmark = pytest.mark.integration
 MODELS = ["ridge", "lgbm_clf", "random_walk", "majority"]
 GROUPS = ISSUE_METRIC_KEYS
 EXPECTED_GROUPS = {
-    "ridge": {"price", "ranking", "backtest"},
-    "random_walk": {"price", "ranking", "backtest"},
+    "ridge": {"price", "distribution", "ranking", "backtest"},
+    "random_walk": {"price", "distribution", "ranking", "backtest"},
     "lgbm_clf": {"pattern", "ranking"},
     "majority": {"pattern", "ranking"},
 }

@@ -103,7 +103,12 @@ def test_two_runs_give_identical_metrics_json(market, result, tmp_path):
     assert first == (tmp_path / "b" / "metrics.json").read_bytes()
     metrics = json.loads(first)
     assert set(metrics["models"]) == set(MODELS)
-    assert set(metrics["models"]["ridge"]) == {"kind", "price", "ranking", "backtest"}
+    assert set(metrics["models"]["ridge"]) == {
+        "kind", "price", "distribution", "ranking", "backtest"
+    }  # fmt: skip
+    dist = metrics["models"]["ridge"]["distribution"]
+    assert len(dist["coverage_80_by_vol_quintile"]) == 5 and dist["crps"] > 0
+    assert "momentum_12_1" in metrics["ranking_baselines"]
     assert set(metrics["models"]["lgbm_clf"]) == {"kind", "pattern", "ranking"}
     assert metrics["models"]["lgbm_clf"]["pattern"]["ece_uncalibrated"] is not None
     assert metrics["models"]["majority"]["pattern"]["ece_uncalibrated"] is None

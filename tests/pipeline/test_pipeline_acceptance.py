@@ -177,7 +177,23 @@ def test_new_weeks_train_a_challenger_promoted_only_by_the_rules(history):
         assert entry["compared"] == decision["compared"]
         # re-apply the rule to the recorded numbers: the same verdict
         c = decision["compared"]
-        if kind == "price" and "champion_mae_pct" in c:
+        if kind == "price" and "champion_crps" in c:  # proper score (issue 14)
+            redo = decide(
+                "price",
+                {"distribution_crps": c["challenger_crps"]},
+                {"distribution_crps": c["champion_crps"]},
+                None,
+                settings,
+            )
+        elif kind == "pattern" and "log_loss_gain" in c:
+            redo = decide(
+                "pattern",
+                {"accuracy": 0.5, "log_loss": c["challenger_log_loss"], "ece": c["challenger_ece"]},
+                {"log_loss": c["champion_log_loss"], "ece": c["champion_ece"]},
+                None,
+                settings,
+            )
+        elif kind == "price" and "champion_mae_pct" in c:
             redo = decide(
                 "price",
                 {"mae_pct": c["challenger_mae_pct"]},

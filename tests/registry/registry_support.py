@@ -102,6 +102,9 @@ def crafted_evaluation(
             **(others or {}),
             p: {"mae_pct": price_mae, "interval_coverage": 0.8},
             "random_walk": {"mae_pct": rw_mae, "interval_coverage": 0.8},
+            # the served fallback: the same point forecast as the random walk (volatility only
+            # changes its range), so the same MAE
+            "vol_random_walk": {"mae_pct": rw_mae, "interval_coverage": 0.8},
             q: {"accuracy": acc, "ece": ece, "log_loss": ll},
             "majority": {"accuracy": 0.4, "ece": 0.0, "log_loss": base_ll},
         },

@@ -44,3 +44,28 @@ def test_first_pattern_model_needs_log_loss_skill():
 def test_missing_metric_never_promotes():
     assert not decide("price", {}, None, {"mae_pct": 5.0}, S).promote
     assert not decide("pattern", {}, None, {"log_loss": 1.0}, S).promote
+
+
+def test_price_promotion_uses_crps_when_both_sides_have_it():
+    # MAE says promote, the proper score of the whole distribution says no: CRPS decides
+    base = {"mae_pct": 5.5, "distribution_crps": 0.0400}
+    no = decide("price", {"mae_pct": 5.0, "distribution_crps": 0.0410}, None, base, S)
+    assert not no.promote and "volatility baseline" in no.reason
+    ok = decide("price", {"mae_pct": 6.0, "distribution_crps": 0.0390}, None, base, S)
+    assert ok.promote and ok.compared["baseline_crps"] == 0.04
+    champ = {"distribution_crps": 0.0400}
+    assert decide("price", {"distribution_crps": 0.0397}, champ, None, S).promote  # 0.75 %
+    small = decide("price", {"distribution_crps": 0.0399}, champ, None, S)  # 0.25 % < 0.5 %
+    assert not small.promote and "required 0.5" in small.reason
+
+
+def test_pattern_promotion_uses_log_loss_when_both_sides_have_it():
+    champ = {"accuracy": 0.50, "log_loss": 1.000, "ece": 0.03}
+    # lower accuracy but a clearly better log loss: promoted (proper score decides)
+    assert decide(
+        "pattern", {"accuracy": 0.47, "log_loss": 0.990, "ece": 0.03}, champ, None, S
+    ).promote
+    tiny = decide("pattern", {"accuracy": 0.60, "log_loss": 0.999, "ece": 0.03}, champ, None, S)
+    assert not tiny.promote and "log-loss gain" in tiny.reason
+    badcal = decide("pattern", {"accuracy": 0.5, "log_loss": 0.98, "ece": 0.06}, champ, None, S)
+    assert not badcal.promote and "ECE worse" in badcal.reason

@@ -26,6 +26,7 @@ from registry_support import (
 from stockvision.features import FEATURES
 from stockvision.features.dataset import DatasetBuilder
 from stockvision.models.base import load_model
+from stockvision.models.registry_names import FALLBACK
 from stockvision.registry.model_registry import ModelRegistry, RegistryError
 
 
@@ -192,9 +193,10 @@ def test_worse_challenger_stays_challenger_with_the_numbers(home):
     price = decisions["price"]["compared"]
     assert price["challenger_mae_pct"] == 5.9 and price["champion_mae_pct"] == 5.9
     assert "improvement 0.000 pp < required 0.2 pp" in decisions["price"]["reason"]
-    assert decisions["pattern"]["compared"]["accuracy_gain_pp"] == pytest.approx(0.0)
+    # pattern: the proper score decides (same log loss as the champion on this window: no gain)
+    assert decisions["pattern"]["compared"]["log_loss_gain"] == pytest.approx(0.0)
     last = reg.promotion_log("pattern")[-1]
-    assert last["action"] == "kept_challenger" and "accuracy gain" in last["reason"]
+    assert last["action"] == "kept_challenger" and "log-loss gain" in last["reason"]
 
 
 def _corrupt_artifacts(reg: ModelRegistry, kind: str, version: str) -> None:
@@ -283,7 +285,7 @@ def test_fallback_baseline_champion_then_a_better_model_replaces_it(built, tmp_p
     registered = register(settings, trained, lose, snap)
     decisions = promote(settings, registered, lose, snap)
     reg = ModelRegistry(settings)
-    for kind, base in (("price", "random_walk"), ("pattern", "majority")):
+    for kind, base in (("price", FALLBACK["price"]), ("pattern", "majority")):
         d = decisions[kind]
         assert d["action"] == "kept_challenger" and "does not beat" in d["reason"]
         fallback = d["fallback_champion"]
@@ -292,9 +294,9 @@ def test_fallback_baseline_champion_then_a_better_model_replaces_it(built, tmp_p
         assert champ.version == fallback["version"] and champ.tags["model_name"] == base
         assert reg.by_alias(kind, "challenger").version == registered[kind]["version"]
         assert "naive baseline" in champ.tags["promotion.reason"]
-    # next week: price model beats the random walk by 0.5 pp, pattern only by 0.5 accuracy points
+    # next week: price model beats the random walk by 0.5 pp, pattern only by 0.001 in log loss
     better = crafted_evaluation(
-        trained, price_mae=5.5, rw_mae=6.0, acc=0.405, ece=0.0, ll=1.0, base_ll=1.09
+        trained, price_mae=5.5, rw_mae=6.0, acc=0.405, ece=0.0, ll=1.089, base_ll=1.09
     )
     registered2 = register(settings, trained, better, snap)
     decisions2 = promote(settings, registered2, better, snap)

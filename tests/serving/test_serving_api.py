@@ -326,16 +326,28 @@ def test_openapi_documents_the_versioned_api(client):
 
 
 def test_prediction_values_match_the_models(client):
-    """The served numbers are the champion models' outputs on the latest window, nothing else."""
+    """The served numbers are the champion price model's distribution on the latest window: the
+    target is its median, the range its 80 % interval, the probabilities its band masses."""
     service = client.app.state.service
     served = client.post("/api/v1/predict/MWG").json()
     window = service.panel.builder.latest(["MWG"])
+    dist = service.models.price.predict_distribution(window)
     log_ret = float(service.models.price.predict(window)[0])
-    probs = np.asarray(service.models.pattern.predict_proba(window))[0]
+    probs = dist.pattern_probabilities(service.settings.pattern_up, service.settings.pattern_down)[
+        0
+    ]
     close = float(window.labels["raw_close"].iloc[0])
     assert served["price_target"] == pytest.approx(close * np.exp(log_ret), abs=0.01)
+    lo, hi = dist.interval(0.8)
+    assert served["interval"]["low"] == pytest.approx(close * np.exp(lo[0]), abs=0.01)
+    assert served["interval"]["high"] == pytest.approx(close * np.exp(hi[0]), abs=0.01)
     assert served["probabilities"]["up"] == pytest.approx(probs[2])
     assert served["pattern"] == PATTERN_CLASSES[int(np.argmax(probs))]
+    assert served["distribution"]["scale"] == pytest.approx(float(dist.scale[0]))
+    assert served["serving_model"]["name"] == service.models.price.name
+    i50, i95 = served["interval_50"], served["interval_95"]
+    assert i95["low"] < served["interval"]["low"] < i50["low"] <= served["price_target"]
+    assert served["price_target"] <= i50["high"] < served["interval"]["high"] < i95["high"]
 
 
 def test_every_served_prediction_is_stored_once_per_version(client):

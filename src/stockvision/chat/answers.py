@@ -103,6 +103,63 @@ def data_line(p: Prediction, lang: str, today: date | None = None) -> str:
     return f"dữ liệu đến {when}, {age}" if lang == "vi" else f"data as of {when}, {age}"
 
 
+def _arrow(p: Prediction) -> str:
+    """The pattern's arrow only when the measured evidence supports a direction, else a dot."""
+    return _ARROW_ONLY.get(p.pattern, "•") if p.direction_supported else "•"
+
+
+def _probabilities_line(p: Prediction, lang: str) -> str:
+    pr, base = p.probabilities, p.base_rates
+    if lang == "vi":
+        text = (
+            f"Xác suất: tăng {fmt_prob(pr.up)} · đi ngang {fmt_prob(pr.sideways)} · "
+            f"giảm {fmt_prob(pr.down)}"
+        )
+        if base is not None:
+            text += (
+                f" (tỷ lệ cơ sở trong dữ liệu huấn luyện: tăng {fmt_prob(base.up)} · "
+                f"đi ngang {fmt_prob(base.sideways)} · giảm {fmt_prob(base.down)})"
+            )
+        return text + "."
+    text = (
+        f"Probabilities: up {fmt_prob(pr.up)} · sideways {fmt_prob(pr.sideways)} · "
+        f"down {fmt_prob(pr.down)}"
+    )
+    if base is not None:
+        text += (
+            f" (base rate in the training data: up {fmt_prob(base.up)} · "
+            f"sideways {fmt_prob(base.sideways)} · down {fmt_prob(base.down)})"
+        )
+    return text + "."
+
+
+def _direction_line(p: Prediction, lang: str) -> str:
+    if p.direction_supported:
+        if lang == "vi":
+            return (
+                f"Xu hướng: {pattern_label(p.pattern, lang)} (xác suất {fmt_prob(p.confidence)})."
+            )
+        return f"Pattern: {pattern_label(p.pattern, lang)} (probability {fmt_prob(p.confidence)})."
+    if lang == "vi":
+        return (
+            "Xu hướng: chưa đủ bằng chứng để chỉ ra hướng đi — mô hình chưa dự báo được chiều "
+            "tăng/giảm tốt hơn mức cơ sở trong kiểm định, nên không hiển thị mũi tên."
+        )
+    return (
+        "Direction: not enough evidence — in testing the model did not forecast up/down better "
+        "than the base rate, so no arrow is shown."
+    )
+
+
+def _model_line(p: Prediction, lang: str) -> str | None:
+    m = p.serving_model
+    if m is None:
+        return None
+    if lang == "vi":
+        return f"Mô hình: {m.label_vi}." + (f" {m.skill_vi}" if m.skill_vi else "")
+    return f"Model: {m.label_en}." + (f" {m.skill_en}" if m.skill_en else "")
+
+
 def format_prediction(
     p: Prediction,
     lang: str,
@@ -110,7 +167,8 @@ def format_prediction(
     name: str | None = None,
     today: date | None = None,
 ) -> str:
-    """One stock: last close, 4-week target with its interval, pattern with the 3 probabilities.
+    """One stock: the range first, then the median target, the probabilities next to their base
+    rate, an arrow only when the evidence supports a direction, and which model speaks.
 
     One word per meaning: the interval is the "khoảng dự báo 80%" / "80% range" (how often the
     price should land inside it, with how often it did out of sample); the pattern's numbers are
@@ -119,10 +177,10 @@ def format_prediction(
     """
     unit = _unit(lang)
     cov = round(p.interval.coverage * 100)
-    pr = p.probabilities
     low_k, high_k = p.interval.low / 1000, p.interval.high / 1000
     horizon = max(1, round((p.target_date - p.prediction_date).days / 7))
     company = name or p.company_name
+    i50 = p.interval_50
     if lang == "vi":
         measured = (
             f"; khi kiểm định, giá thật rơi vào khoảng này {fmt_prob(p.interval.measured_coverage)}"
@@ -130,16 +188,22 @@ def format_prediction(
             if p.interval.measured_coverage is not None
             else ""
         )
+        half = (
+            f"; khoảng 50%: {fmt_price_k(i50.low_k, lang)} – {fmt_price_k(i50.high_k, lang)}"
+            if i50 is not None
+            else ""
+        )
         lines = [
-            f"{_ARROW_ONLY.get(p.pattern, '•')} {p.symbol} ({p.exchange}) — {company}",
+            f"{_arrow(p)} {p.symbol} ({p.exchange}) — {company}",
             f"Giá đóng cửa gần nhất: {fmt_price_k(p.last_close_k, lang)} {unit} "
             f"({data_line(p, lang, today)}).",
-            f"Giá mục tiêu {horizon} tuần (khoảng {fmt_date(p.target_date, lang)}): "
-            f"{fmt_price_k(p.price_target_k, lang)} {unit} ({fmt_pct(p.expected_return, lang)}); "
-            f"khoảng dự báo {cov}%: {fmt_price_k(low_k, lang)} – {fmt_price_k(high_k, lang)} "
-            f"(giá được kỳ vọng nằm trong khoảng này {cov}% số lần{measured}).",
-            f"Xu hướng: {pattern_label(p.pattern, lang)} — xác suất tăng {fmt_prob(pr.up)} · "
-            f"đi ngang {fmt_prob(pr.sideways)} · giảm {fmt_prob(pr.down)}.",
+            f"Khoảng dự báo {cov}% cho {horizon} tuần tới (khoảng {fmt_date(p.target_date, lang)}): "
+            f"{fmt_price_k(low_k, lang)} – {fmt_price_k(high_k, lang)} {unit} "
+            f"(giá được kỳ vọng nằm trong khoảng này {cov}% số lần{measured}){half}.",
+            f"Giá mục tiêu {horizon} tuần (trung vị): {fmt_price_k(p.price_target_k, lang)} "
+            f"{unit} ({fmt_pct(p.expected_return, lang)}).",
+            _probabilities_line(p, lang),
+            _direction_line(p, lang),
         ]
         if show_versions:
             lines.append(
@@ -153,22 +217,31 @@ def format_prediction(
             if p.interval.measured_coverage is not None
             else ""
         )
+        half = (
+            f"; 50% range {fmt_price_k(i50.low_k, lang)} – {fmt_price_k(i50.high_k, lang)}"
+            if i50 is not None
+            else ""
+        )
         lines = [
-            f"{_ARROW_ONLY.get(p.pattern, '•')} {p.symbol} ({p.exchange}) — {company}",
+            f"{_arrow(p)} {p.symbol} ({p.exchange}) — {company}",
             f"Last close: {fmt_price_k(p.last_close_k, lang)} {unit} "
             f"({data_line(p, lang, today)}).",
-            f"{horizon}-week price target (around {fmt_date(p.target_date, lang)}): "
-            f"{fmt_price_k(p.price_target_k, lang)} {unit} ({fmt_pct(p.expected_return, lang)}); "
-            f"{cov}% range: {fmt_price_k(low_k, lang)} – {fmt_price_k(high_k, lang)} "
-            f"(the price is expected inside it {cov}% of the time{measured}).",
-            f"Pattern: {pattern_label(p.pattern, lang)} — probability up {fmt_prob(pr.up)} · "
-            f"sideways {fmt_prob(pr.sideways)} · down {fmt_prob(pr.down)}.",
+            f"{cov}% range for the next {horizon} weeks (around {fmt_date(p.target_date, lang)}): "
+            f"{fmt_price_k(low_k, lang)} – {fmt_price_k(high_k, lang)} {unit} "
+            f"(the price is expected inside it {cov}% of the time{measured}){half}.",
+            f"{horizon}-week price target (median): {fmt_price_k(p.price_target_k, lang)} {unit} "
+            f"({fmt_pct(p.expected_return, lang)}).",
+            _probabilities_line(p, lang),
+            _direction_line(p, lang),
         ]
         if show_versions:
             lines.append(
                 f"Model versions: price {p.model_versions.price or 'unknown'}, "
                 f"pattern {p.model_versions.pattern or 'unknown'}."
             )
+    model = _model_line(p, lang)
+    if model:
+        lines.append(model)
     return "\n".join(lines)
 
 
@@ -338,7 +411,7 @@ def format_ranking(
             else ("probability down" if down else "probability up")
         )
         lines.append(
-            f"{i}. {_ARROW_ONLY.get(p.pattern, '•')} {p.symbol}: {fmt_price_k(p.last_close_k, lang)}"
+            f"{i}. {_arrow(p)} {p.symbol}: {fmt_price_k(p.last_close_k, lang)}"
             f" → {fmt_price_k(p.price_target_k, lang)} ({fmt_pct(p.expected_return, lang)}), "
             f"{word} {fmt_prob(prob)}"
         )

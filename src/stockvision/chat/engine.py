@@ -26,6 +26,7 @@ from stockvision.chat import answers as A
 from stockvision.chat.context import SessionStore
 from stockvision.chat.intents import IntentParser, ParsedQuery
 from stockvision.chat.llm import LLMRephraser
+from stockvision.chat.news import NewsFn, format_news, is_news_request
 from stockvision.chat.symbols import SymbolResolver
 from stockvision.chat.text import escape_markdown, fold
 from stockvision.errors import StockVisionError, scrub_paths
@@ -87,6 +88,8 @@ class ChatEngine:
         max_symbols: int = 5,
         default_top_n: int = 5,
         default_chart_weeks: int = 52,
+        news_fn: NewsFn | None = None,
+        news_limit: int = 5,
         track_fn: TrackFn | None = None,
         market_fn: MarketFn | None = None,
     ) -> None:
@@ -103,6 +106,8 @@ class ChatEngine:
         self.max_symbols = max_symbols
         self.default_top_n = default_top_n
         self.default_chart_weeks = default_chart_weeks
+        self.news_fn = news_fn  # optional: headlines from the store (news layer)
+        self.news_limit = news_limit
 
     # ------------------------------------------------------------------ entry point
     def ask(
@@ -113,6 +118,8 @@ class ChatEngine:
         q = self.parser.parse(text, conv)
         if language in ("vi", "en"):
             q.language = language
+        if self.news_fn is not None and q.symbols and is_news_request(text):
+            q.intent = "news"
         reply = _Reply(q)
         handler = getattr(self, f"_on_{q.intent}")
         handler(reply)
@@ -451,7 +458,28 @@ class ChatEngine:
         for p in preds:
             reply.add(A.format_explanation(p, q.language, name=names.get(p.symbol)))
         self._premise(reply, preds)
+        self._add_news(reply, q.symbols[:3], why=True)
         self._notes(reply)
+
+    def _on_news(self, reply: _Reply) -> None:
+        self._add_news(reply, reply.q.symbols[:3], why=False)
+
+    def _add_news(self, reply: _Reply, symbols: Sequence[str], *, why: bool) -> None:
+        """The stored headlines of each symbol (none invented; a failure is said, not hidden)."""
+        if self.news_fn is None:
+            return
+        for sym in symbols:
+            try:
+                items = self.news_fn(sym, self.news_limit)
+            except Exception as exc:  # the store is down: the rest of the answer still stands
+                log.warning("news for %s unavailable: %s", sym, exc)
+                reply.add(
+                    "Không đọc được tin tức lúc này."
+                    if reply.q.language == "vi"
+                    else "News are unavailable right now."
+                )
+                continue
+            reply.add(format_news(sym, items, reply.q.language, why=why))
 
     def _on_compare(self, reply: _Reply) -> None:
         q = reply.q
@@ -625,10 +653,18 @@ class ChatEngine:
             ]
         if reply.preds:
             p = reply.preds[0]
-            word = {"UP": "tăng", "DOWN": "giảm"}.get(p.pattern, "đi ngang")
-            word_en = {"UP": "rise", "DOWN": "fall"}.get(p.pattern, "move sideways")
+            if p.direction_supported:
+                word = {"UP": "tăng", "DOWN": "giảm"}.get(p.pattern, "đi ngang")
+                word_en = {"UP": "rise", "DOWN": "fall"}.get(p.pattern, "move sideways")
+                why = f"Tại sao {p.symbol} {word}?" if vi else f"Why will {p.symbol} {word_en}?"
+            else:  # no supported direction: do not suggest one
+                why = (
+                    f"Vì sao khoảng giá {p.symbol} như vậy?"
+                    if vi
+                    else f"Why this range for {p.symbol}?"
+                )
             out = [
-                f"Tại sao {p.symbol} {word}?" if vi else f"Why will {p.symbol} {word_en}?",
+                why,
                 f"Biểu đồ {p.symbol} 1 năm" if vi else f"{p.symbol} chart 1 year",
             ]
             if q.intent != "model_quality":

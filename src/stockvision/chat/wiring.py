@@ -246,6 +246,11 @@ def build_engine(
     def history(symbol: str, weeks: int) -> pd.DataFrame:
         return _history_frame(service, symbol, weeks)
 
+    def news(symbol: str, limit: int) -> list[Any]:
+        from stockvision.news.views import headlines
+
+        return headlines(service.store, symbol, limit=limit)
+
     def track(symbol: str) -> list[Any]:
         return list(service.past_predictions(symbol).items)
 
@@ -253,6 +258,7 @@ def build_engine(
         return list(service.rankings(1_000_000, "up"))
 
     engine = ChatEngine(
+        news_fn=news if getattr(service, "store", None) is not None else None,
         track_fn=track,
         market_fn=market,
         predict_fn=predict,

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from stockvision.cli._common import console, out, print_json, progress_bar
@@ -32,12 +33,36 @@ def ingest(
             help="Replace the simulated demo market in the store with these real prices.",
         ),
     ] = False,
+    exchange: Annotated[
+        str | None,
+        typer.Option(
+            "--exchange",
+            help="HOSE, HNX or UPCOM: where these symbols trade (over listings and folder names).",
+        ),
+    ] = None,
+    price_unit: Annotated[
+        str | None,
+        typer.Option(
+            "--price-unit", help="vnd or thousand: the CSV prices' unit (default: guess)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Import daily prices from a source into the store (idempotent), then recompute adjustment factors."""
+    from stockvision.errors import ConfigError
+    from stockvision.market.exchanges import Exchange
     from stockvision.pipeline.steps import fetch
 
     settings = get_settings()
+    if exchange is not None:
+        try:
+            exchange = Exchange.parse(exchange).value
+        except ValueError as exc:
+            raise ConfigError(str(exc), "Use --exchange HOSE, HNX or UPCOM.") from None
+    if price_unit is not None and price_unit.lower() not in ("vnd", "thousand"):
+        raise ConfigError(
+            f"unknown price unit {price_unit!r}", "Use --price-unit vnd or --price-unit thousand."
+        )
     name = source or ("csv" if paths else settings.source)
     wanted = [s.strip().upper() for s in symbols.split(",")] if symbols else None
     with progress_bar(not as_json) as bar:
@@ -48,6 +73,8 @@ def ingest(
             source=name,
             symbols=wanted,
             replace_simulated=replace_simulated or None,
+            exchange=exchange,
+            price_unit=price_unit.lower() if price_unit else None,
         )
     if as_json:
         print_json(result)
@@ -60,6 +87,16 @@ def ingest(
         f"{len(result.symbols)} symbols up to {result.latest_date}; "
         f"{result.corporate_actions} corporate actions."
     )
+    if result.repairs:
+        kept = sum(result.repairs.values())
+        console.print(f"[cyan]{kept:,} repairs on kept rows[/cyan] (flagged per bar):")
+        for name, count in sorted(result.repairs.items(), key=lambda kv: -kv[1]):
+            example = (result.repair_examples.get(name) or [""])[0]
+            console.print(
+                f"  {count:>9,} x {name}" + (f"  e.g. {escape(example)}" if example else "")
+            )
+    for note in result.notes:
+        console.print(f"[dim]note: {escape(note)}[/dim]")
     if result.rejected:
         console.print(
             f"[yellow]{result.rejected} rows failed validation[/yellow] (not stored), e.g.:"

@@ -11,7 +11,14 @@ from typing import Annotated
 
 import typer
 
-from stockvision.cli import data_cmds, features_cmds, model_cmds, pipeline_cmds, serve_cmds
+from stockvision.cli import (
+    data_cmds,
+    features_cmds,
+    model_cmds,
+    news_cmds,
+    pipeline_cmds,
+    serve_cmds,
+)
 from stockvision.cli._common import console
 from stockvision.errors import is_user_error
 
@@ -45,6 +52,7 @@ app.add_typer(pipeline_cmds.pipeline_app, name="pipeline")
 app.command("monitor")(pipeline_cmds.monitor)
 app.command("predict")(serve_cmds.predict)
 app.command("serve")(serve_cmds.serve)
+app.add_typer(news_cmds.news_app, name="news")
 
 
 def _sentence(text: str) -> str:

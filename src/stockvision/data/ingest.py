@@ -40,10 +40,59 @@ class IngestResult(JsonRecord):
     parse_errors: list[str] = field(default_factory=list)
     rejected_rows: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: rows kept after a repair, per category (``data.repair.FLAGS``), with examples
+    #: ``file:line: SYMBOL date O=.. H=.. L=.. C=.. V=..`` (values as read)
+    repairs: dict[str, int] = field(default_factory=dict)
+    repair_examples: dict[str, list[str]] = field(default_factory=dict)
+    #: rejected rows per reason (parse errors and validation together)
+    rejections: dict[str, int] = field(default_factory=dict)
+    #: whole-file conversions (units, frequency) and per-symbol notes (unknown exchange, ...)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def written(self) -> int:
         return self.inserted + self.updated
+
+
+def _record_listings(
+    store: Any, frame: pd.DataFrame, symbols: list[str], hints: dict[str, str]
+) -> list[str]:
+    """Store exchange, name and kind of the imported symbols; notes on what stays unknown."""
+    from stockvision.market.universe import kind_of, market_listing
+
+    exchange_of = exchange_map(store, hints)
+    rows, unknown = [], []
+    for sym in symbols:
+        listing = market_listing(sym)
+        ex = exchange_of(sym)
+        rows.append(
+            {
+                "symbol": sym,
+                "exchange": ex,
+                "name": (listing.name if listing is not None else None) or None,
+                "kind": kind_of(sym),
+            }
+        )
+        if ex is None:
+            unknown.append(sym)
+    store.upsert_symbols(pd.DataFrame(rows))
+    notes = []
+    if unknown:
+        with_adj = set()
+        if "adj_close" in frame.columns:
+            has = frame.groupby("symbol")["adj_close"].count()
+            with_adj = set(has[has > 0].index)
+        blind = [s for s in unknown if s not in with_adj]
+        if blind:
+            shown = ", ".join(blind[:10]) + (
+                f" and {len(blind) - 10} more" if len(blind) > 10 else ""
+            )
+            notes.append(
+                f"exchange unknown for {len(blind)} symbol(s) ({shown}): no band-based "
+                "corporate-action detection for them (prices kept unadjusted); pass "
+                "--exchange HOSE|HNX|UPCOM or put the files in a hose/, hnx/ or upcom/ folder"
+            )
+    return notes
 
 
 def frame_digest(frame: pd.DataFrame | None) -> str:
@@ -64,21 +113,32 @@ def ingest(
     end: DateLike | None = None,
     progress: Progress | None = None,
     replace_simulated: bool = False,
+    exchange: str | None = None,
 ) -> IngestResult:
     """Fetch ``symbols`` (None: all the source has), upsert them and recompute the adjustment
     factors, prices and factors in one transaction.
 
     ``replace_simulated``: real prices replace a store that holds the simulated demo market (else
-    the store refuses to mix them, see ``Store.upsert_daily``).
+    the store refuses to mix them, see ``Store.upsert_daily``). ``exchange`` (HOSE, HNX, UPCOM)
+    says where every fetched symbol trades, over the source's hints (folder names) and listings.
     """
+    from stockvision.market.exchanges import Exchange
+
     result = source.fetch(symbols, start, end, progress=progress)
+    fetched = list(result.symbols)
+    hints = dict(getattr(result, "exchanges", {}) or {})
+    if exchange:
+        hints = dict.fromkeys(fetched, Exchange.parse(exchange).value)
     upsert = store.upsert_daily(
         result.frame,
         source=result.source,
         simulated=result.simulated,
         replace_simulated=replace_simulated,
-        factors=factor_function(store),
+        factors=factor_function(store, hints),
     )
+    notes = list(result.report.notes)
+    if not result.simulated and fetched:
+        notes += _record_listings(store, result.frame, fetched, hints)
     market = getattr(source, "market", None)  # the synthetic source knows its simulated listings
     if result.simulated and market is not None and hasattr(market, "listings"):
         listed = market.listings[["symbol", "exchange"]].astype(str)
@@ -89,7 +149,18 @@ def ingest(
         events = len(store.read_corporate_actions())
     daily = store.read_daily()
     rejected = upsert.rejected.rejected if upsert.rejected is not None else None
+    repairs = dict(result.report.repairs)
+    for name, count in (upsert.rejected.repairs if upsert.rejected is not None else {}).items():
+        repairs[name] = repairs.get(name, 0) + count
+    rejections = result.report.error_counts()
+    if upsert.rejected is not None:
+        for name, count in upsert.rejected.reason_counts().items():
+            rejections[name] = rejections.get(name, 0) + count
     return IngestResult(
+        repairs=repairs,
+        repair_examples={k: list(v) for k, v in result.report.repair_examples.items()},
+        rejections=rejections,
+        notes=notes,
         source=result.source,
         simulated=bool(result.simulated),
         rows_read=result.report.rows_read,
@@ -120,22 +191,65 @@ def ingest(
     )
 
 
-def factor_function(store: Any) -> Callable[[pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]]:
-    """``daily -> (factors, events)``: corporate actions detected with each symbol's exchange band."""
-    from stockvision.market.corporate_actions import adjust, detect_corporate_actions
+#: Detection rules for whole-market imports (see ``detect_corporate_actions``): a symbol-year
+#: whose rises break its band gets the next wider band (a transfer between exchanges), and only
+#: permanent drops a dividend/bonus ratio explains are events.
+DETECTION_RULES: dict[str, Any] = {"infer_band": True, "require_payout": True}
 
-    exchange_of = exchange_map(store)
+
+def factor_function(
+    store: Any, exchanges: dict[str, str] | None = None
+) -> Callable[[pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]]:
+    """``daily -> (factors, events)``: per symbol, from the source's adjusted close when stored,
+    else detected with the band of the symbol's exchange. Indices are never adjusted; symbols of
+    unknown exchange without an adjusted close keep factor 1 (``unadjustable`` names them).
+
+    ``exchanges`` (symbol -> exchange) overrides the store's and the listings' records, e.g. an
+    ingest's ``--exchange`` or a ``hnx/`` folder.
+    """
+    from stockvision.market.corporate_actions import compute_factors, corporate_events
+
+    exchange_of = exchange_map(store, exchanges)
 
     def compute(daily: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-        events = detect_corporate_actions(daily, exchange_of=exchange_of)
-        adjusted = adjust(daily, events=events)
-        return adjusted[["symbol", "date", "factor"]], events
+        skip = unadjustable(daily, exchange_of) | set(index_symbols(daily))
+        rows = ~daily["symbol"].isin(skip).to_numpy()
+        sub = daily.loc[rows]
+        known = {s: exchange_of(s) for s in pd.unique(sub["symbol"])}
+        # symbols of unknown exchange left in ``sub`` have an adjusted close: never detected
+        events = corporate_events(
+            sub, exchange_of={s: e for s, e in known.items() if e}, **DETECTION_RULES
+        )
+        factors = daily[["symbol", "date"]].copy()
+        factors["factor"] = compute_factors(daily, events).to_numpy()
+        return factors, events
 
     return compute
 
 
+def index_symbols(daily: pd.DataFrame) -> list[str]:
+    """The market indices among ``daily``'s symbols (points, never adjusted)."""
+    from stockvision.market.universe import is_index_symbol
+
+    return [s for s in pd.unique(daily["symbol"]) if is_index_symbol(str(s))]
+
+
+def unadjustable(daily: pd.DataFrame, exchange_of: Callable[[str], str | None]) -> set[str]:
+    """Symbols with neither an adjusted close nor a known exchange: no band rules apply to them."""
+    if "adj_close" in daily.columns:
+        has_adj = daily.groupby("symbol", sort=False)["adj_close"].apply(lambda s: s.notna().any())
+        sourced = set(has_adj[has_adj].index)
+    else:
+        sourced = set()
+    return {
+        str(s)
+        for s in pd.unique(daily["symbol"])
+        if s not in sourced and exchange_of(str(s)) is None
+    }
+
+
 def adjust_store(store: Any) -> int:
-    """Detect corporate actions over the whole store and replace the stored factors (event count)."""
+    """Recompute corporate actions over the whole store and replace the stored factors (events)."""
     daily = store.read_daily()
     if daily is None or daily.empty:
         return 0
@@ -144,12 +258,18 @@ def adjust_store(store: Any) -> int:
     return len(events)
 
 
-def exchange_map(store: Any) -> Callable[[str], str]:
-    """Exchange of a symbol for the price-band rules: the store's record (e.g. simulated listings), VN30
-    members on HOSE (the basket is HOSE's), the static listings, else HOSE (the tightest band: a move
-    beyond it on HNX/UPCoM would be missed, never invented)."""
-    from stockvision.market.listings import exchange_of
-    from stockvision.market.vn30 import VN30_SYMBOLS
+def exchange_map(
+    store: Any, overrides: dict[str, str] | None = None
+) -> Callable[[str], str | None]:
+    """Exchange of a symbol for the price-band rules, or None when no fact says it.
+
+    In order: ``overrides`` (``--exchange``, a ``hose/``/``hnx/``/``upcom/`` folder), the store's
+    record (set by earlier imports, or the simulated listings), the curated listings, the
+    whole-market table (``market.universe``). Never a default exchange: HOSE's band on an HNX or
+    UPCoM name would turn ordinary moves into invented dividends.
+    """
+    from stockvision.market.listings import LISTINGS
+    from stockvision.market.universe import listed_exchange
 
     try:
         table = store.read_symbols()
@@ -158,16 +278,15 @@ def exchange_map(store: Any) -> Callable[[str], str]:
         }
     except Exception:
         known = {}
+    known.update({k.upper(): str(v) for k, v in (overrides or {}).items() if v})
 
-    def lookup(symbol: str) -> str:
+    def lookup(symbol: str) -> str | None:
         if symbol in known:
             return known[symbol]
-        if symbol in VN30_SYMBOLS:
-            return "HOSE"
-        try:
-            return str(exchange_of(symbol))
-        except Exception:
-            return "HOSE"
+        if symbol in LISTINGS:
+            return str(LISTINGS[symbol].exchange)
+        ex = listed_exchange(symbol)
+        return None if ex is None else str(ex)
 
     return lookup
 

@@ -3,7 +3,8 @@
 Daily frame (long format, one row per symbol and trading day), as produced by every source:
     symbol: str (upper-case ticker), date: datetime64[ns] (midnight, no tz),
     open, high, low, close: float (VND, as traded, i.e. raw/unadjusted), volume: float (shares),
-    adj_close: float, optional (a source's own adjusted close, used to derive adjustment factors).
+    adj_close: float, optional (a source's own adjusted close, used to derive adjustment factors),
+    flags: int64, optional (bits of ``data.repair.FLAGS``: how the bar was repaired; 0 = as read).
 Sorted by (symbol, date), unique on (symbol, date).
 
 Adjusted frame (``market.corporate_actions.adjust``): the daily frame plus
@@ -22,5 +23,6 @@ DATE = "date"
 OHLCV = ["open", "high", "low", "close", "volume"]
 DAILY_COLUMNS = [SYMBOL, DATE, *OHLCV]
 OPTIONAL_DAILY_COLUMNS = ["adj_close"]
+FLAGS_COLUMN = "flags"
 ADJUSTED_COLUMNS = ["factor", "adj_open", "adj_high", "adj_low", "adj_close", "adj_volume"]
 WEEK_END = "week_end"

@@ -5,6 +5,11 @@ Sources only parse (``data.sources.base``); this module judges. Every row that f
 wrong (unsorted input, missing trading days) become warnings. All checks are vectorised boolean
 masks over the whole frame, so validating millions of rows takes seconds.
 
+Before judging, repairable rows are repaired and flagged (``data.repair``: no-trade days become flat
+bars with volume 0, a missing Open/High/Low is filled, an Open outside the range is clamped, a
+Close outside the range extends it, swapped High/Low are swapped back), so only rows that cannot be
+repaired reach the rules below and are rejected. Repairs are counted in ``repairs``.
+
 Rules, in the order reasons are listed for a rejected row:
 
 - ``symbol`` and ``date`` present and parseable; ``date`` from 2000-01-01 (before any VN
@@ -32,7 +37,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stockvision.data.schema import DAILY_COLUMNS, DATE, OHLCV, OPTIONAL_DAILY_COLUMNS, SYMBOL
+from stockvision.data.repair import index_rows, repair_bars
+from stockvision.data.schema import (
+    DAILY_COLUMNS,
+    DATE,
+    FLAGS_COLUMN,
+    OHLCV,
+    OPTIONAL_DAILY_COLUMNS,
+    SYMBOL,
+)
 from stockvision.errors import DataValidationError
 
 PRICE_COLUMNS = ["open", "high", "low", "close"]
@@ -64,6 +77,9 @@ class ValidationReport:
         )
     )
     was_sorted: bool = True
+    #: rows kept after a repair, per ``data.repair.FLAGS`` category (repairs a source already
+    #: counted with file:line are not counted again)
+    repairs: dict[str, int] = field(default_factory=dict)
 
     @property
     def n_rejected(self) -> int:
@@ -112,6 +128,7 @@ class ValidationReport:
                 for s, n in zip(self.gaps[SYMBOL], self.gaps["missing_days"], strict=True)
             },
             "was_sorted": self.was_sorted,
+            "repairs": dict(self.repairs),
         }
 
     def summary(self, max_rows: int = 10) -> str:
@@ -156,6 +173,11 @@ def _coerce(
         )
     cols = DAILY_COLUMNS + [c for c in OPTIONAL_DAILY_COLUMNS if c in frame.columns]
     out = frame.loc[:, cols].reset_index(drop=True)
+    out[FLAGS_COLUMN] = (
+        pd.to_numeric(frame[FLAGS_COLUMN], errors="coerce").fillna(0).astype("int64").to_numpy()
+        if FLAGS_COLUMN in frame.columns
+        else np.zeros(len(out), dtype="int64")
+    )
     sym = out[SYMBOL].astype("string").str.strip().str.upper()
     out[SYMBOL] = sym.mask(sym == "")
     dates = out[DATE]
@@ -168,6 +190,8 @@ def _coerce(
     too_old = (dates < MIN_DATE).to_numpy()
     out[DATE] = dates.where(~(future | too_old)).astype("datetime64[ns]")
     for col in cols[2:]:
+        if col == FLAGS_COLUMN:
+            continue
         if out[col].dtype != np.float64:
             out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
     return out, future, too_old
@@ -212,6 +236,9 @@ def validate_daily(
     limit += pd.Timedelta(days=1)
     data, future, too_old = _coerce(frame, limit)
     n = len(data)
+    repaired = repair_bars(data, keep_volume_nan=index_rows(data[SYMBOL]))
+    data = repaired.frame
+    repair_counts = repaired.counts()
 
     o, h, lo, c, v = (data[col].to_numpy() for col in OHLCV)
     finite = {col: np.isfinite(data[col].to_numpy()) for col in OHLCV}
@@ -299,5 +326,6 @@ def validate_daily(
         warnings=warnings,
         gaps=gaps,
         was_sorted=keys_sorted,
+        repairs=repair_counts,
     )
     return good, report

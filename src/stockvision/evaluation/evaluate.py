@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 
 from stockvision.config import Settings
+from stockvision.engine import Engine, engine_from_settings
 from stockvision.evaluation.backtest import BacktestConfig
 from stockvision.evaluation.report import write_report
 from stockvision.evaluation.scoring import Scorecard, score
@@ -46,6 +47,7 @@ def evaluate(
     settings: Settings,
     show_progress: bool = True,
     on_error: Literal["raise", "drop"] = "drop",
+    engine: Engine | None = None,
 ) -> tuple[Path, Scorecard, EvaluationResult]:
     """Build features, run the walk-forward evaluation, score, backtest and write the report.
 
@@ -69,6 +71,7 @@ def evaluate(
         show_progress=show_progress,
         on_error=on_error,
         model_params=None,
+        engine=engine,
     )
 
 
@@ -84,6 +87,7 @@ def evaluate_dataset(
     progress: Callable[[ProgressEvent], None] | None = None,
     on_error: Literal["raise", "drop"] = "drop",
     model_params: dict[str, dict[str, Any]] | None = None,
+    engine: Engine | None = None,
 ) -> tuple[Path, Scorecard, EvaluationResult]:
     """Walk-forward evaluation of a built dataset (the pipeline's snapshot or fresh features):
     run, score, backtest and write report.html + metrics.json into ``out_dir``.
@@ -92,6 +96,8 @@ def evaluate_dataset(
     splitter sets ``first_test_week``, test blocks start at the first week with at least half of
     the largest cross-section labelled (:func:`cross_section_start`); earlier weeks (e.g. the
     VN30 index's history before its constituents') remain training data.
+    ``engine`` runs the fits (default: the one ``SV_ENGINE`` names, closed afterwards); every
+    engine writes the same ``metrics.json``.
     """
     names = list(model_names) if model_names else default_models()
     splitter = splitter or WalkForwardSplitter(horizon=settings.horizon_weeks)
@@ -102,13 +108,20 @@ def evaluate_dataset(
         "seed": settings.seed,
         "on_error": on_error,
         "model_params": model_params,
+        "bands": (settings.pattern_up, settings.pattern_down),
     }
-    if progress is None and show_progress:
-        n_folds = splitter.n_splits(labelled_weeks(builder))
-        with rich_progress(n_folds, names) as bar:
-            result = run_walk_forward(builder, names, splitter, bar, **kwargs)
-    else:
-        result = run_walk_forward(builder, names, splitter, progress, **kwargs)
+    own_engine = engine is None
+    kwargs["engine"] = engine or engine_from_settings(settings)
+    try:
+        if progress is None and show_progress:
+            n_folds = splitter.n_splits(labelled_weeks(builder))
+            with rich_progress(n_folds, names) as bar:
+                result = run_walk_forward(builder, names, splitter, bar, **kwargs)
+        else:
+            result = run_walk_forward(builder, names, splitter, progress, **kwargs)
+    finally:
+        if own_engine:
+            kwargs["engine"].close()
     card = score(result, BacktestConfig.from_settings(settings), seed=settings.seed)
     path = write_report(result, out_dir, card=card)
     return path, card, result

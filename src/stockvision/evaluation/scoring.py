@@ -21,6 +21,7 @@ from stockvision.evaluation.backtest import (
     run_backtest,
 )
 from stockvision.evaluation.walkforward import (
+    FACTOR_COLUMNS,
     MODEL_CAL_COLUMNS,
     PRIOR_COLUMNS,
     PROB_COLUMNS,
@@ -28,7 +29,9 @@ from stockvision.evaluation.walkforward import (
     EvaluationResult,
 )
 from stockvision.jsonutil import jsonable
+from stockvision.models.distribution import crps_student_t, interval_score
 from stockvision.models.registry_names import BASELINES as CATALOGUE_BASELINES
+from stockvision.models.registry_names import REFERENCE
 
 __all__ = ["BASELINES", "Goal", "Scorecard", "jsonable", "score"]
 
@@ -109,6 +112,146 @@ def _price_block(df: pd.DataFrame, horizon: int) -> dict[str, float]:
     }
 
 
+# --------------------------------------------------------------------------------------------
+# the predictive distribution (price models)
+# --------------------------------------------------------------------------------------------
+DIST_COVERAGES = (0.5, 0.8, 0.95)
+
+
+def _z(df_values: np.ndarray, q: float) -> np.ndarray:
+    """Standard quantile ``q`` per row for the rows' tail df (inf = normal)."""
+    from scipy import stats
+
+    out = np.empty(len(df_values))
+    for df in np.unique(df_values):
+        sel = df_values == df
+        out[sel] = stats.norm.ppf(q) if not np.isfinite(df) else stats.t.ppf(q, df)
+    return out
+
+
+def distribution_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """Per labelled row of one price model: CRPS, central intervals, interval score, coverage.
+
+    The location is ``pred_log_return``, the scale ``pred_scale`` and the tails ``dist_df`` (each
+    fold fits its own df, so rows are scored per df value). Log-return units.
+    """
+    rows = df[
+        np.isfinite(df["actual_log_return"])
+        & np.isfinite(df["pred_log_return"])
+        & (df["pred_scale"] > 0)
+    ]
+    y = rows["actual_log_return"].to_numpy(float)
+    loc = rows["pred_log_return"].to_numpy(float)
+    scale = rows["pred_scale"].to_numpy(float)
+    dfs = rows["dist_df"].fillna(np.inf).to_numpy(float)
+    crps = np.empty(len(rows))
+    for value in np.unique(dfs):
+        sel = dfs == value
+        crps[sel] = crps_student_t(y[sel], loc[sel], scale[sel], float(value))
+    out = pd.DataFrame(
+        {
+            "symbol": rows["symbol"].to_numpy(),
+            "week_end": rows["week_end"].to_numpy(),
+            "crps": crps,
+            "vol_4w": rows["vol_4w"].to_numpy(float),
+            "raw_close": rows["raw_close"].to_numpy(float),
+        }
+    )
+    for cov in DIST_COVERAGES:
+        half = _z(dfs, 0.5 + cov / 2) * scale
+        lo, hi = loc - half, loc + half
+        tag = f"{round(cov * 100)}"
+        out[f"cover_{tag}"] = (y >= lo) & (y <= hi)
+        out[f"width_{tag}_pct"] = (np.exp(hi) - np.exp(lo)) * 100.0
+        out[f"is_{tag}"] = interval_score(y, lo, hi, cov)
+    return out
+
+
+def _weekly_dm(a: pd.DataFrame, b: pd.DataFrame, col: str, horizon: int) -> float:
+    per_week = pd.DataFrame({"w": a["week_end"], "a": a[col], "b": b[col]}).groupby("w").mean()
+    try:
+        return m.diebold_mariano(per_week["a"], per_week["b"], h=horizon, loss="abs").pvalue
+    except ValueError:
+        return float("nan")
+
+
+def _distribution_block(
+    rows: pd.DataFrame, ref: pd.DataFrame | None, horizon: int
+) -> dict[str, Any]:
+    """The ``distribution`` group of a price model (see docs/evaluation.md)."""
+    if rows.empty:
+        return {}
+    block: dict[str, Any] = {"crps": float(rows["crps"].mean())}
+    for cov in DIST_COVERAGES:
+        tag = f"{round(cov * 100)}"
+        block[f"coverage_{tag}"] = float(rows[f"cover_{tag}"].mean())
+    block["mean_width_80_pct"] = float(rows["width_80_pct"].mean())
+    block["interval_score_80"] = float(rows["is_80"].mean())
+    vol = rows["vol_4w"]
+    known = rows[np.isfinite(vol)]
+    if len(known) >= 5 and known["vol_4w"].nunique() >= 5:
+        quint = pd.qcut(known["vol_4w"], 5, labels=False, duplicates="drop")
+        block["coverage_80_by_vol_quintile"] = [
+            float(v) for v in known["cover_80"].groupby(quint.to_numpy()).mean()
+        ]
+    else:
+        block["coverage_80_by_vol_quintile"] = []
+    block["n_rows"] = len(rows)
+    if ref is not None and not ref.empty:
+        key = ["symbol", "week_end"]
+        both = rows.merge(ref[[*key, "crps", "is_80"]], on=key, suffixes=("", "_ref"))
+        if not both.empty:
+            a = both[["week_end", "crps", "is_80"]]
+            b = both[["week_end", "crps_ref", "is_80_ref"]].rename(
+                columns={"crps_ref": "crps", "is_80_ref": "is_80"}
+            )
+            block["crps_skill"] = float(1 - both["crps"].mean() / both["crps_ref"].mean())
+            block["dm_pvalue"] = _weekly_dm(a, b, "crps", horizon)
+            block["interval_score_skill"] = float(
+                1 - both["is_80"].mean() / both["is_80_ref"].mean()
+            )
+            block["interval_score_dm_pvalue"] = _weekly_dm(a, b, "is_80", horizon)
+    return block
+
+
+def _factor_rankings(result: EvaluationResult, n_boot: int, seed: int) -> dict[str, Any]:
+    """Rank IC of each classic factor alone (all names and the liquid part), a ranking baseline."""
+    factors = getattr(result, "factors", None)
+    if factors is None or factors.empty:
+        return {}
+    rows = factors[np.isfinite(factors["actual_log_return"])].drop_duplicates(
+        ["symbol", "week_end"]
+    )
+    out: dict[str, Any] = {}
+    for name in FACTOR_COLUMNS:
+        entry: dict[str, Any] = {}
+        for label, part in (("", rows), ("liquid_", rows[rows["liquid"]])):
+            ic = m.ic_by_period(part, name, "actual_log_return")
+            summary = m.ranking_summary(ic, n_boot=n_boot, block=result.horizon, seed=seed)
+            entry[f"{label}rank_ic_mean"] = summary["rank_ic_mean"]
+            entry[f"{label}rank_ic_ci95"] = summary["rank_ic_ci95"]
+            entry[f"{label}n_weeks"] = len(ic)
+        out[name] = entry
+    return out
+
+
+def _liquid_ranking(
+    df: pd.DataFrame, result: EvaluationResult, score_col: str, n_boot: int, seed: int
+) -> dict[str, Any]:
+    factors = getattr(result, "factors", None)
+    if factors is None or factors.empty:
+        return {}
+    liquid = factors.loc[factors["liquid"], ["symbol", "week_end"]].drop_duplicates()
+    part = df.merge(liquid, on=["symbol", "week_end"])
+    rows = part[np.isfinite(part["actual_log_return"])]
+    ic = m.ic_by_period(rows, score_col, "actual_log_return")
+    summary = m.ranking_summary(ic, n_boot=n_boot, block=result.horizon, seed=seed)
+    return {
+        "liquid_rank_ic_mean": summary["rank_ic_mean"],
+        "liquid_rank_ic_ci95": summary["rank_ic_ci95"],
+    }
+
+
 def _pattern_rows(df: pd.DataFrame) -> pd.DataFrame:
     return df[(df["actual_pattern"] >= 0) & df[PROB_COLUMNS].notna().all(axis=1)]
 
@@ -174,12 +317,28 @@ def score(
     models: dict[str, Any] = {}
     cfg = backtest_config or BacktestConfig()
 
+    ref_name = REFERENCE["price"]
+    ref_rows = None
+    if result.model_kinds.get(ref_name) == "price" and "pred_scale" in preds.columns:
+        ref_rows = distribution_rows(result.model_predictions(ref_name))
     for name, kind in result.model_kinds.items():
         df = result.model_predictions(name)
         entry: dict[str, Any] = {"kind": kind}
         if kind == "price":
             entry["price"] = _price_block(df, result.horizon)
             score_col = "pred_log_return"
+            if "pred_scale" in df.columns and np.isfinite(df["pred_scale"]).any():
+                drows = distribution_rows(df)
+                entry["distribution"] = _distribution_block(drows, ref_rows, result.horizon)
+                prows = _pattern_rows(df)
+                if not prows.empty:  # P(UP/SIDEWAYS/DOWN) read off the distribution
+                    probs = prows[PROB_COLUMNS].to_numpy()
+                    y, ref = prows["actual_pattern"].to_numpy(), prows[PRIOR_COLUMNS].to_numpy()
+                    entry["distribution"]["pattern_log_loss"] = m.log_loss(probs, y)
+                    entry["distribution"]["pattern_log_loss_skill"] = m.log_loss_skill(
+                        probs, y, ref
+                    )
+                    entry["distribution"]["pattern_ece"] = m.ece(probs, y, n_bins)
         else:
             rows = _pattern_rows(df)
             if not rows.empty:
@@ -201,13 +360,16 @@ def score(
             score_col = "score"
         ic, summary = _ranking(df, score_col, n_boot, result.horizon, seed)
         card.ic[name] = ic
-        entry["ranking"] = summary
+        entry["ranking"] = {**summary, **_liquid_ranking(df, result, score_col, n_boot, seed)}
         if kind == "price" and result.daily is not None:
             bt = run_backtest(df, result.daily, cfg, score="pred_log_return")
             card.backtests[name] = bt
             entry["backtest"] = {k: bt.summary[k] for k in BACKTEST_KEYS}
         models[name] = entry
     card.metrics["models"] = models
+    factor_block = _factor_rankings(result, n_boot, seed)
+    if factor_block:
+        card.metrics["ranking_baselines"] = factor_block
 
     if card.backtests:
         first = next(iter(card.backtests.values()))

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from stockvision.engine import Engine, Outcome, SerialEngine
 from stockvision.evaluation.splits import Fold, WalkForwardSplitter
 
 if TYPE_CHECKING:
@@ -75,7 +76,14 @@ PREDICTION_COLUMNS = [
     *MODEL_CAL_COLUMNS,
     "pred_pattern",
     *PRIOR_COLUMNS,
+    "pred_scale",
+    "dist_df",
+    "vol_4w",
 ]
+#: model-independent classic cross-sectional factors, each a ranking baseline (higher = buy)
+FACTOR_COLUMNS = ["reversal_1m", "momentum_12_1", "momentum_6_1", "low_volatility", "illiquidity"]
+#: share of each week's names, by traded value, kept as the tradable (liquid) universe
+LIQUID_FRACTION = 0.7
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,40 @@ class ProgressEvent:
     model: str
     stage: str  # "fit" (starting), "done" (fitted and predicted), "failed" (on_error="drop")
     seconds: float = 0.0
+
+
+def factor_scores(test: Any) -> pd.DataFrame:
+    """The classic factors of each test row (data up to the row's week only) and its liquidity.
+
+    1-month reversal ``-ret_4w``; 12-1 and 6-1 momentum (return over 52 / 26 weeks skipping the
+    last 4); low volatility ``-vol_4w``; illiquidity (Amihud). ``liquid`` marks the names whose
+    weekly traded value is in the top :data:`LIQUID_FRACTION` of their week.
+    """
+    X = test.X
+
+    def col(name: str) -> np.ndarray:
+        if name not in X.columns:
+            return np.full(len(X), np.nan)
+        return X[name].to_numpy(dtype=float, na_value=np.nan)
+
+    r4 = col("ret_4w")
+    idx = X.index
+    out = pd.DataFrame(
+        {
+            "symbol": idx.get_level_values(0).astype(str),
+            "week_end": pd.DatetimeIndex(idx.get_level_values(1)),
+            "actual_log_return": test.labels["future_log_return"].to_numpy(dtype=float),
+            "reversal_1m": -r4,
+            "momentum_12_1": (1 + col("ret_52w")) / (1 + r4) - 1,
+            "momentum_6_1": (1 + col("ret_26w")) / (1 + r4) - 1,
+            "low_volatility": -col("vol_4w"),
+            "illiquidity": col("amihud_w"),
+        }
+    )
+    value = pd.Series(col("turnover_w"))
+    pct = value.groupby(out["week_end"].to_numpy()).rank(pct=True)
+    out["liquid"] = (pct > 1 - LIQUID_FRACTION).to_numpy()
+    return out
 
 
 @dataclass
@@ -112,6 +154,10 @@ class EvaluationResult:
     #: per pattern model, the temperature applied in each fold (pooled-validation calibration)
     temperatures: dict[str, list[float]] = field(default_factory=dict)
     calibration: str = "pooled_val"
+    #: per test row (model-independent): the classic factor scores and the liquidity flag
+    factors: pd.DataFrame | None = None
+    #: the label bands (up, down) of the pattern, to read P(UP/SIDEWAYS/DOWN) off a distribution
+    bands: tuple[float, float] = (0.01, -0.01)
 
     def model_predictions(self, model: str) -> pd.DataFrame:
         return self.predictions[self.predictions["model"] == model]
@@ -199,10 +245,16 @@ def _base_frame(test: Any, fold: Fold, name: str, kind: str, prior: np.ndarray) 
     frame["pred_pattern"] = np.int64(-1)
     for col, value in zip(PRIOR_COLUMNS, prior, strict=True):
         frame[col] = float(value)
+    frame["pred_scale"] = np.nan
+    frame["dist_df"] = np.nan
+    vol = test.X["vol_4w"] if "vol_4w" in test.X.columns else pd.Series(np.nan, index=idx)
+    frame["vol_4w"] = vol.to_numpy(dtype=float, na_value=np.nan)
     return frame
 
 
-def _predict(model: Any, test: Any, frame: pd.DataFrame) -> pd.DataFrame:
+def _predict(
+    model: Any, test: Any, frame: pd.DataFrame, bands: tuple[float, float] = (0.01, -0.01)
+) -> pd.DataFrame:
     n = len(frame)
     if model.kind == "price":
         pred = np.asarray(model.predict(test), dtype=float).reshape(-1)
@@ -212,6 +264,14 @@ def _predict(model: Any, test: Any, frame: pd.DataFrame) -> pd.DataFrame:
                 f"model {model.name!r} returned {len(pred)} predictions for {n} rows"
             )
         frame["pred_log_return"], frame["low"], frame["high"] = pred, low, high
+        if hasattr(model, "predict_distribution"):
+            # the served distribution: its location is the prediction, its 80 % interval the
+            # conformal one, and P(UP/SIDEWAYS/DOWN) are its masses over the label bands
+            dist = model.predict_distribution(test)
+            frame["pred_scale"], frame["dist_df"] = dist.scale, dist.df
+            probs = dist.pattern_probabilities(*bands)
+            frame[PROB_COLUMNS] = probs
+            frame["pred_pattern"] = probs.argmax(axis=1).astype(np.int64)
     elif model.kind == "pattern":
         probs = np.asarray(model.predict_proba(test), dtype=float)
         if probs.shape != (n, len(PROB_COLUMNS)):
@@ -281,17 +341,94 @@ class PooledTemperature:
 
 
 def _recalibrate(
-    model: Any, val: Any, frame: pd.DataFrame, pool: PooledTemperature, fold: int
+    val_labels: pd.DataFrame,
+    val_uncal: np.ndarray,
+    frame: pd.DataFrame,
+    pool: PooledTemperature,
+    fold: int,
 ) -> float:
     """Replace the fold's calibrated probabilities by the pooled-validation temperature's."""
     from stockvision.models.calibration import apply_temperature
 
-    pool.add(fold, val.labels, model.predict_proba(val, calibrated=False))
+    pool.add(fold, val_labels, val_uncal)
     # too few rows (e.g. a validation window holding one index series) fit noise: leave T = 1
     t = pool.temperature() if pool.n_rows >= MIN_CALIBRATION_ROWS else 1.0
     logp = np.log(np.clip(frame[UNCAL_COLUMNS].to_numpy(dtype=np.float64), 1e-12, 1.0))
     frame[PROB_COLUMNS] = apply_temperature(logp, t)
     return t
+
+
+@dataclass(frozen=True)
+class _FitTask:
+    """One (fold, model) fit: everything a worker needs besides the shared dataset."""
+
+    fold: Fold
+    name: str
+    params: dict[str, Any]
+    seed: int
+    num_threads: int | None
+    pooled: bool  # keep the uncalibrated validation probabilities for pooled calibration
+    bands: tuple[float, float] = (0.01, -0.01)  # pattern label thresholds (up, down)
+
+
+@dataclass
+class _FitResult:
+    kind: str
+    frame: pd.DataFrame
+    coverage: float
+    fit_seconds: float
+    predict_seconds: float
+    val_labels: pd.DataFrame | None = None
+    val_uncal: np.ndarray | None = None
+
+
+def _fit_fold(builder: DatasetBuilder, task: _FitTask) -> _FitResult | None:
+    """Fit one model on one fold and predict its test block (runs on any engine's worker).
+
+    Pure given (builder, task): seeded, thread-limited, no shared state, so the serial and the
+    distributed engines compute the same numbers. ``None`` when the fold has no test rows.
+    """
+    from stockvision.models.registry_names import MODEL_FACTORIES
+
+    fold = task.fold
+    test = builder.window(fold.test_start, fold.test_end)
+    if len(test) == 0:
+        return None
+    train = builder.window(fold.train_start, fold.train_end)
+    val = builder.window(fold.val_start, fold.val_end) if fold.val_start is not None else None
+    prior = _class_prior(train, len(PROB_COLUMNS))
+    limits = (
+        contextlib.nullcontext()
+        if task.num_threads is None
+        else threadpool_limits(task.num_threads)
+    )
+    with limits:
+        _seed_everything(task.seed)
+        t0 = time.perf_counter()
+        model = _build(MODEL_FACTORIES[task.name], task.params, task.num_threads)
+        model.fit(train, val)
+        t1 = time.perf_counter()
+        frame = _predict(
+            model, test, _base_frame(test, fold, task.name, model.kind, prior), task.bands
+        )
+        result = _FitResult(
+            kind=model.kind,
+            frame=frame,
+            coverage=float(getattr(model, "coverage", float("nan"))),
+            fit_seconds=t1 - t0,
+            predict_seconds=0.0,
+        )
+        if (
+            task.pooled
+            and model.kind == "pattern"
+            and val is not None
+            and len(val) > 0
+            and _supports_uncalibrated(model)
+        ):
+            result.val_labels = val.labels
+            result.val_uncal = np.asarray(model.predict_proba(val, calibrated=False))
+        result.predict_seconds = time.perf_counter() - t1
+    return result
 
 
 def run_walk_forward(
@@ -306,6 +443,8 @@ def run_walk_forward(
     on_error: Literal["raise", "drop"] = "raise",
     calibration: Literal["pooled_val", "model"] = "pooled_val",
     num_threads: int | None = 1,
+    engine: Engine | None = None,
+    bands: tuple[float, float] = (0.01, -0.01),
 ) -> EvaluationResult:
     """Fit every model on every fold and collect its out-of-sample test predictions.
 
@@ -314,13 +453,20 @@ def run_walk_forward(
     arguments per model name. ``daily`` (adjusted daily frame) is stored for the backtest.
     ``on_error="drop"`` keeps a long run going when a model fails on some fold: that model is
     removed from the result entirely (partial-fold metrics would not be comparable) and its
-    error is recorded in ``result.failed``; the default re-raises. ``calibration``: "pooled_val"
-    refits each pattern model's temperature on the pooled out-of-fold validation predictions (see
-    the module docstring), "model" keeps each fold model's own validation-window temperature.
+    error (the first failing fold's) is recorded in ``result.failed``; the default re-raises.
+    ``calibration``: "pooled_val" refits each pattern model's temperature on the pooled
+    out-of-fold validation predictions (see the module docstring), "model" keeps each fold
+    model's own validation-window temperature.
     ``num_threads`` is given to every model that takes that parameter unless ``model_params`` sets
     it: hundreds of small fits gain nothing from threads, and on a shared machine OpenMP / torch
     threads spinning against other processes made fits up to 40x slower. ``None`` keeps the
     models' defaults. Results are reproducible for a given thread count.
+    ``engine`` runs the (fold, model) fits (:mod:`stockvision.engine`; default: this process). The
+    fits are independent; everything order-dependent (the pooled temperatures, the failure
+    record, the concatenation) happens afterwards, here, in (fold, model) order, so every engine
+    gives the same result.
+    ``bands`` are the pattern label thresholds (up, down) used to read the price models' class
+    probabilities off their distributions.
     """
     from stockvision.models.registry_names import MODEL_FACTORIES
 
@@ -354,68 +500,84 @@ def run_walk_forward(
     if calibration not in ("pooled_val", "model"):
         raise ValueError(f"calibration must be 'pooled_val' or 'model', got {calibration!r}")
     params = model_params or {}
+    tasks = [
+        _FitTask(
+            fold,
+            name,
+            params.get(name, {}),
+            seed,
+            num_threads,
+            calibration == "pooled_val",
+            (float(bands[0]), float(bands[1])),
+        )
+        for fold in folds
+        for name in model_names
+    ]
+
+    reported_failed: set[str] = set()
+
+    def on_start(i: int) -> None:
+        if progress:
+            progress(ProgressEvent(tasks[i].fold.index, len(folds), tasks[i].name, "fit"))
+
+    def on_result(i: int, outcome: Outcome) -> None:
+        task = tasks[i]
+        if (
+            progress is None
+            or task.name in reported_failed
+            or (outcome.ok and outcome.value is None)
+        ):
+            return
+        if outcome.ok:
+            seconds = outcome.value.fit_seconds + outcome.value.predict_seconds
+            progress(ProgressEvent(task.fold.index, len(folds), task.name, "done", seconds))
+        elif on_error == "drop":
+            reported_failed.add(task.name)
+            progress(ProgressEvent(task.fold.index, len(folds), task.name, "failed"))
+
+    engine = engine or SerialEngine()
+    outcomes = engine.map(_fit_fold, tasks, shared=builder, on_result=on_result, on_start=on_start)
+
     pools: dict[str, PooledTemperature] = {}
     temperatures: dict[str, list[float]] = {}
     failed: dict[str, str] = {}
-
     frames: list[pd.DataFrame] = []
+    # the classic factors' scores on each fold's test block (model-free, so computed here once)
+    factor_parts: list[pd.DataFrame] = []
+    for fold in folds:
+        test = builder.window(fold.test_start, fold.test_end)
+        if len(test) > 0:
+            factor_parts.append(factor_scores(test))
     kinds: dict[str, str] = {}
     coverage: dict[str, float] = {}
     timings: dict[str, dict[str, float]] = {
         m: {"fit_seconds": 0.0, "predict_seconds": 0.0} for m in model_names
     }
-    # BLAS / OpenMP pools (ridge's matrix algebra, statsmodels) held to the same thread count
-    limits = contextlib.nullcontext() if num_threads is None else threadpool_limits(num_threads)
-    with limits:
-        for fold in folds:
-            train = builder.window(fold.train_start, fold.train_end)
-            val = (
-                builder.window(fold.val_start, fold.val_end) if fold.val_start is not None else None
-            )
-            test = builder.window(fold.test_start, fold.test_end)
-            if len(test) == 0:
+    for task, outcome in zip(tasks, outcomes, strict=True):
+        name, fold = task.name, task.fold
+        if name in failed:
+            continue
+        try:
+            fit = outcome.get()
+            if fit is None:
                 continue
-            prior = _class_prior(train, len(PROB_COLUMNS))
-            for name in model_names:
-                if name in failed:
-                    continue
-                if progress:
-                    progress(ProgressEvent(fold.index, len(folds), name, "fit"))
-                _seed_everything(seed)
-                t0 = time.perf_counter()
-                try:
-                    model = _build(MODEL_FACTORIES[name], params.get(name, {}), num_threads)
-                    model.fit(train, val)
-                    t1 = time.perf_counter()
-                    frame = _predict(model, test, _base_frame(test, fold, name, model.kind, prior))
-                    if (
-                        calibration == "pooled_val"
-                        and model.kind == "pattern"
-                        and val is not None
-                        and len(val) > 0
-                        and _supports_uncalibrated(model)
-                    ):
-                        pool = pools.setdefault(name, PooledTemperature())
-                        t = _recalibrate(model, val, frame, pool, fold.index)
-                        temperatures.setdefault(name, []).append(t)
-                except Exception as exc:
-                    if on_error == "raise":
-                        raise
-                    failed[name] = (
-                        f"fold {fold.index} ({fold.test_start.date()}): {type(exc).__name__}: {exc}"
-                    )
-                    if progress:
-                        progress(ProgressEvent(fold.index, len(folds), name, "failed"))
-                    continue
-                t2 = time.perf_counter()
-                kinds[name] = model.kind
-                if model.kind == "price":
-                    coverage[name] = float(getattr(model, "coverage", float("nan")))
-                frames.append(frame)
-                timings[name]["fit_seconds"] += t1 - t0
-                timings[name]["predict_seconds"] += t2 - t1
-                if progress:
-                    progress(ProgressEvent(fold.index, len(folds), name, "done", t2 - t0))
+            if fit.val_uncal is not None:
+                pool = pools.setdefault(name, PooledTemperature())
+                t = _recalibrate(fit.val_labels, fit.val_uncal, fit.frame, pool, fold.index)
+                temperatures.setdefault(name, []).append(t)
+        except Exception as exc:
+            if on_error == "raise":
+                raise
+            failed[name] = (
+                f"fold {fold.index} ({fold.test_start.date()}): {type(exc).__name__}: {exc}"
+            )
+            continue
+        kinds[name] = fit.kind
+        if fit.kind == "price":
+            coverage[name] = fit.coverage
+        frames.append(fit.frame)
+        timings[name]["fit_seconds"] += fit.fit_seconds
+        timings[name]["predict_seconds"] += fit.predict_seconds
 
     frames = [f for f in frames if f["model"].iat[0] not in failed] if failed else frames
     if not frames:
@@ -435,6 +597,8 @@ def run_walk_forward(
         failed=failed,
         temperatures={m: t for m, t in temperatures.items() if m not in failed},
         calibration=calibration,
+        factors=pd.concat(factor_parts, ignore_index=True) if factor_parts else None,
+        bands=(float(bands[0]), float(bands[1])),
     )
 
 

@@ -245,7 +245,15 @@ def _weekly_indicators(
     high = panel(np.fmax.reduceat(lay.col("adj_high"), s))
     # average daily volume of the week, so a holiday-shortened week is not a volume drop
     volume = panel(np.add.reduceat(np.nan_to_num(lay.col("adj_volume")), s) / (e - s + 1))
+    return weekly_panel_features(close, high, volume), wk, code
 
+
+def weekly_panel_features(
+    close: np.ndarray, high: np.ndarray, volume: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The non-recursive weekly features from (weeks, symbols) panels of the week's adjusted close,
+    high and average daily volume. Shared with the live stream, which runs it on the last
+    ``TAIL_WEEKS`` market weeks plus the current partial week."""
     out: dict[str, np.ndarray] = {}
     for k in (1, 4, 12, 26, 52):
         out[f"ret_{k}w"] = ind.safe_divide(close, ind.panel_shift(close, k)) - 1.0
@@ -262,7 +270,7 @@ def _weekly_indicators(
     mu = ind.panel_shift(ind.panel_rolling(log_vol, 12, "mean", 10), 1)
     sd = ind.panel_shift(ind.panel_rolling(log_vol, 12, "std", 10), 1)
     out["vol_zscore_12w"] = ind.safe_divide(log_vol - mu, sd)
-    return out, wk, code
+    return out
 
 
 def _recursive_indicators(lay: DailyLayout) -> dict[str, np.ndarray]:

@@ -44,8 +44,16 @@ from typing import TypeAlias
 import numpy as np
 import pandas as pd
 
+from stockvision.market.action_types import (  # re-exported: the public names
+    COMMON_PAYOUTS,
+    EVENT_COLUMNS,
+    KIND_STOCK_DIVIDEND,
+    KIND_UNEXPLAINED_DROP,
+    KIND_UNEXPLAINED_RISE,
+)
 from stockvision.market.calendar import TradingCalendar
-from stockvision.market.exchanges import Exchange, tick_size
+from stockvision.market.exchanges import Exchange, daily_limit_on, tick_size
+from stockvision.market.source_adjust import factors_from_adjusted
 
 # Column names of the daily contract (``stockvision.data.schema``), restated here because
 # ``market`` is the bottom layer and must not import from ``data``.
@@ -53,16 +61,6 @@ SYMBOL, DATE = "symbol", "date"
 PRICE_COLS = ("open", "high", "low", "close")
 ADJ_PRICE_COLS = ("adj_open", "adj_high", "adj_low", "adj_close")
 REQUIRED_COLUMNS = (SYMBOL, DATE, *PRICE_COLS, "volume")
-EVENT_COLUMNS = ["symbol", "date", "prev_close", "close", "pct_change", "ratio", "kind"]
-
-#: Event kinds: a drop matching a common payout ratio (stock dividend / bonus issue / split; a cash
-#: dividend of the same size would look identical), any other drop, any rise (reverse split).
-KIND_STOCK_DIVIDEND = "stock_dividend"
-KIND_UNEXPLAINED_DROP = "unexplained_drop"
-KIND_UNEXPLAINED_RISE = "unexplained_rise"
-
-#: Payout rates k (new shares per old share) common in VN stock dividends and bonus issues.
-COMMON_PAYOUTS: tuple[float, ...] = (0.10, 0.15, 0.20, 0.25, 0.30, 1 / 3, 0.40, 0.50, 1.00)
 
 ExchangeSpec: TypeAlias = (
     Exchange | str | Mapping[str, Exchange | str] | Callable[[str], Exchange | str] | None
@@ -136,6 +134,9 @@ def detect_corporate_actions(
     relisting_gap: int | None = 20,
     payouts: Sequence[float] = COMMON_PAYOUTS,
     calendar: TradingCalendar | None = None,
+    band_history: bool = False,
+    infer_band: bool = False,
+    require_payout: bool = False,
 ) -> pd.DataFrame:
     """Close-to-close moves outside the exchange's daily band: corporate actions.
 
@@ -143,6 +144,17 @@ def detect_corporate_actions(
     default an ``exchange`` column of ``daily``, else the static listings. ``calendar`` (default:
     from ``daily``) measures trading gaps for the re-listing rule. Returns one row per event with
     :data:`EVENT_COLUMNS`, sorted by (symbol, date); ``ratio`` is the back-adjustment ratio.
+
+    Stricter rules for whole-market imports (all off by default, on in ``data.ingest``):
+
+    * ``band_history``: the band in force on each date (``exchanges.BAND_HISTORY``: HOSE 5 % and
+      HNX 7 % before 2013-01-15, UPCoM 10 % before 2015-07-01), not today's.
+    * ``infer_band``: a symbol-year with two or more *rises* beyond its band cannot have traded on
+      that exchange (no corporate action raises a price), so the file's exchange is not the one
+      it traded on then (a transfer, e.g. HNX to HOSE): that year gets the next wider band.
+    * ``require_payout``: a candidate is an event only if it is a drop that some payout ``k``
+      explains, i.e. ``close / prev_close * (1 + k)`` is a legal market move within the band.
+      Rises, unexplainable drops and drops the next two closes undo (bad prints) are not events.
     """
     _check_daily(daily)
     if not 0 <= tolerance < 0.05:
@@ -172,9 +184,16 @@ def detect_corporate_actions(
     uniq = pd.unique(sym)
     exchanges = _resolve_exchanges(np.asarray(uniq, dtype=object), daily, exchange_of)
     codes = pd.Series(sym).map({s: e.value for s, e in exchanges.items()}).to_numpy()
-    limit = np.select(
-        [codes == e.value for e in Exchange], [e.daily_limit for e in Exchange], np.nan
-    )
+    limit = np.full(len(sym), np.nan)
+    wider = np.full(len(sym), np.nan)  # the next wider exchange's band, for infer_band
+    for ex, nxt in ((Exchange.HOSE, Exchange.HNX), (Exchange.HNX, Exchange.UPCOM),
+                    (Exchange.UPCOM, Exchange.UPCOM)):  # fmt: skip
+        rows = codes == ex.value
+        if band_history:
+            limit[rows] = daily_limit_on(ex, dates[rows])
+            wider[rows] = daily_limit_on(nxt, dates[rows])
+        else:
+            limit[rows], wider[rows] = ex.daily_limit, nxt.daily_limit
     first_limit = np.select(
         [codes == e.value for e in Exchange], [e.first_day_limit for e in Exchange], np.nan
     )
@@ -189,6 +208,8 @@ def detect_corporate_actions(
         )
         relisted = same & (gap > relisting_gap)
         limit = np.where(relisted, first_limit, limit)
+    else:
+        relisted = np.zeros(len(sym), dtype=bool)
 
     ref_lo = np.where(is_upcom, np.fmin(prev_low, prev_close), prev_close)
     ref_hi = np.where(is_upcom, np.fmax(prev_high, prev_close), prev_close)
@@ -196,17 +217,50 @@ def detect_corporate_actions(
         ref_lo = np.where(ref_lo > 0, ref_lo, prev_close)
         tick_lo = np.where(is_hose, tick_size(np.nan_to_num(ref_lo), Exchange.HOSE), 100.0)
         tick_hi = np.where(is_hose, tick_size(np.nan_to_num(ref_hi), Exchange.HOSE), 100.0)
-        lower = np.minimum(ref_lo * (1 - limit), ref_lo - tick_lo)
-        upper = np.maximum(ref_hi * (1 + limit), ref_hi + tick_hi)
-        lower -= 0.5 * tick_lo + tolerance * ref_lo
-        upper += 0.5 * tick_hi + tolerance * ref_hi
-        is_event = same & ((close < lower) | (close > upper))
+
+        def bounds(lim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            lower = np.minimum(ref_lo * (1 - lim), ref_lo - tick_lo)
+            upper = np.maximum(ref_hi * (1 + lim), ref_hi + tick_hi)
+            return (
+                lower - (0.5 * tick_lo + tolerance * ref_lo),
+                upper + (0.5 * tick_hi + tolerance * ref_hi),
+            )
+
+        lower, upper = bounds(limit)
+        if infer_band:
+            rises = same & (close > upper) & ~relisted
+            year = dates.astype("datetime64[Y]").astype(np.int64)
+            per_year = pd.Series(rises).groupby([sym, year]).transform("sum").to_numpy()
+            widen = (per_year >= 2) & ~relisted
+            limit = np.where(widen, np.fmax(limit, wider), limit)
+            lower, upper = bounds(limit)
+        if require_payout:
+            is_event = same & (close < lower)
+        else:
+            is_event = same & ((close < lower) | (close > upper))
 
     idx = np.flatnonzero(is_event)
     if len(idx) == 0:
         return _empty_events()
     raw = close[idx] / prev_close[idx]
-    ratio, kind = _event_ratios(raw, np.asarray(payouts, dtype=np.float64), clean_tolerance)
+    pay = np.asarray(payouts, dtype=np.float64)
+    if require_payout:  # some payout must leave a legal market move on the ex-date
+        residual = raw[:, None] * (1.0 + pay[None, :]) - 1.0
+        legal = np.abs(residual) <= limit[idx, None] + tolerance
+        keep = legal.any(axis=1)
+        # a re-based price is permanent: a drop the next two closes undo was a bad print
+        nxt = [np.r_[close[k:], np.full(k, np.nan)] for k in (1, 2)]
+        nxt_same = [np.r_[sym[k:] == sym[:-k], np.zeros(k, dtype=bool)] for k in (1, 2)]
+        undone = np.ones(len(idx), dtype=bool)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for later, ok in zip(nxt, nxt_same, strict=True):
+                back = np.abs(np.log(later[idx] / prev_close[idx])) < 0.25 * np.abs(np.log(raw))
+                undone &= ok[idx] & back
+        keep &= ~undone
+        idx, raw = idx[keep], raw[keep]
+        if len(idx) == 0:
+            return _empty_events()
+    ratio, kind = _event_ratios(raw, pay, clean_tolerance)
     events = pd.DataFrame(
         {
             "symbol": pd.Series(sym[idx], dtype=daily[SYMBOL].dtype),
@@ -310,27 +364,55 @@ def compute_factors(daily: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
 
 
 def _factors_from_source(daily: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
-    """Factors adj_close / close for symbols whose source publishes ``adj_close``.
+    """Factors from the source's ``adj_close`` (``market.source_adjust``), aligned to ``daily``.
 
-    Returns the factors (NaN for other symbols) and a row mask of the symbols covered. Within a
-    covered symbol, rows missing ``adj_close`` take the factor of the next row that has one (the
-    factor is piecewise constant), and each symbol is normalised so its last factor is 1.0, which
-    also absorbs a unit mismatch (e.g. adj_close in thousand VND).
+    Returns the factors (NaN for symbols without any ``adj_close``) and the row mask of the
+    symbols covered.
     """
-    close = daily["close"].to_numpy(dtype=np.float64)
-    adj = pd.to_numeric(daily["adj_close"], errors="coerce").to_numpy(dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        raw = np.where((close > 0) & (adj > 0) & np.isfinite(adj), adj / close, np.nan)
+    sorted_daily, order = _sorted(daily)
+    factor, covered, _ = factors_from_adjusted(sorted_daily)
+    out = np.empty(len(daily))
+    out[order] = factor
+    cov = np.empty(len(daily), dtype=bool)
+    cov[order] = covered
+    return pd.Series(out, index=daily.index, name="factor"), cov
+
+
+def _sorted(daily: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     order = np.lexsort((daily[DATE].to_numpy(), daily[SYMBOL].astype("str").to_numpy()))
-    sorted_f = pd.Series(raw[order], index=daily.index[order])
-    sym_sorted = daily[SYMBOL].to_numpy()[order]
-    g = sorted_f.groupby(sym_sorted, sort=False)
-    filled = g.bfill()
-    filled = filled.groupby(sym_sorted, sort=False).ffill()
-    last = filled.groupby(sym_sorted, sort=False).transform("last")
-    normalised = (filled / last).reindex(daily.index)
-    covered = normalised.notna().to_numpy()
-    return normalised, covered
+    return daily.iloc[order].reset_index(drop=True), order
+
+
+def corporate_events(
+    daily: pd.DataFrame,
+    exchange_of: ExchangeSpec = None,
+    **detect_kwargs: object,
+) -> pd.DataFrame:
+    """The corporate actions behind ``daily``'s adjustment, with a ``method`` column.
+
+    Per symbol: from the source's ``adj_close`` when it has one (``method='source'``, stock and
+    cash dividends, see ``market.source_adjust``); else detected from band breaks
+    (``method='detected'``, ``detect_kwargs`` passed on). ``compute_factors`` of these events gives
+    the factors; ``adj_close = close * factor``.
+    """
+    _check_daily(daily)
+    frames = []
+    covered = np.zeros(len(daily), dtype=bool)
+    if "adj_close" in daily.columns:
+        sorted_daily, order = _sorted(daily)
+        _, cov, src_events = factors_from_adjusted(sorted_daily)
+        covered[order] = cov
+        frames.append(src_events)
+    rest = daily.loc[~covered]
+    if len(rest):
+        detect_kwargs.setdefault("calendar", TradingCalendar.from_daily(daily))
+        found = detect_corporate_actions(rest, exchange_of, **detect_kwargs)  # type: ignore[arg-type]
+        frames.append(found.assign(method="detected"))
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return _empty_events().assign(method=pd.Series(dtype=str))
+    events = pd.concat(frames, ignore_index=True)
+    return events.sort_values([SYMBOL, DATE], kind="stable").reset_index(drop=True)
 
 
 # --- adjustment ---------------------------------------------------------------------------------

@@ -84,6 +84,28 @@ _ALIASES = {
 }
 
 
+#: Daily limits that applied before today's, as (first day of the next regime, limit): HOSE +/-5 %
+#: and HNX +/-7 % until 2013-01-14 (HOSE 7 %, HNX 10 % from 2013-01-15); UPCoM +/-10 % until
+#: 2015-06-30 (15 % from 2015-07-01). Earlier, shorter regimes (2008: 1-3 % bands) are not listed:
+#: taking the wider band there can only miss a corporate action, never invent one.
+BAND_HISTORY: dict[Exchange, tuple[tuple[str, float], ...]] = {
+    Exchange.HOSE: (("2013-01-15", 0.05),),
+    Exchange.HNX: (("2008-08-01", 0.10), ("2013-01-15", 0.07)),
+    Exchange.UPCOM: (("2015-07-01", 0.10),),
+}
+
+
+def daily_limit_on(exchange: Exchange | str, dates: npt.ArrayLike) -> FloatArray:
+    """The daily limit of ``exchange`` on each of ``dates`` (datetime64 array), per BAND_HISTORY."""
+    ex = Exchange.parse(exchange)
+    days = np.asarray(dates, dtype="datetime64[ns]")
+    out = np.full(days.shape, ex.daily_limit, dtype=np.float64)
+    # regimes listed oldest-last per exchange: apply from the latest cut-off backwards
+    for until, limit in sorted(BAND_HISTORY.get(ex, ()), key=lambda kv: kv[0], reverse=True):
+        out = np.where(days < np.datetime64(until, "ns"), limit, out)
+    return out
+
+
 def limit_of(exchange: Exchange | str, first_day: bool = False) -> float:
     """The price limit (fraction) of ``exchange``, normal or first-day."""
     ex = Exchange.parse(exchange)

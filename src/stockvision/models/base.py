@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import math
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -32,6 +33,7 @@ from stockvision.models._windows import (
     split_calibration_tail,
 )
 from stockvision.models.conformal import conformal_quantile
+from stockvision.models.distribution import ReturnDistribution, fit_tail_df, scale_for_coverage
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.json"
@@ -240,18 +242,28 @@ def load_npz(path: Path, name: str) -> dict[str, np.ndarray]:
 
 
 class PriceModel(Model):
-    """Predicts the 4-week forward LOG return; intervals are split-conformal.
+    """Predicts the 4-week forward LOG return as a distribution; intervals are split-conformal.
 
     ``fit`` calibrates the interval half-width on ``val`` (the model never trains on it). Without
     ``val`` the latest ``calibration_fraction`` of the training weeks is held out instead (after a
     purge gap of ``horizon`` weeks so overlapping labels do not leak) and the model is fitted on the
     earlier weeks only: a residual computed on data the model saw would understate the error.
+
+    The conformal score is the residual divided by :meth:`scale_basis` (1 for every row by
+    default: the constant-width interval; a volatility forecast for the volatility-aware models),
+    so the half-width of row ``i`` is ``conformal_q_ * basis_i``. :meth:`predict_distribution`
+    turns that into one Student-t per row whose central ``coverage`` interval IS the conformal
+    interval; its tail ``df`` is fitted on the same calibration rows (lowest CRPS of a small grid).
     """
 
     kind: ClassVar[Literal["price"]] = "price"
     calibration_fraction: ClassVar[float] = 0.15
 
     coverage: float
+
+    def scale_basis(self, window: WindowLike) -> np.ndarray:
+        """Relative spread of each row's forecast (conformal scores are residuals / basis)."""
+        return np.ones(len(window), dtype=np.float64)
 
     def fit(self, train: WindowLike, val: WindowLike | None = None) -> PriceModel:
         check_window(train, require="return")
@@ -266,9 +278,11 @@ class PriceModel(Model):
             )
         self._fit(fit_w, cal_w)
         y_cal, mask = finite_returns(cal_w)
-        resid = y_cal[mask] - self.predict(cal_w)[mask]
+        resid = (y_cal - self.predict(cal_w))[mask] / self.scale_basis(cal_w)[mask]
         self.conformal_q_ = conformal_quantile(resid, float(self.coverage))
         self.n_calibration_ = int(mask.sum())
+        self.tail_df_ = fit_tail_df(resid / self.conformal_q_, float(self.coverage))
+        self.class_prior_ = _class_frequencies(train)
         return self
 
     @abstractmethod
@@ -282,7 +296,16 @@ class PriceModel(Model):
     def predict_interval(self, window: WindowLike) -> tuple[np.ndarray, np.ndarray]:
         """(low, high) log-return bounds with nominal coverage ``self.coverage``."""
         pred = self.predict(window)
-        return pred - self.conformal_q_, pred + self.conformal_q_
+        half = self.conformal_q_ * self.scale_basis(window)
+        return pred - half, pred + half
+
+    def predict_distribution(self, window: WindowLike) -> ReturnDistribution:
+        """The predictive distribution of each row's log return (see the class docstring)."""
+        pred = np.asarray(self.predict(window), dtype=np.float64)
+        half = self.conformal_q_ * self.scale_basis(window)
+        df = float(getattr(self, "tail_df_", math.inf))
+        scale = scale_for_coverage(np.maximum(half, 1e-6), float(self.coverage), df)
+        return ReturnDistribution(pred, scale, df)
 
     def predict_price(self, window: WindowLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(target, low, high) in VND: ``raw_close * exp(log return)``."""
@@ -292,11 +315,37 @@ class PriceModel(Model):
         return raw_close * np.exp(pred), raw_close * np.exp(low), raw_close * np.exp(high)
 
     def _conformal_state(self) -> dict[str, Any]:
-        return {"conformal_q": float(self.conformal_q_), "n_calibration": self.n_calibration_}
+        df = float(getattr(self, "tail_df_", math.inf))
+        return {
+            "conformal_q": float(self.conformal_q_),
+            "n_calibration": self.n_calibration_,
+            # JSON has no infinity: the normal is stored as null
+            "tail_df": df if math.isfinite(df) else None,
+            "class_prior": (
+                None
+                if getattr(self, "class_prior_", None) is None
+                else [float(v) for v in self.class_prior_]
+            ),
+        }
 
     def _set_conformal_state(self, state: dict[str, Any]) -> None:
         self.conformal_q_ = float(state["conformal_q"])
         self.n_calibration_ = int(state["n_calibration"])
+        df = state.get("tail_df")  # models saved before distributions existed: normal tails
+        self.tail_df_ = float(df) if df is not None else math.inf
+        prior = state.get("class_prior")
+        self.class_prior_ = None if prior is None else np.asarray(prior, dtype=np.float64)
+
+
+def _class_frequencies(window: WindowLike) -> np.ndarray | None:
+    """Training class frequencies (DOWN, SIDEWAYS, UP; add-one), the base rate shown to users."""
+    if "pattern" not in window.labels.columns:
+        return None
+    codes, mask = pattern_codes(window)
+    if not mask.any():
+        return None
+    counts = np.bincount(codes[mask], minlength=len(PATTERN_CLASSES)).astype(np.float64) + 1.0
+    return counts / counts.sum()
 
 
 class PatternModel(Model):

@@ -43,6 +43,24 @@ def _random_walk(**kw: Any) -> Model:
     return RandomWalkModel(**kw)
 
 
+def _vol_random_walk(**kw: Any) -> Model:
+    from stockvision.models.volatility import VolRandomWalkModel
+
+    return VolRandomWalkModel(**kw)
+
+
+def _har_vol(**kw: Any) -> Model:
+    from stockvision.models.volatility import HarVolModel
+
+    return HarVolModel(**kw)
+
+
+def _ridge_har(**kw: Any) -> Model:
+    from stockvision.models.location_scale import RidgeHarModel
+
+    return RidgeHarModel(**kw)
+
+
 def _drift(**kw: Any) -> Model:
     from stockvision.models.baselines import DriftModel
 
@@ -83,7 +101,10 @@ MODEL_FACTORIES: dict[str, Callable[..., Model]] = {
     "ridge": _ridge,
     "lgbm_reg": _lgbm_reg,
     "arima": _arima,
+    "har_vol": _har_vol,
+    "ridge_har": _ridge_har,
     "random_walk": _random_walk,
+    "vol_random_walk": _vol_random_walk,
     "drift": _drift,
     "lstm": _lstm,
     "gru": _gru,
@@ -92,14 +113,38 @@ MODEL_FACTORIES: dict[str, Callable[..., Model]] = {
     "majority": _majority,
     "momentum_sign": _momentum_sign,
 }
-PRICE_MODELS: list[str] = ["ridge", "lgbm_reg", "arima"]
+PRICE_MODELS: list[str] = ["ridge", "lgbm_reg", "arima", "har_vol", "ridge_har"]
 PATTERN_MODELS: list[str] = ["lstm", "gru", "cnn_bilstm_attn", "lgbm_clf"]
-PRICE_BASELINES: list[str] = ["random_walk", "drift"]
+PRICE_BASELINES: list[str] = ["random_walk", "vol_random_walk", "drift"]
 PATTERN_BASELINES: list[str] = ["majority", "momentum_sign"]
 BASELINES: list[str] = PRICE_BASELINES + PATTERN_BASELINES
 #: The naive baseline of each kind: trained next to every candidate, the bar a first model must clear,
-#: and what is served (labelled) while nothing beats it.
-FALLBACK: dict[str, str] = {"price": "random_walk", "pattern": "majority"}
+#: and what is served (labelled) while nothing beats it. For prices it is the volatility-aware random
+#: walk (a stock's own risk sets its range), not the constant-width one.
+FALLBACK: dict[str, str] = {"price": "vol_random_walk", "pattern": "majority"}
+#: The reference every skill score is measured against (always part of an evaluation): the
+#: constant-width random walk, the same relative interval for every stock.
+REFERENCE: dict[str, str] = {"price": "random_walk", "pattern": "majority"}
+#: Plain-words names of the models, for the answers users read (vi, en).
+PLAIN_NAMES: dict[str, tuple[str, str]] = {
+    "vol_random_walk": (
+        "mô hình biến động EWMA — mốc cơ sở",
+        "EWMA-volatility random walk (baseline)",
+    ),
+    "random_walk": (
+        "bước ngẫu nhiên biên độ cố định — mốc cơ sở",
+        "constant-width random walk (baseline)",
+    ),
+    "drift": ("xu hướng trung bình lịch sử — mốc cơ sở", "historical drift (baseline)"),
+    "har_vol": ("mô hình biến động học từ dữ liệu (HAR)", "learned volatility model (HAR)"),
+    "ridge_har": (
+        "mô hình Ridge (hướng, đã co về 0) + biến động HAR (biên độ)",
+        "ridge location (shrunk) + learned HAR volatility",
+    ),
+    "ridge": ("hồi quy Ridge", "ridge regression"),
+    "lgbm_reg": ("LightGBM hồi quy", "LightGBM regression"),
+    "arima": ("ARIMA", "ARIMA"),
+}
 
 
 @dataclass(frozen=True)

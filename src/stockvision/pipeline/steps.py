@@ -25,7 +25,13 @@ from stockvision.config import Settings
 from stockvision.data.ingest import adjusted_daily, frame_digest, ingest, read_store_labelled
 from stockvision.errors import NoDataError
 from stockvision.features.labels import LabelSpec
-from stockvision.models.registry_names import FALLBACK, ModelContext, check_model_names, make_model
+from stockvision.models.registry_names import (
+    FALLBACK,
+    REFERENCE,
+    ModelContext,
+    check_model_names,
+    make_model,
+)
 from stockvision.pipeline.outputs import (
     BatchPredictOutput,
     EvaluateOutput,
@@ -106,8 +112,14 @@ def fetch(
     source: str | None = None,
     symbols: list[str] | None = None,
     replace_simulated: bool | None = None,
+    exchange: str | None = None,
+    price_unit: str | None = None,
 ) -> FetchOutput:
-    """Read the configured source, write new/changed rows to the store, recompute adjustment factors."""
+    """Read the configured source, write new/changed rows to the store, recompute adjustment factors.
+
+    ``exchange`` (HOSE/HNX/UPCOM) says where the fetched symbols trade; ``price_unit`` ("vnd" or
+    "thousand") the unit of CSV prices (default: guessed per file, ``data.convert``).
+    """
     from stockvision.data.sources import get_source
 
     store = _store(settings, store)
@@ -115,6 +127,8 @@ def fetch(
     kwargs: dict[str, Any] = {}
     if paths:
         kwargs["paths"] = paths
+    if price_unit and name == "csv":
+        kwargs["price_unit"] = price_unit
     if name == "auto":
         kwargs["store_reader"] = lambda: read_store_labelled(store)
     src = get_source(name, settings, **kwargs)
@@ -131,7 +145,9 @@ def fetch(
     # history_start bounds what is downloaded; files named explicitly are imported whole
     start = None if paths else settings.history_start
     replace = settings.replace_simulated if replace_simulated is None else replace_simulated
-    return ingest(store, src, wanted, start, progress=cb, replace_simulated=replace)
+    return ingest(
+        store, src, wanted, start, progress=cb, replace_simulated=replace, exchange=exchange
+    )
 
 
 def adjust_store(settings: Settings, store: Any = None) -> dict[str, Any]:
@@ -351,7 +367,9 @@ def evaluate(
 
     builder = _builder_from_snapshot(settings, snap)
     cfg = training_config(settings)
-    names = models or list(dict.fromkeys([*cfg["primary"].values(), *cfg["baseline"].values()]))
+    names = models or list(
+        dict.fromkeys([*cfg["primary"].values(), *cfg["baseline"].values(), *REFERENCE.values()])
+    )
     check_model_names(names)
     splitter = WalkForwardSplitter(
         horizon=settings.horizon_weeks,
@@ -396,12 +414,21 @@ def evaluate(
 
 
 def flat_metrics(block: dict[str, Any]) -> dict[str, float]:
-    """``{"price": {"mae_pct": ..}, "pattern": {...}}`` -> ``{"mae_pct": .., "accuracy": ..}``."""
+    """``{"price": {"mae_pct": ..}, "pattern": {...}}`` -> ``{"mae_pct": .., "accuracy": ..}``.
+
+    Other groups are prefixed (``distribution_crps``, ``ranking_rank_ic_mean``); a 2-value
+    interval such as ``rank_ic_ci95`` becomes ``..._low`` / ``..._high``.
+    """
     flat: dict[str, float] = {}
-    for group in ("price", "pattern", "ranking", "backtest"):
+    for group in ("price", "pattern", "distribution", "ranking", "backtest"):
         for key, value in (block.get(group) or {}).items():
-            if isinstance(value, int | float) and value is not None and np.isfinite(value):
-                flat[key if group in ("price", "pattern") else f"{group}_{key}"] = float(value)
+            name = key if group in ("price", "pattern") else f"{group}_{key}"
+            if isinstance(value, list) and len(value) == 2 and key.endswith("ci95"):
+                for end, v in zip(("low", "high"), value, strict=True):
+                    if isinstance(v, int | float) and np.isfinite(v):
+                        flat[f"{name}_{end}"] = float(v)
+            elif isinstance(value, int | float) and value is not None and np.isfinite(value):
+                flat[name] = float(value)
     return flat
 
 
@@ -535,7 +562,9 @@ def promote(
         if champion_rec is not None:
             # same walk-forward window: the champion's model spec was scored in this evaluation too
             champion_metrics = metrics.get(_spec_name(champion_rec)) or champion_rec.metrics
-        baseline = metrics.get(BASELINE[kind])
+        # the fallback baseline (its CRPS is the bar); the constant-width reference has the same
+        # point forecast, so its MAE stands in when the fallback was not scored
+        baseline = metrics.get(BASELINE[kind]) or metrics.get(REFERENCE[kind])
         decision = decide(kind, challenger, champion_metrics, baseline, settings)
         recorded = record.metrics.get("val_mae_pct" if kind == "price" else "val_log_loss")
         if decision.promote:
@@ -669,7 +698,10 @@ def batch_predict(settings: Settings, store: Any = None) -> BatchPredictOutput:
         except StockVisionError as exc:
             errors.append({"symbol": sym, "error": exc.code, "message": exc.message})
     predictor = Predictor(
-        settings.horizon_weeks, settings.interval_coverage, SymbolDirectory(store).describe
+        settings.horizon_weeks,
+        settings.interval_coverage,
+        SymbolDirectory(store).describe,
+        bands=(settings.pattern_up, settings.pattern_down),
     )
     preds = predictor.predict(panel.window(ok), models, simulated=panel.simulated) if ok else []
     if preds:

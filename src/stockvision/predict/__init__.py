@@ -18,6 +18,8 @@ from stockvision.predict.types import (
     PatternProbabilities,
     Prediction,
     PriceInterval,
+    ReturnDistributionInfo,
+    ServingModel,
 )
 
 __all__ = [
@@ -31,5 +33,7 @@ __all__ = [
     "Prediction",
     "Predictor",
     "PriceInterval",
+    "ReturnDistributionInfo",
+    "ServingModel",
     "load_panel",
 ]

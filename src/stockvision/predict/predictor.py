@@ -19,6 +19,8 @@ from stockvision.data.directory import SymbolDescription
 from stockvision.features import FEATURES
 from stockvision.features.feature_docs import FEATURE_DOCS
 from stockvision.features.labels import PATTERN_CLASSES
+from stockvision.models.distribution import ReturnDistribution, scale_for_coverage
+from stockvision.models.registry_names import BASELINES, PLAIN_NAMES
 from stockvision.predict.model_set import ModelSet
 from stockvision.predict.types import (
     DISCLAIMER_EN,
@@ -28,6 +30,8 @@ from stockvision.predict.types import (
     PatternProbabilities,
     Prediction,
     PriceInterval,
+    ReturnDistributionInfo,
+    ServingModel,
 )
 
 log = logging.getLogger(__name__)
@@ -43,7 +47,15 @@ class Predictor:
     """Turns model outputs for a window into :class:`Prediction` objects.
 
     ``horizon_weeks`` dates the target; ``interval_coverage`` is the nominal coverage reported when
-    a model does not carry its own; ``describe`` names the symbol (exchange, company).
+    a model does not carry its own; ``describe`` names the symbol (exchange, company); ``bands``
+    are the pattern label thresholds (up, down) of the simple return.
+
+    Everything shown is read off ONE predictive distribution of the price model
+    (:meth:`~stockvision.models.base.PriceModel.predict_distribution`): the target is its median,
+    the 50/80/95 % ranges its quantiles, P(UP/SIDEWAYS/DOWN) its masses over the label bands. So an
+    "up" arrow can never sit next to a falling target. The arrow itself is only set
+    (``direction_supported``) when the served model's measured rank IC interval lies above 0 and
+    the row's UP/DOWN edge over the base rate exceeds the measured calibration noise.
     """
 
     def __init__(
@@ -52,11 +64,13 @@ class Predictor:
         interval_coverage: float = 0.8,
         describe: Describe | None = None,
         top_drivers: int = 3,
+        bands: tuple[float, float] = (0.01, -0.01),
     ) -> None:
         self.horizon_weeks = horizon_weeks
         self.interval_coverage = interval_coverage
         self.describe = describe or _anonymous
         self.top_drivers = top_drivers
+        self.bands = bands
 
     def predict(
         self,
@@ -66,15 +80,28 @@ class Predictor:
         now: datetime | None = None,
     ) -> list[Prediction]:
         """One prediction per row of ``window`` (vectorised model calls, then one object per row)."""
-        price, pattern = models.price, models.pattern
-        log_ret = np.asarray(price.predict(window), dtype=float)
-        low, high = (np.asarray(a, dtype=float) for a in price.predict_interval(window))
-        probs = np.asarray(pattern.predict_proba(window), dtype=float)
+        price = models.price
+        coverage = float(getattr(price, "coverage", self.interval_coverage))
+        dist = distribution_of(price, window, coverage)
+        log_ret = dist.median()
+        low, high = dist.interval(coverage)
+        low50, high50 = dist.interval(0.5)
+        low95, high95 = dist.interval(0.95)
+        probs = dist.pattern_probabilities(*self.bands)
+        prior = getattr(price, "class_prior_", None)
+        base = (
+            PatternProbabilities(down=_prob(prior[0]), sideways=_prob(prior[1]), up=_prob(prior[2]))
+            if prior is not None
+            else None
+        )
+        supported = direction_supported(probs, prior, models.price_metrics)
+        speaker = serving_model(price, models.price_metrics)
         contrib = contributions(price, window)
         raw_close = window.labels["raw_close"].to_numpy(dtype=float)
         x_values = window.X[FEATURES].to_numpy(dtype=float)
-        coverage = float(getattr(price, "coverage", self.interval_coverage))
-        measured = models.price_metrics.get("interval_coverage")
+        measured = models.price_metrics.get(
+            "distribution_coverage_80", models.price_metrics.get("interval_coverage")
+        )
         versions = ModelVersions(price=models.price_version, pattern=models.pattern_version)
         horizon = timedelta(weeks=self.horizon_weeks)
         now = now or datetime.now(UTC)
@@ -88,6 +115,14 @@ class Predictor:
             target = close * float(np.exp(log_ret[i]))
             lo, hi = close * float(np.exp(low[i])), close * float(np.exp(high[i]))
             is_sim = simulated if isinstance(simulated, bool) else sym in simulated
+
+            def band(lo_r: float, hi_r: float, cov: float, close: float = close) -> PriceInterval:
+                return PriceInterval(
+                    low=round(close * float(np.exp(lo_r)), 2),
+                    high=round(close * float(np.exp(hi_r)), 2),
+                    coverage=cov,
+                )
+
             out.append(
                 Prediction(
                     symbol=sym,
@@ -106,12 +141,22 @@ class Predictor:
                         coverage=coverage,
                         measured_coverage=measured,
                     ),
+                    interval_50=band(low50[i], high50[i], 0.5),
+                    interval_95=band(low95[i], high95[i], 0.95),
                     expected_return=float(np.expm1(log_ret[i])),
                     pattern=PATTERN_CLASSES[k],
                     probabilities=PatternProbabilities(
                         down=_prob(p[0]), sideways=_prob(p[1]), up=_prob(p[2])
                     ),
                     confidence=_prob(p[k]),
+                    base_rates=base,
+                    direction_supported=bool(supported[i]),
+                    distribution=ReturnDistributionInfo(
+                        loc=float(dist.loc[i]),
+                        scale=float(dist.scale[i]),
+                        df=float(dist.df) if np.isfinite(dist.df) else None,
+                    ),
+                    serving_model=speaker,
                     drivers=drivers(
                         x_values[i], contrib[i] if contrib is not None else None, self.top_drivers
                     ),
@@ -123,6 +168,67 @@ class Predictor:
                 )
             )
         return out
+
+
+def distribution_of(price: Any, window: Any, coverage: float) -> ReturnDistribution:
+    """The price model's predictive distribution (a model without one: normal tails fitted to
+    its interval)."""
+    if hasattr(price, "predict_distribution"):
+        return price.predict_distribution(window)
+    pred = np.asarray(price.predict(window), dtype=float)
+    low, high = (np.asarray(a, dtype=float) for a in price.predict_interval(window))
+    half = np.maximum((high - low) / 2.0, 1e-6)
+    return ReturnDistribution(pred, scale_for_coverage(half, coverage, np.inf))
+
+
+#: smallest probability edge over the base rate that may carry an arrow, whatever the metrics say
+MIN_EDGE = 0.05
+
+
+def direction_supported(probs: np.ndarray, prior: Any, metrics: dict) -> np.ndarray:
+    """Per row: may an UP/DOWN arrow be shown? Only if the model ranks stocks measurably (the
+    lower end of its rank IC 95 % interval above 0) and the row's UP or DOWN probability beats
+    the base rate by more than the measured calibration error of those probabilities."""
+    n = len(probs)
+    ci_low = metrics.get("ranking_rank_ic_ci95_low")
+    if prior is None or ci_low is None or not np.isfinite(ci_low) or ci_low <= 0:
+        return np.zeros(n, dtype=bool)
+    noise = max(MIN_EDGE, float(metrics.get("distribution_pattern_ece", 0.0) or 0.0))
+    prior = np.asarray(prior, dtype=float)
+    edge = np.maximum(probs[:, 2] - prior[2], probs[:, 0] - prior[0])
+    return (edge > noise) & (probs.argmax(axis=1) != 1)
+
+
+def serving_model(price: Any, metrics: dict) -> ServingModel:
+    """Plain-words name of the served price model with its one-line measured skill."""
+    name = str(getattr(price, "name", type(price).__name__))
+    vi, en = PLAIN_NAMES.get(name, (name, name))
+    skill = metrics.get("distribution_crps_skill")
+    dm = metrics.get("distribution_dm_pvalue")
+    cov = metrics.get("distribution_coverage_80")
+    skill_vi = skill_en = None
+    if skill is not None:
+        p_vi = f", p = {dm:.2g}" if dm is not None else ""
+        cov_vi = f"; khoảng 80 % chứa giá thực tế {cov:.0%} số lần" if cov is not None else ""
+        cov_en = (
+            f"; its 80 % range held the outcome {cov:.0%} of the time" if cov is not None else ""
+        )
+        skill_vi = (
+            f"Kiểm định walk-forward: sai số CRPS tốt hơn {skill:+.1%} so với bước ngẫu nhiên "
+            f"biên độ cố định{p_vi}{cov_vi}."
+        )
+        skill_en = (
+            f"Walk-forward test: CRPS {skill:+.1%} better than the constant-width random walk"
+            f"{p_vi}{cov_en}."
+        )
+    return ServingModel(
+        name=name,
+        label_vi=vi,
+        label_en=en,
+        baseline=name in BASELINES,
+        skill_vi=skill_vi,
+        skill_en=skill_en,
+    )
 
 
 def contributions(price: Any, window: Any) -> np.ndarray | None:

@@ -45,6 +45,29 @@ class Driver(BaseModel):
     description_en: str
 
 
+class ReturnDistributionInfo(BaseModel):
+    """The served predictive distribution of the 4-week log return (a location-scale Student-t).
+
+    The target (median), every interval and the three probabilities are read off it, so they
+    cannot contradict each other.
+    """
+
+    loc: float = Field(description="Median 4-week log return")
+    scale: float = Field(description="Scale of the log return (Student-t / normal)")
+    df: float | None = Field(description="Tail degrees of freedom; null = normal tails")
+
+
+class ServingModel(BaseModel):
+    """Which model speaks, in plain words, with its one-line measured skill."""
+
+    name: str = Field(description="Catalogue name, e.g. vol_random_walk")
+    label_vi: str
+    label_en: str
+    baseline: bool = Field(description="True when a naive baseline is served (nothing beat it)")
+    skill_vi: str | None = None
+    skill_en: str | None = None
+
+
 class ModelVersions(BaseModel):
     price: str | None = None
     pattern: str | None = None
@@ -62,10 +85,24 @@ class Prediction(BaseModel):
     price_target: float = Field(description="Target price, VND")
     price_target_k: float = Field(description="Target price in thousand VND, for display")
     interval: PriceInterval
-    expected_return: float = Field(description="Expected 4-week simple return, fraction")
+    interval_50: PriceInterval | None = Field(default=None, description="Central 50 % interval")
+    interval_95: PriceInterval | None = Field(default=None, description="Central 95 % interval")
+    expected_return: float = Field(description="Median 4-week simple return, fraction")
     pattern: str = Field(description="UP, DOWN or SIDEWAYS")
     probabilities: PatternProbabilities
     confidence: float = Field(description="Calibrated probability of the predicted pattern")
+    base_rates: PatternProbabilities | None = Field(
+        default=None, description="Class frequencies of the training window (the reference)"
+    )
+    direction_supported: bool = Field(
+        default=False,
+        description=(
+            "True only when the measured evidence supports a direction (an arrow is shown): the "
+            "model's rank IC interval is above 0 and its UP/DOWN edge exceeds the noise"
+        ),
+    )
+    distribution: ReturnDistributionInfo | None = None
+    serving_model: ServingModel | None = None
     drivers: list[Driver] = Field(default_factory=list)
     model_versions: ModelVersions
     simulated: bool = Field(description="True when the data behind it is synthetic")

@@ -26,11 +26,16 @@ from stockvision.registry.promotion import Decision
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["price", "pattern"]
+Kind = Literal["price", "pattern", "sentiment"]
 REGISTERED_NAMES: dict[str, str] = {"price": "price_target_model", "pattern": "pattern_model"}
+#: Registered models beside the two forecast models (same logging, aliases and loading; left out
+#: of the forecast summary and promotion flow). ``sentiment``: the news headline tone model.
+AUX_NAMES: dict[str, str] = {"sentiment": "news_sentiment_model"}
+_ALL_NAMES: dict[str, str] = {**REGISTERED_NAMES, **AUX_NAMES}
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
+PYFUNC_CODES: dict[str, Path] = {"sentiment": Path(__file__).with_name("sentiment_pyfunc.py")}
 
 
 @dataclass
@@ -75,13 +80,13 @@ class ModelRecord:
 
 def registered_name(kind: str) -> str:
     try:
-        return REGISTERED_NAMES[kind]
+        return _ALL_NAMES[kind]
     except KeyError as exc:
         raise RegistryError(f"Unknown model kind {kind!r}.", "Use 'price' or 'pattern'.") from exc
 
 
 def _kind_of(name_or_kind: str) -> str:
-    for kind, name in REGISTERED_NAMES.items():
+    for kind, name in _ALL_NAMES.items():
         if name_or_kind in (kind, name):
             return kind
     raise RegistryError(
@@ -173,7 +178,7 @@ class ModelRegistry:
                 with contextlib.redirect_stderr(io.StringIO()):
                     info = mlflow.pyfunc.log_model(
                         name="model",
-                        python_model=str(PYFUNC_CODE),
+                        python_model=str(PYFUNC_CODES.get(kind, PYFUNC_CODE)),
                         artifacts={"model_dir": str(model_dir)},
                         input_example=input_example,
                         registered_model_name=name,
@@ -224,7 +229,7 @@ class ModelRegistry:
         from mlflow.entities import RunStatus
 
         removed = 0
-        for kind in REGISTERED_NAMES:
+        for kind in _ALL_NAMES:
             name = registered_name(kind)
             for record in self.versions(kind):
                 if _complete(record) or record.aliases:
@@ -338,6 +343,10 @@ class ModelRegistry:
             )
         model_dir = self.download(kind, record.version)
         try:
+            if kind in AUX_NAMES:
+                from stockvision.news.sentiment import load_sentiment_model
+
+                return load_sentiment_model(model_dir), record
             return load_model(model_dir), record
         finally:
             shutil.rmtree(model_dir.parents[1], ignore_errors=True)

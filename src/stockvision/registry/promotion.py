@@ -1,10 +1,14 @@
 """Promotion rules: when a challenger replaces the champion. Pure functions, so the rules are testable.
 
-Rules (settings hold the thresholds):
-- price model: promoted if its walk-forward MAE (% of price) is at least 0.2 percentage points lower than the
-  champion's on the same window; a first model must have a lower MAE than the random walk.
-- pattern model: promoted if its accuracy is at least 1 point higher and its ECE is not worse by more than
-  0.01; a first model must have a lower log loss than the majority-class baseline (log-loss skill > 0).
+Rules (settings hold the thresholds). Proper scores decide whenever both sides were scored with them:
+- price model: promoted if its walk-forward CRPS (``distribution_crps``, the score of the whole predictive
+  distribution) is at least ``promote_price_crps_delta_pct`` % lower than the champion's on the same window;
+  a first model must have a lower CRPS than the fallback baseline (the EWMA-volatility random walk).
+  Metrics without a CRPS (older runs) fall back to the MAE rule: 0.2 pp lower MAE than the champion, a
+  first model below the random walk's MAE.
+- pattern model: promoted if its log loss is at least ``promote_pattern_log_loss_delta`` lower than the
+  champion's and its ECE not worse by more than 0.01 (without log losses: accuracy at least 1 point
+  higher, same ECE rule); a first model must have a lower log loss than the majority-class baseline.
 """
 
 from __future__ import annotations
@@ -51,6 +55,10 @@ def decide(
 
 
 def _decide_price(challenger, champion, baseline, settings: Settings) -> Decision:
+    crps = _num(challenger, "distribution_crps")
+    other = _num(champion if champion is not None else baseline, "distribution_crps")
+    if not math.isnan(crps) and not math.isnan(other):
+        return _decide_price_crps(crps, other, champion is None, settings)
     mae = _num(challenger, "mae_pct")
     if math.isnan(mae):
         return Decision(False, "challenger has no MAE on the evaluation window", {"mae_pct": mae})
@@ -84,6 +92,36 @@ def _decide_price(challenger, champion, baseline, settings: Settings) -> Decisio
     )
 
 
+def _decide_price_crps(crps: float, other: float, first: bool, settings: Settings) -> Decision:
+    """CRPS rule: lower is better; a first model must beat the fallback baseline at all."""
+    if first:
+        compared = {"challenger_crps": crps, "baseline_crps": other}
+        if crps < other:
+            return Decision(
+                True, f"first model: CRPS {crps:.5f} < volatility baseline {other:.5f}", compared
+            )
+        return Decision(
+            False,
+            f"first model does not beat the volatility baseline (CRPS {crps:.5f} vs {other:.5f})",
+            compared,
+        )
+    gain = (1.0 - crps / other) * 100.0 if other > 0 else math.nan
+    need = settings.promote_price_crps_delta_pct
+    compared = {
+        "challenger_crps": crps,
+        "champion_crps": other,
+        "improvement_pct": gain,
+        "required_pct": need,
+    }
+    if not math.isnan(gain) and gain >= need - 1e-9:
+        return Decision(True, f"CRPS {crps:.5f} is {gain:.2f} % below the champion's", compared)
+    return Decision(
+        False,
+        f"CRPS {crps:.5f} vs champion {other:.5f}: improvement {gain:.2f} % < required {need} %",
+        compared,
+    )
+
+
 def _decide_pattern(challenger, champion, baseline, settings: Settings) -> Decision:
     acc = _num(challenger, "accuracy")
     ece = _num(challenger, "ece")
@@ -108,6 +146,9 @@ def _decide_pattern(challenger, champion, baseline, settings: Settings) -> Decis
             f"first model does not beat the majority-class baseline (log loss {ll:.4f} vs {base_ll:.4f})",
             compared,
         )
+    ll, champ_ll = _num(challenger, "log_loss"), _num(champion, "log_loss")
+    if not math.isnan(ll) and not math.isnan(champ_ll):
+        return _decide_pattern_log_loss(ll, champ_ll, ece, _num(champion, "ece"), settings)
     champ_acc = _num(champion, "accuracy")
     champ_ece = _num(champion, "ece")
     gain_pp = (acc - champ_acc) * 100.0
@@ -137,5 +178,36 @@ def _decide_pattern(challenger, champion, baseline, settings: Settings) -> Decis
     return Decision(
         True,
         f"accuracy +{gain_pp:.2f} pp and ECE change {ece_worse:+.4f} within tolerance",
+        compared,
+    )
+
+
+def _decide_pattern_log_loss(
+    ll: float, champ_ll: float, ece: float, champ_ece: float, settings: Settings
+) -> Decision:
+    gain = champ_ll - ll
+    need = settings.promote_pattern_log_loss_delta
+    ece_worse = ece - champ_ece
+    compared = {
+        "challenger_log_loss": ll,
+        "champion_log_loss": champ_ll,
+        "log_loss_gain": gain,
+        "required": need,
+        "challenger_ece": ece,
+        "champion_ece": champ_ece,
+        "ece_worse_by": ece_worse,
+        "ece_tolerance": settings.promote_pattern_ece_tolerance,
+    }
+    if gain < need - 1e-12:
+        return Decision(False, f"log-loss gain {gain:.4f} < required {need}", compared)
+    if ece_worse > settings.promote_pattern_ece_tolerance + 1e-12:
+        return Decision(
+            False,
+            f"ECE worse by {ece_worse:.4f} > tolerance {settings.promote_pattern_ece_tolerance}",
+            compared,
+        )
+    return Decision(
+        True,
+        f"log loss {ll:.4f} is {gain:.4f} below the champion's, ECE within tolerance",
         compared,
     )

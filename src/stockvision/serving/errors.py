@@ -31,9 +31,12 @@ HTTP_STATUS: dict[str, int] = {
     "model_unavailable": 503,
     "model_load_failed": 503,
     "registry_error": 503,
+    "engine_unavailable": 503,
     "no_data_in_store": 503,
     "schema_version": 503,
     "step_failed": 500,
+    "stream_unavailable": 503,
+    "alert_not_found": 404,
     "not_fitted": 500,
 }
 

@@ -76,7 +76,10 @@ class PredictionService:
         self.directory = SymbolDirectory(store)
         self.champions = ChampionHolder(self._make_registry, registry)
         self.predictor = Predictor(
-            settings.horizon_weeks, settings.interval_coverage, self.directory.describe
+            settings.horizon_weeks,
+            settings.interval_coverage,
+            self.directory.describe,
+            bands=(settings.pattern_up, settings.pattern_down),
         )
         self.cache = make_cache(settings.redis_url, settings.cache_ttl_seconds)
         self.writer = PredictionWriter(store)

@@ -104,7 +104,7 @@ def test_vnstock_style_file_one_symbol_from_stem(tmp_path: Path) -> None:
         "2024-01-03,67100,68000,67000,67900,2000000\n",
     )
     res = fetch(path)
-    assert list(res.frame.columns) == DAILY_COLUMNS
+    assert list(res.frame.columns) == [*DAILY_COLUMNS, "flags"]
     assert res.frame["symbol"].tolist() == ["VNM", "VNM"]
     assert res.frame["close"].tolist() == [67100.0, 67900.0]
     assert res.frame["date"].dtype == "datetime64[ns]"
@@ -158,7 +158,8 @@ def test_adj_close_kept_and_close_preferred_over_price(tmp_path: Path) -> None:
         "2019-06-14,10.5,11,10,10.8,9.8,1200\n"
     )
     f = fetch(write(tmp_path / "ACB.csv", text)).frame
-    assert f["close"].tolist() == [10.5, 10.8] and f["adj_close"].tolist() == [9.5, 9.8]
+    # thousand-VND prices of a listed stock come out in VND (data.convert)
+    assert f["close"].tolist() == [10_500, 10_800] and f["adj_close"].tolist() == [9_500, 9_800]
 
 
 def test_metastock_style_export(tmp_path: Path) -> None:
@@ -169,7 +170,7 @@ def test_metastock_style_export(tmp_path: Path) -> None:
     )
     f = fetch(write(tmp_path / "CafeF.Upto.csv", text)).frame
     assert f["date"].tolist() == [pd.Timestamp("2019-06-13"), pd.Timestamp("2019-06-14")]
-    assert f["close"].tolist() == [120.5, 120.9]  # as written: the source never rescales
+    assert f["close"].tolist() == [120_500, 120_900]  # thousand VND, converted to VND
 
 
 def test_semicolon_delimiter_and_month_first_times(tmp_path: Path) -> None:
@@ -217,24 +218,29 @@ def test_bad_rows_reported_with_file_line_reason_good_rows_kept(tmp_path: Path) 
         "\n"  # 5 blank: skipped silently
         "2020-01-07,1,2,1,2,10,99\n"  # 6 too many fields
         "2020-01-08,1,2,1,-,10\n"  # 7 missing close
-        "2020-01-09,1,2,1,2,lots\n"  # 8 non-numeric volume
+        "2020-01-09,1,2,1,2,lots\n"  # 8 non-numeric volume: kept, volume unknown
         "2020-01-10,1,2,1,2,-\n"  # 9 ok, volume NaN
         "2020-01-02,1,2,1,3,10\n"  # 10 duplicate of line 2
     )
     path = write(tmp_path / "BAD.csv", text)
     res = fetch(path)
-    assert res.frame["date"].dt.strftime("%Y-%m-%d").tolist() == ["2020-01-02", "2020-01-10"]
+    assert res.frame["date"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2020-01-02",
+        "2020-01-09",
+        "2020-01-10",
+    ]
     assert res.frame["close"].iloc[0] == 2.0  # the first occurrence is kept
     errors = {e.line: e.reason for e in res.report.errors}
-    assert set(errors) == {3, 4, 6, 7, 8, 10}
+    assert set(errors) == {3, 4, 6, 7, 10}
     assert "unparseable date '2020-13-45'" in errors[3]
     assert "non-numeric close 'abc'" in errors[4]
     assert "expected 6 fields, saw 7" in errors[6]
     assert "missing close" in errors[7]
-    assert "non-numeric volume 'lots'" in errors[8]
+    assert res.report.repairs["volume_missing"] == 2
+    assert any("BAD.csv:8:" in x for x in res.report.repair_examples["volume_missing"])
     assert "duplicate BAD 2020-01-02" in errors[10] and ":2" in errors[10]
     assert all(e.file == str(path) for e in res.report.errors)
-    assert res.report.rows_read == 8 and res.report.rows_imported == 2
+    assert res.report.rows_read == 8 and res.report.rows_imported == 3
     assert "BAD.csv:3" in res.report.summary()
 
 

@@ -42,9 +42,21 @@ def test_round_trip_keeps_the_contract(store: Store, daily) -> None:
     assert (result.inserted, result.updated, result.unchanged) == (50, 0, 0)
     assert result.rejected.ok
     back = store.read_daily()
-    assert list(back.columns) == ["symbol", "date", "open", "high", "low", "close", "volume"]
+    assert list(back.columns) == [
+        "symbol",
+        "date",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+        "flags",
+    ]
+    assert (back["flags"] == 0).all()
     assert back["date"].dtype == "datetime64[ns]"
-    pd.testing.assert_frame_equal(back, frame, check_dtype=False, check_exact=True)
+    pd.testing.assert_frame_equal(
+        back.drop(columns="flags"), frame, check_dtype=False, check_exact=True
+    )
     assert store.latest_trading_day() == frame["date"].max().date()
 
 
@@ -59,7 +71,9 @@ def test_adj_close_round_trip_and_filters(store: Store, daily) -> None:
         frame["symbol"].isin(["BBB", "CCC"])
         & frame["date"].between(pd.Timestamp("2024-01-03"), pd.Timestamp("2024-01-09"))
     ].reset_index(drop=True)
-    pd.testing.assert_frame_equal(back, want, check_dtype=False, check_exact=True)
+    pd.testing.assert_frame_equal(
+        back.drop(columns="flags"), want, check_dtype=False, check_exact=True
+    )
     assert np.isnan(store.read_daily("AAA")["adj_close"].iloc[3])
 
 
@@ -87,7 +101,9 @@ def test_changed_values_are_updated_and_counted(store: Store, daily) -> None:
     assert (result.inserted, result.updated, result.unchanged) == (1, 2, 38)
     back = store.read_daily()
     want = pd.concat([revised, extra]).sort_values(["symbol", "date"]).reset_index(drop=True)
-    pd.testing.assert_frame_equal(back, want, check_dtype=False, check_exact=True)
+    pd.testing.assert_frame_equal(
+        back.drop(columns="flags"), want, check_dtype=False, check_exact=True
+    )
 
 
 def test_bad_rows_are_rejected_with_reasons_and_good_rows_written(store: Store, daily) -> None:
@@ -120,7 +136,9 @@ def test_failure_midway_leaves_store_unchanged(store_factory, daily, chunk_size:
     with pytest.raises(SQLAlchemyError, match="injected failure"):
         store.upsert_daily(batch, source="csv")
 
-    pd.testing.assert_frame_equal(store.read_daily(), before, check_dtype=False, check_exact=True)
+    pd.testing.assert_frame_equal(
+        store.read_daily().drop(columns="flags"), before, check_dtype=False, check_exact=True
+    )
     assert store.read_symbols()["symbol"].tolist() == ["AAA", "BBB"]
 
 
@@ -138,7 +156,9 @@ def test_first_bulk_load_rebuilds_indexes_and_rolls_back_cleanly(
     frame = daily(["AAA", "BBB"], days=40)
     result = store.upsert_daily(frame, source="csv")
     assert (result.inserted, result.updated) == (80, 0)
-    pd.testing.assert_frame_equal(store.read_daily(), frame, check_dtype=False, check_exact=True)
+    pd.testing.assert_frame_equal(
+        store.read_daily().drop(columns="flags"), frame, check_dtype=False, check_exact=True
+    )
     insp = inspect(store.engine)
     assert {ix["name"] for ix in insp.get_indexes("daily_prices")} >= {"ix_daily_prices_date"}
     assert insp.get_pk_constraint("daily_prices")["constrained_columns"] == ["symbol", "date"]

@@ -21,17 +21,21 @@ def _versions(store: Store) -> list[int]:
 
 
 def _add_note_column(conn: Connection) -> None:
-    """A version-2 migration as a future release would ship it."""
+    """The next version's migration as a future release would ship it."""
     conn.execute(text("ALTER TABLE symbols ADD COLUMN note VARCHAR(64)"))
     conn.execute(text("UPDATE symbols SET note = 'migrated'"))
 
 
+ALL_VERSIONS = list(range(1, SCHEMA_VERSION + 1))
+NEXT = SCHEMA_VERSION + 1
+
+
 def test_new_database_records_current_version(store: Store) -> None:
-    assert _versions(store) == [SCHEMA_VERSION]
+    assert _versions(store) == ALL_VERSIONS
     assert store.schema_version() == SCHEMA_VERSION
     assert set(inspect(store.engine).get_table_names()) >= set(t.metadata.tables)
     Store(store.url, connect_args=store.connect_args)  # reopening is a no-op
-    assert _versions(store) == [SCHEMA_VERSION]
+    assert _versions(store) == ALL_VERSIONS
 
 
 def test_unversioned_database_is_brought_to_baseline(store_factory) -> None:
@@ -43,22 +47,37 @@ def test_unversioned_database_is_brought_to_baseline(store_factory) -> None:
 
     assert migrate(store.engine) == 0
 
-    assert _versions(store) == [1]
+    assert _versions(store) == ALL_VERSIONS
     assert inspect(store.engine).has_table("labels")
+
+
+def test_version_one_database_gains_the_news_tables(store_factory) -> None:
+    store = store_factory()
+    with store.engine.begin() as conn:
+        t.news_symbols.drop(conn)
+        t.news_items.drop(conn)
+        conn.execute(t.schema_version.delete().where(t.schema_version.c.version >= 2))
+        assert current_version(conn) == 1
+
+    assert migrate(store.engine) == 1
+
+    assert _versions(store) == ALL_VERSIONS
+    assert inspect(store.engine).has_table("news_items")
+    assert inspect(store.engine).has_table("news_symbols")
 
 
 def test_migration_from_older_version_runs_in_order(store_factory, daily) -> None:
     store = store_factory()
     store.upsert_daily(daily(["FPT"], days=3), source="csv")
 
-    before = migrate(store.engine, target=2, migrations={**MIGRATIONS, 2: _add_note_column})
+    before = migrate(store.engine, target=NEXT, migrations={**MIGRATIONS, NEXT: _add_note_column})
 
-    assert before == 1
-    assert _versions(store) == [1, 2]
+    assert before == SCHEMA_VERSION
+    assert _versions(store) == [*ALL_VERSIONS, NEXT]
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT note FROM symbols")).scalars().all() == ["migrated"]
-    # Code at version 1 now meets a version-2 database and must refuse it.
-    with pytest.raises(SchemaVersionError, match="schema version 2, newer than"):
+    # Code at the current version now meets a newer database and must refuse it.
+    with pytest.raises(SchemaVersionError, match=f"schema version {NEXT}, newer than"):
         Store(store.url, connect_args=store.connect_args)
 
 
@@ -70,9 +89,9 @@ def test_failing_migration_leaves_database_at_previous_version(store_factory) ->
         conn.execute(text("SELECT * FROM no_such_table"))
 
     with pytest.raises(Exception, match="no_such_table"):
-        migrate(store.engine, target=2, migrations={**MIGRATIONS, 2: broken})
+        migrate(store.engine, target=NEXT, migrations={**MIGRATIONS, NEXT: broken})
 
-    assert _versions(store) == [1]
+    assert _versions(store) == ALL_VERSIONS
     columns = {c["name"] for c in inspect(store.engine).get_columns("symbols")}
     assert "note" not in columns
 
@@ -95,6 +114,23 @@ def test_newer_database_is_refused_with_a_clear_message(store_factory) -> None:
 
 def test_missing_migration_is_reported(store: Store) -> None:
     with pytest.raises(
-        SchemaVersionError, match=r"no migration defined for schema version\(s\) \[2\]"
+        SchemaVersionError, match=rf"no migration defined for schema version\(s\) \[{NEXT}\]"
     ):
-        migrate(store.engine, target=2)
+        migrate(store.engine, target=NEXT)
+
+
+def test_version_1_database_gains_flags_and_kind(store_factory, daily) -> None:
+    """A store written by version-1 code keeps its bars and gets flags 0 and an empty kind."""
+    store = store_factory()
+    store.upsert_daily(daily(["FPT"], days=3), source="csv")
+    with store.engine.begin() as conn:  # back to what version 1 created
+        conn.execute(text("ALTER TABLE daily_prices DROP COLUMN flags"))
+        conn.execute(text("ALTER TABLE symbols DROP COLUMN kind"))
+        conn.execute(text("ALTER TABLE corporate_actions DROP COLUMN method"))
+        conn.execute(t.schema_version.delete().where(t.schema_version.c.version > 1))
+
+    assert migrate(store.engine) == 1
+
+    frame = store.read_daily()
+    assert len(frame) == 3 and (frame["flags"] == 0).all()
+    assert store.read_symbols()["kind"].isna().all()

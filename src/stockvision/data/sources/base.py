@@ -17,11 +17,20 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from stockvision.data.schema import DAILY_COLUMNS, DATE, OHLCV, OPTIONAL_DAILY_COLUMNS, SYMBOL
+from stockvision.data.schema import (
+    DAILY_COLUMNS,
+    DATE,
+    FLAGS_COLUMN,
+    OHLCV,
+    OPTIONAL_DAILY_COLUMNS,
+    SYMBOL,
+)
 from stockvision.errors import SourceError
 
 #: ``progress(done, total, label)``: called by long fetches so a CLI can draw a progress bar.
 Progress = Callable[[int, int, str], None]
+#: Repair examples kept per category in a report.
+MAX_EXAMPLES = 20
 DateLike = date | datetime | str | pd.Timestamp
 
 
@@ -45,6 +54,12 @@ class ImportReport:
     rows_imported: int = 0
     per_file: dict[str, int] = field(default_factory=dict)  # rows imported per file/symbol
     errors: list[RowError] = field(default_factory=list)
+    #: rows kept after a repair, per category (``data.repair.FLAGS``), and a few of each with
+    #: file:line and the values as read
+    repairs: dict[str, int] = field(default_factory=dict)
+    repair_examples: dict[str, list[str]] = field(default_factory=dict)
+    #: one line per whole-file conversion (unit, frequency, kind), e.g. "VNM.csv: thousand VND"
+    notes: list[str] = field(default_factory=list)
 
     @property
     def rows_rejected(self) -> int:
@@ -64,7 +79,26 @@ class ImportReport:
         for name, count in other.per_file.items():
             self.per_file[name] = self.per_file.get(name, 0) + count
         self.errors.extend(other.errors)
+        self.add_repair_counts(other.repairs, other.repair_examples)
+        self.notes.extend(other.notes)
         return self
+
+    def add_repair_counts(self, counts: dict[str, int], examples: dict[str, list[str]]) -> None:
+        """Fold repair counts and examples in (at most ``MAX_EXAMPLES`` kept per category)."""
+        for name, count in counts.items():
+            self.repairs[name] = self.repairs.get(name, 0) + int(count)
+        for name, lines in examples.items():
+            kept = self.repair_examples.setdefault(name, [])
+            kept.extend(lines[: max(0, MAX_EXAMPLES - len(kept))])
+
+    def error_counts(self) -> dict[str, int]:
+        """Rejected rows per reason (the text before any quoted value)."""
+        out: dict[str, int] = {}
+        for err in self.errors:
+            key = err.reason.split(" '")[0].split(", kept")[0]
+            key = "duplicate" if key.startswith("duplicate") else key
+            out[key] = out.get(key, 0) + 1
+        return out
 
     def summary(self, max_errors: int = 10) -> str:
         """A short human-readable account, listing the first ``max_errors`` errors."""
@@ -75,6 +109,11 @@ class ImportReport:
         lines += [f"  {err}" for err in self.errors[:max_errors]]
         if len(self.errors) > max_errors:
             lines.append(f"  ... and {len(self.errors) - max_errors} more")
+        for name, count in sorted(self.repairs.items()):
+            lines.append(
+                f"  repaired {count} x {name}, e.g. {'; '.join(self.repair_examples.get(name, [])[:2])}"
+            )
+        lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
 
 
@@ -86,6 +125,8 @@ class SourceResult:
     report: ImportReport
     source: str
     simulated: bool = False
+    #: symbol -> exchange the source knows (e.g. from a ``hose/`` or ``hnx/`` folder name)
+    exchanges: dict[str, str] = field(default_factory=dict)
 
     @property
     def symbols(self) -> list[str]:
@@ -149,6 +190,8 @@ def normalise_daily(df: pd.DataFrame, keep: Literal["first", "last"] = "last") -
             f" (optional: {OPTIONAL_DAILY_COLUMNS})"
         )
     cols = DAILY_COLUMNS + [c for c in OPTIONAL_DAILY_COLUMNS if c in df.columns]
+    if FLAGS_COLUMN in df.columns:
+        cols.append(FLAGS_COLUMN)
     out = df.loc[:, cols].copy()
     out[SYMBOL] = out[SYMBOL].astype(str).str.strip().str.upper()
     dates = out[DATE]
@@ -163,7 +206,10 @@ def normalise_daily(df: pd.DataFrame, keep: Literal["first", "last"] = "last") -
         dates = dates.dt.tz_localize(None)
     out[DATE] = dates.dt.normalize().astype("datetime64[ns]")
     for col in cols[2:]:
-        out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
+        if col == FLAGS_COLUMN:
+            out[col] = pd.to_numeric(out[col], errors="coerce").fillna(0).astype("int64")
+        else:
+            out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
     out = out.dropna(subset=[DATE])
     out = out.drop_duplicates(subset=[SYMBOL, DATE], keep=keep)
     out = out.sort_values([SYMBOL, DATE], kind="mergesort").reset_index(drop=True)

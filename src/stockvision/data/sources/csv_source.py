@@ -279,12 +279,15 @@ class CsvSource(DataSource):
         name_map: dict[str, str] | None = None,
         date_format: str | None = None,
         on_bad_file: Literal["raise", "skip"] = "raise",
+        price_unit: Literal["vnd", "thousand"] | None = None,
     ) -> None:
         self.paths = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
         self.symbol = symbol
         self.name_map = dict(name_map or {})
         self.date_format = date_format
         self.on_bad_file = on_bad_file
+        #: "vnd" or "thousand" forces the files' price unit; None guesses it (``data.convert``)
+        self.price_unit = price_unit
         self._date_hint: str | None = None  # last file's date format, tried first on the next
 
     def files(self) -> list[Path]:
@@ -319,6 +322,7 @@ class CsvSource(DataSource):
         files = self.files()
         report = ImportReport()
         frames: list[pd.DataFrame] = []
+        hints: dict[str, str] = {}
         for i, path in enumerate(files):
             try:
                 frame, file_report = self.read_file(path)
@@ -329,9 +333,14 @@ class CsvSource(DataSource):
             else:
                 report.merge(file_report)
                 frames.append(frame)
+                hint = folder_exchange(path)
+                if hint is not None and len(frame):
+                    hints.update(dict.fromkeys(pd.unique(frame[SYMBOL]).tolist(), hint))
             if progress is not None:
                 progress(i + 1, len(files), path.name)
-        return self._result(frames, report, symbols, start, end)
+        result = self._result(frames, report, symbols, start, end)
+        result.exchanges = {s: e for s, e in hints.items() if s in set(result.symbols)}
+        return result
 
     def parse(self, data: bytes, name: str) -> SourceResult:
         """One CSV held in memory (an upload), parsed exactly as a file would be; nothing on disk."""
@@ -437,9 +446,11 @@ class CsvSource(DataSource):
                 continue
             values, bad = parse_numbers(cells[columns[col]])
             out[col] = values
-            problems[f"non-numeric {col}"] = bad.to_numpy()
-            if col in PRICE_COLUMNS:
+            if col == "close":  # the one value nothing can replace
+                problems[f"non-numeric {col}"] = bad.to_numpy()
                 problems[f"missing {col}"] = (values.isna() & ~bad).to_numpy()
+            elif bad.any():  # text in open/high/low/volume: missing, repaired and flagged below
+                out.loc[bad.to_numpy(), col] = np.nan
 
         rejected = np.zeros(n, dtype=bool)
         for mask in problems.values():
@@ -459,8 +470,30 @@ class CsvSource(DataSource):
         out["_line"] = line_no
         good = out.loc[~rejected].reset_index(drop=True)
         report = ImportReport()
+        stamps = raw_date[~rejected].reset_index(drop=True)
+        good = self._convert(good, stamps, label, report)
+        good = repair_into_report(good, report)
         report.add_file(label, n + len(bad_lines), len(good), errors)
         return good, report
+
+    def _convert(
+        self, frame: pd.DataFrame, stamps: pd.Series, label: str, report: ImportReport
+    ) -> pd.DataFrame:
+        """Whole-file conversions before repairs (sub-daily bars, units); see ``data.convert``."""
+        from stockvision.data.convert import aggregate_intraday, convert_units
+
+        if len(frame) and frame.duplicated([SYMBOL, DATE]).any():
+            # the date part is parsed already; order bars within a day by their time of day
+            clock = stamps.str.extract(r"(\d{1,2}:\d{2}(?::\d{2})?)", expand=False)
+            clock = clock.where(clock.str.count(":") == 2, clock + ":00")
+            times = frame.assign(_clock=clock.to_numpy()).groupby([SYMBOL, DATE])["_clock"]
+            if (times.nunique() > 1).any():  # several times of day: bars, not duplicate rows
+                when = frame[DATE] + pd.to_timedelta(clock.fillna("00:00:00"), errors="coerce")
+                frame, notes = aggregate_intraday(frame, when, label)
+                report.notes.extend(notes)
+        frame, notes = convert_units(frame, label, self.price_unit)
+        report.notes.extend(notes)
+        return frame
 
     def _file_symbol(self, path: Path) -> str:
         """The symbol of a file without a symbol column (``symbol=``, ``name_map``, stem)."""
@@ -475,6 +508,50 @@ class CsvSource(DataSource):
                 "add a 'symbol' column, rename the file (e.g. VNM.csv) or pass symbol=..."
             )
         return sym
+
+
+def folder_exchange(path: Path) -> str | None:
+    """The exchange a folder name on ``path`` states (``.../hnx/SHS.csv`` -> HNX), nearest first."""
+    from stockvision.market.exchanges import Exchange
+
+    for parent in path.parents:
+        try:
+            return Exchange.parse(parent.name).value
+        except ValueError:
+            continue
+    return None
+
+
+def repair_into_report(frame: pd.DataFrame, report: ImportReport) -> pd.DataFrame:
+    """Repair the parsed rows (``data.repair``) and count each repair with file:line and values."""
+    from stockvision.data.repair import describe_values, index_rows, repair_bars
+
+    if frame.empty:
+        frame["flags"] = pd.Series([], dtype="int64")
+        return frame
+    result = repair_bars(frame, keep_volume_nan=index_rows(frame[SYMBOL]))
+    repairs = result.repairs
+    if len(repairs):
+        from stockvision.data.sources.base import MAX_EXAMPLES
+
+        head = repairs.groupby("category", sort=False).head(MAX_EXAMPLES)
+        pos = head["pos"].to_numpy()
+        where = (
+            frame["_file"].to_numpy()[pos].astype(str)
+            + ":"
+            + frame["_line"].to_numpy()[pos].astype(str)
+            + ": "
+            + frame[SYMBOL].to_numpy()[pos].astype(str)
+            + " "
+            + pd.DatetimeIndex(frame[DATE].to_numpy()[pos]).strftime("%Y-%m-%d").to_numpy()
+            + " "
+            + describe_values(head).to_numpy().astype(str)
+        )
+        examples: dict[str, list[str]] = {}
+        for cat, text in zip(head["category"], where, strict=True):
+            examples.setdefault(str(cat), []).append(str(text))
+        report.add_repair_counts(result.counts(), examples)
+    return result.frame
 
 
 def _drop_duplicates(daily: pd.DataFrame) -> tuple[pd.DataFrame, list[RowError]]:

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, func, inspect, select, text
 from stockvision.data.store import tables
 from stockvision.errors import SchemaVersionError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 
 Migration = Callable[[Connection], None]
 
@@ -29,7 +29,34 @@ def _baseline(conn: Connection) -> None:
     tables.metadata.create_all(conn, checkfirst=True)
 
 
-MIGRATIONS: dict[int, Migration] = {1: _baseline}
+def _news_tables(conn: Connection) -> None:
+    """Version 2: news items and their symbols (``stockvision.news``). Self-contained: creates only
+    these two tables (and their indexes), so it can be renumbered when merged with other changes."""
+    for table in (tables.news_items, tables.news_symbols):
+        table.create(conn, checkfirst=True)
+
+
+def _data_fidelity(conn: Connection) -> None:
+    """Version 3 (data fidelity): per-bar repair ``flags``, the symbol's ``kind`` and the
+    ``method`` of each corporate action (source-adjusted or detected).
+
+    Self-contained: it adds only the columns a version-1 database lacks (a database created by
+    this code's baseline already has them), with defaults that describe the old rows truthfully
+    (no repair recorded, kind unknown).
+    """
+    present = {
+        table: {c["name"] for c in inspect(conn).get_columns(table)}
+        for table in ("daily_prices", "symbols", "corporate_actions")
+    }
+    if "flags" not in present["daily_prices"]:
+        conn.execute(text("ALTER TABLE daily_prices ADD COLUMN flags INTEGER NOT NULL DEFAULT 0"))
+    if "kind" not in present["symbols"]:
+        conn.execute(text("ALTER TABLE symbols ADD COLUMN kind VARCHAR(16)"))
+    if "method" not in present["corporate_actions"]:
+        conn.execute(text("ALTER TABLE corporate_actions ADD COLUMN method VARCHAR(16)"))
+
+
+MIGRATIONS: dict[int, Migration] = {1: _baseline, 2: _news_tables, 3: _data_fidelity}
 
 # Arbitrary constant identifying the store's migration lock among PostgreSQL advisory locks.
 _PG_LOCK_KEY = 0x5356_0001

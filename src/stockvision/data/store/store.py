@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
-from stockvision.data.schema import DAILY_COLUMNS, DATE, OHLCV, SYMBOL, WEEK_END
+from stockvision.data.schema import DAILY_COLUMNS, DATE, FLAGS_COLUMN, OHLCV, SYMBOL, WEEK_END
 from stockvision.data.store import tables as t
 from stockvision.data.store.bulk import DEFAULT_CHUNK_SIZE, write_frame
 from stockvision.data.store.locks import StoreLock
@@ -339,7 +339,11 @@ class Store:
         result = UpsertResult(rejected=report)
         if good.empty:
             return result
-        columns = [*DAILY_COLUMNS, *(["adj_close"] if "adj_close" in good.columns else [])]
+        columns = [
+            *DAILY_COLUMNS,
+            *(["adj_close"] if "adj_close" in good.columns else []),
+            FLAGS_COLUMN,
+        ]
         now = datetime.now(UTC).replace(tzinfo=None)
         with self._write() as conn:
             result.replaced_simulated = self._guard_mix(conn, is_sim, replace_simulated)
@@ -468,7 +472,11 @@ class Store:
     ) -> pd.DataFrame:
         d = t.daily_prices.c
         stmt = select(
-            d.symbol, self._iso(d.date).label("date"), *(d[c] for c in OHLCV), d.adj_close
+            d.symbol,
+            self._iso(d.date).label("date"),
+            *(d[c] for c in OHLCV),
+            d.adj_close,
+            d.flags,
         )
         stmt = self._filter(stmt, d.symbol, d.date, symbols, start, end)
         frame = _read(conn, stmt.order_by(d.symbol, d.date))
@@ -476,6 +484,7 @@ class Store:
         frame[DATE] = _parse_dates(frame[DATE])
         for col in [*OHLCV, "adj_close"]:
             frame[col] = pd.to_numeric(frame[col]).astype("float64")
+        frame[FLAGS_COLUMN] = pd.to_numeric(frame[FLAGS_COLUMN]).fillna(0).astype("int64")
         if frame["adj_close"].isna().all():
             frame = frame.drop(columns="adj_close")
         return frame
@@ -534,8 +543,9 @@ class Store:
         return summary[[*cols, "last_update", "simulated"]]
 
     def upsert_symbols(self, frame: pd.DataFrame) -> UpsertResult:
-        """Record listing details (``symbol`` plus any of ``exchange``, ``name``, ``simulated``)."""
-        allowed = ["symbol", "exchange", "name", "simulated"]
+        """Record listing details (``symbol`` plus any of ``exchange``, ``name``, ``kind``,
+        ``simulated``)."""
+        allowed = ["symbol", "exchange", "name", "kind", "simulated"]
         unknown = [c for c in frame.columns if c not in allowed]
         if unknown or "symbol" not in frame.columns:
             raise ValueError(f"symbols frame needs 'symbol' and only columns {allowed}: {unknown}")
@@ -793,6 +803,8 @@ def _factor_frames(
     factor_cols = ["symbol", "date", "factor"]
     event_cols = [c.name for c in t.corporate_actions.columns]
     events = pd.DataFrame(columns=event_cols) if events is None else events
+    if "method" not in events.columns:  # events detected by callers that predate the column
+        events = events.assign(method="detected")
     for name, frame, cols in (("factors", factors, factor_cols), ("events", events, event_cols)):
         missing = [c for c in cols if c not in frame.columns]
         if missing:

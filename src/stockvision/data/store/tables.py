@@ -90,6 +90,8 @@ class DailyPrice(Base):
     close: Mapped[float] = mapped_column(Float)
     volume: Mapped[float | None] = mapped_column(Float, nullable=True)  # unknown for some exports
     adj_close: Mapped[float | None] = mapped_column(Float)
+    #: bits of ``data.repair.FLAGS``: how the bar was repaired on import (0: as read)
+    flags: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     source: Mapped[str] = mapped_column(String(32))
     ingested_at: Mapped[datetime] = mapped_column(DateTime)
 
@@ -117,6 +119,8 @@ class CorporateAction(Base):
     pct_change: Mapped[float | None] = mapped_column(Float)
     ratio: Mapped[float | None] = mapped_column(Float)
     kind: Mapped[str | None] = mapped_column(String(32))
+    #: where the event comes from: "source" (the file's adjusted close) or "detected" (band break)
+    method: Mapped[str | None] = mapped_column(String(16))
 
 
 def _week_table(name: str, value_columns: list[Column]) -> Table:
@@ -206,6 +210,8 @@ class SymbolRow(Base):
     symbol: Mapped[str] = mapped_column(String(SYMBOL_LEN), primary_key=True)
     exchange: Mapped[str | None] = mapped_column(String(16))
     name: Mapped[str | None] = mapped_column(String(256))
+    #: stock, fund, etf or index (``market.universe.KINDS``); indices are points, never adjusted
+    kind: Mapped[str | None] = mapped_column(String(16))
     simulated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     first_date: Mapped[date | None] = mapped_column(Date)
     last_date: Mapped[date | None] = mapped_column(Date)
@@ -220,6 +226,38 @@ class SchemaVersion(Base):
     applied_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class NewsItemRow(Base):
+    """One news item (schema version 2). ``key`` is the dedup hash of normalised title and link;
+    tone columns are NULL until a sentiment model has scored the headline."""
+
+    __tablename__ = "news_items"
+    __table_args__ = (Index("ix_news_items_published_at", "published_at"),)
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    published_at: Mapped[datetime] = mapped_column(DateTime)  # naive UTC
+    source: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(Text)
+    origin_id: Mapped[str | None] = mapped_column(String(128))
+    ingested_at: Mapped[datetime] = mapped_column(DateTime)
+    tone: Mapped[str | None] = mapped_column(String(8))
+    p_negative: Mapped[float | None] = mapped_column(Float)
+    p_neutral: Mapped[float | None] = mapped_column(Float)
+    p_positive: Mapped[float | None] = mapped_column(Float)
+    tone_model: Mapped[str | None] = mapped_column(String(64))
+
+
+class NewsSymbolRow(Base):
+    """Which symbols a news item concerns (schema version 2); looked up by symbol."""
+
+    __tablename__ = "news_symbols"
+    __table_args__ = (Index("ix_news_symbols_symbol", "symbol"), {"sqlite_with_rowid": False})
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(SYMBOL_LEN), primary_key=True)
+
+
 metadata = Base.metadata
 daily_prices: Table = DailyPrice.__table__  # type: ignore[assignment]
 adjustment_factors: Table = AdjustmentFactor.__table__  # type: ignore[assignment]
@@ -228,3 +266,5 @@ predictions: Table = PredictionRow.__table__  # type: ignore[assignment]
 ingest_runs: Table = IngestRun.__table__  # type: ignore[assignment]
 symbols: Table = SymbolRow.__table__  # type: ignore[assignment]
 schema_version: Table = SchemaVersion.__table__  # type: ignore[assignment]
+news_items: Table = NewsItemRow.__table__  # type: ignore[assignment]
+news_symbols: Table = NewsSymbolRow.__table__  # type: ignore[assignment]

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from stockvision.serving.routes import admin, chat, health, jobs, predictions, rankings, symbols
+from stockvision.serving.routes import (
+    admin,
+    chat,
+    health,
+    jobs,
+    news,
+    predictions,
+    rankings,
+    symbols,
+)
 
 
 def build_router(with_chat: bool) -> APIRouter:
     """Every route of the API (the chat endpoint only when the chat layer is available)."""
     router = APIRouter()
-    for module in (predictions, rankings, symbols, jobs, health, admin):
+    for module in (predictions, rankings, symbols, news, jobs, health, admin):
         router.include_router(module.router)
     if with_chat:
         from stockvision.serving.routes import agent

@@ -1,0 +1,309 @@
+"""Sources of live ticks: a replay of stored history, a simulated intraday path, vnstock intraday.
+
+A source is an async iterator of *batches* of ticks (one batch per market minute for replay and
+simulation, one per poll for vnstock). A tick is a plain dict, the wire form of the ``ticks`` stream:
+``{"s": symbol, "p": price VND, "v": shares, "t": event time in ns since the epoch (UTC)}``. Ticks
+exist only inside the exchange's matching windows (:mod:`stockvision.market.sessions`): no tick in
+the lunch break, none after the close.
+
+* :class:`ReplaySource` (the offline default) turns stored daily bars into an intraday path that
+  opens at the day's open, visits its high and low, and closes at its close, on the tick grid, with
+  the day's volume split over the ticks; the day's live bar therefore ends exactly equal to the
+  stored row, so the live features at the close equal the weekly batch. ``speed`` is market seconds
+  per wall second (0 = as fast as possible). Deterministic for a seed.
+* :class:`SimulatedSource` draws a random walk per minute inside the daily price band of each
+  symbol's reference price, for load tests.
+* :class:`VnstockIntradaySource` polls vnstock's intraday trades (real network; tested at its
+  boundary with generated responses), within the guest limit of 20 requests a minute, keeping
+  the trades it has already seen so a reconnect backfills the gap from the source and never
+  invents flat bars.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stockvision.market.exchanges import Exchange, price_band, round_to_tick
+from stockvision.market.sessions import VN_TZ, is_open, next_open, trading_minutes
+
+log = logging.getLogger(__name__)
+
+Tick = dict[str, Any]
+_MINUTE_NS = 60 * 10**9
+
+
+def _exchange(symbol: str, exchanges: dict[str, str] | None) -> Exchange:
+    if exchanges and symbol in exchanges:
+        return Exchange.parse(exchanges[symbol])
+    try:
+        from stockvision.market.listings import exchange_of
+
+        return exchange_of(symbol)
+    except Exception:  # an unlisted (e.g. simulated) ticker trades under HOSE rules here
+        return Exchange.HOSE
+
+
+class ReplaySource:
+    """Stored daily bars of ``days`` replayed as intraday ticks (``ticks_per_day`` per symbol)."""
+
+    name = "replay"
+
+    def __init__(
+        self,
+        daily: pd.DataFrame,
+        days: Iterable[date | str | pd.Timestamp] | None = None,
+        speed: float = 60.0,
+        ticks_per_day: int = 12,
+        seed: int = 0,
+        symbols: list[str] | None = None,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        frame = daily[["symbol", "date", "open", "high", "low", "close", "volume"]]
+        if symbols:
+            frame = frame[frame["symbol"].isin(symbols)]
+        frame = frame.dropna(subset=["open", "high", "low", "close"])
+        frame = frame[frame["volume"] > 0]
+        self.frame = frame.sort_values(["date", "symbol"], ignore_index=True)
+        all_days = pd.DatetimeIndex(self.frame["date"].unique())
+        self.days = (
+            pd.DatetimeIndex([pd.Timestamp(d) for d in days]) if days is not None else all_days[-1:]
+        )
+        self.speed = speed
+        self.ticks_per_day = max(4, ticks_per_day)
+        self.seed = seed
+        self._sleep = sleep
+
+    def day_ticks(self, day: pd.Timestamp) -> pd.DataFrame:
+        """Every tick of ``day`` (columns s, p, v, t), ordered by event time then symbol."""
+        rows = self.frame[self.frame["date"] == day]
+        n, k = len(rows), self.ticks_per_day
+        if n == 0:
+            return pd.DataFrame(columns=["s", "p", "v", "t"])
+        rng = np.random.default_rng([self.seed, int(day.value // 86_400_000_000_000)])
+        minutes = trading_minutes(day.date()).astype(np.int64)
+        o, h, lo, c = (rows[x].to_numpy(dtype=np.float64) for x in ("open", "high", "low", "close"))
+        path = o[:, None] + (c - o)[:, None] * np.linspace(0, 1, k)[None, :]
+        path += rng.normal(0, 0.25, (n, k)) * (h - lo)[:, None]
+        path = np.clip(path, lo[:, None], h[:, None])
+        hi_at = rng.integers(1, k - 1, n)
+        lo_at = np.where(hi_at == k - 2, 1, hi_at + 1)  # distinct from hi_at, never first/last
+        r = np.arange(n)
+        path[r, hi_at], path[r, lo_at] = h, lo
+        path[:, 0], path[:, -1] = o, c
+        sym = rows["symbol"].to_numpy()
+        ex = [_exchange(s, None) for s in sym]
+        for i in range(n):  # snap the inner points onto the symbol's tick grid
+            path[i, 1:-1] = np.clip(round_to_tick(path[i, 1:-1], ex[i]), lo[i], h[i])
+        path[r, hi_at], path[r, lo_at] = h, lo
+        vol = rows["volume"].to_numpy(dtype=np.float64)
+        share = rng.dirichlet(np.ones(k), n) * vol[:, None]
+        share = np.floor(share)
+        share[:, -1] += vol - share.sum(axis=1)
+        slot = np.sort(rng.choice(len(minutes) - 2, (n, k - 2)), axis=1) + 1
+        at = np.concatenate([np.zeros((n, 1), int), slot, np.full((n, 1), len(minutes) - 1)], 1)
+        t = minutes[at] + rng.integers(0, 59, (n, k)) * 10**9
+        out = pd.DataFrame(
+            {"s": np.repeat(sym, k), "p": path.ravel(), "v": share.ravel(), "t": t.ravel()}
+        )
+        return out.sort_values(["t", "s"], kind="stable", ignore_index=True)
+
+    async def batches(self) -> AsyncIterator[list[Tick]]:
+        for day in self.days:
+            ticks = self.day_ticks(pd.Timestamp(day))
+            if ticks.empty:
+                continue
+            minute = ticks["t"].to_numpy() // _MINUTE_NS
+            bounds = np.flatnonzero(np.r_[True, minute[1:] != minute[:-1], True])
+            prev = None
+            for a, b in itertools.pairwise(bounds):
+                if self.speed and prev is not None:
+                    await self._sleep((minute[a] - prev) * 60.0 / self.speed)
+                prev = minute[a]
+                chunk = ticks.iloc[a:b]
+                yield [
+                    {"s": s, "p": float(p), "v": float(v), "t": int(t)}
+                    for s, p, v, t in zip(
+                        chunk["s"], chunk["p"], chunk["v"], chunk["t"], strict=True
+                    )
+                ]
+
+
+class SimulatedSource:
+    """A random intraday path per symbol within its daily band, ``ticks_per_minute`` each minute."""
+
+    name = "simulated"
+
+    def __init__(
+        self,
+        reference: dict[str, float],
+        day: date | str | pd.Timestamp,
+        ticks_per_minute: int = 2,
+        speed: float = 60.0,
+        seed: int = 0,
+        exchanges: dict[str, str] | None = None,
+        minutes: int | None = None,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        self.symbols = list(reference)
+        self.ref = np.array([reference[s] for s in self.symbols], dtype=np.float64)
+        self.day = pd.Timestamp(day)
+        self.ticks_per_minute = ticks_per_minute
+        self.speed = speed
+        self.seed = seed
+        self.ex = [_exchange(s, exchanges) for s in self.symbols]
+        floor, ceil = np.empty(len(self.ref)), np.empty(len(self.ref))
+        for e in set(self.ex):  # bands per exchange, vectorised within one
+            m = np.array([x is e for x in self.ex])
+            floor[m], ceil[m] = price_band(self.ref[m], e)
+        self.floor, self.ceiling = floor, ceil
+        self.minutes = minutes
+        self._sleep = sleep
+
+    def _grid(self, price: np.ndarray) -> np.ndarray:
+        out = np.empty_like(price)
+        for e in set(self.ex):
+            m = np.array([x is e for x in self.ex])
+            out[m] = round_to_tick(price[m], e)
+        return out
+
+    async def batches(self) -> AsyncIterator[list[Tick]]:
+        rng = np.random.default_rng(self.seed)
+        minutes = trading_minutes(self.day.date()).astype(np.int64)
+        if self.minutes is not None:
+            minutes = minutes[: self.minutes]
+        price = self.ref.copy()
+        n, k = len(self.symbols), self.ticks_per_minute
+        for j, m in enumerate(minutes):
+            if self.speed and j:
+                await self._sleep(60.0 / self.speed)
+            steps = rng.normal(0, 0.0015, (k, n))
+            ticks: list[Tick] = []
+            offs = np.sort(rng.integers(0, 60, (k, n)), axis=0)
+            for q in range(k):
+                price = np.clip(self._grid(price * np.exp(steps[q])), self.floor, self.ceiling)
+                vol = (rng.lognormal(6, 1, n) // 100 + 1) * 100
+                t = m + offs[q] * 10**9
+                ticks.extend(
+                    {"s": s, "p": float(p), "v": float(v), "t": int(tt)}
+                    for s, p, v, tt in zip(self.symbols, price, vol, t, strict=True)
+                )
+            ticks.sort(key=lambda x: x["t"])
+            yield ticks
+
+
+class VnstockIntradaySource:
+    """Intraday trades from vnstock (``quote.intraday``), polled within the request limit.
+
+    ``client_factory`` returns an object like ``vnstock.Vnstock()``:
+    ``client.stock(symbol=..., source=...).quote.intraday(symbol=..., page_size=..., show_log=False)``
+    returning columns ``time, price, volume`` (and ``id`` when the source numbers its trades).
+    VCI quotes stock prices in thousand VND: they are multiplied by 1,000 as in the daily source.
+    """
+
+    name = "vnstock"
+
+    def __init__(
+        self,
+        symbols: list[str],
+        client_factory: Callable[[], Any] | None = None,
+        source: str = "VCI",
+        rate_limit_per_min: int = 20,
+        page_size: int = 10_000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        limiter: Any = None,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+        max_polls: int | None = None,
+    ) -> None:
+        from stockvision.data.sources.vnstock_source import TokenBucket, default_client_factory
+
+        self.symbols = list(symbols)
+        self.client_factory = client_factory or default_client_factory
+        self.source = source
+        self.page_size = page_size
+        # polls run in a worker thread, so the bucket's blocking sleep never blocks the event loop
+        self.limiter = limiter or TokenBucket(rate_limit_per_min)
+        self._clock = clock
+        self._sleep = sleep
+        self.max_polls = max_polls
+        self._client: Any = None
+        self.seen: dict[str, set] = {s: set() for s in self.symbols}
+        self.calls = 0
+        self.errors = 0
+
+    def _fetch(self, symbol: str) -> pd.DataFrame:
+        from stockvision.data.sources.vnstock_source import is_quoted_in_thousands
+
+        if self._client is None:
+            self._client = self.client_factory()
+        quote = self._client.stock(symbol=symbol, source=self.source).quote
+        frame = quote.intraday(symbol=symbol, page_size=self.page_size, show_log=False)
+        self.calls += 1
+        if frame is None or len(frame) == 0:
+            return pd.DataFrame(columns=["s", "p", "v", "t", "key"])
+        times = pd.to_datetime(frame["time"])
+        if times.dt.tz is None:
+            times = times.dt.tz_localize(VN_TZ)
+        price = frame["price"].to_numpy(dtype=np.float64)
+        if is_quoted_in_thousands(symbol):
+            price = np.round(price * 1000.0)
+        t = (
+            times.dt.tz_convert("UTC")
+            .dt.tz_localize(None)
+            .astype("datetime64[ns]")
+            .astype(np.int64)
+        )
+        key = frame["id"].astype(str) if "id" in frame else (
+            t.astype(str) + ":" + frame["price"].astype(str) + ":" + frame["volume"].astype(str)
+        )  # fmt: skip
+        return pd.DataFrame(
+            {
+                "s": symbol,
+                "p": price,
+                "v": frame["volume"].to_numpy(dtype=np.float64),
+                "t": t.to_numpy(),
+                "key": key.to_numpy(),
+            }
+        )
+
+    def poll(self, symbol: str) -> list[Tick]:
+        """New trades of ``symbol`` since the last poll (the whole day's on the first)."""
+        waited = self.limiter.acquire()
+        if waited:
+            log.debug("vnstock limit: waited %.1fs", waited)
+        frame = self._fetch(symbol)
+        seen = self.seen[symbol]
+        fresh = frame[~frame["key"].isin(seen)].sort_values("t", kind="stable")
+        seen.update(fresh["key"])
+        return [
+            {"s": symbol, "p": float(p), "v": float(v), "t": int(t)}
+            for p, v, t in zip(fresh["p"], fresh["v"], fresh["t"], strict=True)
+            if np.isfinite(p) and p > 0
+        ]
+
+    async def batches(self) -> AsyncIterator[list[Tick]]:
+        polls = 0
+        while self.max_polls is None or polls < self.max_polls:
+            now = self._clock()
+            if not is_open(now):
+                wait = (next_open(now) - now).total_seconds()
+                await self._sleep(min(max(wait, 1.0), 300.0))
+                polls += 1
+                continue
+            for symbol in self.symbols:
+                try:
+                    ticks = await asyncio.to_thread(self.poll, symbol)
+                except Exception as exc:  # a failed call: try again next round, invent nothing
+                    self.errors += 1
+                    log.warning("vnstock intraday %s failed: %s", symbol, exc)
+                    ticks = []
+                if ticks:
+                    yield ticks
+            polls += 1

@@ -120,6 +120,12 @@ class Settings(BaseSettings):
 
     # --- monitoring -------------------------------------------------------------------------
     psi_threshold: float = 0.2
+    drift_false_alarm_rate: float = Field(
+        default=0.05,
+        gt=0,
+        lt=0.5,
+        description="Share of past windows the calibrated feature-drift alarm may fire on.",
+    )
     ks_pvalue_threshold: float = 0.01
     live_accuracy_drop_pp: float = 5.0
 

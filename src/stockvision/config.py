@@ -65,7 +65,12 @@ class Settings(BaseSettings):
     seed: int = 42
     interval_coverage: float = 0.8
     price_model: str = Field(
-        default="ridge", description="Primary price model (MODEL_FACTORIES name)."
+        default="har_vol",
+        description=(
+            "Primary price model (MODEL_FACTORIES name). har_vol (learned volatility, random-walk "
+            "location) is the one with positive CRPS skill on both VN30 and the whole market "
+            "(docs/evaluation.md); ridge_har adds a ranking location (best on the whole market)."
+        ),
     )
     pattern_model: str = Field(
         default="lstm", description="Primary pattern model: lstm, gru, cnn_bilstm_attn, lgbm_clf..."
@@ -115,13 +120,19 @@ class Settings(BaseSettings):
 
     # --- monitoring -------------------------------------------------------------------------
     psi_threshold: float = 0.2
+    drift_false_alarm_rate: float = Field(
+        default=0.05,
+        gt=0,
+        lt=0.5,
+        description="Share of past windows the calibrated feature-drift alarm may fire on.",
+    )
     ks_pvalue_threshold: float = 0.01
     live_accuracy_drop_pp: float = 5.0
 
     # --- news -------------------------------------------------------------------------------
     news_features: bool = Field(
         default=False,
-        description="Add point-in-time weekly news features (adopt only if the ablation says so).",
+        description="Switch of news.features.add_news_features (not yet read by training).",
     )
     news_half_life_weeks: float = Field(default=2.0, description="Half-life of news tone decay.")
 

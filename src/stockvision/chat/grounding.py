@@ -74,6 +74,10 @@ def _walk(value: Any, nums: list[float], dates: list[date], counts: list[int]) -
         if _ISO.match(value):
             with contextlib.suppress(ValueError):
                 dates.append(date.fromisoformat(value[:10]))
+        # text a tool produced (a model's measured-skill line, a window "2016-06 .. 2019-06")
+        # carries numbers the tool computed: the answer may quote them as written
+        for token in _NUMBER.findall(value):
+            nums.extend(abs(v) for v, _ in _parses(token))
         return
     if isinstance(value, dict):
         for v in value.values():

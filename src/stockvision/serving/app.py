@@ -156,7 +156,7 @@ def create_app(
         try:
             from stockvision.chat.ui import mount_chat_ui as _mount
 
-            app = _mount(app, app.state.chat_engine, service)
+            app = _mount(app, app.state.chat_engine, service, agent=app.state.agent)
             app.state.chat_ui_mounted = True
         except ImportError:
             log.info("gradio not installed: chat UI not mounted")

@@ -16,6 +16,13 @@ import time
 from pathlib import Path
 
 
+def run(coro):
+    """Run one coroutine to completion (the tests are plain functions, no plugin needed)."""
+    import asyncio
+
+    return asyncio.run(coro)
+
+
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):

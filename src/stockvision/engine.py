@@ -1,7 +1,8 @@
 """Where the heavy, independent pieces of work run: in this process, or fanned out on Dask.
 
-The walk-forward folds (one model fitted per fold) and the per-file parses of a CSV directory are
-independent tasks whose results are combined in a fixed order afterwards. :class:`Engine.map` runs
+The walk-forward fits (one model on one fold), the symbol chunks of a feature build and the file
+reads of a CSV import are independent tasks whose results are combined in a fixed order afterwards
+(vnstock fetches stay serial under the provider's rate limit; docs/deployment.md). :class:`Engine.map` runs
 ``fn(shared, item)`` for every item and returns the outcomes **in item order**, whatever order they
 finished in, so a caller that reduces them in that order gets the same result from every engine:
 the serial run and the Dask run write a byte-identical ``metrics.json`` (tests/evaluation).

@@ -202,3 +202,9 @@ def test_alerts_are_created_listed_and_deleted_per_client(server):
         assert http.delete(f"/alerts/{alert['id']}").status_code == 204
         assert http.get("/alerts").json()["alerts"] == []
         assert http.delete("/alerts/nope").status_code == 404
+        typo = http.post("/alerts", json={"symbol": "VNM", "kind": "price_above", "threshhold": 1})
+        assert typo.status_code in (400, 422)  # an unknown key never creates a different alert
+        pattern = http.post("/alerts/pattern", json={"symbol": "HPG"})
+        assert pattern.status_code == 201 and pattern.json()["kind"] == "pattern_change"
+        assert pattern.json()["threshold"] is None
+        assert [a["kind"] for a in http.get("/alerts").json()["alerts"]] == ["pattern_change"]

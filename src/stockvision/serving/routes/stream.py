@@ -18,7 +18,7 @@ import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from stockvision.serving.routes.responses import BODY_RESPONSES, COMMON_RESPONSES, ERROR_RESPONSES
@@ -149,6 +149,9 @@ async def _receive(websocket: WebSocket, hub, client) -> None:
 
 
 class PriceAlertRequest(BaseModel):
+    # unknown keys are refused: a misspelt "threshhold" must not create a different alert
+    model_config = ConfigDict(extra="forbid")
+
     symbol: str = Field(min_length=1, max_length=10, pattern=r"^[A-Za-z0-9]+$")
     kind: Literal["price_above", "price_below"]
     threshold: float = Field(gt=0, lt=1e9, description="Price in VND, e.g. 90000")
@@ -156,12 +159,14 @@ class PriceAlertRequest(BaseModel):
 
 
 class PatternAlertRequest(BaseModel):
+    """A pattern-change alert has no threshold: it has its own route, so that every request the
+    documented schema allows is one the server accepts (a one-of body let generated requests be valid
+    for one kind while built as a violation of the other)."""
+
+    model_config = ConfigDict(extra="forbid")
+
     symbol: str = Field(min_length=1, max_length=10, pattern=r"^[A-Za-z0-9]+$")
-    kind: Literal["pattern_change"]
     note: str | None = Field(default=None, max_length=200)
-
-
-AlertRequest = Annotated[PriceAlertRequest | PatternAlertRequest, Field(discriminator="kind")]
 
 
 class AlertItem(BaseModel):
@@ -211,12 +216,25 @@ async def list_alerts(request: Request) -> AlertsResponse:
 
 
 @router.post("/alerts", response_model=AlertItem, status_code=201, responses=BODY_RESPONSES)
-async def create_alert(request: Request, body: AlertRequest) -> AlertItem:
+async def create_alert(request: Request, body: PriceAlertRequest) -> AlertItem:
     """e.g. ``{"symbol": "VNM", "kind": "price_above", "threshold": 90000}`` (báo khi VNM vượt 90k)."""
-    store = _alerts(request)
-    threshold = body.threshold if isinstance(body, PriceAlertRequest) else None
     row = await run_in_threadpool(
-        store.create, body.symbol, body.kind, threshold, _owner(request), body.note
+        _alerts(request).create,
+        body.symbol,
+        body.kind,
+        body.threshold,
+        _owner(request),
+        body.note,
+    )
+    return _item(row)
+
+
+@router.post("/alerts/pattern", response_model=AlertItem, status_code=201, responses=BODY_RESPONSES)
+async def create_pattern_alert(request: Request, body: PatternAlertRequest) -> AlertItem:
+    """e.g. ``{"symbol": "HPG"}``: fires when the forecast pattern of HPG changes (khi dự báo HPG đổi
+    chiều)."""
+    row = await run_in_threadpool(
+        _alerts(request).create, body.symbol, "pattern_change", None, _owner(request), body.note
     )
     return _item(row)
 

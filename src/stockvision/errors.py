@@ -374,14 +374,27 @@ class StepFailedError(StockVisionError):
     code = "step_failed"
     user_error = False
 
-    def __init__(self, step: str, reason: str, attempts: int) -> None:
+    def __init__(
+        self, step: str, reason: str, attempts: int, cause: BaseException | None = None
+    ) -> None:
+        known = cause if isinstance(cause, StockVisionError) else None
+        reason_vi = known.message_vi if known is not None else reason
+        if known is not None and known.hint:
+            reason_vi = f"{reason_vi} ({known.hint})"
         super().__init__(
             f"Pipeline step '{step}' failed after {attempts} attempt(s): {reason}",
             "The previous champion models keep serving. Fix the cause and run the pipeline again; "
             "finished steps are not redone.",
-            message_vi=f"Bước '{step}' của pipeline thất bại sau {attempts} lần thử: {reason}",
-            details={"step": step, "attempts": attempts},
+            message_vi=f"Bước '{step}' của pipeline thất bại sau {attempts} lần thử: {reason_vi}",
+            details={
+                "step": step,
+                "attempts": attempts,
+                "cause": known.code if known is not None else None,
+                **({"cause_details": known.details} if known is not None and known.details else {}),
+            },
         )
+        if known is not None and known.user_error:
+            self.user_error = True  # type: ignore[misc]  # the cause is the user's to fix
         self.step = step
         self.reason = reason
 

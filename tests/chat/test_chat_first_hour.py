@@ -61,6 +61,9 @@ def test_fresh_demo_is_current_and_labelled(demo_client):
     health = demo_client.get("/health").json()
     assert health["data_age_days"] is not None and health["data_age_days"] <= 7
     assert health["data_stale"] is False
+    # a stationary simulated market does not raise the (calibrated) drift alarm
+    assert health["monitoring"]["drift_detected"] is False
+    assert health["status"] == "ok", health
     held = {s["symbol"] for s in demo_client.get("/api/v1/symbols").json()}
     assert {"VNM", "FPT", "HPG", "HSG"} <= held  # the examples' symbols are in the demo
 
@@ -126,3 +129,19 @@ def test_agent_route_remembers_a_holding_and_answers_the_portfolio(demo_client):
     # a user id is a secret of the browser: too short or odd characters are refused
     bad = demo_client.post("/agent/chat", json={"message": "hi", "user_id": "../x"})
     assert bad.status_code == 422
+
+
+def test_ui_asks_the_agent_with_the_browsers_user_id(demo_client):
+    from stockvision.chat.ui import build_blocks, make_handlers, new_user_id
+
+    state = demo_client.app.state
+    build_blocks(state.chat_engine, state.service, state.agent)  # the page builds with the agent
+    h = make_handlers(state.chat_engine, state.service, state.agent)
+    user = new_user_id(None)
+    assert new_user_id(user) == user and new_user_id("../../etc") != "../../etc"
+    history, _, sid, chart = h["ask"]("I hold 300 VNM at 50k", [], None, "auto", user)
+    assert "Noted: you hold 300 VNM" in history[-1]["content"] and chart["symbol"] == "VNM"
+    history, _, _, _ = h["ask"]("what do you remember about me?", history, sid, "auto", user)
+    assert "VNM: 300 shares" in history[-1]["content"]
+    _, _, _, chart = h["ask"]("Biểu đồ FPT 1 năm", [], sid, "auto", user)
+    assert chart["symbol"] == "FPT" and chart["weeks"] == 52

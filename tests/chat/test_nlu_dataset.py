@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
+from stockvision.chat.dialogues import evaluate_utterances
 from stockvision.chat.intents import INTENTS, IntentParser
 from stockvision.chat.symbols import SymbolResolver
 
@@ -27,46 +27,8 @@ def _rows() -> list[dict]:
     return [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line]
 
 
-def evaluate(parser: IntentParser, rows: list[dict]) -> dict[str, float]:
-    correct = tp = fp = fn = lang_ok = slot_ok = slot_n = 0
-    errors = []
-    for row in rows:
-        context = None
-        if "context" in row:
-            context = SimpleNamespace(
-                last_symbols=list(row["context"]),
-                last_intent="predict",
-                last_group=None,
-                last_direction=None,
-                last_top_n=None,
-            )
-        q = parser.parse(row["text"], context)
-        correct += q.intent == row["intent"]
-        lang_ok += q.language == row["language"]
-        expected, got = set(row["symbols"]), set(q.symbols)
-        tp += len(expected & got)
-        fp += len(got - expected)
-        fn += len(expected - got)
-        for key in ("group", "top_n", "direction", "weeks", "month", "far", "index", "foreign"):
-            if key in row:
-                slot_n += 1
-                slot_ok += getattr(q, key) == row[key]
-        if "did_you_mean" in row:
-            slot_n += 1
-            slot_ok += bool(q.did_you_mean) and q.did_you_mean[0] == row["did_you_mean"]
-        if q.intent != row["intent"] or expected != got:
-            errors.append(
-                f"{row['text']!r}: {q.intent} {q.symbols} != {row['intent']} {row['symbols']}"
-            )
-    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
-    return {
-        "n": len(rows),
-        "intent_accuracy": correct / len(rows),
-        "symbol_f1": f1,
-        "language_accuracy": lang_ok / len(rows),
-        "slot_accuracy": slot_ok / slot_n if slot_n else 1.0,
-        "errors": errors,
-    }
+def evaluate(parser: IntentParser, rows: list[dict]) -> dict:
+    return evaluate_utterances(parser, rows)
 
 
 @pytest.fixture(scope="module")

@@ -179,3 +179,31 @@ def test_cli_entry_point_is_installed():
     root = Path(__file__).resolve().parents[2]
     script = Path(sys.executable).parent / "stockvision"
     assert script.exists() or (root / ".venv" / "bin" / "stockvision").exists()
+
+
+def test_json_errors_are_one_json_document_on_stdout_with_a_non_zero_exit(monkeypatch, capsys):
+    import json
+
+    code, out, _err = _cli(monkeypatch, capsys, "models", "show", "volume", "--json")
+    assert code == 1
+    body = json.loads(out)
+    assert body["error"] and body["message"].endswith(".") and body["message"][0].isupper()
+    assert "Error" not in body["message"].split()[0]  # a sentence, not an exception name
+    code, out, _err = _cli(monkeypatch, capsys, "predict", "--bogus", "--json")
+    assert code == 2 and json.loads(out)["error"] == "usage"
+
+
+def test_a_failed_step_names_its_cause_without_a_class_name(tmp_path):
+    from stockvision.errors import NoDataError
+    from stockvision.pipeline.runner import PipelineRunner, Step, StepFailedError
+
+    def boom(ctx):
+        raise NoDataError(
+            "Only 0 labelled weeks.", "Import more history.", message_vi="Ít dữ liệu."
+        )
+
+    with pytest.raises(StepFailedError) as info:
+        PipelineRunner([Step("train", boom)], tmp_path, sleep=lambda s: None).run()
+    exc = info.value
+    assert exc.user_error and exc.details["cause"] == "no_data_in_store"
+    assert "Ít dữ liệu" in exc.message_vi and "NoDataError" not in str(exc)

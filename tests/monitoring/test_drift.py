@@ -47,3 +47,33 @@ def test_class_mix_psi():
     ref = pd.Series(["UP"] * 40 + ["DOWN"] * 40 + ["SIDEWAYS"] * 20)
     assert categorical_psi(ref, ref) < 1e-9
     assert categorical_psi(ref, pd.Series(["UP"] * 90 + ["DOWN"] * 10)) > 0.2
+
+
+def _panel(shift: float = 0.0, weeks: int = 150, symbols: int = 20, seed: int = 3):
+    """Autocorrelated features sharing a market factor; ``shift`` moves the last 13 weeks."""
+    rng = np.random.default_rng(seed)
+    market = np.zeros(weeks)
+    for t in range(1, weeks):
+        market[t] = 0.9 * market[t - 1] + rng.normal(0, 0.3)
+    rows, index = [], []
+    for s in range(symbols):
+        own = np.zeros(weeks)
+        for t in range(1, weeks):
+            own[t] = 0.8 * own[t - 1] + rng.normal(0, 0.5)
+        for t in range(weeks):
+            bump = shift if t >= weeks - 13 else 0.0
+            rows.append([market[t] + own[t] + bump, own[t], rng.normal()])
+            index.append((f"S{s:02d}", pd.Timestamp("2020-01-03") + pd.Timedelta(weeks=t)))
+    return pd.DataFrame(rows, columns=["a", "b", "c"], index=pd.MultiIndex.from_tuples(index))
+
+
+def test_calibrated_drift_keeps_its_false_alarm_rate_and_catches_a_real_shift():
+    from stockvision.monitoring.drift import calibrated_drift
+
+    calm = calibrated_drift(_panel(), ["a", "b", "c"], alpha=0.1)
+    assert calm is not None and calm.windows >= 20
+    assert abs(calm.false_alarm_rate - 0.1) <= 0.05
+    assert calm.fixed_rule_rate > calm.false_alarm_rate  # the plain PSI rule cries wolf
+    shifted = calibrated_drift(_panel(shift=3.0), ["a", "b", "c"], alpha=0.1)
+    assert shifted.alarm and "a" in shifted.drifted_features and "c" not in shifted.drifted_features
+    assert calibrated_drift(_panel(weeks=80), ["a"], alpha=0.1) is None  # too short to calibrate

@@ -84,3 +84,52 @@ def _p95(values: list[float]) -> float:
 
 
 Factory = Callable[[], Any]
+
+
+def evaluate_utterances(parser: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Intent accuracy, symbol micro-F1, language and slot accuracy on labelled utterances.
+
+    A row with ``context`` is a follow-up parsed after a turn about those symbols.
+    """
+    from types import SimpleNamespace
+
+    correct = tp = fp = fn = lang_ok = slot_ok = slot_n = 0
+    errors = []
+    for row in rows:
+        context = None
+        if "context" in row:
+            context = SimpleNamespace(
+                last_symbols=list(row["context"]),
+                last_intent="predict",
+                last_group=None,
+                last_direction=None,
+                last_top_n=None,
+            )
+        q = parser.parse(row["text"], context)
+        correct += q.intent == row["intent"]
+        lang_ok += q.language == row["language"]
+        expected, got = set(row["symbols"]), set(q.symbols)
+        tp += len(expected & got)
+        fp += len(got - expected)
+        fn += len(expected - got)
+        for key in ("group", "top_n", "direction", "weeks", "month", "far", "index", "foreign"):
+            if key in row:
+                slot_n += 1
+                slot_ok += getattr(q, key) == row[key]
+        if "did_you_mean" in row:
+            slot_n += 1
+            slot_ok += bool(q.did_you_mean) and q.did_you_mean[0] == row["did_you_mean"]
+        if q.intent != row["intent"] or expected != got:
+            errors.append(
+                f"{row['text']!r}: {q.intent} {q.symbols} != {row['intent']} {row['symbols']}"
+            )
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
+    n = len(rows)
+    return {
+        "n": n,
+        "intent_accuracy": correct / n if n else 0.0,
+        "symbol_f1": f1,
+        "language_accuracy": lang_ok / n if n else 0.0,
+        "slot_accuracy": slot_ok / slot_n if slot_n else 1.0,
+        "errors": errors,
+    }

@@ -18,6 +18,7 @@ How a message is understood, in order:
 from __future__ import annotations
 
 import difflib
+import functools
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -625,6 +626,13 @@ class ParsedQuery:
 _NOT_SLANG: dict[str, tuple[str, ...]] = {"muc": ("danh muc", "muc tieu"), "do": ("do chinh xac",)}
 
 
+@functools.lru_cache(maxsize=4096)
+def _cue_forms(cue: str) -> tuple[str, str | None]:
+    """A cue's padded folded form and, for a cue written with diacritics, its padded NFC form
+    (cached: the cue tables are fixed, folding them per message was most of the parse time)."""
+    return f" {fold(cue)} ", (None if cue.isascii() else f" {nfc(cue)} ")
+
+
 class _Matcher:
     """Whole-word phrase lookup over the folded and the accented (lower-case) token streams."""
 
@@ -635,17 +643,17 @@ class _Matcher:
         self._vi = vi
 
     def has(self, cue: str) -> bool:
-        if not cue.isascii():
+        key, accented = _cue_forms(cue)
+        if accented is not None:
             if self._strict:
-                return f" {nfc(cue)} " in self._accented
+                return accented in self._accented
             if not self._vi:
                 return False  # "đỏ" typed as "do" only in Vietnamese text, never English "do"
-            key = fold(cue)
             folded = self._folded
-            for phrase in _NOT_SLANG.get(key, ()):
+            for phrase in _NOT_SLANG.get(key.strip(), ()):
                 folded = folded.replace(f" {phrase} ", " § ")
-            return f" {key} " in folded
-        return f" {fold(cue)} " in self._folded
+            return key in folded
+        return key in self._folded
 
     def count(self, cues: tuple[str, ...]) -> int:
         return sum(self.has(c) for c in cues)

@@ -10,11 +10,16 @@ wording or the language, and facts live next to them under one per-user filter.
 * Isolation: every point carries its ``user_id`` and every read, list and delete filters on it; a
   user id is never taken from the text.
 * Facts have deterministic ids (user + key), so saying a holding twice updates it (idempotent).
+* Past turns are written by one background thread (embedding + the local store's write cost
+  ~100 ms on this machine, which the answer should not wait for); ``forget`` and ``close`` wait for
+  the queue first, so a deleted user never reappears from a queued write. A killed process can
+  lose the turns still queued (at most ``max_queued``), never a fact.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -66,6 +71,8 @@ class Memory:
         self.client = client
         self.embed = embed or e5_embedder()
         self._lock = threading.Lock()
+        self._queue: queue.Queue[tuple[str, str, MemoryItem] | None] = queue.Queue(maxsize=256)
+        self._writer: threading.Thread | None = None
         if not client.collection_exists(COLLECTION):
             client.create_collection(
                 COLLECTION,
@@ -85,6 +92,7 @@ class Memory:
         return cls(QdrantClient(path=str(path)), embed)
 
     def close(self) -> None:
+        self.flush()
         try:
             self.client.close()
         except Exception as exc:  # closing is best effort
@@ -104,7 +112,35 @@ class Memory:
         item = MemoryItem(
             "turn", question, None, {"answer": answer[:600], "session_id": session_id}, time.time()
         )
-        self._upsert(user_id, str(uuid.uuid4()), item)
+        try:
+            self._queue.put_nowait((user_id, str(uuid.uuid4()), item))
+        except queue.Full:  # memory is best effort under a flood; the answer is not delayed
+            log.warning("memory write queue full: a past turn was not remembered")
+            return
+        with self._lock:
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(
+                    target=self._write_loop, name="sv-memory", daemon=True
+                )
+                self._writer.start()
+
+    def _write_loop(self) -> None:
+        while True:
+            try:
+                job = self._queue.get(timeout=5.0)
+            except queue.Empty:
+                return
+            try:
+                if job is not None:
+                    self._upsert(*job)
+            except Exception:
+                log.exception("could not write a past turn to memory")
+            finally:
+                self._queue.task_done()
+
+    def flush(self) -> None:
+        """Wait until every queued turn is written."""
+        self._queue.join()
 
     def _upsert(self, user_id: str, point_id: str, item: MemoryItem) -> None:
         vector = self.embed([item.text], "passage")[0]
@@ -135,6 +171,7 @@ class Memory:
         return sorted(self._scroll(user_id, "fact"), key=lambda i: i.at)
 
     def turns(self, user_id: str) -> list[MemoryItem]:
+        self.flush()
         return sorted(self._scroll(user_id, "turn"), key=lambda i: i.at)
 
     def _scroll(self, user_id: str, kind: str | None) -> list[MemoryItem]:
@@ -155,6 +192,7 @@ class Memory:
 
     def recall(self, user_id: str, query: str, k: int = 3) -> list[MemoryItem]:
         """The user's past turns closest in meaning to ``query``, best first."""
+        self.flush()
         vector = self.embed([query], "query")[0]
         with self._lock:
             hits = self.client.query_points(
@@ -168,6 +206,7 @@ class Memory:
 
     def forget(self, user_id: str) -> int:
         """Delete everything remembered about ``user_id``; the number of items deleted."""
+        self.flush()
         count = len(self._scroll(user_id, None))
         with self._lock:
             self.client.delete(

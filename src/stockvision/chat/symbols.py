@@ -461,6 +461,8 @@ class SymbolResolver:
             for phrase, sym in self._fuzzy.get((n, typed[0]), ()):
                 if abs(len(phrase) - len(typed)) > 1 or phrase == typed:
                     continue
+                if len(set(phrase) ^ set(typed)) > 2:
+                    continue  # one slip changes at most two distinct letters: cheap reject
                 cost = typo_distance(typed, phrase)
                 if cost <= 1.0:
                     best.append((cost, sym))

@@ -96,16 +96,60 @@ def upload_summary(info: dict[str, Any], lang: str) -> str:
     return text + "."
 
 
-def make_handlers(engine: Any, service: Any) -> dict[str, Any]:
-    """The UI's event functions, plain Python (tested without a browser)."""
+class _AgentReply:
+    """The agent's answer in the shape the UI draws from (answer, predictions, chart)."""
 
-    def ask(message: str, history: list[dict] | None, session_id: str | None, lang: str | None):
+    def __init__(self, resp: Any) -> None:
+        self.answer = resp.answer
+        self.language = resp.language
+        found: list[dict] = []
+        for c in resp.tool_calls:  # predictions from predict (one), rank (a list), market (items)
+            result = c.result.get("items") if c.name == "market" else c.result
+            if c.name in ("predict", "rank", "market") and result:
+                found += [r for r in (result if isinstance(result, list) else [result])]
+        self.predictions = [
+            Prediction.model_validate(r)
+            for r in found
+            if isinstance(r, dict) and "price_target" in r
+        ]
+        charts = [c for c in resp.tool_calls if c.name == "history" and c.args.get("symbol")]
+        self.chart_symbol = charts[0].args["symbol"] if charts and resp.intent == "chart" else None
+        self.chart_weeks = charts[0].args.get("weeks") if self.chart_symbol else None
+
+
+def new_user_id(current: str | None) -> str:
+    """The browser's user id for the agent's memory: kept if valid, else a new random one."""
+    import re
+    import uuid
+
+    if current and re.fullmatch(r"[A-Za-z0-9_-]{8,100}", str(current)):
+        return str(current)
+    return uuid.uuid4().hex
+
+
+def make_handlers(engine: Any, service: Any, agent: Any = None) -> dict[str, Any]:
+    """The UI's event functions, plain Python (tested without a browser).
+
+    With an ``agent`` and the browser's user id, questions go through the agent (memory of the
+    user's holdings across visits, grounded answers); without, through the chat engine.
+    """
+
+    def ask(
+        message: str,
+        history: list[dict] | None,
+        session_id: str | None,
+        lang: str | None,
+        user_id: str | None = None,
+    ):
         history = list(history or [])
         text = (message or "").strip()
         if not text:
             return history, "", session_id, None
         sid = session_id or _new_session(engine)
-        resp = engine.ask(text, sid, _language(lang))
+        if agent is not None and user_id:
+            resp = _AgentReply(agent.chat(text, new_user_id(user_id), sid, _language(lang)))
+        else:
+            resp = engine.ask(text, sid, _language(lang))
         history += [
             {"role": "user", "content": text},
             {"role": "assistant", "content": resp.answer},
@@ -186,14 +230,16 @@ def make_handlers(engine: Any, service: Any) -> dict[str, Any]:
         answer = A.compose(body, language, False).replace("\n", "  \n")
         return f"### {title}\n*{note}*\n\n{answer}", fig
 
-    return {"ask": ask, "chart": chart, "clear": clear, "upload": upload}
+    return {"ask": ask, "chart": chart, "clear": clear, "upload": upload, "user": new_user_id}
 
 
-def build_blocks(engine: Any, service: Any) -> gr.Blocks:
+def build_blocks(engine: Any, service: Any, agent: Any = None) -> gr.Blocks:
     """The Gradio app (not yet mounted)."""
-    h = make_handlers(engine, service)
+    h = make_handlers(engine, service, agent)
     with gr.Blocks(title="Stock Vision — Chat", fill_width=True) as blocks:
         session = gr.State(None)
+        # a random id kept in the browser (localStorage): the agent's memory of this user
+        user = gr.BrowserState(None, storage_key="stockvision_user_id")
         chart_request = gr.State(None)
         gr.Markdown(HEADER, elem_id="sv-header")
         with gr.Row():
@@ -255,7 +301,7 @@ def build_blocks(engine: Any, service: Any) -> gr.Blocks:
         for i, trigger in enumerate((box.submit, send.click)):
             trigger(
                 h["ask"],
-                [box, chatbot, session, lang],
+                [box, chatbot, session, lang, user],
                 api_name="ask" if i == 0 else "ask_button",
                 api_visibility="public" if i == 0 else "undocumented",
                 **ask_io,
@@ -265,7 +311,7 @@ def build_blocks(engine: Any, service: Any) -> gr.Blocks:
             example = gr.State(question)
             btn.click(
                 h["ask"],
-                [example, chatbot, session, lang],
+                [example, chatbot, session, lang, user],
                 api_name=f"example_{i}",
                 api_visibility="undocumented",
                 **ask_io,
@@ -278,6 +324,7 @@ def build_blocks(engine: Any, service: Any) -> gr.Blocks:
             api_name="clear",
             api_visibility="undocumented",
         )
+        blocks.load(h["user"], [user], [user], api_visibility="undocumented")
         upload_file.upload(
             h["upload"],
             [upload_file, lang],
@@ -327,7 +374,7 @@ def _private_paths(home: Path, keep: Path) -> list[str]:
     return sorted(str(home / n) for n in names | present if home / n != keep)
 
 
-def mount_chat_ui(app: FastAPI, engine: Any, service: Any) -> FastAPI:
+def mount_chat_ui(app: FastAPI, engine: Any, service: Any, agent: Any = None) -> FastAPI:
     """Mount the chat at ``/chat/`` on ``app`` (``engine``: a ``ChatService`` or ``ChatEngine``).
 
     Uploads land in a private folder under the data directory (mode 0700) and are deleted after use.
@@ -340,7 +387,7 @@ def mount_chat_ui(app: FastAPI, engine: Any, service: Any) -> FastAPI:
     private.mkdir(parents=True, exist_ok=True)
     private.chmod(0o700)
     os.environ["GRADIO_TEMP_DIR"] = str(private)
-    blocks = build_blocks(engine, service)
+    blocks = build_blocks(engine, service, agent)
     mounted = gr.mount_gradio_app(
         app,
         blocks,

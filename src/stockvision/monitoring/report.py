@@ -18,7 +18,13 @@ import pandas as pd
 
 from stockvision.config import Settings
 from stockvision.jsonutil import jsonable
-from stockvision.monitoring.drift import DriftReport, categorical_psi, feature_drift, psi
+from stockvision.monitoring.drift import (
+    DriftReport,
+    calibrated_drift,
+    categorical_psi,
+    feature_drift,
+    psi,
+)
 from stockvision.monitoring.outcomes import join_outcomes, live_metrics, rolling_live_metrics
 from stockvision.monitoring.state import MonitoringState
 
@@ -99,6 +105,19 @@ def run_monitoring(
             per_feature = feature_drift(
                 reference, current, FEATURES, settings.psi_threshold, settings.ks_pvalue_threshold
             )
+            # The alarm: the window's PSI judged against past windows (a fixed PSI threshold flags
+            # ordinary market moves of autocorrelated features); not calibrated -> no alarm.
+            calibrated = calibrated_drift(
+                feats, FEATURES, recent_weeks, settings.drift_false_alarm_rate
+            )
+            flagged = set(calibrated.drifted_features) if calibrated and calibrated.alarm else set()
+            for d in per_feature:
+                d.drifted = d.feature in flagged
+            calibration = (
+                calibrated.to_dict()
+                if calibrated is not None
+                else {"status": "not calibrated: fewer than 20 past windows of history"}
+            )
             drift = DriftReport(
                 reference={
                     "start": str(pd.Timestamp(reference.index.get_level_values(1).min()).date()),
@@ -113,6 +132,7 @@ def run_monitoring(
                 features=per_feature,
                 psi_threshold=settings.psi_threshold,
                 drifted_features=[d.feature for d in per_feature if d.drifted],
+                calibration=calibration,
             )
             # prediction-distribution and class-mix shift of the served predictions vs the earliest ones
             if preds is not None and len(preds) > 1:

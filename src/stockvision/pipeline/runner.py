@@ -195,17 +195,17 @@ class PipelineRunner:
             return StepRecord(step.name, "skipped", 0, time.perf_counter() - t0, fp)
         attempts = 0
         last_error = ""
+        last_exc: BaseException | None = None
         while attempts < max(1, step.retries):
             attempts += 1
             self.on_event(step.name, "started", {"attempt": attempts})
             try:
                 output = step.run(ctx)
             except Exception as exc:  # retried, then reported with the step's name
-                last_error = (
-                    str(exc)
-                    if isinstance(exc, StockVisionError)
-                    else (f"{type(exc).__name__}: {exc}")
-                )
+                last_exc = exc
+                # the message a user reads never carries an exception class name (the event log
+                # keeps the traceback for operators)
+                last_error = str(exc) or "the step failed without a message"
                 self.on_event(
                     step.name,
                     "error",
@@ -230,7 +230,7 @@ class PipelineRunner:
             return StepRecord(step.name, "succeeded", attempts, seconds, fp_after)
         seconds = time.perf_counter() - t0
         self.on_event(step.name, "failed", {"error": last_error})
-        raise StepFailedError(step.name, last_error, attempts)
+        raise StepFailedError(step.name, last_error, attempts, last_exc)
 
     def succeeded_at(self, name: str) -> str | None:
         """When step ``name`` last succeeded (ISO time), or None."""

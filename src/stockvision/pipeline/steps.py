@@ -251,10 +251,18 @@ def final_split(settings: Settings, builder) -> tuple[Any, Any]:
     weeks = np.unique(labelled.X.index.get_level_values(1))
     gap = settings.horizon_weeks + 1
     if len(weeks) < settings.val_weeks + gap + 26:
+        need = settings.val_weeks + gap + 26
         raise NoDataError(
-            f"Only {len(weeks)} labelled weeks: too few to train and validate.",
-            "Import more history (at least a year of weekly data).",
-            message_vi=f"Chỉ có {len(weeks)} tuần có nhãn: quá ít để huấn luyện và kiểm định.",
+            f"Only {len(weeks)} labelled weeks: too few to train and validate; at least {need} "
+            "are needed, and the features read 52 weeks of history before a week is usable, so "
+            "about two years of prices are the minimum.",
+            "Import more history (stockvision ingest --source csv FILE with two years or more).",
+            message_vi=(
+                f"Chỉ có {len(weeks)} tuần có nhãn: quá ít để huấn luyện và kiểm định (cần ít nhất "
+                f"{need}); đặc trưng cần 52 tuần lịch sử trước mỗi tuần dùng được, nên cần khoảng "
+                "hai năm dữ liệu giá."
+            ),
+            details={"labelled_weeks": len(weeks), "need_weeks": need},
         )
     train_end = weeks[-(settings.val_weeks + gap)]
     split = builder.split(train_end, settings.val_weeks, 0)

@@ -92,6 +92,15 @@ def test_switch_on_trains_and_serves_with_news_columns(market_home: str) -> None
     probs = pattern.predict_proba(window)
     assert probs.shape == (3, 3) and np.allclose(probs.sum(axis=1), 1.0)
     assert np.isfinite(price.predict(window)).all()
+    # the MLflow pyfunc wrapper: its logged input example carries the news columns, and it predicts
+    from stockvision.registry.pyfunc_model import StockVisionPyfunc
+
+    example = steps._input_example(settings, snap)
+    assert set(NEWS_FEATURES) <= set(example.columns)
+    wrapper = StockVisionPyfunc()
+    wrapper.model = pattern
+    out = wrapper.predict(None, example)
+    assert len(out) == 1 and np.isclose(out[["p_down", "p_sideways", "p_up"]].sum(axis=1), 1).all()
     # a panel without news is refused, naming what is missing (never silently different inputs)
     plain = load_panel(store, settings.seq_len, settings.horizon_weeks)
     with pytest.raises(ValueError, match="news_count_1w"):

@@ -132,7 +132,10 @@ class Settings(BaseSettings):
     # --- news -------------------------------------------------------------------------------
     news_features: bool = Field(
         default=False,
-        description="Switch of news.features.add_news_features (not yet read by training).",
+        description=(
+            "Add the weekly news features to the training, evaluation and serving inputs "
+            "(docs/news.md; off: the 21 price features only)."
+        ),
     )
     news_half_life_weeks: float = Field(default=2.0, description="Half-life of news tone decay.")
 

@@ -62,6 +62,38 @@ def test_news_route_known_symbol_without_news_and_unknown_symbol(client: TestCli
     assert client.get("/news/HPG", params={"limit": 500}).status_code == 422
 
 
+@pytest.mark.integration
+def test_news_route_passes_every_schemathesis_check(client: TestClient) -> None:
+    """Generated valid and invalid requests to /news/{symbol}: documented codes and bodies only."""
+    schemathesis = pytest.importorskip("schemathesis")
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis.errors import Unsatisfiable
+    from schemathesis import GenerationMode
+
+    schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
+    ops = [r.ok() for r in schema.get_all_operations()]
+    ops = [op for op in ops if op.path == "/api/v1/news/{symbol}"]
+    assert len(ops) == 1
+    seen: set[int] = set()
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+        @given(case=ops[0].as_strategy(generation_mode=mode))
+        @settings(max_examples=10, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))  # fmt: skip
+        def run(case) -> None:
+            response = case.call()
+            seen.add(response.status_code)
+            if response.status_code != 429:
+                case.validate_response(response)
+
+        try:
+            run()
+        except Unsatisfiable:
+            assert mode is GenerationMode.NEGATIVE
+    assert seen and all(code < 500 for code in seen)
+    assert 200 in seen
+
+
 def test_news_route_is_rate_limited(client: TestClient) -> None:
-    codes = [client.get("/news/HPG").status_code for _ in range(25)]
+    codes = [client.get("/news/HPG").status_code for _ in range(65)]
     assert 429 in codes

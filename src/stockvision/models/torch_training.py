@@ -30,7 +30,12 @@ from torch.nn import functional as F
 from stockvision.features.feature_docs import FEATURES
 from stockvision.features.labels import PATTERN_CLASSES
 from stockvision.features.transformers import FeatureTransformer
-from stockvision.models._windows import WindowLike, check_window, split_calibration_tail
+from stockvision.models._windows import (
+    WindowLike,
+    check_window,
+    split_calibration_tail,
+    window_features,
+)
 from stockvision.models.base import ModelLoadError, PatternModel
 from stockvision.models.calibration import apply_temperature, fit_temperature
 
@@ -188,9 +193,10 @@ class TorchPatternModel(PatternModel):
     def _seq(self, window: WindowLike) -> np.ndarray:
         self._check_fitted()
         check_window(window, self.features_)
-        if window.seq.shape[2] != len(FEATURES):
+        if window.seq.shape[2] != len(self.features_):
             raise ValueError(
-                f"window.seq has {window.seq.shape[2]} features per week, expected {len(FEATURES)}"
+                f"window.seq has {window.seq.shape[2]} features per week, expected "
+                f"{len(self.features_)} ({', '.join(self.features_[len(FEATURES) :]) or 'no extras'})"
             )
         assert self.transformer_ is not None
         return np.ascontiguousarray(self.transformer_.transform_seq(window.seq), dtype=np.float32)
@@ -205,7 +211,7 @@ class TorchPatternModel(PatternModel):
                 train, float(self.val_fraction), int(self.horizon)
             )
         warm = getattr(self, "_warm_start", None)
-        self.features_ = list(FEATURES)
+        self.features_ = window_features(fit_w)
         if warm is not None:
             self.transformer_ = warm[1]
         else:

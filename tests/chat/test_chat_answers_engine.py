@@ -258,7 +258,10 @@ def test_prediction_without_supported_direction_shows_no_arrow_and_names_the_mod
     assert "chưa đủ bằng chứng" in vi and "mô hình biến động EWMA — mốc cơ sở" in vi
     assert "tỷ lệ cơ sở trong dữ liệu huấn luyện: tăng 47%" in vi
     # the range comes before the target, the 50 % range next to the 80 % one
-    assert vi.index("khoảng 64,2 – 72,9") < vi.index("Giá mục tiêu") and "khoảng 50%: 66" in vi
+    assert (
+        vi.index("khoảng dự báo 80%: 64,2 – 72,9") < vi.index("Giá mục tiêu")
+        and "khoảng 50%: 66" in vi
+    )
     en = A.format_prediction(p, "en")
     assert "not enough evidence" in en and "EWMA-volatility random walk (baseline)" in en
     ranking = A.format_ranking([p], "en", "up")

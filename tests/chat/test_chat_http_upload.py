@@ -91,7 +91,8 @@ def test_upload_predicts_an_index_style_export_like_the_service(service, vn30_da
         ("", "empty"),
         ("when,price\n2019-01-02,1\n", "missing required column"),
         ("date,open,high,low,close,volume\nnot-a-date,1,2,0.5,1,10\n??,x,y,z,w,v\n", "none of"),
-        ("date,open,high,low,close,volume\n2019-01-02,10,9,11,10,100\n", "no valid price rows"),
+        # a negative close cannot be repaired (a swapped high/low around the close can, and is)
+        ("date,open,high,low,close,volume\n2019-01-02,10,11,9,-10,100\n", "no valid price rows"),
     ],
     ids=["empty", "bad-columns", "unparseable-rows", "invalid-ohlc"],
 )

@@ -197,8 +197,8 @@ def format_prediction(
             f"{_arrow(p)} {p.symbol} ({p.exchange}) — {company}",
             f"Giá đóng cửa gần nhất: {fmt_price_k(p.last_close_k, lang)} {unit} "
             f"({data_line(p, lang, today)}).",
-            f"Khoảng dự báo {cov}% cho {horizon} tuần tới (khoảng {fmt_date(p.target_date, lang)}): "
-            f"{fmt_price_k(low_k, lang)} – {fmt_price_k(high_k, lang)} {unit} "
+            f"Trong {horizon} tuần tới (đến khoảng {fmt_date(p.target_date, lang)}), "
+            f"khoảng dự báo {cov}%: {fmt_price_k(low_k, lang)} – {fmt_price_k(high_k, lang)} {unit} "
             f"(giá được kỳ vọng nằm trong khoảng này {cov}% số lần{measured}){half}.",
             f"Giá mục tiêu {horizon} tuần (trung vị): {fmt_price_k(p.price_target_k, lang)} "
             f"{unit} ({fmt_pct(p.expected_return, lang)}).",
@@ -226,8 +226,8 @@ def format_prediction(
             f"{_arrow(p)} {p.symbol} ({p.exchange}) — {company}",
             f"Last close: {fmt_price_k(p.last_close_k, lang)} {unit} "
             f"({data_line(p, lang, today)}).",
-            f"{cov}% range for the next {horizon} weeks (around {fmt_date(p.target_date, lang)}): "
-            f"{fmt_price_k(low_k, lang)} – {fmt_price_k(high_k, lang)} {unit} "
+            f"Next {horizon} weeks (to around {fmt_date(p.target_date, lang)}), "
+            f"{cov}% range: {fmt_price_k(low_k, lang)} – {fmt_price_k(high_k, lang)} {unit} "
             f"(the price is expected inside it {cov}% of the time{measured}){half}.",
             f"{horizon}-week price target (median): {fmt_price_k(p.price_target_k, lang)} {unit} "
             f"({fmt_pct(p.expected_return, lang)}).",

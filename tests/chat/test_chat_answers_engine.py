@@ -248,8 +248,8 @@ def test_prediction_without_supported_direction_shows_no_arrow_and_names_the_mod
                 label_vi="mô hình biến động EWMA — mốc cơ sở",
                 label_en="EWMA-volatility random walk (baseline)",
                 baseline=True,
-                skill_vi="Kiểm định walk-forward: sai số CRPS tốt hơn +3,0%.",
-                skill_en="Walk-forward test: CRPS +3.0% better.",
+                crps_skill=0.03,
+                crps_dm_pvalue=1e-5,
             ),
         }
     )
@@ -258,11 +258,44 @@ def test_prediction_without_supported_direction_shows_no_arrow_and_names_the_mod
     assert "chưa đủ bằng chứng" in vi and "mô hình biến động EWMA — mốc cơ sở" in vi
     assert "tỷ lệ cơ sở trong dữ liệu huấn luyện: tăng 47%" in vi
     # the range comes before the target, the 50 % range next to the 80 % one
-    assert (
-        vi.index("khoảng dự báo 80%: 64,2 – 72,9") < vi.index("Giá mục tiêu")
-        and "khoảng 50%: 66" in vi
-    )
+    assert vi.index("khoảng dự báo 80%: 64,2 – 72,9") < vi.index("Giá mục tiêu")
+    assert "khoảng 50%: 66" in vi
     en = A.format_prediction(p, "en")
     assert "not enough evidence" in en and "EWMA-volatility random walk (baseline)" in en
+    assert "CRPS 3.0% better than the constant-width random walk (statistically significant)" in en
+    assert "tốt hơn bước ngẫu nhiên biên độ cố định 3,0% (có ý nghĩa thống kê)" in vi
     ranking = A.format_ranking([p], "en", "up")
     assert ranking.splitlines()[1].startswith("1. • VNM")
+
+
+def test_ranking_reports_its_basis_and_ties():
+    a = make_prediction("HPG", target=68_500).model_copy(
+        update={"rank_basis": "momentum_12_1", "rank_score": 0.2}
+    )
+    b = make_prediction("HSG", target=68_500).model_copy(
+        update={"rank_basis": "momentum_12_1", "rank_score": 0.1}
+    )
+    c = make_prediction("NKG", target=68_500).model_copy(
+        update={"rank_basis": "momentum_12_1", "rank_score": 0.1}
+    )
+    vi = A.format_ranking([a, b, c], "vi", "up")
+    assert (
+        "đà giá 12-1 tháng" in vi and "Đồng hạng (cùng điểm, không phân biệt được): HSG, NKG" in vi
+    )
+    en = A.format_ranking([a, b], "en", "up")
+    assert "12-1 month momentum" in en and "Tied" not in en
+
+
+def test_model_quality_shows_the_crps_skill_of_a_distribution():
+    metrics = {
+        "models": {
+            "har_vol": {
+                "price": {"mae_pct": 6.0},
+                "distribution": {"crps_skill": 0.0167, "dm_pvalue": 3e-45},
+            }
+        }
+    }
+    assert "CRPS tốt hơn bước ngẫu nhiên biên độ cố định 1,67%" in A.format_model_quality(
+        metrics, "vi"
+    )
+    assert "1.67% better than the constant-width" in A.format_model_quality(metrics, "en")

@@ -212,3 +212,10 @@ def test_every_row_is_either_kept_or_rejected_and_kept_rows_are_sound(rows: list
     tol = 1 + 1e-6
     assert (good["low"] <= good[["open", "close"]].min(axis=1) * tol).all()
     assert (good[["open", "close"]].max(axis=1) <= good["high"] * tol).all()
+
+
+def test_rejected_old_dates_are_reported_with_their_date_not_nat() -> None:
+    row = ("FPT", "1999-12-31", 100.0, 105.0, 95.0, 100.0, 1.0)
+    _, report = validate_daily(_bars([*GOOD, row]))
+    rejected = report.to_dict()["rejected"][0]
+    assert rejected["date"] == "1999-12-31" and "NaT" not in report.summary()

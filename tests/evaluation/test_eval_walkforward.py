@@ -10,6 +10,7 @@ import pytest
 from eval_synth import make_daily
 
 from stockvision.evaluation.report import write_report
+from stockvision.evaluation.scoring import score
 from stockvision.evaluation.splits import WalkForwardSplitter
 from stockvision.evaluation.walkforward import (
     PREDICTION_COLUMNS,
@@ -109,6 +110,9 @@ def test_two_runs_give_identical_metrics_json(market, result, tmp_path):
     dist = metrics["models"]["ridge"]["distribution"]
     assert len(dist["coverage_80_by_vol_quintile"]) == 5 and dist["crps"] > 0
     assert "momentum_12_1" in metrics["ranking_baselines"]
+    card = score(result)
+    crps_goals = [g for g in card.goals if g.model == "ridge" and "CRPS" in g.goal]
+    assert len(crps_goals) == 1 and crps_goals[0].met in (True, False)
     assert set(metrics["models"]["lgbm_clf"]) == {"kind", "pattern", "ranking"}
     assert metrics["models"]["lgbm_clf"]["pattern"]["ece_uncalibrated"] is not None
     assert metrics["models"]["majority"]["pattern"]["ece_uncalibrated"] is None

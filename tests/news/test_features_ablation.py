@@ -107,3 +107,46 @@ def test_overlap_reports_disjoint_periods() -> None:
     news = pd.DataFrame({"published_at": pd.to_datetime(["2025-09-01", "2026-01-20"])})
     info = overlap_weeks(labels, news)
     assert info["overlap_weeks"] == 0 and "do not overlap" in info["reason"]
+
+
+def test_ablation_on_a_store_with_news_and_prices(tmp_path) -> None:
+    """End to end on a store: generated features/labels and news whose tone moves the returns."""
+    from stockvision.data.store import Store
+    from stockvision.data.store.tables import FEATURE_COLUMNS, LABEL_FLOAT_COLUMNS
+    from stockvision.evaluation.news_ablation import ablation_on_store
+    from stockvision.news.items import make_item
+    from stockvision.news.repository import NewsRepository
+
+    rng = np.random.default_rng(5)
+    symbols = [f"S{i:02d}" for i in range(12)]
+    weeks = pd.bdate_range("2024-01-05", periods=120, freq="W-FRI")
+    idx = _index(symbols, weeks)
+    feats = pd.DataFrame(rng.normal(0, 0.05, (len(idx), len(FEATURE_COLUMNS))), index=idx,
+                         columns=FEATURE_COLUMNS)  # fmt: skip
+    tone = rng.choice([-0.8, 0.0, 0.8], len(idx))
+    items, tones = [], {}
+    for (sym, week), t in zip(idx, tone, strict=True):
+        if t == 0.0:
+            continue
+        item = make_item(title=f"{sym} tin {week.date()}", link=f"https://n.vn/{sym}/{week.date()}",
+                         published=week - pd.Timedelta(days=2), source="gen")  # fmt: skip
+        item.symbols = [sym]
+        items.append(item)
+        tones[item.title] = t
+    labels = pd.DataFrame(index=idx, columns=LABEL_FLOAT_COLUMNS, dtype=float)
+    labels[:] = 1.0
+    labels["future_log_return"] = 0.04 * tone + rng.normal(0, 0.04, len(idx))
+    labels["pattern"] = "SIDEWAYS"
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    store.upsert_features(feats)
+    store.upsert_labels(labels)
+
+    def scorer(titles):
+        probs = [[max(0, -tones[t]), 1 - abs(tones[t]), max(0, tones[t])] for t in titles]
+        return ["neutral"] * len(titles), probs, "gen"
+
+    NewsRepository(store).add(items, source="gen", scorer=scorer)
+    info = ablation_on_store(store)
+    assert info["overlap_weeks"] >= 100
+    assert info["result"]["adopt"], info["reason"]
+    assert ablation_on_store(store, min_overlap_weeks=1000)["result"] is None

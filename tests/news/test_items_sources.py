@@ -40,6 +40,9 @@ def test_item_text_is_cleaned_and_bad_links_refused() -> None:
         source="",
     )
     assert item.title == "VNM & lãi" and item.source == "unknown"
+    sneaky = make_item(title="HPG\u202e tăng\x00\u200b", link="", published="2025-01-01T00:00Z",
+                       source="S")  # fmt: skip
+    assert sneaky.title == "HPG tăng"  # bidi override, NUL and zero-width space dropped
     with pytest.raises(ValueError, match="http"):
         make_item(title="x", link="javascript:alert(1)", published="2025-01-01T00:00Z", source="s")
     with pytest.raises(ValueError, match="empty title"):

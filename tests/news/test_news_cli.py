@@ -62,3 +62,21 @@ def test_train_sentiment_then_score_stored_headlines(tmp_path: Path, sentiment_f
     item = doc["items"][0]
     assert item["tone"] in ("negative", "neutral", "positive")
     assert item["p_negative"] + item["p_neutral"] + item["p_positive"] == pytest.approx(1.0)
+
+
+def test_ablation_command_says_why_it_cannot_run(tmp_path: Path) -> None:
+    runner.invoke(app, ["news", "import", str(_jsonl(tmp_path / "n.jsonl")), "--no-score"])
+    r = runner.invoke(app, ["news", "ablation"])
+    assert r.exit_code == 0, r.output
+    assert "No ablation" in r.output and "no labels or no news" in r.output
+
+
+def test_import_publishes_new_items_on_the_stream(tmp_path: Path) -> None:
+    path = _jsonl(tmp_path / "n.jsonl")
+    r = runner.invoke(app, ["news", "import", str(path), "--no-score", "--publish", "memory://",
+                            "--json"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["published"] == 2  # one message per (item, symbol)
+    again = runner.invoke(app, ["news", "import", str(path), "--no-score", "--publish", "memory://",
+                                "--json"])  # fmt: skip
+    assert json.loads(again.stdout)["published"] == 0  # nothing new, nothing published

@@ -18,6 +18,9 @@ from stockvision.news.items import make_item
 from stockvision.news.tagging import SymbolTagger, precision_recall
 
 LABELS = Path(__file__).with_name("tagging_labels.csv")
+#: 80 further items (40 random, 40 with a three-letter token) labelled AFTER the rules were frozen:
+#: never used to tune them, so their scores are the honest estimate.
+HOLDOUT = Path(__file__).with_name("tagging_labels_holdout.csv")
 
 
 @pytest.fixture(scope="module")
@@ -45,20 +48,24 @@ def test_rules(tagger: SymbolTagger, text: str, expected: list[str]) -> None:
     assert tagger.symbols(text) == expected
 
 
-def _labels() -> dict[str, list[str]]:
-    with LABELS.open(encoding="utf-8") as fh:
+def _labels(path: Path = LABELS) -> dict[str, list[str]]:
+    with path.open(encoding="utf-8") as fh:
         return {r["id"]: r["symbols"].split() for r in csv.DictReader(fh)}
 
 
 def test_label_file_is_ours_and_large_enough() -> None:
     labels = _labels()
-    assert len(labels) >= 200
+    assert len(labels) >= 200 and len(_labels(HOLDOUT)) >= 80
+    assert not set(labels) & set(_labels(HOLDOUT))
     assert sum(1 for v in labels.values() if v) >= 100  # items with at least one symbol
 
 
 @pytest.mark.integration
-def test_precision_and_recall_on_hand_labelled_sample(tagger: SymbolTagger, news_file) -> None:
-    truth = _labels()
+@pytest.mark.parametrize(("path", "min_recall"), [(LABELS, 0.85), (HOLDOUT, 0.75)])
+def test_precision_and_recall_on_hand_labelled_sample(
+    tagger: SymbolTagger, news_file, path: Path, min_recall: float
+) -> None:
+    truth = _labels(path)
     predicted: dict[str, list[str]] = {}
     with news_file.open(encoding="utf-8") as fh:
         for line in fh:
@@ -73,4 +80,4 @@ def test_precision_and_recall_on_hand_labelled_sample(tagger: SymbolTagger, news
     assert set(predicted) == set(truth)
     scores = precision_recall(predicted, truth)
     assert scores["precision"] >= 0.9, scores
-    assert scores["recall"] >= 0.85, scores
+    assert scores["recall"] >= min_recall, scores

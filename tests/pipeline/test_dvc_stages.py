@@ -39,7 +39,7 @@ def repo(tmp_path_factory) -> Path:
                     ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["ingest"]["csv"] = str(VN30)
-    params["settings"]["eval_max_folds"] = 2  # keep the test short; the stages are the same
+    params["settings"]["eval_max_folds"] = 1  # keep the test short; the stages are the same
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     _run(repo, "git", "init", "-q")
     _run(repo, "git", "add", "-A")
@@ -83,8 +83,9 @@ def _out_md5(lock: dict, stage: str, path: str) -> str:
 def test_repro_runs_every_stage_then_nothing(repo, reproduced):
     assert "Data and pipelines are up to date" in _dvc(repo, "repro")
     metrics = json.loads((repo / "data/dvc/metrics.json").read_text())
-    assert {"ridge", "random_walk", "lgbm_clf", "majority"} <= set(metrics["models"])
     train = json.loads((repo / "data/dvc/train.json").read_text())
+    # the primary models (params.yaml) and their baselines were trained and evaluated
+    assert {"ridge", "lgbm_clf"} < set(train) <= set(metrics["models"])
     assert train["ridge"]["kind"] == "price" and "val_log_loss" in train["lgbm_clf"]
     assert (repo / "data/dvc/report/report.html").exists()
     config = (repo / ".dvc" / "config").read_text()

@@ -365,3 +365,24 @@ def test_every_served_prediction_is_stored_once_per_version(client):
     assert sorted(stored["symbol"]) == ["PNJ", "SSI"]
     assert set(stored["source"]) == {"api"}
     assert set(stored["price_model_version"]) == {service.models.price_version}
+
+
+def test_rank_predictions_uses_momentum_when_the_model_ties_everyone(client):
+    """A model that gives every stock the same return does not rank: momentum does, labelled,
+    and equal scores are reported as ties."""
+    from stockvision.serving.service import rank_predictions, ties_of
+
+    service = client.app.state.service
+    panel = service.panel
+    preds = service._predict_symbols(panel.symbols[:6], "ranking", store=False)
+    flat = [p.model_copy(update={"expected_return": 0.0}) for p in preds]
+    ranked = rank_predictions(flat, panel, "up")
+    assert {p.rank_basis for p in ranked} == {"momentum_12_1"}
+    scores = [p.rank_score for p in ranked if p.rank_score is not None]
+    assert scores == sorted(scores, reverse=True)
+    same = [p.model_copy(update={"rank_score": 0.5}) for p in ranked[:3]]
+    assert ties_of(same) == [[p.symbol for p in ranked[:3]]]
+    model_ranked = rank_predictions(preds, panel, "down")
+    if len({p.expected_return for p in preds}) > 1:
+        assert model_ranked[0].rank_basis == "model"
+        assert model_ranked[0].expected_return == min(p.expected_return for p in preds)

@@ -117,3 +117,29 @@ def test_a_republished_msg_id_is_dropped_by_brokers_with_a_duplicate_window(bus_
                 assert a == b == 1 and len(msgs) == 1
 
     run(go())
+
+
+def test_a_reader_tails_from_any_seq_without_moving_any_group(bus_factory):
+    async def go():
+        async with bus_factory() as bus:
+            await bus.ensure_stream("bars")
+            await bus.publish_many("bars", [({"i": i}, None, None) for i in range(4)])
+            r = await bus.reader("bars", 3)
+            got = []
+            for _ in range(10):
+                got += await r.fetch(10, timeout=1.0)
+                if len(got) >= 2:
+                    break
+            assert [m.seq for m in got] == [3, 4]
+            await bus.publish("bars", {"i": 4})
+            more = []
+            for _ in range(10):
+                more += await r.fetch(10, timeout=1.0)
+                if more:
+                    break
+            assert [m.seq for m in more] == [5]
+            await r.ack(more)  # a no-op for a reader
+            assert (await bus.group_info("bars", "live")).acked == 0
+            await r.close()
+
+    run(go())

@@ -66,7 +66,10 @@ def fmt_date(d: date, lang: str) -> str:
     return d.strftime("%d/%m/%Y") if lang == "vi" else d.isoformat()
 
 
-def _unit(lang: str) -> str:
+def _unit(lang: str, p: Any = None) -> str:
+    """The display unit: thousand VND, or points for an index (``Prediction.unit``)."""
+    if getattr(p, "unit", "VND") == "points":
+        return "điểm" if lang == "vi" else "points"
     return "nghìn đồng" if lang == "vi" else "thousand VND"
 
 
@@ -151,13 +154,35 @@ def _direction_line(p: Prediction, lang: str) -> str:
     )
 
 
+#: DM p-value below which the measured skill is called significant in an answer
+SIGNIFICANT_P = 0.01
+
+
 def _model_line(p: Prediction, lang: str) -> str | None:
+    """Which model speaks, in plain words, with its measured CRPS skill (numbers from the
+    prediction itself, so the grounding checker can trace them)."""
     m = p.serving_model
     if m is None:
         return None
+    skill = m.crps_skill
+    sig = m.crps_dm_pvalue is not None and m.crps_dm_pvalue < SIGNIFICANT_P
     if lang == "vi":
-        return f"Mô hình: {m.label_vi}." + (f" {m.skill_vi}" if m.skill_vi else "")
-    return f"Model: {m.label_en}." + (f" {m.skill_en}" if m.skill_en else "")
+        line = f"Mô hình: {m.label_vi}."
+        if skill is not None:
+            line += (
+                f" Kiểm định walk-forward: điểm CRPS {'tốt' if skill > 0 else 'kém'} hơn bước "
+                f"ngẫu nhiên biên độ cố định {fmt_pct(abs(skill), lang, signed=False)} "
+                f"({'có' if sig else 'chưa có'} ý nghĩa thống kê)."
+            )
+        return line
+    line = f"Model: {m.label_en}."
+    if skill is not None:
+        line += (
+            f" Walk-forward test: CRPS {fmt_pct(abs(skill), lang, signed=False)} "
+            f"{'better' if skill > 0 else 'worse'} than the constant-width random walk "
+            f"({'statistically significant' if sig else 'not statistically significant'})."
+        )
+    return line
 
 
 def format_prediction(
@@ -175,9 +200,10 @@ def format_prediction(
     "xác suất" / "probability". ``name`` overrides the company name (English answers pass the
     English one).
     """
-    unit = _unit(lang)
+    unit = _unit(lang, p)
     cov = round(p.interval.coverage * 100)
-    low_k, high_k = p.interval.low / 1000, p.interval.high / 1000
+    scale = 1.0 if getattr(p, "unit", "VND") == "points" else 1000.0  # an index: points
+    low_k, high_k = p.interval.low / scale, p.interval.high / scale
     horizon = max(1, round((p.target_date - p.prediction_date).days / 7))
     company = name or p.company_name
     i50 = p.interval_50
@@ -189,7 +215,7 @@ def format_prediction(
             else ""
         )
         half = (
-            f"; khoảng 50%: {fmt_price_k(i50.low_k, lang)} – {fmt_price_k(i50.high_k, lang)}"
+            f"; khoảng 50%: {fmt_price_k(i50.low / scale, lang)} – {fmt_price_k(i50.high / scale, lang)}"
             if i50 is not None
             else ""
         )
@@ -197,9 +223,9 @@ def format_prediction(
             f"{_arrow(p)} {p.symbol} ({p.exchange}) — {company}",
             f"Giá đóng cửa gần nhất: {fmt_price_k(p.last_close_k, lang)} {unit} "
             f"({data_line(p, lang, today)}).",
-            f"Trong {horizon} tuần tới (đến khoảng {fmt_date(p.target_date, lang)}), "
-            f"khoảng dự báo {cov}%: {fmt_price_k(low_k, lang)} – {fmt_price_k(high_k, lang)} {unit} "
-            f"(giá được kỳ vọng nằm trong khoảng này {cov}% số lần{measured}){half}.",
+            f"{horizon} tuần tới (đến khoảng {fmt_date(p.target_date, lang)}), khoảng dự báo "
+            f"{cov}%: {fmt_price_k(low_k, lang)} – {fmt_price_k(high_k, lang)} {unit} (giá được "
+            f"kỳ vọng nằm trong khoảng này {cov}% số lần{measured}){half}.",
             f"Giá mục tiêu {horizon} tuần (trung vị): {fmt_price_k(p.price_target_k, lang)} "
             f"{unit} ({fmt_pct(p.expected_return, lang)}).",
             _probabilities_line(p, lang),
@@ -218,7 +244,7 @@ def format_prediction(
             else ""
         )
         half = (
-            f"; 50% range {fmt_price_k(i50.low_k, lang)} – {fmt_price_k(i50.high_k, lang)}"
+            f"; 50% range {fmt_price_k(i50.low / scale, lang)} – {fmt_price_k(i50.high / scale, lang)}"
             if i50 is not None
             else ""
         )
@@ -226,9 +252,9 @@ def format_prediction(
             f"{_arrow(p)} {p.symbol} ({p.exchange}) — {company}",
             f"Last close: {fmt_price_k(p.last_close_k, lang)} {unit} "
             f"({data_line(p, lang, today)}).",
-            f"Next {horizon} weeks (to around {fmt_date(p.target_date, lang)}), "
             f"{cov}% range: {fmt_price_k(low_k, lang)} – {fmt_price_k(high_k, lang)} {unit} "
-            f"(the price is expected inside it {cov}% of the time{measured}){half}.",
+            f"for the next {horizon} weeks (around {fmt_date(p.target_date, lang)}; the price is "
+            f"expected inside it {cov}% of the time{measured}){half}.",
             f"{horizon}-week price target (median): {fmt_price_k(p.price_target_k, lang)} {unit} "
             f"({fmt_pct(p.expected_return, lang)}).",
             _probabilities_line(p, lang),
@@ -422,7 +448,9 @@ def format_ranking(
             if vi
             else f"Only {len(fitting)} stocks are forecast to {'fall' if down else 'rise'}."
         )
-    if len(shown) > 1 and len({(round(p.expected_return, 4), p.pattern) for p in shown}) == 1:
+    same = len({(round(p.expected_return, 4), p.pattern) for p in shown}) == 1
+    # (when the service re-ordered a tied list by a factor, _ranking_notes says so instead)
+    if len(shown) > 1 and same and shown[0].rank_basis != "momentum_12_1":
         lines.append("")
         lines.append(
             "Mọi mã có cùng dự báo: mô hình đang phục vụ là mô hình cơ sở (giá không đổi, tỉ lệ "
@@ -433,6 +461,7 @@ def format_ranking(
             "just the ticker order."
         )
     if preds:
+        lines.extend(_ranking_notes(preds, lang))
         lines.append("")  # a blank line so Markdown does not fold it into the last list item
         lines.append(
             f"{data_line(preds[0], lang).capitalize()}; giá theo {_unit(lang)}."
@@ -558,6 +587,33 @@ def format_track_record(symbol: str, items: Sequence[Any], lang: str) -> str:
     return "\n".join(lines)
 
 
+def _ranking_notes(preds: Sequence[Prediction], lang: str) -> list[str]:
+    """What the list is ordered by, and which names are tied (never a silent alphabetical order)."""
+    out: list[str] = []
+    if preds[0].rank_basis == "momentum_12_1":
+        out.append(
+            "Lưu ý: mô hình đang phục vụ dự báo cùng một mức lợi nhuận cho mọi mã nên không tự "
+            "xếp hạng được; danh sách được xếp theo đà giá 12-1 tháng (yếu tố đơn lẻ tốt nhất "
+            "trong kiểm định walk-forward)."
+            if lang == "vi"
+            else "Note: the served model gives every stock the same expected return, so it does "
+            "not rank them; the list is ordered by 12-1 month momentum (the best single factor "
+            "in the walk-forward test)."
+        )
+    groups: dict[Any, list[str]] = {}
+    for p in preds:
+        key = p.rank_score if p.rank_score is not None else round(p.expected_return, 10)
+        groups.setdefault(key, []).append(p.symbol)
+    for syms in groups.values():
+        if len(syms) > 1:
+            out.append(
+                f"Đồng hạng (cùng điểm, không phân biệt được): {', '.join(syms)}."
+                if lang == "vi"
+                else f"Tied (same score, not ranked against each other): {', '.join(syms)}."
+            )
+    return out
+
+
 def format_history(symbol: str, dates: Sequence[date], closes: Sequence[float], lang: str) -> str:
     """Text summary of the chart the UI draws: start, end, change, high and low."""
     if len(closes) == 0:
@@ -632,6 +688,18 @@ def format_model_quality(metrics: Mapping[str, Any], lang: str) -> str:
                     f"khoảng dự báo chứa giá thật {n(_as_pct(price['interval_coverage']), 1)}% số lần"
                     if lang == "vi"
                     else f"interval contained the outcome {n(_as_pct(price['interval_coverage']), 1)}% of the time"
+                )
+            dist = by_kind.get("distribution") or {}
+            skill = dist.get("crps_skill")
+            if skill is not None and name != "random_walk":
+                p_txt = (
+                    f", p = {dist['dm_pvalue']:.2g}" if dist.get("dm_pvalue") is not None else ""
+                )
+                bits.append(
+                    f"CRPS tốt hơn bước ngẫu nhiên biên độ cố định {n(skill * 100, 2)}%{p_txt}"
+                    if lang == "vi"
+                    else f"CRPS {n(skill * 100, 2)}% better than the constant-width random walk"
+                    f"{p_txt}"
                 )
             if bits:
                 price_lines.append(f"• {name}: " + "; ".join(bits))

@@ -21,7 +21,7 @@ from typing import Any
 #: The forecast horizon in weeks: a product constant, not data (every answer may state it).
 HORIZON_WEEKS = 4
 _QUOTED = re.compile(r"“[^”]*”|\"[^\"]*\"")
-_NUMBER = re.compile(r"(?<![A-Za-z\d])[-+]?\d+(?:[.,]\d+)*(?:e[-+]?\d+)?(?![A-Za-z]*\d)")
+_NUMBER = re.compile(r"(?<![A-Za-z\d])[-+]?\d+(?:[.,]\d+)*(?![A-Za-z]*\d)")
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
@@ -35,11 +35,6 @@ class GroundingReport:
 def _parses(token: str) -> list[tuple[float, int]]:
     """Readings of a number token as (value, decimals shown), both locale styles."""
     t = token.lstrip("+")
-    if "e" in t:  # scientific notation ("3.4e-06"): one reading, as written
-        try:
-            return [(float(t.replace(",", ".")), 0)]
-        except ValueError:
-            return []
     out = []
     for group, dec in ((".", ","), (",", ".")):
         body = t
@@ -79,10 +74,10 @@ def _walk(value: Any, nums: list[float], dates: list[date], counts: list[int]) -
         if _ISO.match(value):
             with contextlib.suppress(ValueError):
                 dates.append(date.fromisoformat(value[:10]))
-            return
-        # a tool's own sentence (e.g. a model's measured skill) carries data numbers too
+        # text a tool produced (a model's measured-skill line, a window "2016-06 .. 2019-06")
+        # carries numbers the tool computed: the answer may quote them as written
         for token in _NUMBER.findall(value):
-            nums.extend(v for v, _ in _parses(token))
+            nums.extend(abs(v) for v, _ in _parses(token))
         return
     if isinstance(value, dict):
         for v in value.values():

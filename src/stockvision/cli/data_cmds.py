@@ -120,26 +120,41 @@ def status(
 
     settings = get_settings()
     store = Store.from_settings(settings)
+    from stockvision.data.ingest import adjustment_comparison
+
     summary = store.symbols_summary()
     actions = store.read_corporate_actions()
     last = store.last_ingest()
+    compare = adjustment_comparison(store).set_index("symbol")
+    by_symbol = {s: g for s, g in actions.groupby("symbol")} if len(actions) else {}
     per_symbol = []
     for row in summary.to_dict("records") if len(summary) else []:
         sym = row["symbol"]
-        acts = actions[actions["symbol"] == sym] if actions is not None and len(actions) else []
+        acts = by_symbol.get(sym, [])
+        side = compare.loc[sym] if sym in compare.index else None
         per_symbol.append(
             {
                 "symbol": sym,
+                "exchange": row.get("exchange") or None,
                 "rows": int(row["rows"]),
                 "first_date": str(row["first_date"])[:10],
                 "last_date": str(row["last_date"])[:10],
                 "gaps": int(row.get("gaps", 0) or 0),
+                "adjustment": None
+                if side is None
+                else {
+                    "method": str(side["method"]),
+                    "source_events": int(side["source_events"]),
+                    "detected_events": int(side["detected_events"]),
+                    "detected_agreeing": int(side["agree"]),
+                },
                 "corporate_actions": [
                     {
                         "date": str(a["date"])[:10],
                         "factor": float(a["ratio"]),
                         "pct_change": float(a["pct_change"]),
                         "kind": a.get("kind"),
+                        "method": a.get("method"),
                     }
                     for a in (acts.to_dict("records") if len(acts) else [])
                 ],
@@ -151,6 +166,11 @@ def status(
         "n_symbols": len(per_symbol),
         "rows": sum(s["rows"] for s in per_symbol),
         "last_update": last,
+        "adjustment": {
+            "source_events": int(compare["source_events"].sum()) if len(compare) else 0,
+            "detected_events": int(compare["detected_events"].sum()) if len(compare) else 0,
+            "detected_agreeing": int(compare["agree"].sum()) if len(compare) else 0,
+        },
     }
     if as_json:
         print_json(doc)
@@ -158,18 +178,55 @@ def status(
     table = Table(
         title=f"Store {doc['database']}: {doc['n_symbols']} symbols, {doc['rows']:,} rows"
     )
-    for col in ("symbol", "rows", "first", "last", "gaps", "corporate actions"):
+    for col in ("symbol", "exch.", "rows", "first", "last", "gaps", "adjusted by",
+                "source events", "detected", "corporate actions"):  # fmt: skip
         table.add_column(col)
     for s in per_symbol:
         acts = ", ".join(f"{a['date']} ×{a['factor']:.3f}" for a in s["corporate_actions"][:3])
         if len(s["corporate_actions"]) > 3:
             acts += f" (+{len(s['corporate_actions']) - 3})"
+        adj = s["adjustment"] or {}
         table.add_row(
-            s["symbol"], f"{s['rows']:,}", s["first_date"], s["last_date"], str(s["gaps"]), acts
+            s["symbol"],
+            s["exchange"] or "?",
+            f"{s['rows']:,}",
+            s["first_date"],
+            s["last_date"],
+            str(s["gaps"]),
+            str(adj.get("method", "-")),
+            str(adj.get("source_events", "-")),
+            f"{adj.get('detected_events', '-')} ({adj.get('detected_agreeing', 0)} agree)",
+            acts,
         )
     out.print(table)
+    a = doc["adjustment"]
+    console.print(
+        f"Adjustment: {a['source_events']:,} events from the sources' adjusted close; "
+        f"band-break detection (as if there were none) finds {a['detected_events']:,}, "
+        f"{a['detected_agreeing']:,} of them within a day of a source event."
+    )
     if last:
         console.print(f"Last ingest: {last}")
+
+
+@data_app.command("export")
+def export_cmd(
+    out_path: Annotated[Path, typer.Option("--out", help="File to write: .parquet or .csv.")],
+    symbols: Annotated[
+        str | None, typer.Option("--symbols", help="Comma-separated symbols (default: all).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Write the adjusted daily bars (adj_close = close * factor, repair flags) to a file."""
+    from stockvision.data.export import export_daily
+    from stockvision.data.store import Store
+
+    wanted = [s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else None
+    rows = export_daily(Store.from_settings(get_settings()), out_path, wanted)
+    if as_json:
+        print_json({"out": str(out_path), "rows": rows})
+    else:
+        console.print(f"[green]Exported[/green] {rows:,} rows to {escape(str(out_path))}")
 
 
 @data_app.command("adjust")

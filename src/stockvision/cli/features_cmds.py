@@ -1,4 +1,4 @@
-"""``stockvision features build|report|export``."""
+"""``stockvision features build|report|export`` (``export --feast DIR``: a Feast repository)."""
 
 from __future__ import annotations
 
@@ -53,11 +53,31 @@ def report(
 
 @features_app.command("export")
 def export(
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output file: .csv or .parquet.")],
+    out_path: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output file: .csv or .parquet.")
+    ] = None,
+    feast_dir: Annotated[
+        Path | None,
+        typer.Option("--feast", help="Write a Feast feature repository into this folder."),
+    ] = None,
 ) -> None:
-    """Export features and labels per symbol and week (CSV or Parquet by the file's extension)."""
+    """Export features and labels per symbol and week (CSV or Parquet by the file's extension),
+    or, with --feast DIR, a Feast feature repository of the weekly features (entity: symbol)."""
     from stockvision.pipeline.steps import load_snapshot
 
+    if (out_path is None) == (feast_dir is None):
+        raise typer.BadParameter("give exactly one of --out FILE or --feast DIR")
+    if feast_dir is not None:
+        from stockvision.features.feast_export import FEATURE_VIEW, write_feast_repo
+
+        feats, _ = load_snapshot(get_settings())
+        write_feast_repo(feats, feast_dir)
+        console.print(
+            f"[green]Wrote[/green] Feast repository {feast_dir} (feature view {FEATURE_VIEW}, "
+            f"{len(feats):,} rows); run `feast apply` there"
+        )
+        return
+    assert out_path is not None
     suffix = out_path.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
         raise typer.BadParameter(

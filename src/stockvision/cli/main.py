@@ -18,6 +18,7 @@ from stockvision.cli import (
     news_cmds,
     pipeline_cmds,
     serve_cmds,
+    stream_cmds,
 )
 from stockvision.cli._common import console
 from stockvision.errors import is_user_error
@@ -53,6 +54,7 @@ app.command("monitor")(pipeline_cmds.monitor)
 app.command("predict")(serve_cmds.predict)
 app.command("serve")(serve_cmds.serve)
 app.add_typer(news_cmds.news_app, name="news")
+app.add_typer(stream_cmds.stream_app, name="stream")
 
 
 def _sentence(text: str) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from stockvision.cli._common import console, out, print_json
+from stockvision.cli._common import console, out, print_json, progress_bar
 from stockvision.config import get_settings
 
 news_app = typer.Typer(help="News headlines, their symbols and their tone.", no_args_is_help=True)
@@ -39,6 +39,10 @@ def import_news(
     score: Annotated[
         bool, typer.Option("--score/--no-score", help="Score new headlines with the champion.")
     ] = True,
+    publish: Annotated[
+        str | None,
+        typer.Option("--publish", help="Stream bus URL (nats://..., kafka://...) for new items."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Import news (deduplicated; importing the same file again stores nothing new)."""
@@ -69,10 +73,24 @@ def import_news(
     report = repo.add(
         items, source=label, errors=errors, tagger=SymbolTagger(), scorer=_scorer(settings, score)
     )
+    published = 0
+    if publish and report.new_keys:
+        import asyncio
+
+        from stockvision.stream.bus import open_bus
+        from stockvision.stream.news_feed import publish_news
+
+        async def _publish() -> int:
+            async with open_bus(publish) as bus:
+                return len(await publish_news(bus, repo.by_keys(report.new_keys)))
+
+        published = asyncio.run(_publish())
     if as_json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), "published": published})
     else:
         console.print(report.summary(), markup=False, highlight=False)
+        if publish:
+            console.print(f"Published {published} messages on the news stream.")
 
 
 news_app.command("ingest", help="Same as 'news import'.")(import_news)
@@ -159,5 +177,39 @@ def score(
             "Train one: stockvision news sentiment train LABELLED.csv",
             message_vi="Chưa có mô hình cảm xúc tin tức.",
         )
-    n = NewsRepository(Store.from_settings(settings)).set_tones(scorer, rescore=rescore)
+    with progress_bar() as bar:
+        n = NewsRepository(Store.from_settings(settings)).set_tones(
+            scorer, rescore=rescore, progress=bar.stage("scoring headlines") if bar else None
+        )
     console.print(f"Scored {n} headlines with {scorer.model_id}.")
+
+
+@news_app.command("ablation")
+def ablation(as_json: JsonOpt = False) -> None:
+    """Walk-forward ablation of the news features on the store's prices and news, where they overlap."""
+    from stockvision.data.store import Store
+    from stockvision.evaluation.news_ablation import ablation_on_store
+
+    settings = get_settings()
+    info = ablation_on_store(
+        Store.from_settings(settings),
+        half_life_weeks=settings.news_half_life_weeks,
+        horizon=settings.horizon_weeks,
+    )
+    if as_json:
+        print_json(info)
+        return
+    console.print(
+        f"prices {info.get('prices', '-')}, news {info.get('news', '-')}, "
+        f"{info['overlap_weeks']} overlapping weeks."
+    )
+    result = info["result"]
+    if result is None:
+        console.print(f"No ablation: {info['reason']}.", markup=False)
+        return
+    console.print(
+        f"CRPS without news {result['crps_base']:.5f}, with news {result['crps_news']:.5f} "
+        f"({result['folds']} folds). {'ADOPT' if result['adopt'] else 'Do not adopt'}: "
+        f"{result['reason']}.",
+        markup=False,
+    )

@@ -10,6 +10,11 @@ from rich.table import Table
 from stockvision.cli._common import console, out, print_json
 from stockvision.config import get_settings
 
+#: uvicorn's WebSocket protocol: this one awaits the socket's drain, so a slow client holds up only
+#: its own sender and the hub's bounded per-client queue drops its oldest messages; the sans-I/O
+#: default buffers whatever a slow client does not read, without bound.
+WS_PROTOCOL = "websockets"
+
 
 def predict(
     symbols: Annotated[list[str], typer.Argument(help="Tickers, e.g. VNM FPT.")],
@@ -93,8 +98,16 @@ def serve(
             log_level="warning",
             # only the guard's resolver interprets X-Forwarded-For (SV_TRUSTED_PROXIES)
             proxy_headers=False,
+            ws=WS_PROTOCOL,
         )
         return
     from stockvision.app import build_app
 
-    uvicorn.run(build_app(settings), host=host, port=port, log_level="warning", proxy_headers=False)
+    uvicorn.run(
+        build_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=False,
+        ws=WS_PROTOCOL,
+    )

@@ -38,23 +38,30 @@ def _flags(frame: pd.DataFrame) -> np.ndarray:
 
 
 def convert_units(
-    frame: pd.DataFrame, label: str, price_unit: PriceUnit | None = None
+    frame: pd.DataFrame, price_unit: PriceUnit | None = None
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Prices to VND per symbol (see the module doc); returns the frame and report lines."""
+    """Prices to VND per symbol (see the module doc); returns the frame and report lines.
+
+    The lines name each symbol's file (``_file`` column) when the frame has one.
+    """
     if frame.empty:
         return frame, []
     if price_unit is not None and price_unit not in PRICE_UNITS:
         raise ValueError(f"price_unit must be one of {PRICE_UNITS}, got {price_unit!r}")
     from stockvision.market.universe import market_listing
 
-    max_close = frame.groupby(SYMBOL, sort=False)["close"].max()
+    # per file and symbol: one symbol may come in a VND file and a thousand-VND file
+    keys = [frame["_file"], frame[SYMBOL]] if "_file" in frame.columns else [frame[SYMBOL]]
+    max_close = frame.groupby(keys, sort=False)["close"].max()
     notes: list[str] = []
-    convert: list[str] = []
-    for sym, top in max_close.items():
+    convert: list[tuple[str, ...]] = []
+    for key, top in max_close.items():
+        key = key if isinstance(key, tuple) else (key,)
+        sym, label = str(key[-1]), str(key[0])
         listing = market_listing(str(sym))
         if price_unit == "thousand":
             if listing is None or listing.kind != "index":
-                convert.append(str(sym))
+                convert.append(key)
             continue
         if price_unit == "vnd" or not np.isfinite(top) or top >= THOUSAND_VND_BELOW:
             continue
@@ -65,17 +72,21 @@ def convert_units(
                 "are thousand VND"
             )
         elif listing.kind != "index":
-            convert.append(str(sym))
+            convert.append(key)
             notes.append(
                 f"{label}: {sym} prices read as thousand VND (max close {top:g}) and converted "
                 "to VND (x1,000); pass --price-unit vnd if they were VND"
             )
     if price_unit == "thousand" and convert:
-        notes.append(f"{label}: prices of {len(convert)} symbol(s) converted from thousand VND")
+        notes.append(
+            f"prices of {len(convert)} symbol(s) converted from thousand VND (--price-unit)"
+        )
     if not convert:
         return frame, notes
     out = frame.copy()
-    rows = out[SYMBOL].isin(convert).to_numpy()
+    index = pd.MultiIndex.from_arrays(keys) if len(keys) > 1 else pd.Index(keys[0])
+    wanted = pd.MultiIndex.from_tuples(convert) if len(keys) > 1 else [k[0] for k in convert]
+    rows = index.isin(wanted)
     for col in _PRICES:
         if col in out.columns:
             values = out[col].to_numpy(dtype="float64", copy=True)
@@ -113,9 +124,10 @@ def aggregate_intraday(
     # a day whose bars all lack a volume stays without one (sum would say 0 = no trade)
     has_volume = grouped["volume"].count() > 0
     daily["volume"] = daily["volume"].where(has_volume)
+    several = (grouped.size() > 1).to_numpy()
     daily = daily.reset_index()
     flags = _flags(daily)
-    flags |= FLAGS["aggregated"]
+    flags[several] |= FLAGS["aggregated"]
     daily["flags"] = flags
     bars = int(per_day.max())
     note = (

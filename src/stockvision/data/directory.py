@@ -21,6 +21,13 @@ class SymbolDescription:
     name: str
     group: str | None = None
     simulated: bool = False
+    #: stock, fund, etf or index; an index is quoted in points, not VND
+    kind: str = "stock"
+
+    @property
+    def unit(self) -> str:
+        """``points`` for an index, else ``VND``."""
+        return "points" if self.kind == "index" else "VND"
 
 
 class SymbolDirectory:
@@ -49,12 +56,23 @@ class SymbolDirectory:
 
     def describe(self, symbol: str) -> SymbolDescription:
         from stockvision.market.listings import LISTINGS
+        from stockvision.market.universe import kind_of, market_listing
 
         listing = LISTINGS.get(symbol)
         if listing is not None:
             return SymbolDescription(symbol, str(listing.exchange), listing.name, listing.group)
         meta = self._store_meta().get(symbol, {})
         simulated = bool(meta.get("simulated"))
-        name = meta.get("name") or (f"Simulated company {symbol}" if simulated else symbol)
-        exchange = str(meta.get("exchange") or "HOSE")
-        return SymbolDescription(symbol, exchange, name, None, simulated)
+        market = None if simulated else market_listing(symbol)
+        name = (
+            meta.get("name")
+            or (market.name if market is not None else "")
+            or (f"Simulated company {symbol}" if simulated else symbol)
+        )
+        # an unknown exchange is said as such, never guessed (HOSE's rules are not everyone's)
+        exchange = meta.get("exchange") or (
+            str(market.exchange) if market is not None and market.exchange else "?"
+        )
+        kind = meta.get("kind") or kind_of(symbol)
+        group = market.sector or None if market is not None else None
+        return SymbolDescription(symbol, str(exchange), name, group, simulated, str(kind))

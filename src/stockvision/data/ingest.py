@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from stockvision.data.sources.base import DataSource, DateLike, Progress
@@ -129,6 +130,8 @@ def ingest(
     hints = dict(getattr(result, "exchanges", {}) or {})
     if exchange:
         hints = dict.fromkeys(fetched, Exchange.parse(exchange).value)
+    before = exchange_map(store)
+    moved = sorted(s for s, ex in hints.items() if before(s) != ex)  # a new exchange fact
     upsert = store.upsert_daily(
         result.frame,
         source=result.source,
@@ -136,6 +139,11 @@ def ingest(
         replace_simulated=replace_simulated,
         factors=factor_function(store, hints),
     )
+    if moved and not result.simulated:
+        # same prices, other band rules: the moved symbols' factors are recomputed
+        daily_moved = store.read_daily(symbols=moved)
+        if len(daily_moved):
+            store.replace_factors(*factor_function(store, hints)(daily_moved))
     notes = list(result.report.notes)
     if not result.simulated and fetched:
         notes += _record_listings(store, result.frame, fetched, hints)
@@ -143,11 +151,9 @@ def ingest(
     if result.simulated and market is not None and hasattr(market, "listings"):
         listed = market.listings[["symbol", "exchange"]].astype(str)
         store.upsert_symbols(listed[listed["symbol"].isin(result.symbols)].assign(simulated=True))
-    if upsert.factors_recomputed:
-        events = upsert.factor_events
-    else:  # nothing written: the stored factors stand
-        events = len(store.read_corporate_actions())
-    daily = store.read_daily()
+    events = len(store.read_corporate_actions())  # the whole store's, recomputed or standing
+    held = store.symbols_summary()
+    latest = store.latest_trading_day()
     rejected = upsert.rejected.rejected if upsert.rejected is not None else None
     repairs = dict(result.report.repairs)
     for name, count in (upsert.rejected.repairs if upsert.rejected is not None else {}).items():
@@ -183,11 +189,11 @@ def ingest(
             if upsert.replaced_simulated
             else []
         ),
-        symbols=sorted(daily["symbol"].unique().tolist()) if len(daily) else [],
+        symbols=sorted(held["symbol"].astype(str).tolist()) if len(held) else [],
         fetched_symbols=list(result.symbols),
-        latest_date=str(pd.Timestamp(daily["date"].max()).date()) if len(daily) else None,
+        latest_date=None if latest is None else str(latest),
         corporate_actions=events,
-        data_digest=frame_digest(daily),
+        data_digest=store.daily_digest(),
     )
 
 
@@ -246,6 +252,56 @@ def unadjustable(daily: pd.DataFrame, exchange_of: Callable[[str], str | None]) 
         for s in pd.unique(daily["symbol"])
         if s not in sourced and exchange_of(str(s)) is None
     }
+
+
+def adjustment_comparison(store: Any) -> pd.DataFrame:
+    """Per symbol, source-adjusted vs detected side by side.
+
+    Columns: ``symbol``, ``method`` (what the stored factors use: source, detected or none),
+    ``source_events`` (steps of the source's adjusted close), ``detected_events`` (band-break
+    detection run as if the source had no adjusted close; 0 for unknown exchanges and indices),
+    ``agree`` (detected events within one trading day of a source event).
+    """
+    from stockvision.market.corporate_actions import detect_corporate_actions
+
+    stored = store.read_corporate_actions()
+    daily = store.read_daily()
+    if daily.empty:
+        return pd.DataFrame(
+            columns=["symbol", "method", "source_events", "detected_events", "agree"]
+        )
+    exchange_of = exchange_map(store)
+    skip = set(index_symbols(daily)) | {
+        s for s in pd.unique(daily["symbol"]) if exchange_of(str(s)) is None
+    }
+    sub = daily.loc[~daily["symbol"].isin(skip)].drop(columns=["adj_close"], errors="ignore")
+    known = {s: exchange_of(str(s)) for s in pd.unique(sub["symbol"])}
+    detected = (
+        detect_corporate_actions(sub, exchange_of=known, **DETECTION_RULES)
+        if len(sub)
+        else stored.iloc[0:0]
+    )
+    source = stored[stored.get("method", pd.Series(dtype=str)) == "source"]
+    days = np.sort(pd.unique(daily["date"].to_numpy()))
+    pos_src = set(
+        zip(source["symbol"], np.searchsorted(days, source["date"].to_numpy()), strict=True)
+    )
+    pos_det = np.searchsorted(days, detected["date"].to_numpy())
+    agree = [
+        any((s, p + k) in pos_src for k in (-1, 0, 1))
+        for s, p in zip(detected["symbol"], pos_det, strict=True)
+    ]
+    symbols = pd.Index(sorted(pd.unique(daily["symbol"])), name="symbol")
+    out = pd.DataFrame(index=symbols)
+    methods = stored.groupby("symbol")["method"].first() if len(stored) else pd.Series(dtype=str)
+    out["method"] = methods.reindex(symbols).fillna("none")
+    out["source_events"] = source.groupby("symbol").size().reindex(symbols).fillna(0)
+    out["detected_events"] = detected.groupby("symbol").size().reindex(symbols).fillna(0)
+    agreed = pd.Series(agree, dtype=bool).groupby(detected["symbol"].to_numpy()).sum()
+    out["agree"] = agreed.reindex(symbols).fillna(0)
+    for col in ("source_events", "detected_events", "agree"):
+        out[col] = out[col].astype("int64")
+    return out.reset_index()
 
 
 def adjust_store(store: Any) -> int:

@@ -189,6 +189,12 @@ def _coerce(
     future = (dates > limit).to_numpy()
     too_old = (dates < MIN_DATE).to_numpy()
     out[DATE] = dates.where(~(future | too_old)).astype("datetime64[ns]")
+    # the dates as read, for the report of rejected rows (never NaT for a date that was read,
+    # e.g. one before 2000; only dates nanoseconds cannot hold, like year 2999, stay unknown)
+    try:
+        out.attrs["dates_as_read"] = dates.astype("datetime64[ns]").to_numpy()
+    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
+        out.attrs["dates_as_read"] = dates.where(~future).astype("datetime64[ns]").to_numpy()
     for col in cols[2:]:
         if col == FLAGS_COLUMN:
             continue
@@ -235,6 +241,7 @@ def validate_daily(
     limit = (pd.Timestamp.now() if today is None else pd.Timestamp(today)).normalize()
     limit += pd.Timedelta(days=1)
     data, future, too_old = _coerce(frame, limit)
+    as_read = data.attrs.pop("dates_as_read", data[DATE].to_numpy())
     n = len(data)
     repaired = repair_bars(data, keep_volume_nan=index_rows(data[SYMBOL]))
     data = repaired.frame
@@ -288,7 +295,11 @@ def validate_daily(
         {
             "row": rejected_idx.astype("int64"),
             SYMBOL: data[SYMBOL].to_numpy()[rejected_idx],
-            DATE: data[DATE].to_numpy()[rejected_idx],
+            DATE: np.where(
+                np.isnat(data[DATE].to_numpy()[rejected_idx]),
+                as_read[rejected_idx],
+                data[DATE].to_numpy()[rejected_idx],
+            ),
             "reason": reasons.str[:-2].to_numpy(),
         }
     )

@@ -139,3 +139,44 @@ def overlap_weeks(labels: pd.DataFrame, news: pd.DataFrame) -> dict[str, Any]:
         "overlap_weeks": len(inside),
         "reason": "" if len(inside) else "prices and news do not overlap in time",
     }
+
+
+#: Base features of the store-level ablation: a few of the weekly set (a small ridge per fold).
+STORE_BASE_FEATURES = ["ret_1w", "ret_4w", "ret_12w", "vol_4w", "rsi_14w", "turnover_w"]
+
+
+def ablation_on_store(
+    store: Any,
+    *,
+    half_life_weeks: float = 2.0,
+    horizon: int = 4,
+    min_overlap_weeks: int = 60,
+    base_features: list[str] | None = None,
+) -> dict[str, Any]:
+    """The ablation on a store's own features, labels and news, where they overlap in time.
+
+    Returns the overlap report, and the ablation result when at least ``min_overlap_weeks`` weeks
+    have both prices and news (otherwise ``result`` is None and ``reason`` says why).
+    """
+    from stockvision.news.features import add_news_features
+    from stockvision.news.repository import NewsRepository
+
+    labels = store.read_labels()
+    news = NewsRepository(store).symbol_frame()
+    info = overlap_weeks(labels, news)
+    info["result"] = None
+    if info["overlap_weeks"] < min_overlap_weeks:
+        info["reason"] = info["reason"] or (
+            f"only {info['overlap_weeks']} weeks have both prices and news; the ablation needs "
+            f"{min_overlap_weeks}"
+        )
+        return info
+    first = news["published_at"].min().normalize()
+    features = store.read_features(start=first)
+    base = base_features or STORE_BASE_FEATURES
+    frame = add_news_features(features[base], news, enabled=True, half_life_weeks=half_life_weeks)
+    frame = frame.join(labels[["future_log_return"]], how="inner")
+    result = news_ablation(frame, base, "future_log_return", horizon=horizon)
+    info["result"] = result.to_dict()
+    info["reason"] = result.reason
+    return info

@@ -479,6 +479,29 @@ def _goals(result: EvaluationResult, card: Scorecard) -> list[Goal]:
                     ok,
                 )
             )
+        d = v.get("distribution") or {}
+        if d.get("crps_skill") is not None:
+            skill, dm = d["crps_skill"], d.get("dm_pvalue")
+            goals.append(
+                Goal(
+                    name,
+                    "CRPS better than the constant-width random walk, significant (DM p < 0.01)",
+                    f"skill {_fmt(skill, pct=True)}, p {_fmt(dm, sig=True)}",
+                    None if dm is None else bool(skill > 0 and dm < 0.01),
+                )
+            )
+            cov, by_q = d.get("coverage_80"), d.get("coverage_80_by_vol_quintile") or []
+            if cov is not None and by_q:
+                ok = 0.78 <= cov <= 0.82 and all(0.75 <= c <= 0.85 for c in by_q)
+                goals.append(
+                    Goal(
+                        name,
+                        "80% range covers 78-82% overall and 75-85% in every volatility quintile",
+                        f"{_fmt(cov, pct=True)}; quintiles "
+                        + " ".join(_fmt(c, pct=True) for c in by_q),
+                        bool(ok),
+                    )
+                )
         if "pattern" in v:
             p = v["pattern"]
             goals.append(

@@ -36,6 +36,7 @@ from stockvision.models.base import PriceModel
 #: daily volatility used when a row has no volatility history at all (before fitting's median)
 _DEFAULT_DAILY_VOL = 0.02
 _VOL = FEATURES.index("vol_4w")
+_RET1W = FEATURES.index("ret_1w")
 
 
 def ewma_daily_vol(window: WindowLike, halflife_weeks: float) -> np.ndarray:
@@ -52,6 +53,25 @@ def ewma_daily_vol(window: WindowLike, halflife_weeks: float) -> np.ndarray:
         return np.sqrt(np.where(wsum > 0, var / wsum, np.nan))
 
 
+def weekly_rv(window: WindowLike, halflife_weeks: float) -> np.ndarray:
+    """Per row, the EWMA of squared weekly log returns over the row's sequence, as a DAILY
+    standard deviation (divided by sqrt(5)); NaN with fewer than 4 known weeks.
+
+    Weekly returns are far less affected than daily ones by the bid-ask bounce and price-limit
+    runs of illiquid names, whose daily volatility scaled by sqrt(time) overstates a month's risk.
+    """
+    r = np.log1p(np.asarray(window.seq[:, :, _RET1W], dtype=np.float64))
+    n_lags = r.shape[1]
+    age = np.arange(n_lags - 1, -1, -1, dtype=np.float64)
+    w = np.power(0.5, age / float(halflife_weeks))
+    ok = np.isfinite(r)
+    wsum = (ok * w).sum(axis=1)
+    var = np.where(ok, r**2, 0.0) @ w
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.sqrt(np.where(ok.sum(axis=1) >= 4, var / wsum, np.nan) / 5.0)
+    return out
+
+
 class VolRandomWalkModel(PriceModel):
     """Random walk (log return 0) with an EWMA-volatility scale and one conformal scale factor."""
 
@@ -59,26 +79,45 @@ class VolRandomWalkModel(PriceModel):
     uses_transformer = False
 
     def __init__(
-        self, halflife_weeks: float = 4.0, coverage: float = 0.8, horizon: int = 4
+        self,
+        halflife_weeks: float = 4.0,
+        coverage: float = 0.8,
+        horizon: int = 4,
+        source: str = "daily",
     ) -> None:
         self.halflife_weeks = halflife_weeks
         self.coverage = coverage
         self.horizon = horizon
+        self.source = source
+
+    def _vol(self, window: WindowLike) -> np.ndarray:
+        """Daily volatility forecast: EWMA of daily ("daily"), of weekly returns ("weekly"), or
+        the geometric mean of both ("blend"; either alone where the other is unknown)."""
+        h = float(self.halflife_weeks)
+        if self.source == "daily":
+            return ewma_daily_vol(window, h)
+        if self.source == "weekly":
+            return weekly_rv(window, h)
+        if self.source == "blend":
+            d, w = ewma_daily_vol(window, h), weekly_rv(window, h)
+            both = np.sqrt(d * w)
+            return np.where(np.isfinite(both), both, np.where(np.isfinite(d), d, w))
+        raise ValueError(f"source must be 'daily', 'weekly' or 'blend', got {self.source!r}")
 
     def _fit(self, train: WindowLike, tune: WindowLike) -> None:
         if not float(self.halflife_weeks) > 0:
             raise ValueError(f"halflife_weeks must be > 0, got {self.halflife_weeks!r}")
-        check_window(train, ["vol_4w"])
-        self.features_ = ["vol_4w"]
+        check_window(train, ["vol_4w", "ret_1w"])
+        self.features_ = ["vol_4w", "ret_1w"]
         self.transformer_ = None
-        vol = ewma_daily_vol(train, float(self.halflife_weeks))
+        vol = self._vol(train)
         vol = vol[np.isfinite(vol)]
         self.fallback_vol_ = float(np.median(vol)) if vol.size else _DEFAULT_DAILY_VOL
 
     def scale_basis(self, window: WindowLike) -> np.ndarray:
         self._check_fitted()
         check_window(window, self.features_)
-        vol = ewma_daily_vol(window, float(self.halflife_weeks))
+        vol = self._vol(window)
         vol = np.where(np.isfinite(vol), vol, self.fallback_vol_)
         return np.maximum(vol, 1e-4) * np.sqrt(5.0 * float(self.horizon))
 
@@ -97,6 +136,7 @@ class VolRandomWalkModel(PriceModel):
 
 #: inputs of the learned scale, each a function of the window (logs of positive volatility measures)
 HAR_INPUTS: tuple[str, ...] = (
+    "log_weekly_rv",
     "log_ewma_vol",
     "log_vol_4w",
     "log_vol_1w",
@@ -120,6 +160,7 @@ def har_inputs(window: WindowLike, halflife_weeks: float) -> np.ndarray:
 
     return np.column_stack(
         [
+            safe_log(weekly_rv(window, halflife_weeks), 1e-4),
             safe_log(ewma_daily_vol(window, halflife_weeks), 1e-4),
             safe_log(col("vol_4w"), 1e-4),
             safe_log(np.abs(col("ret_1w")), 0.005),

@@ -26,6 +26,10 @@ SOURCE_MAX = 64
 _TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|zarsrc|ref|source)$", re.IGNORECASE)
 _TAGS = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
+#: control, zero-width and bidirectional-override characters (never meant to be shown)
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
 
 
 @dataclass
@@ -51,7 +55,7 @@ def clean_text(value: Any, limit: int) -> str:
         return ""
     text = html.unescape(_TAGS.sub(" ", str(value)))
     text = unicodedata.normalize("NFC", text)
-    text = "".join(ch for ch in text if ch in "\t\n" or unicodedata.category(ch)[0] != "C")
+    text = _CONTROL.sub("", text)
     return _SPACE.sub(" ", text).strip()[:limit]
 
 
@@ -96,6 +100,12 @@ def parse_published(value: Any) -> datetime:
         text = str(value).strip()
         if text.isdigit():
             return parse_published(int(text))
+        try:  # the common case (ISO 8601 with a zone) without pandas' slower parser
+            fast = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if fast.tzinfo is not None:
+                return fast.astimezone(UTC).replace(tzinfo=None)
+        except ValueError:
+            pass
         try:
             ts = pd.Timestamp(text)
         except (ValueError, TypeError):

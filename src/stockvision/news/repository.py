@@ -43,9 +43,13 @@ class NewsImportReport:
     scored: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    #: keys of the items this import inserted (for publishing them; left out of the report)
+    new_keys: list[str] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data.pop("new_keys")
+        return data
 
     def summary(self) -> str:
         text = (
@@ -104,17 +108,12 @@ class NewsRepository:
                 if tagger is not None:
                     for it in new:
                         it.symbols = sorted({*it.symbols, *tagger(it)})
-                tones: dict[str, tuple[str, list[float], str]] = {}
-                if scorer is not None and new:
-                    labels, probs, model_id = scorer([it.title for it in new])
-                    for it, label, p in zip(new, labels, probs, strict=True):
-                        tones[it.key] = (label, [float(x) for x in p], model_id)
-                    report.scored = len(new)
                 now = datetime.now(UTC).replace(tzinfo=None)
-                rows = [_row(it, now, tones.get(it.key)) for it in new]
+                rows = [_row(it, now, None) for it in new]
                 for i in range(0, len(rows), _CHUNK):
                     conn.execute(t.news_items.insert(), rows[i : i + _CHUNK])
                 report.inserted = len(rows)
+                report.new_keys = [it.key for it in new]
                 report.tagged_items = sum(1 for it in new if it.symbols)
                 links = [
                     {"key": k, "symbol": s}
@@ -129,6 +128,11 @@ class NewsRepository:
                     )
                     added = conn.execute(stmt, links[i : i + _CHUNK]).all()
                     report.symbol_links_added += len(added)
+        if scorer is not None and new:
+            # after the import's transaction, in short batches: a slow model (e5 scores about a
+            # dozen headlines a second on 2 busy cores) never holds the write lock for minutes,
+            # and a killed run leaves stored items unscored ('news sentiment score' finishes)
+            report.scored = self._score(scorer, [(it.key, it.title) for it in new])
         report.seconds = (pd.Timestamp.now() - clock).total_seconds()
         self.store.log_ingest_run(
             f"news:{source}"[:32],
@@ -149,28 +153,49 @@ class NewsRepository:
             found.update(conn.execute(select(col).where(col.in_(keys[i : i + _CHUNK]))).scalars())
         return found
 
-    def set_tones(self, scorer: Scorer, *, rescore: bool = False, batch: int = 2000) -> int:
+    def set_tones(
+        self,
+        scorer: Scorer,
+        *,
+        rescore: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
         """Score stored headlines without a tone (all of them with ``rescore``); returns the count."""
-        n = 0
         c = t.news_items.c
+        stmt = select(c.key, c.title).order_by(c.published_at.desc())
+        if not rescore:
+            stmt = stmt.where(c.tone.is_(None))
         with self.engine.connect() as conn:
-            conn.execution_options(sv_write=True)
-            with conn.begin():
-                stmt = select(c.key, c.title)
-                if not rescore:
-                    stmt = stmt.where(c.tone.is_(None))
-                rows = conn.execute(stmt).all()
-                for i in range(0, len(rows), batch):
-                    part = rows[i : i + batch]
-                    labels, probs, model_id = scorer([r.title for r in part])
-                    for r, label, p in zip(part, labels, probs, strict=True):
+            rows = [(r.key, r.title) for r in conn.execute(stmt)]
+        return self._score(scorer, rows, progress=progress)
+
+    def _score(
+        self,
+        scorer: Scorer,
+        rows: list[tuple[str, str]],
+        *,
+        batch: int = 256,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Score ``(key, title)`` rows in batches, one short write transaction per batch."""
+        c = t.news_items.c
+        done = 0
+        for i in range(0, len(rows), batch):
+            part = rows[i : i + batch]
+            labels, probs, model_id = scorer([title for _, title in part])
+            with self.engine.connect() as conn:
+                conn.execution_options(sv_write=True)
+                with conn.begin():
+                    for (key, _), label, p in zip(part, labels, probs, strict=True):
                         conn.execute(
                             update(t.news_items)
-                            .where(c.key == r.key)
+                            .where(c.key == key)
                             .values(**_tone_values((label, [float(x) for x in p], model_id)))
                         )
-                    n += len(part)
-        return n
+            done += len(part)
+            if progress is not None:
+                progress(done, len(rows))
+        return done
 
     # --- reads --------------------------------------------------------------------------------
     def count(self) -> int:
@@ -199,6 +224,15 @@ class NewsRepository:
             stmt = stmt.where(c.published_at <= until)
         stmt = stmt.order_by(c.published_at.desc(), c.key).limit(max(1, min(int(limit), 200)))
         return self._with_symbols(stmt)
+
+    def by_keys(self, keys: Sequence[str]) -> list[dict[str, Any]]:
+        """Stored items with these keys (newest first), with symbols and tone."""
+        c = t.news_items.c
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(keys), _CHUNK):
+            stmt = select(t.news_items).where(c.key.in_(list(keys[i : i + _CHUNK])))
+            out.extend(self._with_symbols(stmt))
+        return sorted(out, key=lambda r: r["published_at"], reverse=True)
 
     def latest(self, *, limit: int = 10) -> list[dict[str, Any]]:
         c = t.news_items.c

@@ -43,6 +43,7 @@ _CONTEXT = (
 )
 _CODE = r"[A-Z][A-Z0-9]{2}(?![\w&])"
 _CONTEXT_RE = re.compile(_CONTEXT + rf"({_CODE}(?:\s*(?:,|và|;)\s*{_CODE})*)")
+_WORD_RE = re.compile(r"\w+")
 _LIST_SPLIT = re.compile(r"\s*(?:,|và|;)\s*")
 _TOKEN_RE = re.compile(r"(?<![\w.&/-])([A-Z][A-Z0-9]{2})(?![\w&]|-\w)")
 _PAREN_RE = re.compile(r"\(([A-Z][A-Z0-9]{2})\)")
@@ -174,29 +175,35 @@ class SymbolTagger:
         # long names ignore case ("Thế giới Di động"); short ones keep it ("Phát Đạt", not
         # "phát đạt", a verb)
         self.name_to_symbol = {n.casefold() if _loose(n) else n: s for n, s in names.items()}
-        ordered = sorted(names, key=len, reverse=True)
-        pattern = "|".join(f"(?i:{re.escape(n)})" if _loose(n) else re.escape(n) for n in ordered)
-        self._names_re = re.compile(rf"(?<!\w)({pattern})(?!\w)") if ordered else None
+        # One regex per name, reached through its rarest word: a text only tries the names whose
+        # rarest word it contains (one big alternation was 10x slower on the shared file).
+        self._by_first: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+        freq: dict[str, int] = {}
+        for n in names:
+            for w in {w.casefold() for w in _WORD_RE.findall(n)}:
+                freq[w] = freq.get(w, 0) + 1
+        for n in names:
+            flags = re.IGNORECASE if _loose(n) else 0
+            rx = re.compile(rf"(?<!\w){re.escape(n)}(?!\w)", flags)
+            key = min({w.casefold() for w in _WORD_RE.findall(n)}, key=lambda w: (freq[w], w))
+            self._by_first.setdefault(key, []).append((n, rx))
 
     def tags(self, text: str) -> list[Tag]:
         """Every (symbol, rule) found in ``text``, in order of appearance."""
         text = _nfc(text)
         found: list[Tag] = []
+        spans = self._name_spans(text)
         masked = text
-        if self._names_re is not None:
-            for m in self._names_re.finditer(text):
-                after = _CODE_AFTER.match(text, m.end())
-                matched = m.group(1)
-                sym = self.name_to_symbol.get(matched) or self.name_to_symbol[matched.casefold()]
-                if (
-                    after is not None
-                    and after.group(1) != sym
-                    and after.group(1) not in NOT_TICKERS
-                ):
-                    continue  # the text names the company's own code: "Masan Consumer (MCH)"
-                found.append(Tag(sym, "name", m.group(1)))
-            # names consumed: "Chứng khoán FPT" must not also yield FPT
-            masked = self._names_re.sub(lambda m: " " * len(m.group(0)), text)
+        for start, end in spans:
+            matched = text[start:end]
+            sym = self.name_to_symbol.get(matched) or self.name_to_symbol[matched.casefold()]
+            after = _CODE_AFTER.match(text, end)
+            if after is not None and after.group(1) != sym and after.group(1) not in NOT_TICKERS:
+                continue  # the text names the company's own code: "Masan Consumer (MCH)"
+            found.append(Tag(sym, "name", matched))
+        # names consumed: "Chứng khoán FPT" must not also yield FPT
+        for start, end in spans:
+            masked = masked[:start] + " " * (end - start) + masked[end:]
         for m in _CONTEXT_RE.finditer(masked):
             for code in _LIST_SPLIT.split(m.group(1)):
                 code = code.strip()
@@ -223,6 +230,23 @@ class SymbolTagger:
             elif code in self.token_aliases:
                 found.append(Tag(self.token_aliases[code], "alias", code))
         return found
+
+    def _name_spans(self, text: str) -> list[tuple[int, int]]:
+        """Non-overlapping name matches, leftmost first and then longest (like one alternation
+        of all names sorted longest first)."""
+        words = {w.casefold() for w in _WORD_RE.findall(text)}
+        hits: list[tuple[int, int]] = []
+        for word in words & self._by_first.keys():
+            for _name, rx in self._by_first[word]:
+                hits.extend((m.start(), m.end()) for m in rx.finditer(text))
+        hits.sort(key=lambda h: (h[0], -(h[1] - h[0])))
+        spans: list[tuple[int, int]] = []
+        last = -1
+        for start, end in hits:
+            if start >= last:
+                spans.append((start, end))
+                last = end
+        return spans
 
     def symbols(self, text: str) -> list[str]:
         """Sorted distinct symbols of ``text``."""

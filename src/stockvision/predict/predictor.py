@@ -109,6 +109,9 @@ class Predictor:
         for i, (sym, week_end) in enumerate(window.X.index):
             day = pd.Timestamp(week_end).date()
             info = self.describe(sym)
+            # an index is shown in points; prices in thousand VND like Vietnamese boards
+            unit = getattr(info, "unit", "VND")
+            scale = 1.0 if unit == "points" else 1000.0
             p = probs[i]
             k = int(np.argmax(p))
             close = float(raw_close[i])
@@ -132,9 +135,10 @@ class Predictor:
                     target_date=day + horizon,
                     data_as_of=day,
                     last_close=round(close, 2),
-                    last_close_k=round(close / 1000, 2),
+                    last_close_k=round(close / scale, 2),
                     price_target=round(target, 2),
-                    price_target_k=round(target / 1000, 2),
+                    price_target_k=round(target / scale, 2),
+                    unit=unit,
                     interval=PriceInterval(
                         low=round(min(lo, hi), 2),
                         high=round(max(lo, hi), 2),
@@ -208,24 +212,27 @@ def serving_model(price: Any, metrics: dict) -> ServingModel:
     cov = metrics.get("distribution_coverage_80")
     skill_vi = skill_en = None
     if skill is not None:
-        p_vi = f", p = {dm:.2g}" if dm is not None else ""
-        cov_vi = f"; khoảng 80 % chứa giá thực tế {cov:.0%} số lần" if cov is not None else ""
-        cov_en = (
-            f"; its 80 % range held the outcome {cov:.0%} of the time" if cov is not None else ""
+        sig = dm is not None and dm < 0.01
+        pct = f"{abs(skill) * 100:.1f}"
+        word_en = "better" if skill > 0 else "worse"
+        skill_en = (
+            f"Walk-forward test: CRPS {pct}% {word_en} than the constant-width random walk "
+            f"({'' if sig else 'not '}statistically significant)"
+            + (f"; its 80% range held the outcome {cov * 100:.0f}% of the time." if cov else ".")
         )
         skill_vi = (
-            f"Kiểm định walk-forward: sai số CRPS tốt hơn {skill:+.1%} so với bước ngẫu nhiên "
-            f"biên độ cố định{p_vi}{cov_vi}."
-        )
-        skill_en = (
-            f"Walk-forward test: CRPS {skill:+.1%} better than the constant-width random walk"
-            f"{p_vi}{cov_en}."
+            f"Kiểm định walk-forward: điểm CRPS {'tốt' if skill > 0 else 'kém'} hơn bước ngẫu "
+            f"nhiên biên độ cố định {pct.replace('.', ',')}% ({'có' if sig else 'chưa có'} ý nghĩa "
+            "thống kê)"
+            + (f"; khoảng 80% chứa giá thực tế {cov * 100:.0f}% số lần." if cov else ".")
         )
     return ServingModel(
         name=name,
         label_vi=vi,
         label_en=en,
         baseline=name in BASELINES,
+        crps_skill=None if skill is None else float(skill),
+        crps_dm_pvalue=None if dm is None else float(dm),
         skill_vi=skill_vi,
         skill_en=skill_en,
     )

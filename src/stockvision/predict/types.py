@@ -64,6 +64,10 @@ class ServingModel(BaseModel):
     label_vi: str
     label_en: str
     baseline: bool = Field(description="True when a naive baseline is served (nothing beat it)")
+    crps_skill: float | None = Field(
+        default=None, description="Walk-forward CRPS skill vs the constant-width random walk"
+    )
+    crps_dm_pvalue: float | None = Field(default=None, description="Its Diebold-Mariano p-value")
     skill_vi: str | None = None
     skill_en: str | None = None
 
@@ -81,9 +85,16 @@ class Prediction(BaseModel):
     target_date: date = Field(description="Approximate date the target refers to (4 weeks ahead)")
     data_as_of: date
     last_close: float = Field(description="Last raw close, VND")
-    last_close_k: float = Field(description="Last close in thousand VND, for display")
-    price_target: float = Field(description="Target price, VND")
-    price_target_k: float = Field(description="Target price in thousand VND, for display")
+    last_close_k: float = Field(
+        description="Last close for display: thousand VND, or points for an index (see unit)"
+    )
+    price_target: float = Field(description="Target price, VND (points for an index)")
+    price_target_k: float = Field(
+        description="Target for display: thousand VND, or points for an index (see unit)"
+    )
+    unit: str = Field(
+        default="VND", description="VND for shares and funds, points for a market index"
+    )
     interval: PriceInterval
     interval_50: PriceInterval | None = Field(default=None, description="Central 50 % interval")
     interval_95: PriceInterval | None = Field(default=None, description="Central 95 % interval")
@@ -103,6 +114,17 @@ class Prediction(BaseModel):
     )
     distribution: ReturnDistributionInfo | None = None
     serving_model: ServingModel | None = None
+    rank_score: float | None = Field(
+        default=None, description="In a ranking: the score the list is ordered by"
+    )
+    rank_basis: str | None = Field(
+        default=None,
+        description=(
+            "In a ranking: 'model' (the model's median return relative to the cross-section) or "
+            "'momentum_12_1' (the model gives every stock the same return, so the list is ordered "
+            "by the 12-1 month momentum factor, the best single factor measured)"
+        ),
+    )
     drivers: list[Driver] = Field(default_factory=list)
     model_versions: ModelVersions
     simulated: bool = Field(description="True when the data behind it is synthetic")

@@ -57,6 +57,12 @@ class RankingResponse(BaseModel):
     group: str | None = None
     as_of: date | None = None
     items: list[Prediction]
+    ranked_by: str | None = Field(
+        default=None, description="'model' or 'momentum_12_1' (see Prediction.rank_basis)"
+    )
+    ties: list[list[str]] = Field(
+        default_factory=list, description="Symbols of the list with equal scores: tied, unranked"
+    )
 
 
 class SymbolInfo(BaseModel):

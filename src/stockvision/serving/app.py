@@ -25,6 +25,7 @@ from stockvision.errors import StockVisionError
 from stockvision.serving import metrics as m
 from stockvision.serving.errors import http_status
 from stockvision.serving.guard import API_PREFIX, ClientResolver, GuardMiddleware, scrub
+from stockvision.serving.live import LiveSide
 from stockvision.serving.ratelimit import make_rate_limiter
 from stockvision.serving.routes import build_router
 from stockvision.serving.service import PredictionService
@@ -50,9 +51,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await run_in_threadpool(service.start, start_background)
+        app.state.live = LiveSide(settings, service)
+        await app.state.live.start()
         try:
             yield
         finally:
+            await app.state.live.stop()
             await run_in_threadpool(service.stop)
             agent = getattr(app.state, "agent", None)
             if agent is not None and agent.memory is not None:

@@ -349,8 +349,7 @@ class PredictionService:
                 ) from None
             symbols = [s for s in symbols if s in members]
         preds = self._predict_symbols(symbols, "ranking", store=False)
-        preds.sort(key=lambda p: p.expected_return, reverse=(direction == "up"))
-        return preds[:top]
+        return rank_predictions(preds, panel, direction)[:top]
 
     def _predict_symbols(
         self, symbols: list[str], source: str, store: bool = True
@@ -497,3 +496,44 @@ class PredictionService:
 
     def _after_heal(self, symbol: str) -> None:
         self.refresh_panel()
+
+
+def rank_predictions(preds: list[Prediction], panel: Any, direction: str) -> list[Prediction]:
+    """Order predictions for a ranking and say by what (``rank_basis``, ``rank_score``).
+
+    By the served model's median return when it differs across stocks. When the model gives every
+    stock the same return (the volatility random walk: no claim about direction), it does not rank
+    at all: the list is then ordered by 12-1 month momentum (``(1 + ret_52w) / (1 + ret_4w) - 1``,
+    data up to the week of the prediction), the best single factor of the walk-forward evaluation
+    (docs/evaluation.md), and labelled so. Equal scores keep equal ranks (see ``ties_of``).
+    """
+    returns = [p.expected_return for p in preds]
+    basis = "model"
+    scores = returns
+    if preds and max(returns) - min(returns) <= 1e-12:
+        basis = "momentum_12_1"
+        feats = panel.features
+        last = feats.groupby(level=0).tail(1).droplevel(1)
+        mom = (1 + last["ret_52w"]) / (1 + last["ret_4w"]) - 1
+        scores = [
+            float(mom.get(p.symbol)) if p.symbol in mom.index and mom.get(p.symbol) == mom.get(p.symbol)
+            else float("nan")
+            for p in preds
+        ]  # fmt: skip
+    ranked = [
+        p.model_copy(update={"rank_score": None if s != s else round(float(s), 10),
+                             "rank_basis": basis})
+        for p, s in zip(preds, scores, strict=True)
+    ]  # fmt: skip
+    sign = -1.0 if direction == "up" else 1.0
+    # unknown scores last; equal scores in symbol order (reported as ties, never as a ranking)
+    ranked.sort(key=lambda p: (p.rank_score is None, sign * (p.rank_score or 0.0), p.symbol))
+    return ranked
+
+
+def ties_of(preds: list[Prediction]) -> list[list[str]]:
+    """Groups (2 or more symbols) of a ranking whose scores are equal."""
+    groups: dict[float | None, list[str]] = {}
+    for p in preds:
+        groups.setdefault(p.rank_score, []).append(p.symbol)
+    return [syms for syms in groups.values() if len(syms) > 1]

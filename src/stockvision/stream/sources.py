@@ -2,7 +2,8 @@
 
 A source is an async iterator of *batches* of ticks (one batch per market minute for replay and
 simulation, one per poll for vnstock). A tick is a plain dict, the wire form of the ``ticks`` stream:
-``{"s": symbol, "p": price VND, "v": shares, "t": event time in ns since the epoch (UTC)}``. Ticks
+``{"s": symbol, "p": price VND, "v": shares, "t": event time in ns since the epoch (UTC), "i": id}``
+(``i`` names the tick within its source, so a re-published tick carries the same message id). Ticks
 exist only inside the exchange's matching windows (:mod:`stockvision.market.sessions`): no tick in
 the lunch break, none after the close.
 
@@ -43,12 +44,10 @@ _MINUTE_NS = 60 * 10**9
 def _exchange(symbol: str, exchanges: dict[str, str] | None) -> Exchange:
     if exchanges and symbol in exchanges:
         return Exchange.parse(exchanges[symbol])
-    try:
-        from stockvision.market.listings import exchange_of
+    from stockvision.market.listings import LISTINGS
 
-        return exchange_of(symbol)
-    except Exception:  # an unlisted (e.g. simulated) ticker trades under HOSE rules here
-        return Exchange.HOSE
+    listing = LISTINGS.get(symbol)  # an unlisted (e.g. simulated) ticker trades as on HOSE
+    return listing.exchange if listing is not None else Exchange.HOSE
 
 
 class ReplaySource:
@@ -120,6 +119,7 @@ class ReplaySource:
             ticks = self.day_ticks(pd.Timestamp(day))
             if ticks.empty:
                 continue
+            tag = f"r{pd.Timestamp(day).date()}"
             minute = ticks["t"].to_numpy() // _MINUTE_NS
             bounds = np.flatnonzero(np.r_[True, minute[1:] != minute[:-1], True])
             prev = None
@@ -128,11 +128,10 @@ class ReplaySource:
                     await self._sleep((minute[a] - prev) * 60.0 / self.speed)
                 prev = minute[a]
                 chunk = ticks.iloc[a:b]
+                cols = (chunk["s"], chunk["p"], chunk["v"], chunk["t"], range(a, b))
                 yield [
-                    {"s": s, "p": float(p), "v": float(v), "t": int(t)}
-                    for s, p, v, t in zip(
-                        chunk["s"], chunk["p"], chunk["v"], chunk["t"], strict=True
-                    )
+                    {"s": s, "p": float(p), "v": float(v), "t": int(t), "i": f"{tag}:{i}"}
+                    for s, p, v, t, i in zip(*cols, strict=True)
                 ]
 
 
@@ -187,13 +186,14 @@ class SimulatedSource:
             steps = rng.normal(0, 0.0015, (k, n))
             ticks: list[Tick] = []
             offs = np.sort(rng.integers(0, 60, (k, n)), axis=0)
+            tag = f"s{self.day.date()}:{j}"
             for q in range(k):
                 price = np.clip(self._grid(price * np.exp(steps[q])), self.floor, self.ceiling)
                 vol = (rng.lognormal(6, 1, n) // 100 + 1) * 100
                 t = m + offs[q] * 10**9
                 ticks.extend(
-                    {"s": s, "p": float(p), "v": float(v), "t": int(tt)}
-                    for s, p, v, tt in zip(self.symbols, price, vol, t, strict=True)
+                    {"s": s, "p": float(p), "v": float(v), "t": int(tt), "i": f"{tag}:{q}:{x}"}
+                    for x, (s, p, v, tt) in enumerate(zip(self.symbols, price, vol, t, strict=True))
                 )
             ticks.sort(key=lambda x: x["t"])
             yield ticks
@@ -283,8 +283,8 @@ class VnstockIntradaySource:
         fresh = frame[~frame["key"].isin(seen)].sort_values("t", kind="stable")
         seen.update(fresh["key"])
         return [
-            {"s": symbol, "p": float(p), "v": float(v), "t": int(t)}
-            for p, v, t in zip(fresh["p"], fresh["v"], fresh["t"], strict=True)
+            {"s": symbol, "p": float(p), "v": float(v), "t": int(t), "i": f"v{symbol}:{k}"}
+            for p, v, t, k in zip(fresh["p"], fresh["v"], fresh["t"], fresh["key"], strict=True)
             if np.isfinite(p) and p > 0
         ]
 

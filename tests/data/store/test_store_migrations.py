@@ -134,3 +134,18 @@ def test_version_1_database_gains_flags_and_kind(store_factory, daily) -> None:
     frame = store.read_daily()
     assert len(frame) == 3 and (frame["flags"] == 0).all()
     assert store.read_symbols()["kind"].isna().all()
+
+
+def test_stream_migration_adds_alert_tables_to_an_older_database(store_factory) -> None:
+    from stockvision.data.store.migrations import _stream_tables
+    from stockvision.data.store.stream_tables import stream_metadata
+
+    version = next(v for v, fn in MIGRATIONS.items() if fn is _stream_tables)
+    store = store_factory()
+    with store.engine.begin() as conn:
+        for table in reversed(stream_metadata.sorted_tables):
+            table.drop(conn)
+        conn.execute(t.schema_version.delete().where(t.schema_version.c.version >= version))
+    assert migrate(store.engine) == version - 1
+    assert set(inspect(store.engine).get_table_names()) >= {"alerts", "alert_events"}
+    assert _versions(store) == ALL_VERSIONS

@@ -92,6 +92,8 @@ _FAMILIES = {  # the shape of a date cell -> the formats worth trying on it
     "name": re.compile(r"[A-Za-z]"),
 }
 _NUMBER = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*([KkMmBb]?)$")
+#: Rows parsed together across files (bounds the memory of a batch of text cells).
+BATCH_ROWS = 400_000
 _SCREEN_SIZE = 64  # distinct dates used to rule out formats before parsing the whole column
 _MISSING = {"", "-", "--", "n/a", "na", "nan", "null", "none", "#n/a"}
 _SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9}
@@ -323,23 +325,45 @@ class CsvSource(DataSource):
         report = ImportReport()
         frames: list[pd.DataFrame] = []
         hints: dict[str, str] = {}
+        # files with the same columns are parsed together, in batches (bounded memory)
+        batches: dict[tuple[str, ...], list[tuple[pd.DataFrame, list[RowError], int]]] = {}
+        batch_rows: dict[tuple[str, ...], int] = {}
+
+        def flush(key: tuple[str, ...]) -> None:
+            items = batches.pop(key, [])
+            batch_rows.pop(key, None)
+            if items:
+                frame, batch_report = self._parse_batch(items)
+                report.merge(batch_report)
+                frames.append(frame)
+
         for i, path in enumerate(files):
             try:
-                frame, file_report = self.read_file(path)
+                cells, errs, n_read = self._read_cells(path.read_bytes(), path)
             except SourceError as exc:
                 if self.on_bad_file == "raise":
                     raise
                 report.add_file(str(path), 0, 0, [RowError(str(path), 0, f"file skipped: {exc}")])
             else:
-                report.merge(file_report)
-                frames.append(frame)
+                key = tuple(cells.columns)
+                batches.setdefault(key, []).append((cells, errs, n_read))
+                batch_rows[key] = batch_rows.get(key, 0) + len(cells)
                 hint = folder_exchange(path)
-                if hint is not None and len(frame):
-                    hints.update(dict.fromkeys(pd.unique(frame[SYMBOL]).tolist(), hint))
+                if hint is not None and len(cells):
+                    hints.update(
+                        dict.fromkeys(
+                            pd.unique(cells[SYMBOL].str.strip().str.upper()).tolist(), hint
+                        )
+                    )
+                if batch_rows[key] >= BATCH_ROWS:
+                    flush(key)
             if progress is not None:
                 progress(i + 1, len(files), path.name)
+        for key in list(batches):
+            flush(key)
         result = self._result(frames, report, symbols, start, end)
-        result.exchanges = {s: e for s, e in hints.items() if s in set(result.symbols)}
+        kept = set(result.symbols)
+        result.exchanges = {s: e for s, e in hints.items() if s in kept}
         return result
 
     def parse(self, data: bytes, name: str) -> SourceResult:
@@ -371,18 +395,62 @@ class CsvSource(DataSource):
         frame = filter_range(daily, symbols, start, end)
         return SourceResult(frame=frame, report=report, source=self.name, simulated=False)
 
+    def _parse_batch(
+        self, items: list[tuple[pd.DataFrame, list[RowError], int]]
+    ) -> tuple[pd.DataFrame, ImportReport]:
+        """Parse several files at once; a file whose dates the batch's format cannot read (it
+        has another format) is parsed again on its own."""
+        cells = pd.concat([c for c, _, _ in items], ignore_index=True)
+        files = {
+            str(c["_file"].iat[0]) if len(c) else f"?{i}": (n, e)
+            for i, (c, e, n) in enumerate(items)
+        }
+        if len(items) == 1:
+            return self._parse_cells(cells, files)
+        frame, report = self._parse_cells(cells, files)
+        odd = {e.file for e in report.errors if "unparseable date" in e.reason}
+        if not odd:
+            return frame, report
+        keep = ~frame["_file"].isin(odd)
+        out = [frame[keep]]
+        again = ImportReport()
+        rest = [it for it in items if len(it[0]) and str(it[0]["_file"].iat[0]) not in odd]
+        redo = [it for it in items if len(it[0]) and str(it[0]["_file"].iat[0]) in odd]
+        if rest:
+            frame2, report2 = self._parse_cells(
+                pd.concat([c for c, _, _ in rest], ignore_index=True),
+                {str(c["_file"].iat[0]): (n, e) for c, e, n in rest},
+            )
+            out, again = [frame2], report2
+        for c, e, n in redo:
+            self._date_hint = None
+            f, r = self._parse_cells(c, {str(c["_file"].iat[0]): (n, e)})
+            out.append(f)
+            again.merge(r)
+        return pd.concat(out, ignore_index=True), again
+
     def read_file(self, path: Path) -> tuple[pd.DataFrame, ImportReport]:
         """Parse one file to contract columns plus ``_file``/``_line``; bad rows go to the report."""
         return self.read_bytes(path.read_bytes(), path)
 
     def read_bytes(self, data: bytes, path: Path | str) -> tuple[pd.DataFrame, ImportReport]:
         """Parse CSV content held in memory (an upload); ``path`` only names it (symbol, report)."""
-        path = Path(path)
+        cells, errors, n_read = self._read_cells(data, Path(path))
+        return self._parse_cells(cells, {str(path): (n_read, errors)})
+
+    def _read_cells(self, data: bytes, path: Path) -> tuple[pd.DataFrame, list[RowError], int]:
+        """One file's cells as text under the contract's column names, plus ``_file``/``_line``.
+
+        Returns the cells, the rows that could not even be split into fields, and the number of
+        rows read. Parsing the text is left to :meth:`_parse_cells`, which does it once for many
+        files (the per-call overhead of pandas would otherwise dominate a 625-file folder).
+        """
         label = str(path)
         text = _decode(data)
-        lines = text.splitlines()
-        if not lines:
+        head = text.lstrip("\ufeff").split("\n", 12)[:12]
+        if not text.strip():
             raise SourceError(f"{label}: the file is empty")
+        lines = [line.rstrip("\r") for line in head]
         delimiter = _sniff_delimiter(lines[0])
         header_idx = _header_line(lines, delimiter)
         with warnings.catch_warnings(record=True) as caught:
@@ -420,31 +488,50 @@ class CsvSource(DataSource):
                 f"{label}: missing required column(s) {', '.join(missing)}; "
                 f"found columns {list(raw.columns)}; accepted names (any case/accents): {accepted}"
             )
-        blank = (raw == "").all(axis=1).to_numpy()  # empty lines; whitespace-only ones are reported
-        cells = pd.DataFrame({col: _clean(raw[col]) for col in dict.fromkeys(columns.values())})
-        cells, line_no = cells.loc[~blank].reset_index(drop=True), line_no[~blank]
-        n = len(cells)
+        # empty lines (whitespace-only ones are reported); only rows with an empty first cell
+        # can be blank, so the full-row test runs on those few
+        maybe = np.flatnonzero((raw.iloc[:, 0] == "").to_numpy()) if raw.shape[1] else []
+        blank = np.zeros(len(raw), dtype=bool)
+        if len(maybe):
+            blank[maybe] = (raw.iloc[maybe] == "").all(axis=1).to_numpy()
+        cells = raw[list(columns.values())]
+        cells.columns = list(columns)
+        if blank.any():
+            cells = cells.loc[~blank]
+        if SYMBOL not in columns:
+            cells.insert(0, SYMBOL, self._file_symbol(path))
+        cells = cells.assign(_file=label, _line=line_no[~blank])
+        return cells, errors, int((~blank).sum()) + len(bad_lines)
 
-        if SYMBOL in columns:
-            sym = cells[columns[SYMBOL]].str.upper()
-        else:
-            sym = pd.Series(self._file_symbol(path), index=cells.index, dtype=str)
+    def _parse_cells(
+        self, cells: pd.DataFrame, files: dict[str, tuple[int, list[RowError]]]
+    ) -> tuple[pd.DataFrame, ImportReport]:
+        """Parse the text cells of one or more files (same columns), vectorised over all rows.
+
+        ``files``: label -> (rows read, errors found while reading). Bad rows become
+        :class:`RowError` with file:line; the rest are converted and repaired (``data.repair``).
+        """
+        cells = cells.reset_index(drop=True)
+        n = len(cells)
+        text = {col: _clean(cells[col]) for col in cells.columns if col not in ("_file", "_line")}
+        sym = text[SYMBOL].str.upper()
         out = pd.DataFrame({SYMBOL: sym})
-        dates, fmt = parse_dates(cells[columns[DATE]], sym, self.date_format, self._date_hint)
+        group = cells["_file"] + "|" + sym
+        dates, fmt = parse_dates(text[DATE], group, self.date_format, self._date_hint)
         self._date_hint = fmt or self._date_hint
-        log.debug("%s: dates read as %s", label, fmt)
+        log.debug("%d file(s): dates read as %s", len(files), fmt)
         out[DATE] = dates
         problems: dict[str, np.ndarray] = {}
-        raw_date = cells[columns[DATE]]
+        raw_date = text[DATE]
         problems["missing date"] = raw_date.str.lower().isin(_MISSING).to_numpy()
         problems["unparseable date"] = dates.isna().to_numpy() & ~problems["missing date"]
         problems["missing symbol"] = (sym == "").to_numpy()
         for col in (*PRICE_COLUMNS, "volume", "adj_close"):
-            if col not in columns:
+            if col not in text:
                 if col == "volume":
                     out[col] = np.nan
                 continue
-            values, bad = parse_numbers(cells[columns[col]])
+            values, bad = parse_numbers(text[col])
             out[col] = values
             if col == "close":  # the one value nothing can replace
                 problems[f"non-numeric {col}"] = bad.to_numpy()
@@ -455,34 +542,43 @@ class CsvSource(DataSource):
         rejected = np.zeros(n, dtype=bool)
         for mask in problems.values():
             rejected |= mask
+        file_of = cells["_file"].to_numpy()
+        line_of = cells["_line"].to_numpy()
+        errors = {label: list(errs) for label, (_, errs) in files.items()}
         for i in np.flatnonzero(rejected):
             reasons = []
             for what, mask in problems.items():
                 if mask[i]:
                     col = what.split(" ", 1)[1]
-                    source_col = columns.get(col if col != "date" else DATE, "")
-                    value = cells.at[i, source_col] if source_col else ""
+                    value = text[col].iat[i] if col in text else ""
                     reasons.append(f"{what} {value!r}" if value else what)
-            errors.append(RowError(label, int(line_no[i]), "; ".join(reasons)))
-        errors.sort(key=lambda e: e.line)
+            errors[str(file_of[i])].append(
+                RowError(str(file_of[i]), int(line_of[i]), "; ".join(reasons))
+            )
 
-        out["_file"] = label
-        out["_line"] = line_no
+        out["_file"] = file_of
+        out["_line"] = line_of
         good = out.loc[~rejected].reset_index(drop=True)
         report = ImportReport()
         stamps = raw_date[~rejected].reset_index(drop=True)
-        good = self._convert(good, stamps, label, report)
+        good = self._convert(good, stamps, report)
         good = repair_into_report(good, report)
-        report.add_file(label, n + len(bad_lines), len(good), errors)
+        kept = good["_file"].value_counts()
+        for label, (n_read, _) in files.items():
+            errs = sorted(errors[label], key=lambda e: e.line)
+            report.add_file(label, n_read, int(kept.get(label, 0)), errs)
         return good, report
 
     def _convert(
-        self, frame: pd.DataFrame, stamps: pd.Series, label: str, report: ImportReport
+        self, frame: pd.DataFrame, stamps: pd.Series, report: ImportReport
     ) -> pd.DataFrame:
         """Whole-file conversions before repairs (sub-daily bars, units); see ``data.convert``."""
         from stockvision.data.convert import aggregate_intraday, convert_units
 
-        if len(frame) and frame.duplicated([SYMBOL, DATE]).any():
+        if not len(frame):
+            return frame
+        label = str(frame["_file"].iat[0]) if frame["_file"].nunique() == 1 else "(files)"
+        if frame.duplicated([SYMBOL, DATE]).any():
             # the date part is parsed already; order bars within a day by their time of day
             clock = stamps.str.extract(r"(\d{1,2}:\d{2}(?::\d{2})?)", expand=False)
             clock = clock.where(clock.str.count(":") == 2, clock + ":00")
@@ -491,7 +587,7 @@ class CsvSource(DataSource):
                 when = frame[DATE] + pd.to_timedelta(clock.fillna("00:00:00"), errors="coerce")
                 frame, notes = aggregate_intraday(frame, when, label)
                 report.notes.extend(notes)
-        frame, notes = convert_units(frame, label, self.price_unit)
+        frame, notes = convert_units(frame, self.price_unit)
         report.notes.extend(notes)
         return frame
 

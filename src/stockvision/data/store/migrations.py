@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, func, inspect, select, text
 from stockvision.data.store import tables
 from stockvision.errors import SchemaVersionError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 Migration = Callable[[Connection], None]
 
@@ -56,7 +56,19 @@ def _data_fidelity(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE corporate_actions ADD COLUMN method VARCHAR(16)"))
 
 
-MIGRATIONS: dict[int, Migration] = {1: _baseline, 2: _news_tables, 3: _data_fidelity}
+def _stream_tables(conn: Connection) -> None:
+    """Version 4: the real-time layer's alerts and alert events (creates them if missing)."""
+    from stockvision.data.store.stream_tables import stream_metadata
+
+    stream_metadata.create_all(conn, checkfirst=True)
+
+
+MIGRATIONS: dict[int, Migration] = {
+    1: _baseline,
+    2: _news_tables,
+    3: _data_fidelity,
+    4: _stream_tables,
+}
 
 # Arbitrary constant identifying the store's migration lock among PostgreSQL advisory locks.
 _PG_LOCK_KEY = 0x5356_0001

@@ -347,6 +347,7 @@ class Store:
         now = datetime.now(UTC).replace(tzinfo=None)
         with self._write() as conn:
             result.replaced_simulated = self._guard_mix(conn, is_sim, replace_simulated)
+            had_rows = self._symbols_with_rows(conn, good)
             inserted, updated = write_frame(
                 conn,
                 t.daily_prices,
@@ -358,7 +359,7 @@ class Store:
             self._refresh_symbols(conn, good, is_sim)
             crash_point("ingest:prices_written")
             if factors is not None and (inserted or updated or result.replaced_simulated):
-                daily = self._read_daily_conn(conn)
+                daily = self._affected_daily(conn, good, columns, had_rows)
                 fac, events = factors(daily)
                 result.factor_events = len(events)
                 result.factors_recomputed = True
@@ -366,6 +367,74 @@ class Store:
         result.inserted, result.updated = inserted, updated
         result.unchanged = len(good) - inserted - updated
         return result
+
+    @staticmethod
+    def _symbols_with_rows(conn: Connection, good: pd.DataFrame) -> set[str]:
+        """The symbols of ``good`` that already have stored bars (before this write)."""
+        wanted = pd.unique(good[SYMBOL]).tolist()
+        found: set[str] = set()
+        d = t.daily_prices.c
+        for start in range(0, len(wanted), 500):
+            batch = wanted[start : start + 500]
+            found |= {
+                r[0] for r in conn.execute(select(d.symbol).where(d.symbol.in_(batch)).distinct())
+            }
+        return found
+
+    def _affected_daily(
+        self, conn: Connection, good: pd.DataFrame, columns: list[str], had_rows: set[str]
+    ) -> pd.DataFrame:
+        """The stored daily frame of the symbols this write touched, for their new factors.
+
+        Symbols without earlier bars are exactly ``good`` (no read back: a first import of the
+        whole market does not re-read 1.4 M rows); the others are read from the store.
+        """
+        fresh = good.loc[~good[SYMBOL].isin(had_rows), columns]
+        parts = [fresh]
+        if had_rows:
+            parts.append(self._read_daily_conn(conn, symbols=sorted(had_rows)))
+        daily = (
+            pd.concat([p for p in parts if len(p)], ignore_index=True)
+            if any(len(p) for p in parts)
+            else fresh
+        )
+        if "adj_close" not in daily.columns:
+            daily["adj_close"] = np.nan
+        if daily["adj_close"].isna().all():
+            daily = daily.drop(columns="adj_close")
+        return daily.sort_values([SYMBOL, DATE], kind="stable").reset_index(drop=True)
+
+    def daily_digest(self) -> str:
+        """A content digest of every stored bar, computed in SQL (per-symbol counts and sums).
+
+        Equal stores give equal digests, and any change of a value, a date or a flag changes
+        it, without reading the bars into memory.
+        """
+        import hashlib
+
+        d = t.daily_prices.c
+        stmt = select(
+            d.symbol,
+            func.count(),
+            self._iso(func.min(d.date)),
+            self._iso(func.max(d.date)),
+            func.sum(d.open),
+            func.sum(d.high),
+            func.sum(d.low),
+            func.sum(d.close),
+            func.sum(func.coalesce(d.volume, -1.0)),
+            func.sum(func.coalesce(d.adj_close, -1.0)),
+            func.sum(d.flags),
+            func.sum(d.close * func.length(self._iso(d.date))),
+        ).group_by(d.symbol)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt.order_by(d.symbol)).all()
+        if not rows:
+            return "empty"
+        text_rows = "\n".join(
+            ",".join(f"{v:.6f}" if isinstance(v, float) else str(v) for v in row) for row in rows
+        )
+        return hashlib.sha256(text_rows.encode()).hexdigest()
 
     def composition(self) -> dict[str, int]:
         """How many stored symbols are real and how many simulated."""

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from stockvision.serving.api_schemas import RankingResponse
 from stockvision.serving.deps import ServiceDep
 from stockvision.serving.routes.responses import COMMON_RESPONSES, ERROR_RESPONSES
+from stockvision.serving.service import ties_of
 
 router = APIRouter(tags=["predictions"])
 
@@ -28,4 +29,12 @@ async def rankings(
 ) -> RankingResponse:
     items = await run_in_threadpool(service.rankings, top, direction, group)
     as_of = items[0].prediction_date if items else None
-    return RankingResponse(direction=direction, top=top, group=group, as_of=as_of, items=items)
+    return RankingResponse(
+        direction=direction,
+        top=top,
+        group=group,
+        as_of=as_of,
+        items=items,
+        ranked_by=items[0].rank_basis if items else None,
+        ties=ties_of(items),
+    )

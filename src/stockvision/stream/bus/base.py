@@ -149,6 +149,10 @@ class Bus(ABC):
         (from the oldest retained message for a new group)."""
 
     @abstractmethod
+    async def reader(self, stream: str, from_seq: int) -> Consumer:
+        """A group-less consumer from ``from_seq`` on (tailing: ``ack`` does nothing)."""
+
+    @abstractmethod
     async def group_info(self, stream: str, group: str) -> GroupInfo:
         """The group's acknowledged position and the stream's newest seq."""
 

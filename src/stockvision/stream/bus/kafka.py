@@ -47,7 +47,7 @@ class KafkaConsumer(Consumer):
         return [decode(self.stream, r.offset + 1, r.value, r.offset) for r in res.get(self._tp, [])]
 
     async def ack(self, messages: list[Message]) -> None:
-        if messages:
+        if messages and self.group:
             await self._c.commit({self._tp: max(m.seq for m in messages)})  # next offset = seq
 
     async def close(self) -> None:
@@ -213,6 +213,17 @@ class KafkaBus(Bus):
         first = await self.first_seq(stream)
         c.seek(tp, max(committed or 0, first - 1))
         return KafkaConsumer(c, tp, stream, group)
+
+    async def reader(self, stream: str, from_seq: int) -> Consumer:
+        from aiokafka import AIOKafkaConsumer
+
+        await self._ready(stream)
+        tp = self._tp(stream)
+        c = AIOKafkaConsumer(bootstrap_servers=_bootstrap(self.url), enable_auto_commit=False)
+        await c.start()
+        c.assign([tp])
+        c.seek(tp, max(from_seq, await self.first_seq(stream)) - 1)
+        return KafkaConsumer(c, tp, stream, "")
 
     async def group_info(self, stream: str, group: str) -> GroupInfo:
         from aiokafka import AIOKafkaConsumer

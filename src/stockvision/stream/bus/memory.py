@@ -13,8 +13,9 @@ from typing import Any
 
 from stockvision.stream.bus.base import Bus, Consumer, GroupInfo, Message, Retention, now
 
-#: How many recent ``msg_id`` values a stream remembers for duplicate detection.
+#: How many recent ``msg_id`` values a stream remembers, and for how long (NATS' default window).
 DEDUP_WINDOW = 100_000
+DEDUP_WINDOW_S = 120.0
 
 
 class _Stream:
@@ -24,7 +25,12 @@ class _Stream:
         self.log: deque[Message] = deque()
         self.last = 0
         self.floor: dict[str, int] = {}
-        self.arrived = asyncio.Event()
+        self.waiters: set[asyncio.Future] = set()
+
+    def wake(self) -> None:
+        for w in list(self.waiters):
+            if not w.done():
+                w.set_result(None)
 
     @property
     def first(self) -> int:
@@ -50,29 +56,33 @@ class _Stream:
 
 
 class MemoryConsumer(Consumer):
-    def __init__(self, stream: _Stream, group: str) -> None:
+    def __init__(self, stream: _Stream, group: str, from_seq: int | None = None) -> None:
         self.stream = stream.name
         self.group = group
         self._s = stream
-        self._next = max(stream.floor.get(group, 0) + 1, stream.first)
+        start = stream.floor.get(group, 0) + 1 if from_seq is None else from_seq
+        self._next = max(start, stream.first)
         self._closed = False
 
     async def fetch(self, max_messages: int = 256, timeout: float = 1.0) -> list[Message]:
         s = self._s
         self._next = max(self._next, s.first)
         if self._next > s.last and timeout > 0:
-            s.arrived.clear()
+            waiter = asyncio.get_running_loop().create_future()
+            s.waiters.add(waiter)
             try:
-                await asyncio.wait_for(s.arrived.wait(), timeout)
+                await asyncio.wait_for(waiter, timeout)
             except TimeoutError:
                 return []
+            finally:
+                s.waiters.discard(waiter)
         out = s.since(self._next, max_messages)
         if out:
             self._next = out[-1].seq + 1
         return out
 
     async def ack(self, messages: list[Message]) -> None:
-        if messages:
+        if messages and self.group:
             s = self._s
             s.floor[self.group] = max(s.floor.get(self.group, 0), max(m.seq for m in messages))
 
@@ -87,7 +97,7 @@ class MemoryBus(Bus):
         self.url = url
         self.default_retention = default_retention or Retention()
         self._streams: dict[str, _Stream] = {}
-        self._dedup: dict[str, dict[str, int]] = {}
+        self._dedup: dict[str, dict[str, tuple[int, float]]] = {}
 
     async def connect(self) -> None:
         return None
@@ -113,15 +123,17 @@ class MemoryBus(Bus):
         s = self._get(stream)
         seen = self._dedup.setdefault(stream, {})
         if msg_id is not None:  # the broker-side duplicate window, as NATS' Nats-Msg-Id
-            if msg_id in seen:
-                return seen[msg_id]
-            seen[msg_id] = s.last + 1
+            t = now()
+            hit = seen.get(msg_id)
+            if hit is not None and t - hit[1] < DEDUP_WINDOW_S:
+                return hit[0]
+            seen[msg_id] = (s.last + 1, t)
             if len(seen) > DEDUP_WINDOW:
                 del seen[next(iter(seen))]
         s.last += 1
         s.log.append(Message(stream, s.last, data, key, now(), msg_id))
         s.trim()
-        s.arrived.set()
+        s.wake()
         return s.last
 
     async def read(self, stream: str, from_seq: int = 1, limit: int = 1000) -> list[Message]:
@@ -135,6 +147,9 @@ class MemoryBus(Bus):
 
     async def consumer(self, stream: str, group: str) -> Consumer:
         return MemoryConsumer(self._get(stream), group)
+
+    async def reader(self, stream: str, from_seq: int) -> Consumer:
+        return MemoryConsumer(self._get(stream), "", from_seq=max(1, from_seq))
 
     async def group_info(self, stream: str, group: str) -> GroupInfo:
         s = self._get(stream)

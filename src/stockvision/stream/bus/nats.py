@@ -33,22 +33,52 @@ class NatsConsumer(Consumer):
         self._name = stream_name
 
     async def fetch(self, max_messages: int = 256, timeout: float = 1.0) -> list[Message]:
+
         import nats.errors
 
         try:
             msgs = await self._psub.fetch(max_messages, timeout=max(timeout, 0.05))
-        except nats.errors.TimeoutError:
+        except (TimeoutError, nats.errors.TimeoutError):
             return []
         return [decode(self.stream, m.metadata.sequence.stream, m.data, m) for m in msgs]
 
     async def ack(self, messages: list[Message]) -> None:
-        if messages:
+        if messages and self.group:
             newest = max(messages, key=lambda m: m.seq)
             await newest.handle.ack_sync(timeout=5)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):  # already gone with its connection
             await self._psub.unsubscribe()
+
+
+class NatsTail(Consumer):
+    """Messages pushed by an ordered consumer, fetched in batches (``ack`` does nothing)."""
+
+    def __init__(self, sub: Any, stream: str) -> None:
+        self._sub = sub
+        self.stream = stream
+        self.group = ""
+
+    async def fetch(self, max_messages: int = 256, timeout: float = 1.0) -> list[Message]:
+
+        import nats.errors
+
+        try:
+            first = await self._sub.next_msg(timeout=max(timeout, 0.001))
+        except (TimeoutError, nats.errors.TimeoutError):
+            return []
+        got = [first]
+        while len(got) < max_messages and self._sub.pending_msgs > 0:
+            got.append(await self._sub.next_msg(timeout=1.0))
+        return [decode(self.stream, m.metadata.sequence.stream, m.data, m) for m in got]
+
+    async def ack(self, messages: list[Message]) -> None:
+        return None
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._sub.unsubscribe()
 
 
 class NatsBus(Bus):
@@ -81,7 +111,7 @@ class NatsBus(Bus):
         parts = urlsplit(self.url)
         try:
             self._nc = await nats.connect(
-                self.url, connect_timeout=3, max_reconnect_attempts=3, allow_reconnect=True
+                self.url, connect_timeout=2, max_reconnect_attempts=2, allow_reconnect=True
             )
         except Exception as exc:
             raise StreamBusError(
@@ -236,6 +266,23 @@ class NatsBus(Bus):
             ),
         )
         return NatsConsumer(psub, stream, group, name)
+
+    async def reader(self, stream: str, from_seq: int) -> Consumer:
+        """An ordered push consumer: the server pushes each message as it is stored (the hub's
+        low-latency tail), starting at ``from_seq``; no acks."""
+        from nats.js.api import ConsumerConfig, DeliverPolicy
+
+        await self._ready(stream)
+        sub = await self._js.subscribe(
+            self._subject(stream),
+            stream=self._name(stream),
+            ordered_consumer=True,
+            config=ConsumerConfig(
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(1, from_seq)
+            ),
+            pending_msgs_limit=1_000_000,
+        )
+        return NatsTail(sub, stream)
 
     async def group_info(self, stream: str, group: str) -> GroupInfo:
         from nats.js.errors import NotFoundError

@@ -1,0 +1,125 @@
+"""``stockvision stream run`` (the live worker) and ``stockvision stream status``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from stockvision.cli._common import console, out, print_json
+from stockvision.config import get_settings
+
+#: touched by a running worker every few seconds (the container health check reads its age)
+HEARTBEAT = "stream-worker.heartbeat"
+
+stream_app = typer.Typer(help="Real-time stream: live prices, features, forecasts and alerts.")
+
+BusOpt = Annotated[
+    str | None,
+    typer.Option("--bus", help="memory:// | nats://host:4222 | kafka://host:9092 (SV_STREAM_BUS)"),
+]
+PrefixOpt = Annotated[
+    str | None, typer.Option("--prefix", help="Namespace of the streams (SV_STREAM_PREFIX).")
+]
+
+
+@stream_app.command("run")
+def run(
+    bus: BusOpt = None,
+    source: Annotated[
+        str | None, typer.Option("--source", help="replay | simulated | vnstock (SV_STREAM_SOURCE)")
+    ] = None,
+    speed: Annotated[
+        float | None, typer.Option("--speed", help="Market seconds per wall second; 0 = max.")
+    ] = None,
+    symbols: Annotated[
+        str | None, typer.Option("--symbols", help="Comma-separated tickers (default: all).")
+    ] = None,
+    days: Annotated[int | None, typer.Option("--days", help="Stored days a replay plays.")] = None,
+    prefix: PrefixOpt = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 4096,
+    no_produce: Annotated[
+        bool, typer.Option("--no-produce", help="Consume only (another process publishes ticks).")
+    ] = False,
+    exit_when_idle: Annotated[
+        float | None,
+        typer.Option("--exit-when-idle", help="Stop after this many seconds without ticks."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    no_forecasts: Annotated[
+        bool, typer.Option("--no-forecasts", help="Prices, features and alerts only.")
+    ] = False,
+) -> None:
+    """Publish live ticks and turn them into bars, features, forecasts and alerts.
+
+    SIGINT/SIGTERM stop it gracefully: the batch in hand is finished and acknowledged first. A
+    killed worker resumes where its consumer group stopped (NATS/Kafka), losing nothing.
+    """
+    from stockvision.data.store import Store
+    from stockvision.data.store.alerts import AlertStore
+    from stockvision.stream.runtime import load_live_data, make_bus, make_source, run_stream
+
+    settings = get_settings()
+    store = Store.from_settings(settings)
+    data = load_live_data(store, settings, with_models=not no_forecasts)
+    wanted = [s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else None
+    src = make_source(source or settings.stream_source, data, settings, wanted, speed, days, seed)
+    console.print(
+        f"stream: {type(src).__name__} -> {bus or settings.stream_bus} "
+        f"({'forecasts on' if data.models is not None else 'forecasts off: no champion models'})"
+    )
+
+    async def main() -> dict:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with make_bus(settings, bus, prefix) as b:
+            worker = await run_stream(
+                b, data, settings, src, stop, AlertStore(store), batch_size=batch_size,
+                idle_exit_s=exit_when_idle, produce=not no_produce,
+                heartbeat=settings.home / HEARTBEAT,
+            )  # fmt: skip
+            return worker.stats.to_dict()
+
+    stats = asyncio.run(main())
+    console.print("stream stopped: " + json.dumps(stats))
+
+
+@stream_app.command("status")
+def status(
+    bus: BusOpt = None,
+    prefix: PrefixOpt = None,
+    group: Annotated[str, typer.Option("--group")] = "live",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Last sequence of each stream and the lag of the worker's consumer group."""
+    from stockvision.stream.bus import STREAMS
+    from stockvision.stream.runtime import make_bus
+
+    settings = get_settings()
+
+    async def main() -> list[dict]:
+        rows = []
+        async with make_bus(settings, bus, prefix) as b:
+            for s in STREAMS:
+                info = await b.group_info(s, group)
+                rows.append({"stream": s, "first_seq": await b.first_seq(s),
+                             "last_seq": info.last_seq, "acked": info.acked, "lag": info.lag})  # fmt: skip
+        return rows
+
+    rows = asyncio.run(main())
+    if as_json:
+        print_json({"bus": bus or settings.stream_bus, "group": group, "streams": rows})
+        return
+    table = Table(title=f"Stream status ({bus or settings.stream_bus}, group {group})")
+    for col in ("stream", "first seq", "last seq", "acked", "lag"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["stream"], str(r["first_seq"]), str(r["last_seq"]), str(r["acked"]),
+                      str(r["lag"]))  # fmt: skip
+    out.print(table)

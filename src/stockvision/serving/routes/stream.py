@@ -1,0 +1,213 @@
+"""``/ws`` (live prices, forecasts and alerts pushed over WebSocket) and ``/alerts``.
+
+``/ws?symbols=VNM,FPT&kinds=price,prediction,alert&since=price:120,alert:3`` subscribes on connect;
+a JSON message ``{"action": "subscribe", "symbols": [...], "kinds": [...], "since": {...}}`` changes
+the subscription later. Every push is ``{"kind", "symbol", "seq", "time", "data"}``. The guard
+charges each connection to the client's ``api`` rate limit; the hub caps connections per process
+(``SV_WS_MAX_CONNECTIONS``); when ``SV_API_KEY`` is set, a client must send it (``X-API-Key``
+header, or ``api_key`` query parameter for browsers). Client messages are limited to a few a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from stockvision.serving.routes.responses import COMMON_RESPONSES, ERROR_RESPONSES
+
+router = APIRouter(tags=["stream"])
+
+#: control messages a client may send per second (subscribe changes)
+CLIENT_MESSAGES_PER_SECOND = 5
+CLOSE_POLICY, CLOSE_TRY_LATER = 1008, 1013
+
+
+def _since(value: str | dict | None) -> dict[str, int]:
+    if not value:
+        return {}
+    if isinstance(value, dict):
+        items = value.items()
+    else:
+        items = (part.split(":", 1) for part in value.split(",") if ":" in part)
+    out = {}
+    for k, v in items:
+        out[str(k).strip().lower()] = int(v)
+    return out
+
+
+async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
+    """Accept then close with a code and reason, so a client learns why (a refused handshake
+    would only say HTTP 403)."""
+    await websocket.accept()
+    await websocket.close(code, reason)
+
+
+@router.websocket("/ws")
+async def ws(
+    websocket: WebSocket,
+    symbols: Annotated[str | None, Query(max_length=2000)] = None,
+    kinds: Annotated[str | None, Query(max_length=100)] = None,
+    since: Annotated[str | None, Query(max_length=200)] = None,
+    api_key: Annotated[str | None, Query(max_length=200)] = None,
+) -> None:
+    from stockvision.stream.hub import parse_kinds, parse_symbols
+
+    app = websocket.app
+    expected = app.state.settings.api_key
+    if expected:
+        given = websocket.headers.get("x-api-key") or api_key or ""
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            await _refuse(websocket, CLOSE_POLICY, "missing or wrong API key")
+            return
+    live = getattr(app.state, "live", None)
+    hub = live.hub if live is not None else None
+    if hub is None:
+        await _refuse(websocket, CLOSE_TRY_LATER, "live stream is off (SV_STREAM_ENABLED)")
+        return
+    if hub.full:
+        await _refuse(websocket, CLOSE_TRY_LATER, "too many connections, retry later")
+        return
+    try:
+        client = hub.connect(parse_symbols(symbols), parse_kinds(kinds))
+        wanted_since = _since(since)
+    except ValueError as exc:
+        await _refuse(websocket, CLOSE_POLICY, str(exc)[:120])
+        return
+    await websocket.accept()
+    try:
+        if wanted_since:
+            await hub.backlog(client, wanted_since)
+        else:
+            hub.snapshot(client)
+        receiver = asyncio.create_task(_receive(websocket, hub, client))
+        try:
+            while not receiver.done():
+                item = await client.next(timeout=1.0)
+                if item is not None:
+                    await websocket.send_text(json.dumps(item, separators=(",", ":")))
+        finally:
+            receiver.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await receiver
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        hub.disconnect(client)
+
+
+async def _receive(websocket: WebSocket, hub, client) -> None:
+    """Subscription changes from the client, at most a few a second; anything else is refused."""
+    from stockvision.stream.hub import parse_kinds, parse_symbols
+
+    window, count = time.monotonic(), 0
+    while True:
+        raw = await websocket.receive_text()
+        now = time.monotonic()
+        if now - window > 1.0:
+            window, count = now, 0
+        count += 1
+        if count > CLIENT_MESSAGES_PER_SECOND or len(raw) > 4096:
+            await websocket.send_text(
+                json.dumps({"kind": "error", "data": {"error": "rate_limited"}})
+            )
+            continue
+        try:
+            msg = json.loads(raw)
+            if msg.get("action") != "subscribe":
+                raise ValueError('send {"action": "subscribe", "symbols": [...], "kinds": [...]}')
+            if "symbols" in msg:
+                client.symbols = parse_symbols(msg["symbols"])
+            if "kinds" in msg:
+                client.kinds = parse_kinds(msg["kinds"])
+            if msg.get("since"):
+                await hub.backlog(client, _since(msg["since"]))
+            await websocket.send_text(json.dumps({"kind": "subscribed", "data": {
+                "symbols": sorted(client.symbols) if client.symbols else "*",
+                "kinds": sorted(client.kinds)}}))  # fmt: skip
+        except (ValueError, TypeError, AttributeError) as exc:
+            await websocket.send_text(
+                json.dumps(
+                    {
+                        "kind": "error",
+                        "data": {"error": "invalid_request", "message": str(exc)[:200]},
+                    }
+                )
+            )
+
+
+class AlertRequest(BaseModel):
+    symbol: str = Field(min_length=1, max_length=10, pattern=r"^[A-Za-z0-9]+$")
+    kind: str = Field(pattern=r"^(price_above|price_below|pattern_change)$")
+    threshold: float | None = Field(default=None, gt=0, lt=1e9, description="VND")
+    note: str | None = Field(default=None, max_length=200)
+
+
+class AlertItem(BaseModel):
+    id: str
+    symbol: str
+    kind: str
+    threshold: float | None
+    note: str | None
+    active: bool
+    created_at: str
+
+
+class AlertsResponse(BaseModel):
+    alerts: list[AlertItem]
+    events: list[dict]
+
+
+def _owner(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("sv_client", "unknown"))
+
+
+def _alerts(request: Request):
+    live = getattr(request.app.state, "live", None)
+    if live is None or live.alert_store is None:
+        from stockvision.data.store import Store
+        from stockvision.data.store.alerts import AlertStore
+
+        return AlertStore(Store.from_settings(request.app.state.settings))
+    return live.alert_store
+
+
+def _item(row: dict) -> AlertItem:
+    return AlertItem(**{**row, "created_at": str(row["created_at"])})
+
+
+@router.get("/alerts", response_model=AlertsResponse, responses=COMMON_RESPONSES)
+async def list_alerts(request: Request) -> AlertsResponse:
+    """Your alerts and the latest times they fired (the owner is the calling client)."""
+    store = _alerts(request)
+    owner = _owner(request)
+    rows = await run_in_threadpool(store.list, owner)
+    events = await run_in_threadpool(store.events, owner, None, 50)
+    for e in events:
+        e["fired_at"] = str(e["fired_at"])
+        e["recorded_at"] = str(e["recorded_at"])
+    return AlertsResponse(alerts=[_item(r) for r in rows], events=events)
+
+
+@router.post("/alerts", response_model=AlertItem, status_code=201, responses=ERROR_RESPONSES)
+async def create_alert(request: Request, body: AlertRequest) -> AlertItem:
+    """e.g. ``{"symbol": "VNM", "kind": "price_above", "threshold": 90000}`` (báo khi VNM vượt 90k)."""
+    store = _alerts(request)
+    row = await run_in_threadpool(
+        store.create, body.symbol, body.kind, body.threshold, _owner(request), body.note
+    )
+    return _item(row)
+
+
+@router.delete("/alerts/{alert_id}", status_code=204, responses=ERROR_RESPONSES)
+async def delete_alert(
+    request: Request, alert_id: Annotated[str, Path(min_length=1, max_length=32)]
+) -> None:
+    await run_in_threadpool(_alerts(request).delete, alert_id, _owner(request))

@@ -9,8 +9,11 @@ deterministic one, and the deterministic answers are checked too (a failure is l
 in the response, never hidden).
 
 Tools (typed, each a thin call into the prediction service the REST API uses): ``predict``,
-``rank``, ``history``, ``model_quality``, ``track_record``, ``market``, ``portfolio``, and the
-memory tools ``remember_holding``, ``memory_list``, ``memory_forget``, ``recall``.
+``rank``, ``history``, ``model_quality``, ``track_record``, ``market``, ``portfolio``, ``news``
+(stored headlines with tone, through the news package's view), the alert tools ``alerts_list``,
+``alert_create``, ``alert_delete`` (the alert store is injected by the composition: chat does not
+import the stream package), and the memory tools ``remember_holding``, ``memory_list``,
+``memory_forget``, ``recall``, ``documents`` (shared evaluation docs and news in memory).
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
 
+from stockvision.chat import alerts as AL
 from stockvision.chat import answers as A
 from stockvision.chat import grounding
 from stockvision.chat.engine import ChatEngine
@@ -75,6 +80,12 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
+    if hasattr(value, "published_at") and hasattr(value, "to_dict"):  # a news Headline
+        data = value.to_dict()
+        data["time"] = value.published_at.strftime("%H:%M")  # as the answer shows it
+        now = datetime.now(UTC).replace(tzinfo=None)
+        data["age_days"] = (now - value.published_at).days  # the answer's "N days old"
+        return data
     if hasattr(value, "columns") and hasattr(value, "to_dict"):  # a DataFrame (history)
         frame = value
         closes = [float(c) for c in frame["close"]] if len(frame) else []
@@ -158,9 +169,11 @@ class Agent:
         memory: Memory | None = None,
         llm: Any = None,
         history_weeks: int = 52,
+        alerts: AL.AlertBook | None = None,
     ) -> None:
         self.engine = engine
         self.memory = memory
+        self.alerts = alerts
         self.llm = llm
         self.history_weeks = history_weeks
         self.recorder = _Recorder()
@@ -173,6 +186,8 @@ class Agent:
             engine.track_fn = r.wrap("track_record", engine.track_fn, ["symbol"])
         if engine.market_fn is not None:
             engine.market_fn = r.wrap("market", engine.market_fn, [])
+        if engine.news_fn is not None:
+            engine.news_fn = r.wrap("news", engine.news_fn, ["symbol", "limit"])
 
     # ------------------------------------------------------------------ entry point
     def chat(
@@ -208,7 +223,12 @@ class Agent:
             "memory_forget": self._memory_forget,
         }.get(q.intent)
         planner = "deterministic"
-        if handler is not None and self.memory is not None:
+        ask = AL.read_alert(message, list(q.symbols)) if self.alerts is not None else None
+        if ask is not None:
+            q.intent = f"alert_{ask.action}"
+            answer = A.compose(self._alert(ask, user_id, lang), lang, False)
+            self.engine.sessions.record(session_id, q, answer)
+        elif handler is not None and self.memory is not None:
             body, simulated = handler(q, user_id, lang, writes)
             answer = A.compose(body, lang, simulated)
             if q.intent == "memory_forget":
@@ -245,6 +265,33 @@ class Agent:
             unsupported_numbers=report.unsupported,
             planner=planner,
         )
+
+    # ------------------------------------------------------------------ alerts
+    def _alert(self, ask: AL.AlertAsk, user_id: str, lang: str) -> str:
+        """Create, list or delete the user's alerts (owner: the hashed user id, never the id)."""
+        assert self.alerts is not None
+        book, owner = self.alerts, f"agent:{user_id[:48]}"
+        if ask.action == "create":
+            row = self._tool(
+                "alert_create",
+                {"symbol": ask.symbol, "kind": ask.kind, "threshold": ask.threshold},
+                lambda: book.create(ask.symbol, ask.kind, ask.threshold, owner),
+            )
+            return AL.format_created(row, lang)
+        rows = self._tool(
+            "alerts_list", {"symbol": ask.symbol}, lambda: _alert_rows(book.list(owner))
+        )
+        if ask.symbol is not None:
+            rows = [r for r in rows if r["symbol"] == ask.symbol]
+        if ask.action == "list":
+            return AL.format_list(rows, lang)
+
+        def drop() -> list[dict[str, Any]]:
+            for r in rows:
+                book.delete(r["id"], owner)
+            return rows
+
+        return AL.format_deleted(self._tool("alert_delete", {"symbol": ask.symbol}, drop), lang)
 
     # ------------------------------------------------------------------ memory intents
     def _tool(self, name: str, args: dict[str, Any], fn: Callable[[], Any]) -> Any:
@@ -502,6 +549,10 @@ TOOL_SCHEMAS: list[dict[str, Any]] = [
         },
     },
 ]
+
+
+def _alert_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**r, "created_at": str(r.get("created_at"))} for r in rows]
 
 
 def _sources(calls: Sequence[ToolCall]) -> list[Source]:

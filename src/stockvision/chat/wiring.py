@@ -292,4 +292,10 @@ def build_agent(chat: ChatService, settings: Settings, memory: Any = None, llm: 
             memory = None
     if llm is None:
         llm = LLMAgentPlanner.from_settings(settings)
-    return Agent(chat.engine, memory=memory, llm=llm)
+    alerts = None
+    store = getattr(chat.service, "store", None)
+    if store is not None:  # the alert rows the stream worker evaluates (data layer, not stream)
+        from stockvision.data.store.alerts import AlertStore
+
+        alerts = AlertStore(store)
+    return Agent(chat.engine, memory=memory, llm=llm, alerts=alerts)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import statistics
 import threading
 import time
@@ -35,11 +36,17 @@ from stockvision.chat import answers as A
 from stockvision.chat import grounding
 from stockvision.chat.engine import ChatEngine
 from stockvision.chat.memory import Memory
+from stockvision.chat.text import fold
 from stockvision.predict.types import Prediction
 
 log = logging.getLogger(__name__)
 
 
+#: Questions about why the models can be trusted: answered from the evaluation docs in memory.
+_DOC_CUE = re.compile(
+    r"\b(trust|tin tuong|tin duoc|kiem dinh|kiem chung|validated|validation|backtest\w*|"
+    r"walk forward|model cards?|how (was|were|is|are) (it|they|the models?) (tested|evaluated))\b"
+)
 _EXAMPLES = tuple(sorted({*A.EXAMPLES["vi"], *A.EXAMPLES["en"]}, key=len, reverse=True))
 
 
@@ -244,8 +251,25 @@ class Agent:
                 planner = "llm" if answer else "deterministic (llm fallback)"
                 if not answer:
                     calls.clear()
+            doc_q = self.memory is not None and (
+                q.intent == "model_quality" or bool(_DOC_CUE.search(fold(message)))
+            )
+            if doc_q and not answer and q.intent != "model_quality":
+                q.intent = "model_documents"  # the docs answer alone (no forecast asked)
+                docs = self._documents(message, lang) or (
+                    "Chưa có tài liệu kiểm định nào trong bộ nhớ."
+                    if lang == "vi"
+                    else "No evaluation document is indexed in memory."
+                )
+                answer = A.compose(docs, lang, False)
+                self.engine.sessions.record(session_id, q, answer)
             if not answer:
                 answer = self.engine.ask(message, session_id, language).answer
+                if doc_q:
+                    docs = self._documents(message, lang)
+                    if docs:  # before the closing disclaimer, if any
+                        head, sep, tail = answer.rpartition("\n\nℹ")
+                        answer = f"{head}\n\n{docs}{sep}{tail}" if sep else f"{answer}\n\n{docs}"
         report = grounding.check(answer, [c.result for c in calls], message, examples=_EXAMPLES)
         if not report.ok:
             log.warning("answer numbers not grounded: %s", report.unsupported)
@@ -264,6 +288,28 @@ class Agent:
             grounded=report.ok,
             unsupported_numbers=report.unsupported,
             planner=planner,
+        )
+
+    # ------------------------------------------------------------------ shared documents
+    def _documents(self, message: str, lang: str) -> str | None:
+        """The evaluation-docs section closest to the question, quoted with its source."""
+        assert self.memory is not None
+        hits = self._tool(
+            "documents",
+            {"query": message},
+            lambda: [
+                {"source": d.source, "title": d.title, "text": d.text, "score": d.score}
+                for d in self.memory.search_documents(message, k=1, kind="doc")
+            ],
+        )
+        if not hits:
+            return None
+        top = hits[0]
+        excerpt = _excerpt(top["text"])
+        return (
+            f"Theo tài liệu kiểm định ({top['source']}, mục “{top['title']}”):\n{excerpt}"
+            if lang == "vi"
+            else f"From the evaluation docs ({top['source']}, section “{top['title']}”):\n{excerpt}"
         )
 
     # ------------------------------------------------------------------ alerts
@@ -549,6 +595,17 @@ TOOL_SCHEMAS: list[dict[str, Any]] = [
         },
     },
 ]
+
+
+def _excerpt(text: str, limit: int = 700) -> str:
+    """The start of a docs section, cut at a paragraph or line end."""
+    if len(text) <= limit:
+        return text.strip()
+    cut = text.rfind("\n", 0, limit)
+    out = text[: cut if cut > limit // 2 else limit].strip()
+    if out.count("```") % 2:  # close a code block the cut left open
+        out += "\n```"
+    return out + "\n…"
 
 
 def _alert_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -4,10 +4,14 @@ Real VN30 constituents 2016-2019 (``../shared/data``, or ``--csv``): adjust, bui
 run :func:`stockvision.evaluation.evaluate.evaluate_dataset` once per engine and print the wall
 times, the ratio, and whether the two ``metrics.json`` files are byte-identical (they must be).
 The cluster's start-up (worker processes importing numpy/torch/LightGBM) is timed separately: it is
-paid once per pipeline run, not per fit. Also times the one-pass vectorised feature build, which
-the engine does not fan out (see docs/deployment.md, "Distributed engine").
+paid once per pipeline run, not per fit.
 
-    PYTHONPATH=src nice -n 10 .venv/bin/python benchmarks/bench_engine.py [--workers 2]
+Then the other two heavy steps (``--steps``), on the whole market (``../shared/data/vn-exchanges``,
+HOSE + HNX, one CSV per symbol): the CSV import (files read on the workers) and the weekly feature
+build (symbol chunks), serial vs Dask on an already started cluster, checking the frames equal.
+
+    PYTHONPATH=src nice -n 10 .venv/bin/python benchmarks/bench_engine.py [--workers 2] \
+        [--steps only|also|no]
 """
 
 from __future__ import annotations
@@ -38,7 +42,13 @@ def main() -> None:
     ap.add_argument("--models", default=DEFAULT_MODELS)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--max-folds", type=int, default=None)
+    ap.add_argument("--market", type=Path, default=SHARED / "vn-exchanges")
+    ap.add_argument("--steps", choices=["only", "also", "no"], default="also")
     args = ap.parse_args()
+    if args.steps != "no":
+        bench_steps(args.market, args.workers)
+    if args.steps == "only":
+        return
     models = [m.strip() for m in args.models.split(",") if m.strip()]
 
     t0 = time.perf_counter()
@@ -86,6 +96,51 @@ def main() -> None:
     print(f"metrics.json byte-identical: {same} ({len(serial_metrics):,} bytes)")
     if not same:
         raise SystemExit("the Dask run's metrics.json differs from the serial run's")
+
+
+def bench_steps(market: Path, workers: int) -> None:
+    """CSV import and feature build of the whole market: serial vs Dask (cluster already up)."""
+    import pandas as pd
+
+    from stockvision.features.weekly import compute_features
+
+    files = sorted(p for sub in ("hose", "hnx") for p in (market / sub).glob("*.csv"))
+    print(f"whole market: {len(files)} CSV files; load average {os.getloadavg()[0]:.1f}")
+    engine = DaskEngine(n_workers=workers)
+    start = time.perf_counter()
+    engine.client  # noqa: B018
+    print(
+        f"dask LocalCluster {workers} workers x 1 thread: start-up {time.perf_counter() - start:.1f}s"
+    )
+    try:
+        timings = {}
+        for name, eng in (("serial", None), ("dask", engine)):
+            t0 = time.perf_counter()
+            result = CsvSource(files, on_bad_file="skip", engine=eng).fetch()
+            t1 = time.perf_counter()
+            daily = adjust(result.frame)
+            t2 = time.perf_counter()
+            feats = compute_features(daily, engine=eng)
+            t3 = time.perf_counter()
+            timings[name] = (t1 - t0, t3 - t2, result.frame, feats)
+        (s_in, s_ft, s_frame, s_feats), (d_in, d_ft, d_frame, d_feats) = (
+            timings["serial"],
+            timings["dask"],
+        )
+        pd.testing.assert_frame_equal(d_frame, s_frame, check_exact=True)
+        pd.testing.assert_frame_equal(d_feats, s_feats, check_exact=True)
+        print(
+            f"csv import ({len(s_frame):,} daily rows): serial {s_in:.1f}s, dask {d_in:.1f}s, "
+            f"ratio serial/dask {s_in / d_in:.2f}x"
+        )
+        print(
+            f"feature build ({len(s_feats):,} weekly rows): serial {s_ft:.2f}s, dask {d_ft:.2f}s, "
+            f"ratio serial/dask {s_ft / d_ft:.2f}x"
+        )
+        print("frames identical (check_exact): True")
+        print(f"load average after: {os.getloadavg()[0]:.1f}")
+    finally:
+        engine.close()
 
 
 if __name__ == "__main__":

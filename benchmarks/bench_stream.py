@@ -240,6 +240,13 @@ def bench_websocket(fanout_clients: int, fanout_rate: int) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+        asyncio.run(_drop(prefix))
+
+
+async def _drop(prefix: str) -> None:
+    async with open_bus(NATS, prefix=prefix) as bus:
+        for s in ("ticks", "bars", "features", "predictions", "alerts", "news"):
+            await bus.delete_stream(s)
 
 
 def main() -> None:

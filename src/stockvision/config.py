@@ -172,7 +172,8 @@ class Settings(BaseSettings):
 
     # --- distributed engine (stockvision.engine) ------------------------------------------------
     engine: Literal["serial", "dask"] = Field(
-        default="serial", description="Where walk-forward folds and CSV parses run: serial or dask."
+        default="serial",
+        description="Where walk-forward fits, feature chunks and CSV reads run: serial or dask.",
     )
     dask_address: str | None = Field(
         default=None, description="Dask scheduler (tcp://host:8786); empty: a LocalCluster."

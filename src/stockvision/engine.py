@@ -1,7 +1,8 @@
 """Where the heavy, independent pieces of work run: in this process, or fanned out on Dask.
 
-The walk-forward folds (one model fitted per fold) and the per-file parses of a CSV directory are
-independent tasks whose results are combined in a fixed order afterwards. :class:`Engine.map` runs
+The walk-forward fits (one model on one fold), the symbol chunks of a feature build and the file
+reads of a CSV import are independent tasks whose results are combined in a fixed order afterwards
+(vnstock fetches stay serial under the provider's rate limit; docs/deployment.md). :class:`Engine.map` runs
 ``fn(shared, item)`` for every item and returns the outcomes **in item order**, whatever order they
 finished in, so a caller that reduces them in that order gets the same result from every engine:
 the serial run and the Dask run write a byte-identical ``metrics.json`` (tests/evaluation).
@@ -197,9 +198,12 @@ class DaskEngine(Engine):
         shared_ref = (
             client.scatter(shared, broadcast=True, hash=False) if shared is not None else None
         )
+        # items go to the workers directly (scatter), not inside the task graph through the
+        # scheduler: a feature chunk or a batch of CSV cells is megabytes
+        item_refs = client.scatter(list(items), hash=False)
         futures = [
-            client.submit(_run_task, fn, shared_ref, item, key=f"sv-{run}-{i}", pure=False)
-            for i, item in enumerate(items)
+            client.submit(_run_task, fn, shared_ref, ref, key=f"sv-{run}-{i}", pure=False)
+            for i, ref in enumerate(item_refs)
         ]
         index = {f.key: i for i, f in enumerate(futures)}
         outcomes: list[Outcome | None] = [None] * len(futures)
@@ -215,6 +219,7 @@ class DaskEngine(Engine):
                     on_result(i, outcome)
         finally:
             client.cancel(futures)
+            client.cancel(item_refs)
             if shared_ref is not None:
                 client.cancel([shared_ref])
         return [o for o in outcomes if o is not None]

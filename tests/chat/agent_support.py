@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from conftest import make_prediction
+from prediction_factory import make_prediction
 
 from stockvision.chat.agent import Agent
 from stockvision.chat.engine import ChatEngine

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import make_prediction
+from prediction_factory import make_prediction
 
 from stockvision.chat import answers as A
 from stockvision.chat.engine import ChatEngine

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-from conftest import make_prediction
+from prediction_factory import make_prediction
 
 from stockvision.chat.charts import PastPoint, figure_for
 

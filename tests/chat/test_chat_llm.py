@@ -6,7 +6,7 @@ import json
 
 import httpx
 import pytest
-from conftest import make_prediction
+from prediction_factory import make_prediction
 
 from stockvision.chat.engine import ChatEngine
 from stockvision.chat.llm import LLMRephraser, numbers_in, preserves_facts

@@ -4,7 +4,7 @@ model contradicts, English names, several symbols with one missing (on the real 
 from __future__ import annotations
 
 import pytest
-from conftest import make_prediction
+from prediction_factory import make_prediction
 
 from stockvision.chat.engine import ChatEngine
 from stockvision.errors import NotInDemoError

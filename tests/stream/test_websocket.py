@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import run
+from brokers import drop_streams, run
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from live_server import LiveServer
@@ -36,6 +36,7 @@ def server(request, tmp_path_factory, nats_url):
         srv.nats = nats_url
         srv.app = app
         yield srv
+    run(drop_streams(nats_url, prefix))
 
 
 class _Server(LiveServer):

@@ -7,7 +7,7 @@ import asyncio
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run
+from brokers import run
 from stream_support import build_system
 
 from stockvision.data.store import Store

@@ -108,8 +108,11 @@ def status(
         async with make_bus(settings, bus, prefix) as b:
             for s in STREAMS:
                 info = await b.group_info(s, group)
+                consumed = s == "ticks" or info.acked > 0  # the worker's group reads ticks
                 rows.append({"stream": s, "first_seq": await b.first_seq(s),
-                             "last_seq": info.last_seq, "acked": info.acked, "lag": info.lag})  # fmt: skip
+                             "last_seq": info.last_seq,
+                             "acked": info.acked if consumed else None,
+                             "lag": info.lag if consumed else None})  # fmt: skip
         return rows
 
     rows = asyncio.run(main())
@@ -120,6 +123,7 @@ def status(
     for col in ("stream", "first seq", "last seq", "acked", "lag"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["stream"], str(r["first_seq"]), str(r["last_seq"]), str(r["acked"]),
-                      str(r["lag"]))  # fmt: skip
+        table.add_row(r["stream"], str(r["first_seq"]), str(r["last_seq"]),
+                      "-" if r["acked"] is None else str(r["acked"]),
+                      "-" if r["lag"] is None else str(r["lag"]))  # fmt: skip
     out.print(table)

@@ -10,6 +10,12 @@ Two layouts, chosen per indicator so no Python loop ever runs over symbols:
   trade that week. Shifts along axis 0 move by *market* weeks, so a suspended week never shifts a
   horizon, and pandas' column-wise rolling handles every symbol at once.
 
+Rolling windows never carry state from one symbol to the next (:class:`GroupWindows`): pandas'
+online rolling kernels add and remove values, so without a reset a symbol's last bits would depend
+on the symbols before it. With it, a symbol's features are a function of its own rows and the
+market calendar only, so the feature build can be split into symbol chunks (the distributed
+engine, :func:`stockvision.features.weekly.compute_features` with ``engine=``) bit for bit.
+
 Recursive indicators (EMA, Wilder's RSI) loop over weeks with numpy operations on whole rows
 (all symbols at once): the recursion is sequential in time, never in symbols.
 """
@@ -20,6 +26,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from pandas.api.indexers import BaseIndexer
 
 # --------------------------------------------------------------------------------------------
 # long (symbol, date) arrays
@@ -36,6 +43,33 @@ def group_positions(codes: np.ndarray) -> np.ndarray:
     starts[0] = True
     starts[1:] = codes[1:] != codes[:-1]
     return idx - np.maximum.accumulate(np.where(starts, idx, 0))
+
+
+class GroupWindows(BaseIndexer):
+    """Trailing windows of ``window`` rows that stop at each group's first row.
+
+    A window that starts a group does not overlap the previous row's window, and pandas' rolling
+    kernels restart their running sums there, so every group is computed from a clean state.
+    """
+
+    def __init__(self, group_start: np.ndarray, window: int) -> None:
+        super().__init__(window_size=window)
+        self.group_start = np.asarray(group_start, dtype=np.int64)
+
+    def get_window_bounds(
+        self, num_values=0, min_periods=None, center=None, closed=None, step=None
+    ):
+        end = np.arange(1, num_values + 1, dtype=np.int64)
+        start = np.maximum(end - self.window_size, self.group_start[:num_values])
+        return start, end
+
+
+def _rolling(values: np.ndarray, group_start: np.ndarray, window: int, how: str, minp: int, ddof):
+    roll = pd.Series(values, copy=False).rolling(
+        GroupWindows(group_start, window), min_periods=minp
+    )
+    res = roll.std(ddof=ddof) if how == "std" else getattr(roll, how)()
+    return res.to_numpy(dtype=np.float64, copy=True)
 
 
 def grouped_shift(values: np.ndarray, pos: np.ndarray, periods: int = 1) -> np.ndarray:
@@ -60,9 +94,8 @@ def grouped_rolling(
     NaN for the first ``window - 1`` rows of every group (the window would cross into the previous
     group) and where fewer than ``min_periods`` (default ``window``) values in the window are finite.
     """
-    roll = pd.Series(values, copy=False).rolling(window, min_periods=min_periods or window)
-    res = roll.std(ddof=ddof) if how == "std" else getattr(roll, how)()
-    out = res.to_numpy(dtype=np.float64, copy=True)
+    group_start = np.arange(len(values), dtype=np.int64) - pos
+    out = _rolling(values, group_start, window, how, min_periods or window, ddof)
     out[pos < window - 1] = np.nan
     return out
 
@@ -140,16 +173,17 @@ def panel_rolling(
     """Column-wise rolling ``how`` over the last ``window`` market weeks (NaN weeks skipped).
 
     Same values as ``DataFrame(panel).rolling(...)``, but as one 1-D rolling pass: the columns are
-    laid end to end, each preceded by ``window - 1`` NaN rows so no window reaches the previous
-    column (pandas' column-by-column loop costs ~0.3 ms per symbol).
+    laid end to end and the windows stop at each column's first week (:class:`GroupWindows`), so no
+    window or running sum reaches the previous column (pandas' column-by-column loop costs ~0.3 ms
+    per symbol).
     """
     n_weeks, n_cols = panel.shape
-    pad = window - 1
-    stacked = np.full((n_cols, n_weeks + pad), np.nan)
-    stacked[:, pad:] = panel.T
-    roll = pd.Series(stacked.ravel(), copy=False).rolling(window, min_periods=min_periods or window)
-    res = roll.std(ddof=ddof) if how == "std" else getattr(roll, how)()
-    return res.to_numpy(dtype=np.float64).reshape(n_cols, n_weeks + pad)[:, pad:].T.copy()
+    if n_weeks == 0 or n_cols == 0:
+        return np.full(panel.shape, np.nan)
+    stacked = np.ascontiguousarray(panel.T, dtype=np.float64).ravel()
+    group_start = np.repeat(np.arange(n_cols, dtype=np.int64) * n_weeks, n_weeks)
+    res = _rolling(stacked, group_start, window, how, min_periods or window, ddof)
+    return res.reshape(n_cols, n_weeks).T.copy()
 
 
 def ema_panel(x: np.ndarray, span: int, present: np.ndarray | None = None) -> np.ndarray:

@@ -13,12 +13,17 @@ every feature is invariant to the rescaling of past adjusted prices.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from stockvision.data.schema import SYMBOL, WEEK_END
 from stockvision.features.feature_docs import FEATURES
 from stockvision.features.labels import LabelSpec, compute_labels
 from stockvision.features.weekly import DailyLayout, FeatureInputError, compute_features
+
+if TYPE_CHECKING:
+    from stockvision.engine import Engine
 
 
 def build_features_and_labels(
@@ -42,7 +47,7 @@ def make_labels(adjusted_daily: pd.DataFrame, spec: LabelSpec) -> pd.DataFrame:
 
 
 def incremental_update(
-    existing_features: pd.DataFrame, adjusted_daily: pd.DataFrame
+    existing_features: pd.DataFrame, adjusted_daily: pd.DataFrame, engine: Engine | None = None
 ) -> pd.DataFrame:
     """Existing features extended with the weeks ``adjusted_daily`` adds (the full updated frame).
 
@@ -50,7 +55,8 @@ def incremental_update(
     week of the last stored ``week_end`` on are recomputed; earlier rows are kept as stored. If
     the frame holds symbols with history the stored features do not cover (a universe change),
     the cross-sectional ``illiq_rank`` of past weeks would change too, so everything is
-    recomputed. Labels are not incremental: recompute them with ``compute_labels`` (one pass over
+    recomputed. ``engine`` fans the per-symbol work out (:func:`compute_features`; same frame).
+    Labels are not incremental: recompute them with ``compute_labels`` (one pass over
     weekly closes), since the labels of the last ``horizon`` weeks change every week anyway.
     """
     if list(existing_features.index.names) != [SYMBOL, WEEK_END]:
@@ -59,7 +65,7 @@ def incremental_update(
             "pass the frame returned by compute_features or the store",
         )
     if len(existing_features) == 0:
-        return compute_features(adjusted_daily)
+        return compute_features(adjusted_daily, engine=engine)
     last = pd.Timestamp(existing_features.index.get_level_values(WEEK_END).max())
     since = last.normalize() - pd.Timedelta(days=last.weekday())  # Monday of that ISO week
     layout = DailyLayout.from_frame(adjusted_daily)
@@ -67,7 +73,7 @@ def incremental_update(
     frame = layout.frame
     before = frame.loc[frame["date"] < since, SYMBOL]
     if not set(before.unique()) <= old_symbols:
-        return compute_features(layout.frame)
-    new = compute_features(layout.frame, since=since)
+        return compute_features(layout.frame, engine=engine)
+    new = compute_features(layout.frame, since=since, engine=engine)
     kept = existing_features.loc[existing_features.index.get_level_values(WEEK_END) < since]
     return pd.concat([kept[FEATURES], new]).sort_index()

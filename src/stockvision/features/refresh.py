@@ -41,13 +41,16 @@ class LabelsBuild(JsonRecord):
     digest: str
 
 
-def build_features(store: Any, progress: Progress = None) -> FeaturesBuild:
-    """Compute the weekly features of every symbol (only the new weeks) and write them."""
+def build_features(store: Any, progress: Progress = None, engine: Any = None) -> FeaturesBuild:
+    """Compute the weekly features of every symbol (only the new weeks) and write them.
+
+    ``engine`` (``stockvision.engine``) runs the per-symbol work in symbol chunks; same features.
+    """
     adj = adjusted_daily(store)
     if progress:
         progress(0, 1, "features")
     # only weeks from the last stored one on are computed (identical to a full recompute, tested)
-    feats = incremental_update(store.read_features(), adj)
+    feats = incremental_update(store.read_features(), adj, engine=engine)
     written = store.upsert_features(feats)
     if progress:
         progress(1, 1, "features")

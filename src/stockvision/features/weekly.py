@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import pairwise
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,6 +25,9 @@ from stockvision.errors import FeatureInputError
 from stockvision.features import indicators as ind
 from stockvision.features.feature_docs import FEATURES
 
+if TYPE_CHECKING:
+    from stockvision.engine import Engine
+
 #: Longest weekly lookback of a non-recursive feature (ret_52w reads the bar 52 weeks back).
 LONGEST_WEEKLY_LOOKBACK = 52
 #: Longest daily window (20 trading days of returns need 21 rows).
@@ -31,6 +36,8 @@ LONGEST_DAILY_ROWS = 21
 #: the 52-week lookback, one bar for the return base and a margin. EMA-type features (RSI, MACD)
 #: never forget, so they are always run over the symbol's whole weekly close history instead.
 TAIL_WEEKS = LONGEST_WEEKLY_LOOKBACK + 8
+#: Symbol chunks of a feature build on an engine (a few per worker of a small cluster).
+DEFAULT_CHUNKS = 8
 
 REQUIRED_COLUMNS = [
     SYMBOL,
@@ -286,7 +293,10 @@ def _recursive_indicators(lay: DailyLayout) -> dict[str, np.ndarray]:
 
 
 def compute_features(
-    adjusted_daily: pd.DataFrame, since: str | pd.Timestamp | None = None
+    adjusted_daily: pd.DataFrame,
+    since: str | pd.Timestamp | None = None,
+    engine: Engine | None = None,
+    chunks: int = DEFAULT_CHUNKS,
 ) -> pd.DataFrame:
     """The weekly feature matrix, index (symbol, week_end), columns ``FEATURES`` (float64).
 
@@ -295,6 +305,13 @@ def compute_features(
     ``LONGEST_DAILY_ROWS`` trading days of each symbol before the tail), which is every row they
     can read; RSI and MACD always run over each symbol's whole weekly close history. Hence
     ``compute_features(d, since)`` equals the matching rows of ``compute_features(d)``.
+
+    ``engine`` (a :class:`stockvision.engine.Engine`) splits the per-symbol work into ``chunks``
+    runs of consecutive symbols and runs them on it; the market calendar (which weeks exist and
+    their ``week_end``) is decided here on the whole frame first, and the cross-sectional
+    ``illiq_rank`` is computed here afterwards over all symbols, so the frame is bit-identical to
+    the one-pass build (every per-symbol kernel restarts its state at each symbol; see
+    :mod:`stockvision.features.indicators`). Without an engine: the one vectorised pass.
     """
     full = DailyLayout.from_frame(adjusted_daily)
     if len(full.codes) == 0:
@@ -307,19 +324,55 @@ def compute_features(
         return pd.DataFrame(
             columns=FEATURES, index=full.block_index(np.zeros(0, dtype=np.int64)), dtype=np.float64
         )
-
-    recursive = _recursive_indicators(full)
     lay = full
     if first_week > TAIL_WEEKS:
         lay = _tail(full, first_week - TAIL_WEEKS)
-
-    daily = _daily_indicators(lay)
     week0 = int(lay.week.min())
-    weekly, wk, code = _weekly_indicators(lay, week0, int(lay.week.max()) - week0 + 1)
+    window = (first_week, week0, int(lay.week.max()) - week0 + 1)
+    if engine is None:
+        parts = [_symbol_features(window, (full, lay))]
+        offsets = [0]
+    else:
+        bounds = _chunk_bounds(len(full.symbols), chunks)
+        items = [(_slice(full, a, b), _slice(lay, a, b)) for a, b in bounds]
+        parts = [o.get() for o in engine.map(_symbol_features, items, shared=window)]
+        offsets = [a for a, _ in bounds]
+
+    cols = {
+        name: np.concatenate([p[0][name] for p in parts])
+        for name in FEATURES
+        if name in parts[0][0]
+    }
+    abs_wk = np.concatenate([p[1] for p in parts])
+    code = np.concatenate([p[2] + off for p, off in zip(parts, offsets, strict=True)])
+    cols["illiq_rank"] = ind.cross_section_rank(cols["amihud_w"], abs_wk)
+    index = pd.MultiIndex.from_arrays(
+        [pd.Index(full.symbols[code], dtype="str"), full.week_ends[abs_wk]],
+        names=[SYMBOL, WEEK_END],
+    )
+    out = pd.DataFrame({name: cols[name] for name in FEATURES}, index=index)
+    return out if out.index.is_monotonic_increasing else out.sort_index()
+
+
+def _symbol_features(
+    window: tuple[int, int, int], layouts: tuple[DailyLayout, DailyLayout]
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Every feature but the cross-sectional ``illiq_rank`` for the symbols of ``layouts`` (the
+    whole history, and the tail the non-recursive features read), on the market calendar the
+    caller decided: ``window = (first output week, first panel week, panel weeks)``. Returns the
+    columns of the output blocks, their market week and their symbol code. An engine task."""
+    first_week, week0, n_weeks = window
+    full, lay = layouts
+    recursive = _recursive_indicators(full)
     keep = lay.block_week >= first_week
+    if len(lay.codes) == 0 or not keep.any():
+        empty = np.zeros(0, dtype=np.float64)
+        none = np.zeros(0, dtype=np.int64)
+        return {name: empty for name in FEATURES if name != "illiq_rank"}, none, none
+    daily = _daily_indicators(lay)
+    weekly, wk, code = _weekly_indicators(lay, week0, n_weeks)
     e = lay.block_end[keep]
     wk, code, abs_wk = wk[keep], code[keep], lay.block_week[keep]
-
     cols: dict[str, np.ndarray] = {}
     for name in FEATURES:
         if name in daily:
@@ -328,10 +381,26 @@ def compute_features(
             cols[name] = weekly[name][wk, code]
         elif name in recursive:
             cols[name] = recursive[name][abs_wk, code]
-    cols["illiq_rank"] = ind.cross_section_rank(cols["amihud_w"], abs_wk)
-    index = lay.block_index(np.flatnonzero(keep))
-    out = pd.DataFrame({name: cols[name] for name in FEATURES}, index=index)
-    return out if out.index.is_monotonic_increasing else out.sort_index()
+    return cols, abs_wk, code
+
+
+def _chunk_bounds(n_symbols: int, chunks: int) -> list[tuple[int, int]]:
+    """``chunks`` (at most ``n_symbols``) runs of consecutive symbol codes, as even as possible."""
+    edges = np.linspace(0, n_symbols, max(1, min(chunks, n_symbols)) + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in pairwise(edges) if b > a]
+
+
+def _slice(lay: DailyLayout, a: int, b: int) -> DailyLayout:
+    """The rows of symbol codes ``a .. b-1`` (contiguous: rows are grouped by code in code order),
+    with codes renumbered from 0 and the whole market calendar kept."""
+    r0, r1 = np.searchsorted(lay.codes, [a, b])
+    return DailyLayout(
+        lay.frame.iloc[r0:r1].reset_index(drop=True),
+        lay.symbols[a:b],
+        lay.codes[r0:r1] - a,
+        lay.week[r0:r1],
+        lay.week_ends,
+    )
 
 
 def _tail(full: DailyLayout, start_week: int) -> DailyLayout:

@@ -131,6 +131,12 @@ def fetch(
         kwargs["price_unit"] = price_unit
     if name == "auto":
         kwargs["store_reader"] = lambda: read_store_labelled(store)
+    engine = None
+    if name == "csv" and (settings.engine or "serial").lower() != "serial":
+        # files are read on the engine; vnstock stays serial under its 20 requests/minute limit
+        from stockvision.engine import engine_from_settings
+
+        engine = kwargs["engine"] = engine_from_settings(settings)
     src = get_source(name, settings, **kwargs)
     wanted = symbols or (settings.universe or None)
     if name == "synthetic" and symbols is None:
@@ -145,9 +151,13 @@ def fetch(
     # history_start bounds what is downloaded; files named explicitly are imported whole
     start = None if paths else settings.history_start
     replace = settings.replace_simulated if replace_simulated is None else replace_simulated
-    return ingest(
-        store, src, wanted, start, progress=cb, replace_simulated=replace, exchange=exchange
-    )
+    try:
+        return ingest(
+            store, src, wanted, start, progress=cb, replace_simulated=replace, exchange=exchange
+        )
+    finally:
+        if engine is not None:
+            engine.close()
 
 
 def adjust_store(settings: Settings, store: Any = None) -> dict[str, Any]:
@@ -162,12 +172,24 @@ def adjust_store(settings: Settings, store: Any = None) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------- features
 def build_features(
-    settings: Settings, progress: Progress = None, store: Any = None
+    settings: Settings, progress: Progress = None, store: Any = None, engine: Any = None
 ) -> FeaturesOutput:
-    """Compute the weekly features of every symbol and write them to the store."""
+    """Compute the weekly features of every symbol and write them to the store.
+
+    With ``SV_ENGINE=dask`` (or an ``engine``) the per-symbol work runs in symbol chunks on the
+    distributed engine (same features, tested); the serial default is the one vectorised pass.
+    """
+    from stockvision.engine import engine_from_settings
     from stockvision.features.refresh import build_features as refresh
 
-    return refresh(_store(settings, store), progress)
+    own = engine is None and (settings.engine or "serial").lower() != "serial"
+    if own:
+        engine = engine_from_settings(settings)
+    try:
+        return refresh(_store(settings, store), progress, engine=engine)
+    finally:
+        if own:
+            engine.close()
 
 
 def build_labels(settings: Settings, store: Any = None) -> LabelsOutput:

@@ -27,6 +27,7 @@ class LiveSide:
         self.bus: Any = None
         self.alert_store: Any = None
         self._task: asyncio.Task | None = None
+        self._metrics_task: asyncio.Task | None = None
         self._stop = asyncio.Event()
         self.error: str | None = None
 
@@ -47,6 +48,7 @@ class LiveSide:
             await self.hub.start()
             if self.bus.url.startswith("memory"):
                 self._task = asyncio.create_task(self._embedded())
+            self._metrics_task = asyncio.create_task(self._export_metrics())
         except Exception as exc:  # the API serves without live push rather than not at all
             self.error = str(exc)
             log.error("live stream off: %s", exc)
@@ -72,8 +74,29 @@ class LiveSide:
             self.error = str(exc)
             log.error("embedded stream stopped: %s", exc)
 
+    async def _export_metrics(self, every_s: float = 5.0) -> None:
+        """The hub's figures and the worker group's lag as Prometheus gauges."""
+        from stockvision.serving import metrics as m
+
+        while True:
+            status = self.hub.status()
+            m.STREAM_WS_CLIENTS.set(status["clients"])
+            m.STREAM_RECEIVED.set(status["received"])
+            m.STREAM_DROPPED.set(status["slow_client_drops"])
+            m.STREAM_LAG.set(status["lag_seconds"])
+            try:
+                info = await self.bus.group_info("ticks", "live")
+                m.STREAM_CONSUMER_LAG.labels("ticks").set(info.lag)
+            except Exception as exc:  # a broker hiccup: the next round tries again
+                log.debug("stream lag: %s", exc)
+            await asyncio.sleep(every_s)
+
     async def stop(self) -> None:
         self._stop.set()
+        if self._metrics_task is not None:
+            self._metrics_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._metrics_task
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

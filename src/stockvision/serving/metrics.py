@@ -75,6 +75,30 @@ LIVE_COVERAGE = Gauge(
 MODEL_DEGRADED = Gauge(
     "sv_model_degraded", "1 when monitoring marked the champion as degraded", registry=SV_REGISTRY
 )
+STREAM_WS_CLIENTS = Gauge(
+    "sv_stream_ws_clients", "WebSocket clients connected to /ws", registry=SV_REGISTRY
+)
+STREAM_RECEIVED = Gauge(
+    "sv_stream_messages_received",
+    "Messages the WebSocket hub has received from the bus since start",
+    registry=SV_REGISTRY,
+)
+STREAM_DROPPED = Gauge(
+    "sv_stream_ws_dropped",
+    "Messages dropped for slow WebSocket clients (oldest first) among connected clients",
+    registry=SV_REGISTRY,
+)
+STREAM_LAG = Gauge(
+    "sv_stream_lag_seconds",
+    "Age of the newest message the hub received (publish to hub)",
+    registry=SV_REGISTRY,
+)
+STREAM_CONSUMER_LAG = Gauge(
+    "sv_stream_consumer_lag_messages",
+    "Messages the stream worker's consumer group has not acknowledged yet",
+    ["stream"],
+    registry=SV_REGISTRY,
+)
 
 SV_COLLECTORS = (
     PREDICTIONS_SERVED,
@@ -91,6 +115,11 @@ SV_COLLECTORS = (
     LIVE_PRICE_MAE,
     LIVE_COVERAGE,
     MODEL_DEGRADED,
+    STREAM_WS_CLIENTS,
+    STREAM_RECEIVED,
+    STREAM_DROPPED,
+    STREAM_LAG,
+    STREAM_CONSUMER_LAG,
 )
 
 #: Buckets of ``http_request_duration_seconds`` (per route): fine enough around the 20 ms / 100 ms SLAs.
@@ -121,6 +150,11 @@ EXPORTED_METRICS: frozenset[str] = frozenset(
         "sv_live_price_mae_pct",
         "sv_live_interval_coverage",
         "sv_model_degraded",
+        "sv_stream_ws_clients",
+        "sv_stream_messages_received",
+        "sv_stream_ws_dropped",
+        "sv_stream_lag_seconds",
+        "sv_stream_consumer_lag_messages",
     }
 )
 

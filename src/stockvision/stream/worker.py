@@ -211,6 +211,8 @@ class StreamWorker:
         self.stats.minutes += 1
         stamp = (minute + 1) * _MINUTE  # a minute's bar is known at its end
         feats = engine.compute(codes)
+        if len(feats) == 0:
+            return
         symbols = list(feats.index.get_level_values(0))
         idx = engine.codes_of(symbols)
         closes = engine.close[idx]

@@ -30,9 +30,9 @@ import logging
 import re
 import unicodedata
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -53,10 +53,16 @@ from stockvision.data.sources.base import (
 )
 from stockvision.errors import SourceError, SourceUnavailableError, UnknownSymbolError
 
+if TYPE_CHECKING:
+    from stockvision.engine import Engine, Outcome
+
 log = logging.getLogger(__name__)
 
 #: Accepted header names per contract column, after :func:`normalise_header` (lower case, no
 #: accents, letters and digits only), in order of preference.
+#: one file read: (cells, rows that could not be split, rows read), or why it cannot be read at all
+ReadCells = tuple[pd.DataFrame, list[RowError], int] | SourceError
+
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     SYMBOL: ("symbol", "ticker", "ticket", "code", "ma", "mack", "machungkhoan", "stock",
              "tickersymbol", "sym"),
@@ -94,6 +100,8 @@ _FAMILIES = {  # the shape of a date cell -> the formats worth trying on it
 _NUMBER = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*([KkMmBb]?)$")
 #: Rows parsed together across files (bounds the memory of a batch of text cells).
 BATCH_ROWS = 400_000
+#: file chunks of an import on an engine (a few per worker of a small cluster)
+CHUNKS_PER_IMPORT = 16
 _SCREEN_SIZE = 64  # distinct dates used to rule out formats before parsing the whole column
 _MISSING = {"", "-", "--", "n/a", "na", "nan", "null", "none", "#n/a"}
 _SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9}
@@ -282,6 +290,7 @@ class CsvSource(DataSource):
         date_format: str | None = None,
         on_bad_file: Literal["raise", "skip"] = "raise",
         price_unit: Literal["vnd", "thousand"] | None = None,
+        engine: Engine | None = None,
     ) -> None:
         self.paths = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
         self.symbol = symbol
@@ -291,6 +300,12 @@ class CsvSource(DataSource):
         #: "vnd" or "thousand" forces the files' price unit; None guesses it (``data.convert``)
         self.price_unit = price_unit
         self._date_hint: str | None = None  # last file's date format, tried first on the next
+        #: reads the files on a distributed engine (``stockvision.engine``); None: in this process
+        self.engine = engine
+
+    def __getstate__(self) -> dict[str, object]:
+        # sent to the engine's workers: they read files, they never hold the engine itself
+        return {**self.__dict__, "engine": None}
 
     def files(self) -> list[Path]:
         """Every CSV file the configured paths designate, in a stable order."""
@@ -337,9 +352,11 @@ class CsvSource(DataSource):
                 report.merge(batch_report)
                 frames.append(frame)
 
-        for i, path in enumerate(files):
+        for i, (path, read) in enumerate(zip(files, self._reads(files, progress), strict=True)):
             try:
-                cells, errs, n_read = self._read_cells(path.read_bytes(), path)
+                if isinstance(read, SourceError):
+                    raise read
+                cells, errs, n_read = read
             except SourceError as exc:
                 if self.on_bad_file == "raise":
                     raise
@@ -357,7 +374,7 @@ class CsvSource(DataSource):
                     )
                 if batch_rows[key] >= BATCH_ROWS:
                     flush(key)
-            if progress is not None:
+            if progress is not None and self.engine is None:
                 progress(i + 1, len(files), path.name)
         for key in list(batches):
             flush(key)
@@ -365,6 +382,34 @@ class CsvSource(DataSource):
         kept = set(result.symbols)
         result.exchanges = {s: e for s, e in hints.items() if s in kept}
         return result
+
+    def _reads(self, files: list[Path], progress: Progress | None) -> Iterator[ReadCells]:
+        """Every file's cells (or the :class:`SourceError` it raised), in file order.
+
+        Without an engine, each file is read when the loop reaches it (bounded memory). With one,
+        the files are read in chunks on the engine's workers (tokenising is the per-file half of an
+        import); the parent then batches and parses them in file order exactly as the serial loop
+        does, so the date-format hint passes from batch to batch as before and the frame and
+        report are identical (tests/data/sources/test_csv_engine.py).
+        """
+        if self.engine is None:
+            for path in files:
+                try:
+                    yield self._read_cells(path.read_bytes(), path)
+                except SourceError as exc:
+                    yield exc
+            return
+        size = max(1, -(-len(files) // CHUNKS_PER_IMPORT))
+        chunks = [files[i : i + size] for i in range(0, len(files), size)]
+        done = [0]
+
+        def tick(index: int, outcome: Outcome) -> None:
+            done[0] += len(chunks[index])
+            if progress is not None:
+                progress(done[0], len(files), chunks[index][-1].name)
+
+        for outcome in self.engine.map(_read_chunk, chunks, shared=self, on_result=tick):
+            yield from outcome.get()
 
     def parse(self, data: bytes, name: str) -> SourceResult:
         """One CSV held in memory (an upload), parsed exactly as a file would be; nothing on disk."""
@@ -604,6 +649,17 @@ class CsvSource(DataSource):
                 "add a 'symbol' column, rename the file (e.g. VNM.csv) or pass symbol=..."
             )
         return sym
+
+
+def _read_chunk(source: CsvSource, paths: list[Path]) -> list[ReadCells]:
+    """Engine task: the cells of ``paths`` (a file that cannot be read gives its SourceError)."""
+    out: list[ReadCells] = []
+    for path in paths:
+        try:
+            out.append(source._read_cells(path.read_bytes(), path))
+        except SourceError as exc:
+            out.append(exc)
+    return out
 
 
 def folder_exchange(path: Path) -> str | None:

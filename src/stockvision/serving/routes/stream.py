@@ -15,13 +15,18 @@ import contextlib
 import hmac
 import json
 import time
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from stockvision.serving.routes.responses import COMMON_RESPONSES, ERROR_RESPONSES
+from stockvision.serving.routes.responses import BODY_RESPONSES, COMMON_RESPONSES, ERROR_RESPONSES
+
+DELETE_RESPONSES = {
+    **COMMON_RESPONSES,
+    404: {**ERROR_RESPONSES[404], "description": "No such alert"},
+}
 
 router = APIRouter(tags=["stream"])
 
@@ -143,11 +148,20 @@ async def _receive(websocket: WebSocket, hub, client) -> None:
             )
 
 
-class AlertRequest(BaseModel):
+class PriceAlertRequest(BaseModel):
     symbol: str = Field(min_length=1, max_length=10, pattern=r"^[A-Za-z0-9]+$")
-    kind: str = Field(pattern=r"^(price_above|price_below|pattern_change)$")
-    threshold: float | None = Field(default=None, gt=0, lt=1e9, description="VND")
+    kind: Literal["price_above", "price_below"]
+    threshold: float = Field(gt=0, lt=1e9, description="Price in VND, e.g. 90000")
     note: str | None = Field(default=None, max_length=200)
+
+
+class PatternAlertRequest(BaseModel):
+    symbol: str = Field(min_length=1, max_length=10, pattern=r"^[A-Za-z0-9]+$")
+    kind: Literal["pattern_change"]
+    note: str | None = Field(default=None, max_length=200)
+
+
+AlertRequest = Annotated[PriceAlertRequest | PatternAlertRequest, Field(discriminator="kind")]
 
 
 class AlertItem(BaseModel):
@@ -196,17 +210,18 @@ async def list_alerts(request: Request) -> AlertsResponse:
     return AlertsResponse(alerts=[_item(r) for r in rows], events=events)
 
 
-@router.post("/alerts", response_model=AlertItem, status_code=201, responses=ERROR_RESPONSES)
+@router.post("/alerts", response_model=AlertItem, status_code=201, responses=BODY_RESPONSES)
 async def create_alert(request: Request, body: AlertRequest) -> AlertItem:
     """e.g. ``{"symbol": "VNM", "kind": "price_above", "threshold": 90000}`` (báo khi VNM vượt 90k)."""
     store = _alerts(request)
+    threshold = body.threshold if isinstance(body, PriceAlertRequest) else None
     row = await run_in_threadpool(
-        store.create, body.symbol, body.kind, body.threshold, _owner(request), body.note
+        store.create, body.symbol, body.kind, threshold, _owner(request), body.note
     )
     return _item(row)
 
 
-@router.delete("/alerts/{alert_id}", status_code=204, responses=ERROR_RESPONSES)
+@router.delete("/alerts/{alert_id}", status_code=204, responses=DELETE_RESPONSES)
 async def delete_alert(
     request: Request, alert_id: Annotated[str, Path(min_length=1, max_length=32)]
 ) -> None:

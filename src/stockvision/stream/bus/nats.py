@@ -163,24 +163,21 @@ class NatsBus(Bus):
     async def publish_many(
         self, stream: str, items: list[tuple[dict[str, Any], str | None, str | None]]
     ) -> list[int]:
-        """Pipelined publishes: all sent, then every acknowledgement awaited (in order)."""
+        """Pipelined publishes (``publish_async``: one reply subscription, every message sent
+        before the acknowledgements are awaited); seqs in order."""
         import asyncio
 
         await self._ready(stream)
         subject = self._subject(stream)
         out: list[int] = []
-        for start in range(0, len(items), 512):
-            chunk = items[start : start + 512]
-            acks = await asyncio.gather(
-                *(
-                    self._js.publish(
-                        subject,
-                        encode(d, k, i, now()),
-                        headers={"Nats-Msg-Id": i} if i else None,
-                    )
-                    for d, k, i in chunk
+        for start in range(0, len(items), 1024):
+            futures = [
+                await self._js.publish_async(
+                    subject, encode(d, k, i, now()), headers={"Nats-Msg-Id": i} if i else None
                 )
-            )
+                for d, k, i in items[start : start + 1024]
+            ]
+            acks = await asyncio.wait_for(asyncio.gather(*futures), timeout=30)
             out.extend(int(a.seq) for a in acks)
         return out
 

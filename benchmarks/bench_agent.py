@@ -55,7 +55,7 @@ def nlu() -> None:
 
 
 def dialogues(rounds: int) -> None:
-    from agent_support import make_agent, make_memory
+    from agent_support import make_agent, make_alerts, make_memory
 
     from stockvision.chat.dialogues import evaluate_dialogues, load_dialogues
 
@@ -63,7 +63,7 @@ def dialogues(rounds: int) -> None:
     data = load_dialogues(path)
     with tempfile.TemporaryDirectory() as tmp:
         memory = make_memory(Path(tmp) / "qdrant")
-        agent = make_agent(memory)
+        agent = make_agent(memory, alerts=make_alerts(Path(tmp)))
         agent.chat("warm up", "bench-warm-user", "w")  # loads the embedding model
         singles: list[float] = []
         for r in range(rounds):

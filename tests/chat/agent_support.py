@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +48,21 @@ def history(symbol: str, weeks: int) -> pd.DataFrame:
     return pd.DataFrame({"date": pd.to_datetime(dates), "close": closes})
 
 
+def news(symbol: str, limit: int):
+    """Stored headlines as the news view returns them: two about HPG, none for the others."""
+    from stockvision.news.views import Headline
+
+    if symbol != "HPG":
+        return []
+    items = [
+        Headline("Hòa Phát báo lãi quý tăng mạnh", "cafef", datetime(2024, 5, 30, 9, 15),
+                 "https://cafef.vn/hpg.html", "positive", 0.05, 0.13, 0.82, ["HPG"]),
+        Headline("Giá thép xây dựng giảm lần thứ 3", "vnexpress", datetime(2024, 5, 28, 14, 40),
+                 None, "negative", 0.71, 0.2, 0.09, ["HPG", "HSG"]),
+    ]  # fmt: skip
+    return items[:limit]
+
+
 def make_engine() -> ChatEngine:
     from stockvision.market.listings import LISTINGS
 
@@ -64,6 +79,7 @@ def make_engine() -> ChatEngine:
         listings=LISTINGS,
         track_fn=lambda s: [],
         market_fn=lambda: [predict(s) for s in PRICES],
+        news_fn=news,
     )
 
 
@@ -75,5 +91,13 @@ def make_memory(path: Path):
     return Memory(QdrantClient(path=str(path)))
 
 
-def make_agent(memory=None, llm=None) -> Agent:
-    return Agent(make_engine(), memory=memory, llm=llm)
+def make_alerts(path: Path):
+    """The real alert store on a fresh SQLite file (what the stream worker reads)."""
+    from stockvision.data.store import Store
+    from stockvision.data.store.alerts import AlertStore
+
+    return AlertStore(Store(f"sqlite:///{path / 'alerts.db'}"))
+
+
+def make_agent(memory=None, llm=None, alerts=None) -> Agent:
+    return Agent(make_engine(), memory=memory, llm=llm, alerts=alerts)

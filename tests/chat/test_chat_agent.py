@@ -29,10 +29,12 @@ def memory(tmp_path):
     mem.close()
 
 
-def test_dialogue_set_tools_arguments_and_grounding(memory):
+def test_dialogue_set_tools_arguments_and_grounding(memory, tmp_path):
+    from agent_support import make_alerts
+
     dialogues = load_dialogues(DIALOGUES)
     assert len(dialogues) >= 40
-    m = evaluate_dialogues(make_agent(memory), dialogues)
+    m = evaluate_dialogues(make_agent(memory, alerts=make_alerts(tmp_path)), dialogues)
     print(
         f"\ndialogues={m['dialogues']} turns={m['turns']} tool_accuracy={m['tool_accuracy']:.3f} "
         f"grounded_rate={m['grounded_rate']:.3f}"

@@ -21,7 +21,7 @@ _VAR = re.compile(r"\$(?:\$|\{(\w+)(?:(:?[-?])([^}]*))?\}|(\w+))")
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|API_KEY")
 LONG_RUNNING = {
     "postgres", "redis", "mlflow", "airflow-apiserver", "airflow-scheduler",
-    "airflow-dag-processor", "api", "proxy", "prometheus", "grafana", "nats", "stream-worker",
+    "airflow-dag-processor", "api", "proxy", "prometheus", "grafana", "nats", "stream-worker", "qdrant",
 }  # fmt: skip
 
 

@@ -9,32 +9,44 @@ deterministic one, and the deterministic answers are checked too (a failure is l
 in the response, never hidden).
 
 Tools (typed, each a thin call into the prediction service the REST API uses): ``predict``,
-``rank``, ``history``, ``model_quality``, ``track_record``, ``market``, ``portfolio``, and the
-memory tools ``remember_holding``, ``memory_list``, ``memory_forget``, ``recall``.
+``rank``, ``history``, ``model_quality``, ``track_record``, ``market``, ``portfolio``, ``news``
+(stored headlines with tone, through the news package's view), the alert tools ``alerts_list``,
+``alert_create``, ``alert_delete`` (the alert store is injected by the composition: chat does not
+import the stream package), and the memory tools ``remember_holding``, ``memory_list``,
+``memory_forget``, ``recall``, ``documents`` (shared evaluation docs and news in memory).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
 
+from stockvision.chat import alerts as AL
 from stockvision.chat import answers as A
 from stockvision.chat import grounding
 from stockvision.chat.engine import ChatEngine
 from stockvision.chat.memory import Memory
+from stockvision.chat.text import fold
 from stockvision.predict.types import Prediction
 
 log = logging.getLogger(__name__)
 
 
+#: Questions about why the models can be trusted: answered from the evaluation docs in memory.
+_DOC_CUE = re.compile(
+    r"\b(trust|tin tuong|tin duoc|kiem dinh|kiem chung|validated|validation|backtest\w*|"
+    r"walk forward|model cards?|how (was|were|is|are) (it|they|the models?) (tested|evaluated))\b"
+)
 _EXAMPLES = tuple(sorted({*A.EXAMPLES["vi"], *A.EXAMPLES["en"]}, key=len, reverse=True))
 
 
@@ -75,6 +87,12 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
+    if hasattr(value, "published_at") and hasattr(value, "to_dict"):  # a news Headline
+        data = value.to_dict()
+        data["time"] = value.published_at.strftime("%H:%M")  # as the answer shows it
+        now = datetime.now(UTC).replace(tzinfo=None)
+        data["age_days"] = (now - value.published_at).days  # the answer's "N days old"
+        return data
     if hasattr(value, "columns") and hasattr(value, "to_dict"):  # a DataFrame (history)
         frame = value
         closes = [float(c) for c in frame["close"]] if len(frame) else []
@@ -158,9 +176,11 @@ class Agent:
         memory: Memory | None = None,
         llm: Any = None,
         history_weeks: int = 52,
+        alerts: AL.AlertBook | None = None,
     ) -> None:
         self.engine = engine
         self.memory = memory
+        self.alerts = alerts
         self.llm = llm
         self.history_weeks = history_weeks
         self.recorder = _Recorder()
@@ -173,6 +193,8 @@ class Agent:
             engine.track_fn = r.wrap("track_record", engine.track_fn, ["symbol"])
         if engine.market_fn is not None:
             engine.market_fn = r.wrap("market", engine.market_fn, [])
+        if engine.news_fn is not None:
+            engine.news_fn = r.wrap("news", engine.news_fn, ["symbol", "limit"])
 
     # ------------------------------------------------------------------ entry point
     def chat(
@@ -208,7 +230,12 @@ class Agent:
             "memory_forget": self._memory_forget,
         }.get(q.intent)
         planner = "deterministic"
-        if handler is not None and self.memory is not None:
+        ask = AL.read_alert(message, list(q.symbols)) if self.alerts is not None else None
+        if ask is not None:
+            q.intent = f"alert_{ask.action}"
+            answer = A.compose(self._alert(ask, user_id, lang), lang, False)
+            self.engine.sessions.record(session_id, q, answer)
+        elif handler is not None and self.memory is not None:
             body, simulated = handler(q, user_id, lang, writes)
             answer = A.compose(body, lang, simulated)
             if q.intent == "memory_forget":
@@ -224,8 +251,25 @@ class Agent:
                 planner = "llm" if answer else "deterministic (llm fallback)"
                 if not answer:
                     calls.clear()
+            doc_q = self.memory is not None and (
+                q.intent == "model_quality" or bool(_DOC_CUE.search(fold(message)))
+            )
+            if doc_q and not answer and q.intent != "model_quality":
+                q.intent = "model_documents"  # the docs answer alone (no forecast asked)
+                docs = self._documents(message, lang) or (
+                    "Chưa có tài liệu kiểm định nào trong bộ nhớ."
+                    if lang == "vi"
+                    else "No evaluation document is indexed in memory."
+                )
+                answer = A.compose(docs, lang, False)
+                self.engine.sessions.record(session_id, q, answer)
             if not answer:
                 answer = self.engine.ask(message, session_id, language).answer
+                if doc_q:
+                    docs = self._documents(message, lang)
+                    if docs:  # before the closing disclaimer, if any
+                        head, sep, tail = answer.rpartition("\n\nℹ")
+                        answer = f"{head}\n\n{docs}{sep}{tail}" if sep else f"{answer}\n\n{docs}"
         report = grounding.check(answer, [c.result for c in calls], message, examples=_EXAMPLES)
         if not report.ok:
             log.warning("answer numbers not grounded: %s", report.unsupported)
@@ -245,6 +289,55 @@ class Agent:
             unsupported_numbers=report.unsupported,
             planner=planner,
         )
+
+    # ------------------------------------------------------------------ shared documents
+    def _documents(self, message: str, lang: str) -> str | None:
+        """The evaluation-docs section closest to the question, quoted with its source."""
+        assert self.memory is not None
+        hits = self._tool(
+            "documents",
+            {"query": message},
+            lambda: [
+                {"source": d.source, "title": d.title, "text": d.text, "score": d.score}
+                for d in self.memory.search_documents(message, k=1, kind="doc")
+            ],
+        )
+        if not hits:
+            return None
+        top = hits[0]
+        excerpt = _excerpt(top["text"])
+        return (
+            f"Theo tài liệu kiểm định ({top['source']}, mục “{top['title']}”):\n{excerpt}"
+            if lang == "vi"
+            else f"From the evaluation docs ({top['source']}, section “{top['title']}”):\n{excerpt}"
+        )
+
+    # ------------------------------------------------------------------ alerts
+    def _alert(self, ask: AL.AlertAsk, user_id: str, lang: str) -> str:
+        """Create, list or delete the user's alerts (owner: the hashed user id, never the id)."""
+        assert self.alerts is not None
+        book, owner = self.alerts, f"agent:{user_id[:48]}"
+        if ask.action == "create":
+            row = self._tool(
+                "alert_create",
+                {"symbol": ask.symbol, "kind": ask.kind, "threshold": ask.threshold},
+                lambda: book.create(ask.symbol, ask.kind, ask.threshold, owner),
+            )
+            return AL.format_created(row, lang)
+        rows = self._tool(
+            "alerts_list", {"symbol": ask.symbol}, lambda: _alert_rows(book.list(owner))
+        )
+        if ask.symbol is not None:
+            rows = [r for r in rows if r["symbol"] == ask.symbol]
+        if ask.action == "list":
+            return AL.format_list(rows, lang)
+
+        def drop() -> list[dict[str, Any]]:
+            for r in rows:
+                book.delete(r["id"], owner)
+            return rows
+
+        return AL.format_deleted(self._tool("alert_delete", {"symbol": ask.symbol}, drop), lang)
 
     # ------------------------------------------------------------------ memory intents
     def _tool(self, name: str, args: dict[str, Any], fn: Callable[[], Any]) -> Any:
@@ -502,6 +595,21 @@ TOOL_SCHEMAS: list[dict[str, Any]] = [
         },
     },
 ]
+
+
+def _excerpt(text: str, limit: int = 700) -> str:
+    """The start of a docs section, cut at a paragraph or line end."""
+    if len(text) <= limit:
+        return text.strip()
+    cut = text.rfind("\n", 0, limit)
+    out = text[: cut if cut > limit // 2 else limit].strip()
+    if out.count("```") % 2:  # close a code block the cut left open
+        out += "\n```"
+    return out + "\n…"
+
+
+def _alert_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**r, "created_at": str(r.get("created_at"))} for r in rows]
 
 
 def _sources(calls: Sequence[ToolCall]) -> list[Source]:

@@ -15,7 +15,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-DATA_TOOLS = frozenset({"predict", "rank", "history", "model_quality", "track_record", "market"})
+DATA_TOOLS = frozenset(
+    {"predict", "rank", "history", "model_quality", "track_record", "market", "news"}
+    | {"alerts_list", "alert_create", "alert_delete"}
+)
 
 
 def load_dialogues(path: Path) -> list[dict[str, Any]]:

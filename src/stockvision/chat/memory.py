@@ -33,6 +33,10 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 COLLECTION = "sv_memory"
+#: Shared, not per-user: sections of the evaluation docs (model cards, measured quality) and
+#: recent news items, retrieved for "why should I trust this model?". A separate collection, so
+#: no user filter, listing or ``forget`` ever touches them and they never mix with a user's items.
+DOCS_COLLECTION = "sv_documents"
 DIM = 384  # multilingual-e5-small
 Embedder = Callable[[Sequence[str], str], np.ndarray]  # (texts, "query" | "passage") -> (n, DIM)
 
@@ -73,11 +77,12 @@ class Memory:
         self._lock = threading.Lock()
         self._queue: queue.Queue[tuple[str, str, MemoryItem] | None] = queue.Queue(maxsize=256)
         self._writer: threading.Thread | None = None
-        if not client.collection_exists(COLLECTION):
-            client.create_collection(
-                COLLECTION,
-                vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE),
-            )
+        for name in (COLLECTION, DOCS_COLLECTION):
+            if not client.collection_exists(name):
+                client.create_collection(
+                    name,
+                    vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE),
+                )
 
     @classmethod
     def from_settings(cls, settings: Any, embed: Embedder | None = None) -> Memory:
@@ -213,6 +218,137 @@ class Memory:
                 COLLECTION, points_selector=self._m.FilterSelector(filter=self._filter(user_id))
             )
         return count
+
+    # ------------------------------------------------------------------ shared documents
+    def index_documents(self, docs: Sequence[Document]) -> int:
+        """Upsert ``docs`` (id from source + key, so re-indexing updates in place); a document
+        whose text is unchanged is not embedded again. Returns how many were (re)embedded."""
+        import hashlib
+
+        if not docs:
+            return 0
+        ids = [_point_id("documents", f"{d.source}#{d.key}") for d in docs]
+        with self._lock:
+            have = {
+                str(p.id): (p.payload or {}).get("hash")
+                for p in self.client.retrieve(DOCS_COLLECTION, ids=ids, with_payload=True)
+            }
+        todo = []
+        for pid, d in zip(ids, docs, strict=True):
+            digest = hashlib.sha256(f"{d.title}\n{d.text}".encode()).hexdigest()
+            if have.get(pid) != digest:
+                todo.append((pid, d, digest))
+        if not todo:
+            return 0
+        vectors = self.embed([f"{d.title}. {d.text}" for _, d, _ in todo], "passage")
+        points = [
+            self._m.PointStruct(
+                id=pid,
+                vector=v.tolist(),
+                payload={
+                    "kind": d.kind,
+                    "source": d.source,
+                    "key": d.key,
+                    "title": d.title,
+                    "text": d.text,
+                    "data": d.data,
+                    "hash": digest,
+                },
+            )
+            for (pid, d, digest), v in zip(todo, vectors, strict=True)
+        ]
+        with self._lock:
+            self.client.upsert(DOCS_COLLECTION, points=points)
+        return len(points)
+
+    def search_documents(self, query: str, k: int = 2, kind: str | None = None) -> list[Document]:
+        """The shared documents closest in meaning to ``query`` (``kind``: "doc" or "news")."""
+        m = self._m
+        flt = (
+            m.Filter(must=[m.FieldCondition(key="kind", match=m.MatchValue(value=kind))])
+            if kind
+            else None
+        )
+        vector = self.embed([query], "query")[0]
+        with self._lock:
+            hits = self.client.query_points(
+                DOCS_COLLECTION, query=vector.tolist(), query_filter=flt, limit=k, with_payload=True
+            ).points
+        return [_document(h.payload, h.score) for h in hits]
+
+
+@dataclass(frozen=True)
+class Document:
+    """A shared retrievable text: a docs section (``kind="doc"``) or a news item (``"news"``)."""
+
+    kind: str
+    source: str
+    key: str
+    title: str
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+    score: float | None = None
+
+
+def markdown_sections(text: str, source: str, max_chars: int = 1500) -> list[Document]:
+    """``##``/``###`` sections of a Markdown file as documents (long ones cut into parts)."""
+    out: list[Document] = []
+    title, body = "", []
+
+    def emit() -> None:
+        content = "\n".join(body).strip()
+        if not content or not title:
+            return
+        parts, cur = [], ""
+        for para in content.split("\n\n"):  # parts end at paragraph ends, never mid-word
+            if cur and len(cur) + len(para) > max_chars:
+                parts.append(cur)
+                cur = ""
+            cur = f"{cur}\n\n{para}" if cur else para
+        parts.append(cur)
+        for i, part in enumerate(parts):
+            out.append(Document("doc", source, f"{title}#{i}", title, part.strip()))
+
+    for line in text.splitlines():
+        if line.startswith(("## ", "### ")):
+            emit()
+            title, body = line.lstrip("#").strip(), []
+        else:
+            body.append(line)
+    emit()
+    return out
+
+
+def news_documents(items: Sequence[Any]) -> list[Document]:
+    """Headlines (``stockvision.news.views.Headline``) as documents (publisher text as stored)."""
+    return [
+        Document(
+            "news",
+            "news",
+            f"{h.source}:{h.published_at.isoformat()}:{h.title[:80]}",
+            h.title,
+            f"{h.title} ({h.source}, {h.published_at:%Y-%m-%d})",
+            {
+                "symbols": list(h.symbols),
+                "tone": h.tone,
+                "published_at": h.published_at.isoformat(),
+            },
+        )
+        for h in items
+    ]
+
+
+def _document(payload: dict[str, Any] | None, score: float | None) -> Document:
+    p = payload or {}
+    return Document(
+        str(p.get("kind", "")),
+        str(p.get("source", "")),
+        str(p.get("key", "")),
+        str(p.get("title", "")),
+        str(p.get("text", "")),
+        dict(p.get("data") or {}),
+        score,
+    )
 
 
 def _point_id(user_id: str, key: str) -> str:

@@ -272,6 +272,26 @@ def build_engine(
     return ChatService(engine, service, rank_state)
 
 
+#: The evaluation docs (protocol, model cards, measured quality) of this checkout: a fixed path,
+#: never one from a client. Absent in a wheel install, then nothing is indexed.
+EVALUATION_DOC = Path(__file__).resolve().parents[3] / "docs" / "evaluation.md"
+
+
+def index_evaluation_docs(memory: Any, path: Path = EVALUATION_DOC) -> int:
+    """Index the sections of ``docs/evaluation.md`` into the shared documents of memory (only
+    changed sections are embedded again); the number embedded, 0 when the file is absent."""
+    from stockvision.chat.memory import markdown_sections
+
+    try:
+        if not path.is_file():
+            return 0
+        docs = markdown_sections(path.read_text(encoding="utf-8"), f"docs/{path.name}")
+        return memory.index_documents(docs)
+    except Exception as exc:  # optional part: answers still work without the docs
+        log.warning("could not index %s into memory: %s", path, exc)
+        return 0
+
+
 def build_agent(chat: ChatService, settings: Settings, memory: Any = None, llm: Any = None) -> Any:
     """The agent (``POST /agent/chat``) over the same engine, with per-user memory in Qdrant.
 
@@ -292,4 +312,14 @@ def build_agent(chat: ChatService, settings: Settings, memory: Any = None, llm: 
             memory = None
     if llm is None:
         llm = LLMAgentPlanner.from_settings(settings)
-    return Agent(chat.engine, memory=memory, llm=llm)
+    if memory is not None:
+        threading.Thread(
+            target=index_evaluation_docs, args=(memory,), name="sv-doc-index", daemon=True
+        ).start()
+    alerts = None
+    store = getattr(chat.service, "store", None)
+    if store is not None:  # the alert rows the stream worker evaluates (data layer, not stream)
+        from stockvision.data.store.alerts import AlertStore
+
+        alerts = AlertStore(store)
+    return Agent(chat.engine, memory=memory, llm=llm, alerts=alerts)

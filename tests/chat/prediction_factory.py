@@ -28,8 +28,12 @@ def make_prediction(
     drivers: list[Driver] | None = None,
     company_name: str = "CTCP Sữa Việt Nam",
     direction_supported: bool = True,
+    unit: str = "VND",
 ) -> Prediction:
-    """A real ``Prediction`` from given numbers (the service boundary the chat consumes)."""
+    """A real ``Prediction`` from given numbers (the service boundary the chat consumes).
+
+    ``unit="points"`` makes an index quote: its display values are the points themselves."""
+    scale = 1.0 if unit == "points" else 1000.0
     down, sideways, up = probs
     pattern = ["DOWN", "SIDEWAYS", "UP"][max(range(3), key=lambda i: probs[i])]
     as_of = date(2024, 5, 31)
@@ -41,9 +45,10 @@ def make_prediction(
         target_date=as_of + timedelta(weeks=4),
         data_as_of=as_of,
         last_close=last_close,
-        last_close_k=last_close / 1000,
+        last_close_k=last_close / scale,
         price_target=target,
-        price_target_k=target / 1000,
+        price_target_k=target / scale,
+        unit=unit,
         interval=PriceInterval(low=low, high=high, coverage=0.8, measured_coverage=0.78),
         expected_return=target / last_close - 1,
         pattern=pattern,

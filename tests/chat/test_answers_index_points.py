@@ -2,53 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from prediction_factory import make_prediction
 
 from stockvision.chat.answers import format_prediction
 from stockvision.data.directory import SymbolDirectory
-from stockvision.predict.types import (
-    ModelVersions,
-    PatternProbabilities,
-    Prediction,
-    PriceInterval,
-)
-
-
-def make_prediction(
-    symbol: str = "VNM",
-    last_close: float = 65_000.0,
-    target: float = 68_500.0,
-    low: float = 64_200.0,
-    high: float = 72_900.0,
-    unit: str = "VND",
-) -> Prediction:
-    scale = 1.0 if unit == "points" else 1000.0
-    as_of = date(2024, 5, 31)
-    return Prediction(
-        symbol=symbol,
-        exchange="HOSE",
-        company_name="CTCP Sữa Việt Nam" if unit == "VND" else "VN30 Index",
-        prediction_date=as_of,
-        target_date=as_of + timedelta(weeks=4),
-        data_as_of=as_of,
-        last_close=last_close,
-        last_close_k=last_close / scale,
-        price_target=target,
-        price_target_k=target / scale,
-        unit=unit,
-        interval=PriceInterval(low=low, high=high, coverage=0.8, measured_coverage=0.78),
-        expected_return=target / last_close - 1,
-        pattern="UP",
-        probabilities=PatternProbabilities(up=0.55, down=0.2, sideways=0.25),
-        confidence=0.55,
-        direction_supported=False,
-        model_versions=ModelVersions(price="ridge@v3", pattern="lstm@v5"),
-        simulated=False,
-    )
+from stockvision.predict.types import Prediction
 
 
 def _index_prediction() -> Prediction:
-    return make_prediction("VN30", 932.75, 950.0, 900.0, 990.0, unit="points")
+    return make_prediction(
+        "VN30",
+        932.75,
+        950.0,
+        900.0,
+        990.0,
+        company_name="VN30 Index",
+        direction_supported=False,
+        unit="points",
+    )
 
 
 def test_vn30_index_is_shown_in_points_in_both_languages() -> None:
@@ -62,7 +33,7 @@ def test_vn30_index_is_shown_in_points_in_both_languages() -> None:
 
 
 def test_a_share_is_still_in_thousand_vnd() -> None:
-    en = format_prediction(make_prediction(), "en")
+    en = format_prediction(make_prediction(direction_supported=False), "en")
     assert "thousand VND" in en and "65" in en
 
 

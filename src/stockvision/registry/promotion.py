@@ -169,17 +169,25 @@ def _decide_pattern(challenger, champion, baseline, settings: Settings) -> Decis
             f"accuracy gain {gain_pp:.2f} pp < required {settings.promote_pattern_acc_delta_pp} pp",
             compared,
         )
+    if (refused := _ece_refusal(ece_worse, settings, compared)) is not None:
+        return refused
+    return Decision(
+        True,
+        f"accuracy +{gain_pp:.2f} pp and ECE change {ece_worse:+.4f} within tolerance",
+        compared,
+    )
+
+
+def _ece_refusal(ece_worse: float, settings: Settings, compared: dict) -> Decision | None:
+    """The calibration guard both pattern rules share: a challenger may not be worse calibrated
+    than the champion by more than the tolerance, whatever it gains elsewhere."""
     if ece_worse > settings.promote_pattern_ece_tolerance + 1e-12:
         return Decision(
             False,
             f"ECE worse by {ece_worse:.4f} > tolerance {settings.promote_pattern_ece_tolerance}",
             compared,
         )
-    return Decision(
-        True,
-        f"accuracy +{gain_pp:.2f} pp and ECE change {ece_worse:+.4f} within tolerance",
-        compared,
-    )
+    return None
 
 
 def _decide_pattern_log_loss(
@@ -200,12 +208,8 @@ def _decide_pattern_log_loss(
     }
     if gain < need - 1e-12:
         return Decision(False, f"log-loss gain {gain:.4f} < required {need}", compared)
-    if ece_worse > settings.promote_pattern_ece_tolerance + 1e-12:
-        return Decision(
-            False,
-            f"ECE worse by {ece_worse:.4f} > tolerance {settings.promote_pattern_ece_tolerance}",
-            compared,
-        )
+    if (refused := _ece_refusal(ece_worse, settings, compared)) is not None:
+        return refused
     return Decision(
         True,
         f"log loss {ll:.4f} is {gain:.4f} below the champion's, ECE within tolerance",

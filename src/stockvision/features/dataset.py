@@ -118,6 +118,10 @@ class DatasetBuilder:
         y = self.labels["future_log_return"].to_numpy(dtype=np.float64, na_value=np.nan)
         self._labelled = np.isfinite(y) & self.labels["pattern"].notna().to_numpy()
 
+    def labelled_weeks(self) -> pd.DatetimeIndex:
+        """The market weeks with at least one labelled row (what splits and folds count)."""
+        return pd.DatetimeIndex(np.unique(self._week_ends[self._labelled].to_numpy()))
+
     # --- windows ----------------------------------------------------------------------------
     def window(
         self, start: DateLike | None = None, end: DateLike | None = None, labelled: bool = True

@@ -54,6 +54,35 @@ class TrainedModel(JsonRecord):
 
 
 @dataclass(frozen=True)
+class ShortHistory(JsonRecord):
+    """Why the walk-forward evaluation cannot run on this data, and what was done instead.
+
+    With fewer labelled weeks than one walk-forward fold needs (``need_weeks``), only the naive
+    baselines are trained (they read at most the last 8 weeks of a stock), and their limits are
+    measured on the last ``holdout_weeks`` weeks held out after a purge gap when there are enough
+    weeks for that (``holdout_weeks`` 0: nothing could be measured out of sample).
+    """
+
+    labelled_weeks: int
+    need_weeks: int
+    holdout_weeks: int = 0
+
+    @property
+    def reason_en(self) -> str:
+        return (
+            f"the model has not been validated walk-forward because there are only "
+            f"{self.labelled_weeks} labelled weeks of data (at least {self.need_weeks} are needed)"
+        )
+
+    @property
+    def reason_vi(self) -> str:
+        return (
+            f"mô hình chưa được kiểm định walk-forward vì chỉ có {self.labelled_weeks} tuần dữ "
+            f"liệu có nhãn (cần ít nhất {self.need_weeks} tuần)"
+        )
+
+
+@dataclass(frozen=True)
 class TrainOutput(JsonRecord):
     models: dict[str, TrainedModel]
     primary: dict[str, str]
@@ -63,6 +92,8 @@ class TrainOutput(JsonRecord):
     # identifies this training run: a retry of ``register`` after a crash reuses the versions it
     # logged, while a new (e.g. forced) training on the same data registers new ones
     run_id: str = ""
+    #: set when the history is too short for walk-forward: only the baselines were trained
+    short_history: ShortHistory | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +104,9 @@ class EvaluateOutput(JsonRecord):
     window: dict[str, Any] | None = None
     failed: list[str] = field(default_factory=list)
     temperatures: dict[str, float] = field(default_factory=dict)
+    #: set when the walk-forward evaluation was skipped (too short a history); ``metrics`` then
+    #: holds the baselines' holdout measurements (``holdout_*``), if any could be made
+    skipped: ShortHistory | None = None
 
 
 @dataclass(frozen=True)

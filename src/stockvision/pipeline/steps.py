@@ -43,6 +43,7 @@ from stockvision.pipeline.outputs import (
     PromotionOutcome,
     RegisteredVersion,
     RegisterOutput,
+    ShortHistory,
     SnapshotOutput,
     TrainedModel,
     TrainOutput,
@@ -287,6 +288,90 @@ def _news_columns(frame: pd.DataFrame) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------- training
+#: Fewest labelled weeks the baselines are fitted on when the history is short: their conformal
+#: factor is calibrated on the latest 15 % of the weeks after a purge gap of ``horizon`` weeks, and
+#: fewer than a quarter of weeks leaves one or two weeks of calibration rows.
+SHORT_MIN_FIT_WEEKS = 13
+
+
+def walk_forward_splitter(settings: Settings):
+    """The splitter of the pipeline's walk-forward evaluation (also what decides a short history)."""
+    from stockvision.evaluation.splits import WalkForwardSplitter
+
+    return WalkForwardSplitter(
+        horizon=settings.horizon_weeks,
+        val_weeks=settings.val_weeks,
+        max_folds=settings.eval_max_folds,
+    )
+
+
+def short_history(settings: Settings, builder) -> ShortHistory | None:
+    """None when the walk-forward evaluation has at least one fold; else why not (a short history:
+    one year of vnstock guest data, a young market), with the holdout the baselines can be measured
+    on (the last ``val_weeks`` labelled weeks after a purge gap, when enough weeks remain to fit)."""
+    weeks = builder.labelled_weeks()
+    splitter = walk_forward_splitter(settings)
+    if splitter.n_splits(weeks) > 0:
+        return None
+    need = splitter.min_train_weeks + splitter.gap + 1
+    gap = settings.horizon_weeks + 1
+    enough = len(weeks) >= SHORT_MIN_FIT_WEEKS + gap + settings.val_weeks
+    return ShortHistory(
+        labelled_weeks=len(weeks),
+        need_weeks=need,
+        holdout_weeks=settings.val_weeks if enough else 0,
+    )
+
+
+def short_split(settings: Settings, builder, plan: ShortHistory) -> tuple[Any, Any | None]:
+    """(fit window, holdout window or None) of a short history.
+
+    The baselines calibrate their interval on the tail of the fit window (never on the holdout),
+    so the holdout measures them out of sample. Fewer than ``SHORT_MIN_FIT_WEEKS`` labelled weeks
+    leave nothing to calibrate on: a clear error says how much history is needed.
+    """
+    weeks = builder.labelled_weeks()
+    if len(weeks) < SHORT_MIN_FIT_WEEKS:
+        first_usable = settings.horizon_weeks + SHORT_MIN_FIT_WEEKS
+        raise NoDataError(
+            f"Only {len(weeks)} labelled weeks: too few to calibrate even the baselines' ranges; "
+            f"at least {SHORT_MIN_FIT_WEEKS} are needed (about {first_usable} weeks of prices, "
+            f"since the last {settings.horizon_weeks} weeks have no 4-week outcome yet).",
+            "Import more history (stockvision ingest --source csv FILE).",
+            message_vi=(
+                f"Chỉ có {len(weeks)} tuần có nhãn: quá ít để hiệu chỉnh cả khoảng dự báo của mô "
+                f"hình cơ sở (cần ít nhất {SHORT_MIN_FIT_WEEKS} tuần, tức khoảng {first_usable} "
+                "tuần dữ liệu giá)."
+            ),
+            details={"labelled_weeks": len(weeks), "need_weeks": SHORT_MIN_FIT_WEEKS},
+        )
+    if not plan.holdout_weeks:
+        return builder.window(), None
+    gap = settings.horizon_weeks + 1
+    train_end = weeks[-(plan.holdout_weeks + gap)]
+    split = builder.split(train_end, plan.holdout_weeks, 0)
+    return split.train, split.val
+
+
+def training_split(settings: Settings, builder) -> tuple[Any, Any | None, ShortHistory | None]:
+    """The split the train step fits on and promotion re-checks: (train, val, short history)."""
+    plan = short_history(settings, builder)
+    if plan is None:
+        train_w, val_w = final_split(settings, builder)
+        return train_w, val_w, None
+    train_w, val_w = short_split(settings, builder, plan)
+    return train_w, val_w, plan
+
+
+def short_history_models() -> list[tuple[str, str]]:
+    """What a short history trains: the served fallbacks and the price reference (for its skill)."""
+    return [
+        ("price", FALLBACK["price"]),
+        ("price", REFERENCE["price"]),
+        ("pattern", FALLBACK["pattern"]),
+    ]
+
+
 def final_split(settings: Settings, builder) -> tuple[Any, Any]:
     """Train on every labelled week except the last ``val_weeks``, which (after a purge gap) validate."""
     labelled = builder.window()
@@ -319,6 +404,8 @@ def model_params(name: str, settings: Settings) -> dict[str, Any]:
 
 
 def _fit(name: str, settings: Settings, train, val):
+    """Fit ``name``; ``val`` None (a short history) lets a price model hold out its own calibration
+    tail of ``train``."""
     model = make_model(name, ModelContext.from_settings(settings))
     model.fit(train, val)
     return model
@@ -348,45 +435,55 @@ def train(settings: Settings, snap: SnapshotOutput, progress: Progress = None) -
     cfg = training_config(settings)
     check_model_names([*cfg["primary"].values(), *cfg["baseline"].values()])
     builder = _builder_from_snapshot(settings, snap)
-    train_w, val_w = final_split(settings, builder)
+    train_w, val_w, short = training_split(settings, builder)
     out_dir = settings.subdir("models") / snap.digest[:16]
     out_dir.mkdir(parents=True, exist_ok=True)
     models: dict[str, TrainedModel] = {}
-    names = [(k, cfg["primary"][k]) for k in ("price", "pattern")] + [
-        (k, cfg["baseline"][k]) for k in ("price", "pattern")
-    ]
+    primary = dict(cfg["primary"])
+    if short is None:
+        names = [(k, cfg["primary"][k]) for k in ("price", "pattern")] + [
+            (k, cfg["baseline"][k]) for k in ("price", "pattern")
+        ]
+    else:
+        # no walk-forward fold: a learned model could not be validated, so only the baselines are
+        # trained and served (labelled); they read at most the last seq_len weeks of a stock
+        names = short_history_models()
+        primary = dict(FALLBACK)
+        log.warning("short history: %s; training the baselines only", short.reason_en)
     for i, (kind, name) in enumerate(names):
         if progress:
             progress(i, len(names), "train")
         t0 = datetime.now(UTC)
-        model = _fit(name, settings, train_w, val_w)
+        model = _fit(name, settings, train_w, val_w if short is None else None)
         path = out_dir / name
         if path.exists():
             shutil.rmtree(path)
         model.save(path)
+        check_w = val_w if val_w is not None else train_w
         models[name] = TrainedModel(
             kind=kind,
             dir=rel(settings, path),
-            val_metric=val_metric(kind, model, val_w),
+            val_metric=val_metric(kind, model, check_w),
             val_metric_name="mae_pct" if kind == "price" else "log_loss",
             seconds=(datetime.now(UTC) - t0).total_seconds(),
             params=jsonable(model.get_params()),
         )
     if progress:
         progress(len(names), len(names), "train")
-    weeks = train_w.X.index.get_level_values(1)
-    val_weeks = val_w.X.index.get_level_values(1)
     return TrainOutput(
         models=models,
-        primary=cfg["primary"],
+        primary=primary,
         baseline=cfg["baseline"],
-        train_window=[str(pd.Timestamp(weeks.min()).date()), str(pd.Timestamp(weeks.max()).date())],
-        val_window=[
-            str(pd.Timestamp(val_weeks.min()).date()),
-            str(pd.Timestamp(val_weeks.max()).date()),
-        ],
+        train_window=_date_range(train_w),
+        val_window=_date_range(val_w) if val_w is not None else [],
         run_id=uuid.uuid4().hex,
+        short_history=short,
     )
+
+
+def _date_range(window) -> list[str]:
+    weeks = window.X.index.get_level_values(1)
+    return [str(pd.Timestamp(weeks.min()).date()), str(pd.Timestamp(weeks.max()).date())]
 
 
 # ---------------------------------------------------------------------------------------------- evaluation
@@ -405,19 +502,18 @@ def evaluate(
     ``stockvision evaluate`` compares every model with ``on_error="drop"`` (a failing model is listed).
     """
     from stockvision.evaluation.evaluate import evaluate_dataset
-    from stockvision.evaluation.splits import WalkForwardSplitter
 
     builder = _builder_from_snapshot(settings, snap)
+    out_dir = Path(out_dir) if out_dir else settings.reports_dir / "evaluation" / snap.digest[:16]
+    short = short_history(settings, builder)
+    if short is not None:
+        return evaluate_short(settings, builder, short, out_dir)
     cfg = training_config(settings)
     names = models or list(
         dict.fromkeys([*cfg["primary"].values(), *cfg["baseline"].values(), *REFERENCE.values()])
     )
     check_model_names(names)
-    splitter = WalkForwardSplitter(
-        horizon=settings.horizon_weeks,
-        val_weeks=settings.val_weeks,
-        max_folds=settings.eval_max_folds,
-    )
+    splitter = walk_forward_splitter(settings)
     daily = adjusted_daily(_store(settings, store), symbols=snap.symbols)
     cb = None
     if progress:
@@ -426,7 +522,6 @@ def evaluate(
             done = event.fold + (1 if event.stage == "done" else 0)
             progress(done, event.n_folds, f"walk-forward {event.model}")
 
-    out_dir = Path(out_dir) if out_dir else settings.reports_dir / "evaluation" / snap.digest[:16]
     _, _, result = evaluate_dataset(
         builder,
         daily,
@@ -452,6 +547,91 @@ def evaluate(
             for name, ts in (getattr(result, "temperatures", {}) or {}).items()
             if ts
         },
+    )
+
+
+def evaluate_short(settings: Settings, builder, short: ShortHistory, out_dir: Path) -> EvaluateOutput:
+    """The evaluation of a history too short for walk-forward: skipped, with the reason recorded,
+    and the baselines measured on the holdout weeks when there are enough of them.
+
+    The baselines are refitted exactly as the train step fits them (deterministic, no seed), so
+    what is measured here is the model that is served. ``metrics.json`` says
+    ``walk_forward.skipped`` with the reason in both languages; each model's block holds its
+    ``holdout`` figures (coverage of the 80 % range, CRPS and its skill against the constant-width
+    random walk, log loss for the class frequencies), or none when nothing could be measured.
+    """
+    from stockvision.evaluation import metrics as em
+    from stockvision.features.labels import pattern_to_codes
+
+    train_w, hold = short_split(settings, builder, short)
+    base = {
+        "walk_forward_skipped": 1.0,
+        "labelled_weeks": float(short.labelled_weeks),
+        "need_weeks": float(short.need_weeks),
+        "holdout_weeks": float(short.holdout_weeks),
+    }
+    flat: dict[str, dict[str, float]] = {}
+    blocks: dict[str, dict[str, Any]] = {}
+    crps: dict[str, float] = {}
+    for kind, name in short_history_models():
+        holdout: dict[str, float] = {}
+        if hold is not None:
+            model = _fit(name, settings, train_w, None)
+            if kind == "price":
+                y = hold.y_return
+                ok = np.isfinite(y)
+                dist = model.predict_distribution(hold)
+                low, high = dist.interval(float(settings.interval_coverage))
+                crps[name] = float(np.mean(dist.take(ok).crps(y[ok])))
+                holdout = {
+                    "holdout_coverage_80": float(np.mean((y[ok] >= low[ok]) & (y[ok] <= high[ok]))),
+                    "holdout_crps": crps[name],
+                    "holdout_mean_width_80_pct": float(
+                        np.mean(np.expm1(high[ok]) - np.expm1(low[ok])) * 100
+                    ),
+                    "holdout_rows": float(ok.sum()),
+                }
+            else:
+                codes = pattern_to_codes(hold.labels["pattern"])
+                ok = codes >= 0
+                probs = np.asarray(model.predict_proba(hold), dtype=float)
+                holdout = {
+                    "holdout_log_loss": float(em.log_loss(probs[ok], codes[ok])),
+                    "holdout_rows": float(ok.sum()),
+                }
+        flat[name] = {**base, **holdout}
+        blocks[name] = {"kind": kind, "holdout": holdout}
+    ref = REFERENCE["price"]
+    for name, value in crps.items():
+        if name != ref and crps.get(ref):
+            flat[name]["holdout_crps_skill"] = 1.0 - value / crps[ref]
+            blocks[name]["holdout"]["holdout_crps_skill"] = flat[name]["holdout_crps_skill"]
+    window = None
+    if hold is not None:
+        window = {"holdout": _date_range(hold), "train": _date_range(train_w)}
+    document = {
+        "walk_forward": {
+            "skipped": True,
+            **short.to_dict(),
+            "reason_en": short.reason_en,
+            "reason_vi": short.reason_vi,
+        },
+        "evaluation_window": window,
+        "models": blocks,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    from stockvision.jsonutil import jsonable
+
+    text = json.dumps(jsonable(document), indent=1, sort_keys=True)
+    tmp = out_dir / "metrics.json.tmp"
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out_dir / "metrics.json")
+    return EvaluateOutput(
+        digest=digest("short", text),
+        report_dir=rel(settings, out_dir),
+        metrics=flat,
+        window=window,
+        skipped=short,
     )
 
 
@@ -530,8 +710,9 @@ def register(
                 "temperature_served": pooled_t,
             }
             model.temperature_ = pooled_t
-            _, val_w = final_split(settings, _builder_from_snapshot(settings, snap))
-            metrics[f"val_{info.val_metric_name}"] = val_metric(kind, model, val_w)
+            train_w, val_w, _ = training_split(settings, _builder_from_snapshot(settings, snap))
+            check_w = val_w if val_w is not None else train_w
+            metrics[f"val_{info.val_metric_name}"] = val_metric(kind, model, check_w)
         record = registry.log_model(
             kind,
             model,
@@ -546,6 +727,7 @@ def register(
             dataset=_dataset_info(snap),
             artifacts=artifacts,
             input_example=example,
+            tags=evaluation_tags(evaluated),
             # a re-run of this step with the same inputs finds the version instead of adding one
             key=digest(
                 kind,
@@ -561,6 +743,21 @@ def register(
     return RegisterOutput(versions=versions)
 
 
+def evaluation_tags(evaluated: EvaluateOutput) -> dict[str, str]:
+    """Version tags saying how a model was evaluated (``walk_forward`` or why it was skipped)."""
+    if evaluated.skipped is None:
+        return {"evaluation.walk_forward": "done"}
+    short = evaluated.skipped
+    return {
+        "evaluation.walk_forward": "skipped",
+        "evaluation.reason": short.reason_en,
+        "evaluation.reason_vi": short.reason_vi,
+        "evaluation.labelled_weeks": str(short.labelled_weeks),
+        "evaluation.need_weeks": str(short.need_weeks),
+        "evaluation.holdout_weeks": str(short.holdout_weeks),
+    }
+
+
 def _verify(
     registry, kind: str, version: str, settings: Settings, snap: SnapshotOutput, recorded: float
 ) -> str | None:
@@ -570,8 +767,8 @@ def _verify(
     except Exception as exc:
         return f"version {version} failed to load: {exc}"
     builder = _builder_from_snapshot(settings, snap)
-    _, val_w = final_split(settings, builder)
-    again = val_metric(kind, model, val_w)
+    train_w, val_w, _ = training_split(settings, builder)
+    again = val_metric(kind, model, val_w if val_w is not None else train_w)
     if not np.isclose(again, recorded, rtol=1e-6, atol=1e-9):
         return f"version {version} does not reproduce its validation metric ({again:.6f} vs {recorded:.6f})"
     return None
@@ -598,6 +795,11 @@ def promote(
         done = _recorded_outcome(registry, kind, record)
         if done is not None:  # decided by an attempt that was killed before the step finished
             decisions[kind] = done
+            continue
+        if evaluated.skipped is not None:
+            decisions[kind] = _promote_short(
+                registry, kind, version, entry.model, evaluated, settings, snap
+            )
             continue
         challenger = metrics.get(entry.model, {})
         champion_rec = registry.champion(kind)
@@ -659,6 +861,71 @@ def promote(
             fallback_champion=fallback,
         )
     return PromoteOutput(decisions=decisions)
+
+
+def _promote_short(
+    registry,
+    kind: str,
+    version: str,
+    model: str,
+    evaluated: EvaluateOutput,
+    settings: Settings,
+    snap: SnapshotOutput,
+) -> PromotionOutcome:
+    """Promotion when the walk-forward evaluation was skipped (a short history).
+
+    The registered version is a baseline, served labelled as one with the reason. A champion that
+    was validated walk-forward is never replaced by an unvalidated model; an earlier unvalidated
+    champion is (newer data). The version must still load and reproduce its recorded metric.
+    """
+    from stockvision.registry.promotion import Decision
+
+    short = evaluated.skipped
+    assert short is not None
+    champion = registry.champion(kind)
+    measured = evaluated.metrics.get(model, {})
+    compared = {
+        "walk_forward": "skipped",
+        "labelled_weeks": short.labelled_weeks,
+        "need_weeks": short.need_weeks,
+        **{k: v for k, v in measured.items() if k.startswith("holdout_")},
+    }
+    validated_champion = (
+        champion is not None
+        and champion.version != version
+        and champion.tags.get("evaluation.walk_forward") != "skipped"
+    )
+    if validated_champion:
+        decision = Decision(
+            False,
+            f"not promoted: {short.reason_en}, and champion v{champion.version} was validated "
+            "walk-forward",
+            compared,
+        )
+    else:
+        decision = Decision(
+            True,
+            f"serving the {model} baseline: {short.reason_en}",
+            compared,
+        )
+        record = registry.get(kind, version)
+        recorded = record.metrics.get("val_mae_pct" if kind == "price" else "val_log_loss")
+        problem = (
+            _verify(registry, kind, version, settings, snap, recorded)
+            if recorded is not None
+            else "no recorded validation metric"
+        )
+        if problem:
+            decision = Decision(False, f"not promoted: {problem}", compared)
+    if decision.promote:
+        registry.promote(kind, version, decision, verify=False)
+        action = "promoted"
+    else:
+        registry.mark_challenger(kind, version, decision)
+        action = "kept_challenger"
+    return PromotionOutcome(
+        version=version, action=action, reason=decision.reason, compared=decision.compared
+    )
 
 
 def _recorded_outcome(registry, kind: str, record) -> PromotionOutcome | None:

@@ -137,12 +137,14 @@ class ModelRegistry:
         input_example: Any = None,
         run_name: str | None = None,
         key: str | None = None,
+        tags: dict[str, str] | None = None,
     ) -> ModelRecord:
         """Log a fitted model as a new version of its registered model (no alias yet).
 
         ``key`` makes the call idempotent: a complete version logged with the same key is returned
         instead of a new one (a pipeline step re-run after a crash does not register twice). A
-        version counts as complete once its last tag (``sv.complete``) is written.
+        version counts as complete once its last tag (``sv.complete``) is written. ``tags`` are
+        extra version tags (e.g. ``evaluation.walk_forward``: why a version was not validated).
         """
         import mlflow
         import pandas as pd
@@ -198,6 +200,7 @@ class ModelRegistry:
                 "dataset.digest": dataset.digest,
                 "run_id": run_id,
                 **({"sv.key": key} if key else {}),
+                **{k: str(v)[:4900] for k, v in (tags or {}).items()},
             }
         )
         for tag, value in tags.items():

@@ -53,6 +53,19 @@ def run(
         for k, v in result.outputs.items()
         if k in ("fetch", "promote", "batch_predict", "monitor")
     }
+    evaluated = result.outputs.get("evaluate")
+    skipped = getattr(evaluated, "skipped", None)
+    if skipped is not None:
+        doc["walk_forward"] = {
+            "skipped": True,
+            **skipped.to_dict(),
+            "reason": skipped.reason_en,
+            "reason_vi": skipped.reason_vi,
+            "holdout": {
+                name: {k: v for k, v in m.items() if k.startswith("holdout_")}
+                for name, m in evaluated.metrics.items()
+            },
+        }
     if as_json:
         print_json(doc)
         return
@@ -73,8 +86,35 @@ def run(
         if d.fallback_champion is not None:
             fb = d.fallback_champion
             console.print(f"  serving baseline {fb.model} as champion v{fb.version}")
+    if skipped is not None:
+        console.print(_short_history_text(skipped, evaluated.metrics))
     _print_champions()
     console.print(f"Pipeline finished in {doc['wall_seconds']:.1f}s (run {doc['run_id']}).")
+
+
+def _short_history_text(skipped, metrics: dict) -> str:
+    """What a short history means for the served models, in one paragraph of sentences."""
+    from stockvision.models.registry_names import FALLBACK
+
+    text = (
+        f"[bold yellow]Walk-forward evaluation skipped[/bold yellow]: {skipped.reason_en}. "
+        "Only the baselines were trained and are served, labelled as baselines."
+    )
+    price = metrics.get(FALLBACK["price"], {})
+    cov = price.get("holdout_coverage_80")
+    if cov is None:
+        return text + (
+            " Too few weeks remain for a holdout, so the coverage of the 80% range is not measured."
+        )
+    skill = price.get("holdout_crps_skill")
+    text += (
+        f" On the last {skipped.holdout_weeks} weeks held out ({price.get('holdout_rows', 0):.0f} "
+        f"rows, one period of overlapping 4-week outcomes) the {FALLBACK['price']} 80% range held "
+        f"{cov * 100:.0f}% of the outcomes"
+    )
+    if skill is not None:
+        text += f"; its CRPS was {abs(skill) * 100:.1f}% {'better' if skill > 0 else 'worse'} than the constant-width random walk"
+    return text + "."
 
 
 def _print_champions() -> None:
@@ -116,6 +156,13 @@ def _print_champions() -> None:
             f("ece"),
         )
     out.print(table)
+    for kind in ("price", "pattern"):
+        rec = reg.champion(kind)
+        if rec is not None and rec.tags.get("evaluation.walk_forward") == "skipped":
+            out.print(
+                f"{rec.name} v{rec.version} has no walk-forward metrics: "
+                f"{rec.tags.get('evaluation.reason', 'the history is too short')}."
+            )
 
 
 def monitor(

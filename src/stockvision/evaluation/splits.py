@@ -24,7 +24,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Fold", "WalkForwardSplitter"]
+from stockvision.jsonutil import JsonRecord
+
+__all__ = ["Fold", "ShortHistory", "WalkForwardSplitter"]
 
 
 @dataclass(frozen=True)
@@ -156,3 +158,71 @@ class WalkForwardSplitter:
                 train_end = span_end
             out.append((0, train_end, val_start, val_end, test_start, test_end))
             k += 1
+
+
+@dataclass(frozen=True)
+class ShortHistory(JsonRecord):
+    """Why the walk-forward evaluation cannot run on this data, and what was done instead.
+
+    With fewer labelled weeks than one walk-forward fold needs (``need_weeks``), only the naive
+    baselines are trained (they read at most the last ``seq_len`` weeks of a stock), and their
+    limits are measured on the last ``holdout_weeks`` weeks held out after a purge gap when enough
+    weeks remain for that (``holdout_weeks`` 0: nothing could be measured out of sample).
+    ``history_weeks`` counts the market weeks of data, ``horizon`` the weeks of the outcome (the
+    last ``horizon`` weeks of data have no known outcome yet, so they are not labelled).
+    """
+
+    labelled_weeks: int
+    need_weeks: int
+    holdout_weeks: int = 0
+    history_weeks: int = 0
+    horizon: int = 4
+
+    @property
+    def weeks(self) -> int:
+        """Weeks of data as a user counts them."""
+        return self.history_weeks or self.labelled_weeks + self.horizon
+
+    @property
+    def need_history_weeks(self) -> int:
+        return self.need_weeks + self.horizon
+
+    @property
+    def reason_en(self) -> str:
+        return (
+            f"the model has not been validated walk-forward because there are only {self.weeks} "
+            f"weeks of data (it needs about {self.need_history_weeks}: {self.need_weeks} weeks "
+            f"whose {self.horizon}-week outcome is known)"
+        )
+
+    @property
+    def reason_vi(self) -> str:
+        return (
+            f"mô hình chưa được kiểm định walk-forward vì chỉ có {self.weeks} tuần dữ liệu (cần "
+            f"khoảng {self.need_history_weeks} tuần: {self.need_weeks} tuần đã biết kết quả "
+            f"{self.horizon} tuần sau)"
+        )
+
+    def metrics(self) -> dict[str, float]:
+        """The figures as flat metrics (logged with the model, read back by the predictor)."""
+        return {
+            "walk_forward_skipped": 1.0,
+            "labelled_weeks": float(self.labelled_weeks),
+            "need_weeks": float(self.need_weeks),
+            "holdout_weeks": float(self.holdout_weeks),
+            "history_weeks": float(self.weeks),
+            "horizon_weeks": float(self.horizon),
+        }
+
+    @classmethod
+    def from_metrics(cls, metrics: dict) -> ShortHistory | None:
+        """The record flat ``metrics`` describe (None unless walk-forward was skipped)."""
+        if not metrics.get("walk_forward_skipped"):
+            return None
+        return cls(
+            labelled_weeks=int(metrics.get("labelled_weeks", 0)),
+            need_weeks=int(metrics.get("need_weeks", 0)),
+            holdout_weeks=int(metrics.get("holdout_weeks", 0)),
+            history_weeks=int(metrics.get("history_weeks", 0)),
+            horizon=int(metrics.get("horizon_weeks", 4)),
+        )

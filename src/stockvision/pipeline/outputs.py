@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stockvision.data.ingest import IngestResult
+from stockvision.evaluation.splits import ShortHistory
 from stockvision.features.refresh import FeaturesBuild, LabelsBuild
 from stockvision.jsonutil import JsonRecord
+
+__all__ = ["ShortHistory"]  # re-exported: the train and evaluate outputs carry it
 
 #: What the fetch step read and wrote: the data layer's ingest result.
 FetchOutput = IngestResult
@@ -51,35 +54,6 @@ class TrainedModel(JsonRecord):
     val_metric_name: str
     seconds: float
     params: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ShortHistory(JsonRecord):
-    """Why the walk-forward evaluation cannot run on this data, and what was done instead.
-
-    With fewer labelled weeks than one walk-forward fold needs (``need_weeks``), only the naive
-    baselines are trained (they read at most the last 8 weeks of a stock), and their limits are
-    measured on the last ``holdout_weeks`` weeks held out after a purge gap when there are enough
-    weeks for that (``holdout_weeks`` 0: nothing could be measured out of sample).
-    """
-
-    labelled_weeks: int
-    need_weeks: int
-    holdout_weeks: int = 0
-
-    @property
-    def reason_en(self) -> str:
-        return (
-            f"the model has not been validated walk-forward because there are only "
-            f"{self.labelled_weeks} labelled weeks of data (at least {self.need_weeks} are needed)"
-        )
-
-    @property
-    def reason_vi(self) -> str:
-        return (
-            f"mô hình chưa được kiểm định walk-forward vì chỉ có {self.labelled_weeks} tuần dữ "
-            f"liệu có nhãn (cần ít nhất {self.need_weeks} tuần)"
-        )
 
 
 @dataclass(frozen=True)

@@ -320,6 +320,8 @@ def short_history(settings: Settings, builder) -> ShortHistory | None:
         labelled_weeks=len(weeks),
         need_weeks=need,
         holdout_weeks=settings.val_weeks if enough else 0,
+        history_weeks=len(builder.calendar),
+        horizon=settings.horizon_weeks,
     )
 
 
@@ -550,7 +552,9 @@ def evaluate(
     )
 
 
-def evaluate_short(settings: Settings, builder, short: ShortHistory, out_dir: Path) -> EvaluateOutput:
+def evaluate_short(
+    settings: Settings, builder, short: ShortHistory, out_dir: Path
+) -> EvaluateOutput:
     """The evaluation of a history too short for walk-forward: skipped, with the reason recorded,
     and the baselines measured on the holdout weeks when there are enough of them.
 
@@ -564,12 +568,7 @@ def evaluate_short(settings: Settings, builder, short: ShortHistory, out_dir: Pa
     from stockvision.features.labels import pattern_to_codes
 
     train_w, hold = short_split(settings, builder, short)
-    base = {
-        "walk_forward_skipped": 1.0,
-        "labelled_weeks": float(short.labelled_weeks),
-        "need_weeks": float(short.need_weeks),
-        "holdout_weeks": float(short.holdout_weeks),
-    }
+    base = short.metrics()
     flat: dict[str, dict[str, float]] = {}
     blocks: dict[str, dict[str, Any]] = {}
     crps: dict[str, float] = {}

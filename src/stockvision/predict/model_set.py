@@ -27,6 +27,11 @@ class ModelSet:
     loaded_at: datetime | None = None
     #: per kind, why the served version is not the registry's champion (a fallback), if it is not
     notes: dict = field(default_factory=dict)
+    #: the price baseline (the EWMA-volatility random walk) for symbols whose history is shorter
+    #: than the champion's features read (new listings); None when the champion is a baseline
+    baseline: Any = None
+    baseline_version: str | None = None
+    baseline_metrics: dict = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:

@@ -7,8 +7,9 @@ models (a :class:`~stockvision.predict.model_set.ModelSet`), the window and a wa
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,9 +17,11 @@ import numpy as np
 import pandas as pd
 
 from stockvision.data.directory import SymbolDescription
+from stockvision.evaluation.splits import ShortHistory
 from stockvision.features import FEATURES
 from stockvision.features.feature_docs import FEATURE_DOCS
 from stockvision.features.labels import PATTERN_CLASSES
+from stockvision.features.weekly import LONGEST_WEEKLY_LOOKBACK
 from stockvision.models.distribution import ReturnDistribution, scale_for_coverage
 from stockvision.models.registry_names import BASELINES, PLAIN_NAMES
 from stockvision.predict.model_set import ModelSet
@@ -37,6 +40,9 @@ from stockvision.predict.types import (
 log = logging.getLogger(__name__)
 
 Describe = Callable[[str], SymbolDescription]
+#: Weeks of data the champion's features read in full (ret_52w needs the bar 52 weeks back); a
+#: symbol with fewer (a new listing) is forecast by the baseline, which reads the last 8 weeks.
+FULL_HISTORY_WEEKS = LONGEST_WEEKLY_LOOKBACK + 1
 
 
 def _anonymous(symbol: str) -> SymbolDescription:
@@ -78,9 +84,64 @@ class Predictor:
         models: ModelSet,
         simulated: set[str] | bool = False,
         now: datetime | None = None,
+        history_weeks: Mapping[str, int] | None = None,
     ) -> list[Prediction]:
-        """One prediction per row of ``window`` (vectorised model calls, then one object per row)."""
-        price = models.price
+        """One prediction per row of ``window`` (vectorised model calls, then one object per row).
+
+        ``history_weeks`` (weeks of data per symbol): a symbol with fewer weeks than the
+        champion's features read (``FULL_HISTORY_WEEKS``, e.g. a new listing) is forecast by the
+        served price baseline instead, with the reason in its ``serving_model`` (never dropped,
+        never given a model whose inputs it lacks).
+        """
+        now = now or datetime.now(UTC)
+        short = self._short_rows(window, models, history_weeks)
+        if not short.any():
+            return self._predict_rows(
+                window, models.price, models.price_metrics, models, simulated, now
+            )
+        assert history_weeks is not None
+        out: list[Prediction | None] = [None] * len(window)
+        parts = [(~short, models.price, models.price_metrics, None)]
+        parts.append((short, models.baseline, models.baseline_metrics, history_weeks))
+        for mask, price, metrics, weeks in parts:
+            rows = np.flatnonzero(mask)
+            if not len(rows):
+                continue
+            preds = self._predict_rows(
+                _subset(window, rows), price, metrics, models, simulated, now, weeks,
+                version=models.baseline_version if weeks is not None else None,
+            )  # fmt: skip
+            for i, pred in zip(rows, preds, strict=True):
+                out[i] = pred
+        return [p for p in out if p is not None]
+
+    def _short_rows(
+        self, window: Any, models: ModelSet, history_weeks: Mapping[str, int] | None
+    ) -> np.ndarray:
+        """Rows whose symbol has less history than the champion's features read (baseline rows)."""
+        n = len(window)
+        if not history_weeks or models.baseline is None or n == 0:
+            return np.zeros(n, dtype=bool)
+        if getattr(models.price, "name", None) in BASELINES:
+            return np.zeros(n, dtype=bool)  # the champion is a baseline: it reads little history
+        syms = window.X.index.get_level_values(0)
+        return np.array(
+            [history_weeks.get(str(s), FULL_HISTORY_WEEKS) < FULL_HISTORY_WEEKS for s in syms]
+        )
+
+    def _predict_rows(
+        self,
+        window: Any,
+        price: Any,
+        metrics: dict,
+        models: ModelSet,
+        simulated: set[str] | bool,
+        now: datetime,
+        short_weeks: Mapping[str, int] | None = None,
+        version: str | None = None,
+    ) -> list[Prediction]:
+        """Predictions of ``window``'s rows by ``price`` (``short_weeks``: the baseline standing in
+        for symbols with a short history, whose weeks the answer quotes)."""
         coverage = float(getattr(price, "coverage", self.interval_coverage))
         dist = distribution_of(price, window, coverage)
         log_ret = dist.median()
@@ -94,19 +155,21 @@ class Predictor:
             if prior is not None
             else None
         )
-        supported = direction_supported(probs, prior, models.price_metrics)
-        speaker = serving_model(price, models.price_metrics)
+        supported = direction_supported(probs, prior, metrics)
+        speaker = serving_model(price, metrics)
         contrib = contributions(price, window)
         raw_close = window.labels["raw_close"].to_numpy(dtype=float)
         x_values = window.X[FEATURES].to_numpy(dtype=float)
-        measured = models.price_metrics.get(
-            "distribution_coverage_80", models.price_metrics.get("interval_coverage")
+        measured, measured_on = measured_coverage(metrics)
+        versions = ModelVersions(
+            price=version or models.price_version, pattern=models.pattern_version
         )
-        versions = ModelVersions(price=models.price_version, pattern=models.pattern_version)
         horizon = timedelta(weeks=self.horizon_weeks)
-        now = now or datetime.now(UTC)
         out = []
         for i, (sym, week_end) in enumerate(window.X.index):
+            row_speaker = speaker
+            if short_weeks is not None:
+                row_speaker = _short_symbol_speaker(speaker, str(sym), short_weeks.get(str(sym)))
             day = pd.Timestamp(week_end).date()
             info = self.describe(sym)
             # an index is shown in points; prices in thousand VND like Vietnamese boards
@@ -144,6 +207,7 @@ class Predictor:
                         high=round(max(lo, hi), 2),
                         coverage=coverage,
                         measured_coverage=measured,
+                        measured_on=measured_on,
                     ),
                     interval_50=band(low50[i], high50[i], 0.5),
                     interval_95=band(low95[i], high95[i], 0.95),
@@ -160,7 +224,7 @@ class Predictor:
                         scale=float(dist.scale[i]),
                         df=float(dist.df) if np.isfinite(dist.df) else None,
                     ),
-                    serving_model=speaker,
+                    serving_model=row_speaker,
                     drivers=drivers(
                         x_values[i], contrib[i] if contrib is not None else None, self.top_drivers
                     ),
@@ -203,10 +267,94 @@ def direction_supported(probs: np.ndarray, prior: Any, metrics: dict) -> np.ndar
     return (edge > noise) & (probs.argmax(axis=1) != 1)
 
 
+def _subset(window: Any, rows: np.ndarray) -> Any:
+    return dataclasses.replace(
+        window, X=window.X.iloc[rows], labels=window.labels.iloc[rows], seq=window.seq[rows]
+    )
+
+
+def measured_coverage(metrics: Mapping[str, Any]) -> tuple[float | None, str | None]:
+    """(coverage of the 80 % range measured out of sample, where): walk-forward, else the holdout
+    of a short history, else (None, None): not measured, and no answer may claim it was."""
+    for key, where in (
+        ("distribution_coverage_80", "walk_forward"),
+        ("interval_coverage", "walk_forward"),
+        ("holdout_coverage_80", "holdout"),
+    ):
+        value = metrics.get(key)
+        if value is not None and np.isfinite(value):
+            return float(value), where
+    return None, None
+
+
+def _short_symbol_speaker(speaker: ServingModel, symbol: str, weeks: int | None) -> ServingModel:
+    """The baseline's label for one symbol whose history is shorter than the champion needs."""
+    have = weeks if weeks is not None else 0
+    vi = (
+        f"{symbol} mới có {have} tuần dữ liệu, ít hơn {FULL_HISTORY_WEEKS} tuần mà đặc trưng của "
+        "mô hình chính cần, nên dự báo này dùng mốc cơ sở"
+    )
+    en = (
+        f"{symbol} has only {have} weeks of data, fewer than the {FULL_HISTORY_WEEKS} the main "
+        "model's features need, so this forecast comes from the baseline"
+    )
+    if speaker.walk_forward:
+        vi += " (kết quả kiểm định của mốc cơ sở đo trên các mã có lịch sử dài hơn)."
+        en += " (the baseline's test results were measured on stocks with longer histories)."
+    else:
+        vi, en = vi + ".", en + "."
+    return speaker.model_copy(
+        update={
+            "limits_vi": " ".join(x for x in (vi, speaker.limits_vi) if x),
+            "limits_en": " ".join(x for x in (en, speaker.limits_en) if x),
+        }
+    )
+
+
+def short_history_limits(metrics: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(vi, en) sentences on a model that was not validated walk-forward: why, and what the
+    holdout measured (or that nothing could be measured). None when walk-forward ran."""
+    short = ShortHistory.from_metrics(dict(metrics))
+    if short is None:
+        return None
+    vi = short.reason_vi[0].upper() + short.reason_vi[1:] + "."
+    en = short.reason_en[0].upper() + short.reason_en[1:] + "."
+    cov = metrics.get("holdout_coverage_80")
+    if cov is None or not np.isfinite(cov):
+        vi += (
+            " Độ phủ của khoảng dự báo chưa đo được ngoài mẫu (không đủ tuần để giữ lại kiểm tra)."
+        )
+        en += " The coverage of its range could not be measured out of sample (too few weeks to hold out)."
+        return vi, en
+    weeks = short.holdout_weeks
+    pct = f"{cov * 100:.0f}"
+    vi += (
+        f" Trên {weeks} tuần cuối giữ lại để kiểm tra, khoảng 80% chứa giá thực tế {pct}% số lần "
+        "(chỉ một giai đoạn, con số này còn nhiều sai số)."
+    )
+    en += (
+        f" On the last {weeks} weeks held out, its 80% range held the outcome {pct}% of the time "
+        "(one period only, so this figure is rough)."
+    )
+    return vi, en
+
+
 def serving_model(price: Any, metrics: dict) -> ServingModel:
-    """Plain-words name of the served price model with its one-line measured skill."""
+    """Plain-words name of the served price model with its one-line measured skill, or, when it
+    was not validated walk-forward (a short history), why not and what was measured instead."""
     name = str(getattr(price, "name", type(price).__name__))
     vi, en = PLAIN_NAMES.get(name, (name, name))
+    limits = short_history_limits(metrics)
+    if limits is not None:
+        return ServingModel(
+            name=name,
+            label_vi=vi,
+            label_en=en,
+            baseline=name in BASELINES,
+            walk_forward=False,
+            limits_vi=limits[0],
+            limits_en=limits[1],
+        )
     skill = metrics.get("distribution_crps_skill")
     dm = metrics.get("distribution_dm_pvalue")
     cov = metrics.get("distribution_coverage_80")
@@ -231,6 +379,7 @@ def serving_model(price: Any, metrics: dict) -> ServingModel:
         label_vi=vi,
         label_en=en,
         baseline=name in BASELINES,
+        walk_forward=True if skill is not None else None,
         crps_skill=None if skill is None else float(skill),
         crps_dm_pvalue=None if dm is None else float(dm),
         skill_vi=skill_vi,

@@ -21,7 +21,17 @@ class PriceInterval(BaseModel):
     high: float = Field(description="Upper bound of the target, VND")
     coverage: float = Field(description="Nominal coverage of the interval, e.g. 0.8")
     measured_coverage: float | None = Field(
-        default=None, description="Coverage measured out of sample in walk-forward evaluation"
+        default=None,
+        description=(
+            "Coverage measured out of sample (see measured_on); null when it could not be measured"
+        ),
+    )
+    measured_on: str | None = Field(
+        default=None,
+        description=(
+            "Where measured_coverage comes from: 'walk_forward' (every test fold) or 'holdout' "
+            "(a short history: the last weeks held out once); null when not measured"
+        ),
     )
 
     @computed_field(description="Lower bound in thousand VND, for display")  # type: ignore[prop-decorator]
@@ -70,6 +80,16 @@ class ServingModel(BaseModel):
     crps_dm_pvalue: float | None = Field(default=None, description="Its Diebold-Mariano p-value")
     skill_vi: str | None = None
     skill_en: str | None = None
+    walk_forward: bool | None = Field(
+        default=None,
+        description=(
+            "True when the model was validated walk-forward; False when that was skipped (too "
+            "short a history, or this symbol's history is shorter than the model's features "
+            "need); limits_vi / limits_en then say why and what was measured instead"
+        ),
+    )
+    limits_vi: str | None = None
+    limits_en: str | None = None
 
 
 class ModelVersions(BaseModel):

@@ -117,6 +117,13 @@ class Settings(BaseSettings):
         default=15.0, description="How long serving waits for the models before it opens."
     )
     min_predict_weeks: int = 26
+    min_baseline_weeks: int = Field(
+        default=6,
+        description=(
+            "Fewest weeks of data a symbol needs when the price baseline can forecast it (a new "
+            "listing, or a short-history store): the baseline's volatility reads 20 trading days."
+        ),
+    )
 
     # --- monitoring -------------------------------------------------------------------------
     psi_threshold: float = 0.2

@@ -92,6 +92,8 @@ class RegisteredVersion(JsonRecord):
 @dataclass(frozen=True)
 class RegisterOutput(JsonRecord):
     versions: dict[str, RegisteredVersion]
+    #: the price baseline registered beside the champion candidates (served for new listings)
+    baseline: RegisteredVersion | None = None
 
 
 @dataclass(frozen=True)

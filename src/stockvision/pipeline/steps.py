@@ -739,7 +739,43 @@ def register(
             ),
         )
         versions[kind] = RegisteredVersion(version=record.version, model=name)
-    return RegisterOutput(versions=versions)
+    baseline = None
+    if trained.short_history is None:
+        baseline = _register_baseline(registry, settings, trained, evaluated, snap, example)
+    return RegisterOutput(versions=versions, baseline=baseline)
+
+
+def _register_baseline(
+    registry, settings: Settings, trained: TrainOutput, evaluated: EvaluateOutput, snap, example
+) -> RegisteredVersion | None:
+    """Register the price fallback trained with the candidates as the served ``price_baseline``.
+
+    Symbols whose history is shorter than the champion's features read (new listings in a
+    long-history market) are forecast by it, with its walk-forward metrics, instead of being
+    dropped. Not a forecast-model version: no promotion rules, the alias follows each training.
+    """
+    from stockvision.models.base import load_model
+
+    name = BASELINE["price"]
+    info = trained.models.get(name)
+    if info is None:
+        return None
+    model = load_model(resolve(settings, info.dir))
+    record = registry.log_model(
+        "price_baseline",
+        model,
+        metrics=dict(evaluated.metrics.get(name, {})),
+        params={"model": name, **info.params},
+        dataset=_dataset_info(snap),
+        input_example=example,
+        run_name=f"price-baseline-{name}",
+        tags=evaluation_tags(evaluated),
+        key=digest(
+            "price_baseline", name, info.params, evaluated.digest, snap.digest, trained.run_id
+        ),
+    )
+    registry.serve_aux("price_baseline", record.version)
+    return RegisteredVersion(version=record.version, model=name)
 
 
 def evaluation_tags(evaluated: EvaluateOutput) -> dict[str, str]:
@@ -987,7 +1023,7 @@ def batch_predict(settings: Settings, store: Any = None) -> BatchPredictOutput:
     (the same predictor the API serves with)."""
     from stockvision.data.directory import SymbolDirectory
     from stockvision.errors import StockVisionError
-    from stockvision.predict import Predictor, load_panel
+    from stockvision.predict import Predictor, load_panel, min_weeks
     from stockvision.registry.champions import load_champions
     from stockvision.registry.model_registry import ModelRegistry
 
@@ -1001,9 +1037,10 @@ def batch_predict(settings: Settings, store: Any = None) -> BatchPredictOutput:
     universe = settings.universe or panel.symbols
     errors: list[dict[str, Any]] = []
     ok: list[str] = []
+    need = min_weeks(settings, models)
     for sym in dict.fromkeys(s.strip().upper() for s in universe):
         try:
-            ok.append(_predictable(sym, panel, settings))
+            ok.append(_predictable(sym, panel, settings, need))
         except StockVisionError as exc:
             errors.append({"symbol": sym, "error": exc.code, "message": exc.message})
     predictor = Predictor(
@@ -1012,7 +1049,13 @@ def batch_predict(settings: Settings, store: Any = None) -> BatchPredictOutput:
         SymbolDirectory(store).describe,
         bands=(settings.pattern_up, settings.pattern_down),
     )
-    preds = predictor.predict(panel.window(ok), models, simulated=panel.simulated) if ok else []
+    preds = (
+        predictor.predict(
+            panel.window(ok), models, simulated=panel.simulated, history_weeks=panel.history_weeks
+        )
+        if ok
+        else []
+    )
     if preds:
         store.save_predictions([p.to_record("batch") for p in preds])
     return BatchPredictOutput(predicted=len(preds), errors=errors, versions=versions)
@@ -1023,8 +1066,9 @@ def _panel_news(settings: Settings) -> float | None:
     return settings.news_half_life_weeks if settings.news_features else None
 
 
-def _predictable(symbol: str, panel: Any, settings: Settings) -> str:
-    """``symbol`` if the batch can predict it from the panel; else the reason as an error."""
+def _predictable(symbol: str, panel: Any, settings: Settings, need: int) -> str:
+    """``symbol`` if the batch can predict it from the panel (``need`` weeks of data at least);
+    else the reason as an error."""
     from stockvision.errors import (
         DataUnavailableError,
         InsufficientHistoryError,
@@ -1034,8 +1078,8 @@ def _predictable(symbol: str, panel: Any, settings: Settings) -> str:
     if symbol not in panel.info:
         raise UnknownSymbolError(symbol)
     have = panel.info[symbol][0]
-    if have < settings.min_predict_weeks:
-        raise InsufficientHistoryError(symbol, have, settings.min_predict_weeks)
+    if have < need:
+        raise InsufficientHistoryError(symbol, have, need)
     if panel.stale(symbol, settings.stale_after_days):
         raise DataUnavailableError(
             symbol,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from stockvision.predict.model_set import ModelSet
 from stockvision.predict.panel import InferencePanel, load_panel
-from stockvision.predict.predictor import Predictor
+from stockvision.predict.predictor import Predictor, min_weeks
 from stockvision.predict.types import (
     DISCLAIMER_EN,
     DISCLAIMER_VI,
@@ -36,4 +36,5 @@ __all__ = [
     "ReturnDistributionInfo",
     "ServingModel",
     "load_panel",
+    "min_weeks",
 ]

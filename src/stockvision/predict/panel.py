@@ -37,6 +37,11 @@ class InferencePanel:
     def symbols(self) -> list[str]:
         return sorted(self.info)
 
+    @property
+    def history_weeks(self) -> dict[str, int]:
+        """Weeks of data per symbol (the predictor gives short ones to the baseline)."""
+        return {sym: item[0] for sym, item in self.info.items()}
+
     def stale(self, symbol: str, after_days: int) -> bool:
         """The symbol's newest week lags the market's newest week by more than ``after_days``."""
         item = self.info.get(symbol)

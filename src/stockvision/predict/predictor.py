@@ -267,6 +267,20 @@ def direction_supported(probs: np.ndarray, prior: Any, metrics: dict) -> np.ndar
     return (edge > noise) & (probs.argmax(axis=1) != 1)
 
 
+def baseline_can_serve(models: ModelSet) -> bool:
+    """Whether a symbol with a short history can be forecast: the price baseline is loaded, or
+    the champion is a baseline itself (a short-history store)."""
+    return models.baseline is not None or getattr(models.price, "name", None) in BASELINES
+
+
+def min_weeks(settings: Any, models: ModelSet) -> int:
+    """Weeks of data a symbol needs to be forecast with ``models``: ``min_baseline_weeks`` when
+    the baseline can stand in for a short history, else ``min_predict_weeks``."""
+    if baseline_can_serve(models):
+        return int(settings.min_baseline_weeks)
+    return int(settings.min_predict_weeks)
+
+
 def _subset(window: Any, rows: np.ndarray) -> Any:
     return dataclasses.replace(
         window, X=window.X.iloc[rows], labels=window.labels.iloc[rows], seq=window.seq[rows]

@@ -67,6 +67,7 @@ def load_champions(
             )
             log.error("%s: %s", kind, notes[kind])
         loaded[kind] = (model, rec.version, rec.model_class, rec.metrics)
+    baseline, baseline_version, baseline_metrics = _baseline(registry, previous, force)
     return ModelSet(
         price=loaded["price"][0],
         pattern=loaded["pattern"][0],
@@ -78,7 +79,33 @@ def load_champions(
         pattern_metrics=dict(loaded["pattern"][3] or {}),
         loaded_at=datetime.now(UTC),
         notes=notes,
+        baseline=baseline,
+        baseline_version=baseline_version,
+        baseline_metrics=baseline_metrics,
     )
+
+
+def _baseline(registry: Any, previous: ModelSet, force: bool) -> tuple[Any, str | None, dict]:
+    """The served price baseline (for symbols with a short history), or (None, None, {}).
+
+    Optional: a registry without one (older data dirs, a short history whose champion is itself
+    the baseline) serves as before, and a baseline that fails to load never blocks the champions.
+    """
+    try:
+        rec = registry.champion("price_baseline")
+    except Exception as exc:
+        log.warning("price baseline unavailable: %s", _one_line(exc))
+        rec = None
+    if rec is None:
+        return previous.baseline, previous.baseline_version, dict(previous.baseline_metrics)
+    if not force and rec.version == previous.baseline_version and previous.baseline is not None:
+        return previous.baseline, rec.version, dict(rec.metrics)
+    try:
+        model = registry.load("price_baseline", rec.version)[0]
+    except Exception as exc:
+        log.warning("price baseline v%s does not load: %s", rec.version, _one_line(exc))
+        return previous.baseline, previous.baseline_version, dict(previous.baseline_metrics)
+    return model, rec.version, dict(rec.metrics)
 
 
 def _newest_loadable(registry: Any, kind: str, exclude: str) -> tuple[Any, Any] | None:

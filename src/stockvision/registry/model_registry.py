@@ -26,11 +26,16 @@ from stockvision.registry.promotion import Decision
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["price", "pattern", "sentiment"]
+Kind = Literal["price", "pattern", "sentiment", "price_baseline"]
 REGISTERED_NAMES: dict[str, str] = {"price": "price_target_model", "pattern": "pattern_model"}
 #: Registered models beside the two forecast models (same logging, aliases and loading; left out
-#: of the forecast summary and promotion flow). ``sentiment``: the news headline tone model.
-AUX_NAMES: dict[str, str] = {"sentiment": "news_sentiment_model"}
+#: of the forecast summary and promotion flow). ``sentiment``: the news headline tone model;
+#: ``price_baseline``: the price fallback trained with every champion, served for the symbols whose
+#: history is shorter than the champion's features read (new listings).
+AUX_NAMES: dict[str, str] = {
+    "sentiment": "news_sentiment_model",
+    "price_baseline": "price_baseline_model",
+}
 _ALL_NAMES: dict[str, str] = {**REGISTERED_NAMES, **AUX_NAMES}
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -346,7 +351,7 @@ class ModelRegistry:
             )
         model_dir = self.download(kind, record.version)
         try:
-            if kind in AUX_NAMES:
+            if kind == "sentiment":
                 from stockvision.news.sentiment import load_sentiment_model
 
                 return load_sentiment_model(model_dir), record
@@ -420,6 +425,16 @@ class ModelRegistry:
         decision = decision or Decision(True, "manual promotion", {})
         decision.compared.setdefault("previous_champion", previous.version if previous else None)
         self.record_decision(kind, version, decision, action="promoted")
+        return self.get(kind, version)
+
+    def serve_aux(self, kind: str, version: str | int) -> ModelRecord:
+        """Point an auxiliary model's champion alias at ``version`` (no promotion rules: e.g. the
+        price baseline of the champion just trained; the forecast models go through
+        :meth:`promote`)."""
+        kind = _kind_of(kind)
+        if kind not in AUX_NAMES:
+            raise RegistryError(f"{kind!r} is a forecast model.", "Use promote() for it.")
+        self.client.set_registered_model_alias(registered_name(kind), CHAMPION, str(version))
         return self.get(kind, version)
 
     def mark_challenger(self, kind: str, version: str | int, decision: Decision) -> ModelRecord:

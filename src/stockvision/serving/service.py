@@ -37,7 +37,14 @@ from stockvision.errors import (
 )
 from stockvision.features.labels import LabelSpec
 from stockvision.monitoring.state import MonitoringState
-from stockvision.predict import InferencePanel, ModelSet, Prediction, Predictor, load_panel
+from stockvision.predict import (
+    InferencePanel,
+    ModelSet,
+    Prediction,
+    Predictor,
+    load_panel,
+    min_weeks,
+)
 from stockvision.serving import metrics as m
 from stockvision.serving.api_schemas import HealthResponse, PredictionErrorItem
 from stockvision.serving.cache import cache_key, make_cache
@@ -238,7 +245,7 @@ class PredictionService:
         sym = symbol.strip().upper()
         panel = self.panel
         if panel is not None and sym in panel.info:
-            need = self.settings.min_predict_weeks
+            need = self.min_weeks()
             have = panel.info[sym][0]
             if have < need:
                 raise InsufficientHistoryError(sym, have, need)
@@ -260,9 +267,14 @@ class PredictionService:
                     sym, status.message or "fetch failed", status.message_vi, status.error_code
                 )
             if status.state == "done":  # fetched, but the features gave nothing usable
-                raise InsufficientHistoryError(sym, 0, self.settings.min_predict_weeks)
+                raise InsufficientHistoryError(sym, 0, self.min_weeks())
             raise DataPendingError(sym, self.status_url(sym), status.state)
         raise UnknownSymbolError(sym, self.closest(sym) if suggest else [])
+
+    def min_weeks(self, models: ModelSet | None = None) -> int:
+        """Weeks of data a symbol needs to be forecast now: few when the price baseline can stand
+        in for a short history (a new listing), else what the champion's features need."""
+        return min_weeks(self.settings, models or self.models)
 
     @staticmethod
     def status_url(symbol: str) -> str:
@@ -280,7 +292,7 @@ class PredictionService:
             return None
         sym = symbol.strip().upper()
         item = panel.info.get(sym)
-        if item is None or item[0] < self.settings.min_predict_weeks:
+        if item is None or item[0] < self.min_weeks(models):
             return None
         if (panel.data_as_of - item[1]).days > self.settings.stale_after_days:
             return None
@@ -336,7 +348,8 @@ class PredictionService:
         panel = self.panel
         if panel is None:
             raise ModelUnavailableError("no features in the store yet", "kho chưa có dữ liệu tuần")
-        symbols = [s for s in panel.symbols if panel.info[s][0] >= self.settings.min_predict_weeks]
+        need = self.min_weeks()
+        symbols = [s for s in panel.symbols if panel.info[s][0] >= need]
         if group:
             from stockvision.market.listings import GROUPS, symbols_in_group
 
@@ -398,7 +411,12 @@ class PredictionService:
         self, symbols: list[str], models: ModelSet, panel: InferencePanel
     ) -> list[Prediction]:
         t0 = time.perf_counter()
-        preds = self.predictor.predict(panel.window(symbols), models, simulated=panel.simulated)
+        preds = self.predictor.predict(
+            panel.window(symbols),
+            models,
+            simulated=panel.simulated,
+            history_weeks=panel.history_weeks,
+        )
         elapsed = time.perf_counter() - t0
         m.INFERENCE_SECONDS.observe(elapsed)
         self.last_inference_ms = round(elapsed * 1000, 3)

@@ -174,6 +174,8 @@ def _model_line(p: Prediction, lang: str) -> str | None:
                 f"ngẫu nhiên biên độ cố định {fmt_pct(abs(skill), lang, signed=False)} "
                 f"({'có' if sig else 'chưa có'} ý nghĩa thống kê)."
             )
+        if m.limits_vi:
+            line += f" {m.limits_vi}"
         return line
     line = f"Model: {m.label_en}."
     if skill is not None:
@@ -182,7 +184,34 @@ def _model_line(p: Prediction, lang: str) -> str | None:
             f"{'better' if skill > 0 else 'worse'} than the constant-width random walk "
             f"({'statistically significant' if sig else 'not statistically significant'})."
         )
+    if m.limits_en:
+        line += f" {m.limits_en}"
     return line
+
+
+def _unmeasured(p: Prediction) -> bool:
+    """The range's coverage was never measured out of sample (a short history with no holdout):
+    the answer then must not claim how often the price lands inside it."""
+    m = p.serving_model
+    return p.interval.measured_coverage is None and m is not None and m.walk_forward is False
+
+
+def _measured_vi(p: Prediction) -> str:
+    cov = p.interval.measured_coverage
+    if cov is None:
+        return ""
+    if p.interval.measured_on == "holdout":
+        return f"; trên các tuần cuối giữ lại để kiểm tra, giá thật rơi vào khoảng này {fmt_prob(cov)} số lần"
+    return f"; khi kiểm định, giá thật rơi vào khoảng này {fmt_prob(cov)} số lần"
+
+
+def _measured_en(p: Prediction) -> str:
+    cov = p.interval.measured_coverage
+    if cov is None:
+        return ""
+    if p.interval.measured_on == "holdout":
+        return f"; on the last weeks held out the real price landed inside it {fmt_prob(cov)} of the time"
+    return f"; out of sample the real price landed inside it {fmt_prob(cov)} of the time"
 
 
 def format_prediction(
@@ -208,11 +237,11 @@ def format_prediction(
     company = name or p.company_name
     i50 = p.interval_50
     if lang == "vi":
-        measured = (
-            f"; khi kiểm định, giá thật rơi vào khoảng này {fmt_prob(p.interval.measured_coverage)}"
-            " số lần"
-            if p.interval.measured_coverage is not None
-            else ""
+        measured = _measured_vi(p)
+        expected = (
+            f"khoảng {cov}% hiệu chỉnh trên dữ liệu huấn luyện, độ phủ chưa đo được ngoài mẫu"
+            if _unmeasured(p)
+            else f"giá được kỳ vọng nằm trong khoảng này {cov}% số lần{measured}"
         )
         half = (
             f"; khoảng 50%: {fmt_price_k(i50.low / scale, lang)} – {fmt_price_k(i50.high / scale, lang)}"
@@ -224,8 +253,8 @@ def format_prediction(
             f"Giá đóng cửa gần nhất: {fmt_price_k(p.last_close_k, lang)} {unit} "
             f"({data_line(p, lang, today)}).",
             f"{horizon} tuần tới (đến khoảng {fmt_date(p.target_date, lang)}), khoảng dự báo "
-            f"{cov}%: {fmt_price_k(low_k, lang)} – {fmt_price_k(high_k, lang)} {unit} (giá được "
-            f"kỳ vọng nằm trong khoảng này {cov}% số lần{measured}){half}.",
+            f"{cov}%: {fmt_price_k(low_k, lang)} – {fmt_price_k(high_k, lang)} {unit} "
+            f"({expected}){half}.",
             f"Giá mục tiêu {horizon} tuần (trung vị): {fmt_price_k(p.price_target_k, lang)} "
             f"{unit} ({fmt_pct(p.expected_return, lang)}).",
             _probabilities_line(p, lang),
@@ -237,11 +266,12 @@ def format_prediction(
                 f"xu hướng {p.model_versions.pattern or 'không rõ'}."
             )
     else:
-        measured = (
-            f"; out of sample the real price landed inside it "
-            f"{fmt_prob(p.interval.measured_coverage)} of the time"
-            if p.interval.measured_coverage is not None
-            else ""
+        measured = _measured_en(p)
+        expected = (
+            f"a {cov}% range calibrated on the training data; its coverage has not been "
+            "measured out of sample"
+            if _unmeasured(p)
+            else f"the price is expected inside it {cov}% of the time{measured}"
         )
         half = (
             f"; 50% range {fmt_price_k(i50.low / scale, lang)} – {fmt_price_k(i50.high / scale, lang)}"
@@ -253,8 +283,8 @@ def format_prediction(
             f"Last close: {fmt_price_k(p.last_close_k, lang)} {unit} "
             f"({data_line(p, lang, today)}).",
             f"{cov}% range: {fmt_price_k(low_k, lang)} – {fmt_price_k(high_k, lang)} {unit} "
-            f"for the next {horizon} weeks (around {fmt_date(p.target_date, lang)}; the price is "
-            f"expected inside it {cov}% of the time{measured}){half}.",
+            f"for the next {horizon} weeks (around {fmt_date(p.target_date, lang)}; "
+            f"{expected}){half}.",
             f"{horizon}-week price target (median): {fmt_price_k(p.price_target_k, lang)} {unit} "
             f"({fmt_pct(p.expected_return, lang)}).",
             _probabilities_line(p, lang),
@@ -652,8 +682,64 @@ def _as_pct(value: float) -> float:
     return value * 100 if abs(value) <= 1 else value
 
 
+def _short_history_quality(metrics: Mapping[str, Any], lang: str) -> str:
+    """The quality answer of a short history: walk-forward skipped (why), the holdout figures."""
+    wf = metrics["walk_forward"]
+    reason = str(wf.get("reason_vi" if lang == "vi" else "reason_en", ""))
+    n = lambda v, d=1: fmt_number(v, lang, d)  # noqa: E731
+    lines = [(reason[:1].upper() + reason[1:] + ".") if reason else ""]
+    lines.append(
+        "Chỉ các mốc cơ sở được huấn luyện và phục vụ (có ghi rõ là mốc cơ sở)."
+        if lang == "vi"
+        else "Only the baselines are trained and served (labelled as baselines)."
+    )
+    measured = []
+    for name, block in (metrics.get("models") or {}).items():
+        h = (block or {}).get("holdout") or {}
+        bits = []
+        if "holdout_coverage_80" in h:
+            c = n(h["holdout_coverage_80"] * 100, 0)
+            bits.append(
+                f"khoảng 80% chứa giá thật {c}% số lần"
+                if lang == "vi"
+                else f"80% range held the outcome {c}% of the time"
+            )
+        if "holdout_crps_skill" in h:
+            sk = h["holdout_crps_skill"]
+            word = (
+                ("tốt" if sk > 0 else "kém") if lang == "vi" else ("better" if sk > 0 else "worse")
+            )
+            bits.append(
+                f"CRPS {word} hơn bước ngẫu nhiên biên độ cố định {n(abs(sk) * 100, 1)}%"
+                if lang == "vi"
+                else f"CRPS {n(abs(sk) * 100, 1)}% {word} than the constant-width random walk"
+            )
+        if "holdout_log_loss" in h:
+            bits.append(f"log loss {n(h['holdout_log_loss'], 3)}")
+        if bits:
+            measured.append(f"• {name}: " + "; ".join(bits))
+    weeks = int(wf.get("holdout_weeks") or 0)
+    if measured:
+        lines.append(
+            f"Đo trên {weeks} tuần cuối giữ lại để kiểm tra (một giai đoạn, con số còn nhiều sai số):"
+            if lang == "vi"
+            else f"Measured on the last {weeks} weeks held out (one period, so the figures are rough):"
+        )
+        lines += measured
+    else:
+        lines.append(
+            "Không đủ tuần để giữ lại kiểm tra, nên độ phủ của khoảng dự báo chưa đo được."
+            if lang == "vi"
+            else "Too few weeks to hold any out, so the coverage of the ranges is not measured."
+        )
+    return "\n".join(x for x in lines if x)
+
+
 def format_model_quality(metrics: Mapping[str, Any], lang: str) -> str:
-    """Walk-forward metrics per model; only keys present in ``metrics`` are printed."""
+    """Walk-forward metrics per model; only keys present in ``metrics`` are printed. When the
+    walk-forward evaluation was skipped (a short history), why, and what the holdout measured."""
+    if isinstance(metrics, Mapping) and (metrics.get("walk_forward") or {}).get("skipped"):
+        return _short_history_quality(metrics, lang)
     models = metrics.get("models") if isinstance(metrics, Mapping) else None
     if not models:
         return (

@@ -155,6 +155,7 @@ class ModelRegistry:
         import pandas as pd
 
         name = registered_name(kind)
+        extra_tags = {k: str(v)[:4900] for k, v in (tags or {}).items()}
         if key is not None and (done := self.find_by_key(kind, key)) is not None:
             return done
         tmp = Path(tempfile.mkdtemp(prefix="sv-model-", dir=self.tmp_dir))
@@ -205,7 +206,7 @@ class ModelRegistry:
                 "dataset.digest": dataset.digest,
                 "run_id": run_id,
                 **({"sv.key": key} if key else {}),
-                **{k: str(v)[:4900] for k, v in (tags or {}).items()},
+                **extra_tags,
             }
         )
         for tag, value in tags.items():

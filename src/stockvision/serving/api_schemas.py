@@ -140,6 +140,17 @@ class ModelStatus(BaseModel):
     note: str | None = Field(
         default=None, description="Why this version serves instead of the champion (fallback)"
     )
+    walk_forward: bool | None = Field(
+        default=None,
+        description=(
+            "False when the served version was not validated walk-forward (too short a history; "
+            "evaluation says why), True when it was, null when unknown"
+        ),
+    )
+    evaluation: str | None = Field(
+        default=None, description="Why the walk-forward evaluation was skipped, if it was"
+    )
+    evaluation_vi: str | None = None
 
 
 class HealthResponse(BaseModel):

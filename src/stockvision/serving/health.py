@@ -54,12 +54,37 @@ def build_health(service: Any) -> HealthResponse:
             model_class=cls,
             loaded_at=models.loaded_at if version else None,
             note=models.notes.get(kind),
+            **_evaluation(metrics),
         )
-        for kind, name, version, cls in (
-            ("price", "price_target_model", models.price_version, models.price_class),
-            ("pattern", "pattern_model", models.pattern_version, models.pattern_class),
+        for kind, name, version, cls, metrics in (
+            (
+                "price",
+                "price_target_model",
+                models.price_version,
+                models.price_class,
+                models.price_metrics,
+            ),
+            (
+                "pattern",
+                "pattern_model",
+                models.pattern_version,
+                models.pattern_class,
+                models.pattern_metrics,
+            ),
         )
     ]
+    if models.baseline_version:
+        model_status.append(
+            ModelStatus(
+                name="price_baseline_model",
+                version=models.baseline_version,
+                alias="baseline",
+                model_class=getattr(models.baseline, "name", None),
+                loaded_at=models.loaded_at,
+                note="serves the symbols whose history is shorter than the champion's features read",
+                **_evaluation(models.baseline_metrics),
+            )
+        )
     if models.notes and status == "ok":
         status = "degraded"
     champions = service.champions
@@ -77,3 +102,20 @@ def build_health(service: Any) -> HealthResponse:
         cache_backend=service.cache.backend,
         monitoring=monitoring,
     )
+
+
+def _evaluation(metrics: dict) -> dict[str, Any]:
+    """How a served version was evaluated: walk-forward, or why that was skipped (a short
+    history is not a degradation: the baselines serve, labelled, and /health says why)."""
+    from stockvision.evaluation.splits import ShortHistory
+
+    short = ShortHistory.from_metrics(dict(metrics or {}))
+    if short is not None:
+        return {
+            "walk_forward": False,
+            "evaluation": short.reason_en,
+            "evaluation_vi": short.reason_vi,
+        }
+    if any(k.startswith("distribution_") or k == "mae_pct" for k in metrics or {}):
+        return {"walk_forward": True}
+    return {}

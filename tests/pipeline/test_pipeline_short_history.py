@@ -156,3 +156,48 @@ def test_too_few_weeks_for_a_holdout_says_coverage_is_not_measured(tmp_path: Pat
     speaker = serving_model(type("M", (), {"name": "vol_random_walk"})(), metrics)
     assert speaker.walk_forward is False
     assert "chưa đo được" in speaker.limits_vi and "could not be measured" in speaker.limits_en
+
+
+@pytest.fixture(scope="module")
+def mixed_market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """Three years of a market with two new listings: HSG (20 weeks) and VCB (4 weeks)."""
+    from stockvision.config import Settings
+    from stockvision.pipeline.flow import run_pipeline
+    from stockvision.serving.app import create_app
+
+    root: Path = tmp_path_factory.mktemp("mixed")
+    csv = market_csv(root / "mixed.csv", N_SYMBOLS, years=3, listing_weeks={"HSG": 20, "VCB": 4})
+    env = {**ENV, "SV_DATA_DIR": str(root / "home"), "SV_CSV_PATHS": str(csv)}
+    with sv_environment(env, ["SV_UNIVERSE"]):
+        result = run_pipeline(Settings())
+        app = create_app(Settings(), start_background=False, mount_chat_ui=False)
+        with TestClient(app) as client:
+            yield {"result": result, "client": client}
+
+
+def test_new_listings_get_the_baseline_with_the_reason(mixed_market):
+    result, client = mixed_market["result"], mixed_market["client"]
+    assert result.status == "succeeded"
+    assert result.outputs["train"].short_history is None  # the market itself is long enough
+    baseline = result.outputs["register"].baseline
+    assert baseline is not None and baseline.model == "vol_random_walk"
+    batch = result.outputs["batch_predict"]
+    assert batch.predicted == N_SYMBOLS - 1  # every symbol but the 4-week listing
+    (error,) = batch.errors
+    assert error["symbol"] == "VCB" and error["error"] == "insufficient_history"
+    body = client.post("/api/v1/predict/HSG").json()
+    model = body["serving_model"]
+    assert model["name"] == "vol_random_walk" and model["baseline"] is True
+    assert "HSG mới có 20 tuần dữ liệu" in model["limits_vi"]
+    assert "HSG has only 20 weeks of data" in model["limits_en"]
+    champion = client.post("/api/v1/predict/VNM").json()
+    if champion["serving_model"]["name"] != "vol_random_walk":  # a learned champion serves VNM
+        assert body["model_versions"]["price"] == baseline.version
+        assert champion["serving_model"]["limits_vi"] is None
+    too_short = client.post("/api/v1/predict/VCB")
+    assert too_short.status_code == 422
+    assert too_short.json()["need_weeks"] == 6 and too_short.json()["have_weeks"] < 6
+    answer = _ask(client, "Dự đoán giá HSG tháng sau?")
+    assert "HSG mới có 20 tuần dữ liệu" in answer and "mốc cơ sở" in answer
+    health = client.get("/health").json()
+    assert any(m["alias"] == "baseline" for m in health["models"]), health["models"]

@@ -393,7 +393,10 @@ def format_comparison(preds: Sequence[Prediction], lang: str) -> str:
                 fmt_price_k(p.price_target_k, lang),
                 fmt_pct(p.expected_return, lang),
                 f"{fmt_price_k(p.interval.low / 1000, lang)}–{fmt_price_k(p.interval.high / 1000, lang)}",
-                pattern_label(p.pattern, lang),
+                # same rule as the one-stock answer: no direction without the evidence for it
+                pattern_label(p.pattern, lang)
+                if p.direction_supported
+                else ("• chưa rõ" if lang == "vi" else "• unclear"),
                 f"{fmt_prob(pr.up)}/{fmt_prob(pr.sideways)}/{fmt_prob(pr.down)}",
             ]
         )
@@ -412,7 +415,14 @@ def format_comparison(preds: Sequence[Prediction], lang: str) -> str:
             f"highest probability of rising: {likely_up.symbol} "
             f"({fmt_prob(likely_up.probabilities.up)})."
         )
-    return f"{title}\n```\n{_table(rows)}\n```\n{reading}"
+    notes = dict.fromkeys(
+        (p.serving_model.limits_vi if lang == "vi" else p.serving_model.limits_en)
+        for p in preds
+        if p.serving_model is not None
+    )
+    notes.pop(None, None)
+    tail = "".join(f"\n{n}" for n in notes)
+    return f"{title}\n```\n{_table(rows)}\n```\n{reading}{tail}"
 
 
 def _supports(p: Prediction, direction: str) -> bool:

@@ -100,17 +100,23 @@ class Predictor:
                 window, models.price, models.price_metrics, models, simulated, now
             )
         assert history_weeks is not None
+        if getattr(models.price, "name", None) in BASELINES:
+            # the champion is a baseline (reads the last weeks only): it serves them, with the note
+            stand_in = (models.price, models.price_metrics, models.price_version)
+        else:
+            stand_in = (models.baseline, models.baseline_metrics, models.baseline_version)
         out: list[Prediction | None] = [None] * len(window)
-        parts = [(~short, models.price, models.price_metrics, None)]
-        parts.append((short, models.baseline, models.baseline_metrics, history_weeks))
-        for mask, price, metrics, weeks in parts:
+        parts = [
+            (~short, (models.price, models.price_metrics, None), None),
+            (short, stand_in, history_weeks),
+        ]
+        for mask, (price, metrics, version), weeks in parts:
             rows = np.flatnonzero(mask)
             if not len(rows):
                 continue
             preds = self._predict_rows(
-                _subset(window, rows), price, metrics, models, simulated, now, weeks,
-                version=models.baseline_version if weeks is not None else None,
-            )  # fmt: skip
+                _subset(window, rows), price, metrics, models, simulated, now, weeks, version
+            )
             for i, pred in zip(rows, preds, strict=True):
                 out[i] = pred
         return [p for p in out if p is not None]
@@ -118,12 +124,14 @@ class Predictor:
     def _short_rows(
         self, window: Any, models: ModelSet, history_weeks: Mapping[str, int] | None
     ) -> np.ndarray:
-        """Rows whose symbol has less history than the champion's features read (baseline rows)."""
+        """Rows whose symbol has less history than the champion's features read (a new listing in
+        a market whose champion was validated walk-forward). In a store whose history is short
+        everywhere the champion is the baseline and its answers already say why: no row here."""
         n = len(window)
-        if not history_weeks or models.baseline is None or n == 0:
+        if not history_weeks or n == 0 or not baseline_can_serve(models):
             return np.zeros(n, dtype=bool)
-        if getattr(models.price, "name", None) in BASELINES:
-            return np.zeros(n, dtype=bool)  # the champion is a baseline: it reads little history
+        if ShortHistory.from_metrics(dict(models.price_metrics)) is not None:
+            return np.zeros(n, dtype=bool)
         syms = window.X.index.get_level_values(0)
         return np.array(
             [history_weeks.get(str(s), FULL_HISTORY_WEEKS) < FULL_HISTORY_WEEKS for s in syms]

@@ -174,8 +174,11 @@ def test_auto_healing_fetches_once_then_serves(client):
     assert service.healer.started == 1
 
 
-def test_too_little_history_is_a_422_saying_how_much(client, vn30_daily_path, tmp_path: Path):
-    """A stock with only ~20 weeks of prices (imported through auto-healing) cannot be predicted."""
+def test_a_new_listing_gets_the_baseline_and_too_little_history_a_422(
+    client, vn30_daily_path, tmp_path: Path
+):
+    """A stock with ~20 weeks of prices (a new listing, imported through auto-healing) is forecast
+    by the served price baseline, saying why; one with a few weeks is a 422 saying how much."""
     service = client.app.state.service
     raw = pd.read_csv(vn30_daily_path)
     msn = raw[raw["ticket"] == "MSN"].sort_values("date").tail(100)
@@ -185,14 +188,25 @@ def test_too_little_history_is_a_422_saying_how_much(client, vn30_daily_path, tm
     assert client.post("/api/v1/predict/MSN").status_code == 202
     assert service.healer.wait("MSN", timeout=180).state == "done"
     r = client.post("/api/v1/predict/MSN")
+    assert r.status_code == 200, r.text
+    model = r.json()["serving_model"]
+    assert model["baseline"] is True and model["name"] == "vol_random_walk"
+    assert "MSN mới có" in model["limits_vi"] and "MSN has only" in model["limits_en"]
+    # a listing of three weeks: too little even for the baseline, reported per symbol in a batch
+    ctd = raw[raw["ticket"] == "CTD"].sort_values("date").tail(15)
+    path = tmp_path / "ctd_recent.csv"
+    ctd.to_csv(path, index=False)
+    service.settings = service.settings.model_copy(update={"csv_paths": [path]})
+    if client.post("/api/v1/predict/CTD").status_code == 202:
+        assert service.healer.wait("CTD", timeout=180).state == "done"
+    r = client.post("/api/v1/predict/CTD")
     assert r.status_code == 422, r.text
     body = r.json()
-    need = service.settings.min_predict_weeks
+    need = service.settings.min_baseline_weeks
     assert body["error"] == "insufficient_history"
-    assert body["need_weeks"] == need and 15 <= body["have_weeks"] < need
+    assert body["need_weeks"] == need and body["have_weeks"] < need
     assert f"at least {need}" in body["message"] and "tuần" in body["message_vi"]
-    # in a batch it is reported per symbol, the others still served
-    batch = client.post("/api/v1/predict/batch", json={"symbols": ["MSN", "VNM"]}).json()
+    batch = client.post("/api/v1/predict/batch", json={"symbols": ["CTD", "VNM"]}).json()
     assert [p["symbol"] for p in batch["predictions"]] == ["VNM"]
     assert batch["errors"][0]["status"] == 422
 

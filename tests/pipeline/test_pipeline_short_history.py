@@ -123,6 +123,11 @@ def test_cli_run_says_why_walk_forward_was_skipped(one_year):
     with sv_environment(one_year["env"]):
         plain = CliRunner().invoke(app, ["pipeline", "run", "--force"])
         as_json = CliRunner().invoke(app, ["pipeline", "run", "--json"])
+        out = one_year["home"] / "cli_eval"
+        evaluated = CliRunner().invoke(app, ["evaluate", "--out", str(out)])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "Walk-forward evaluation skipped" in " ".join(evaluated.output.split())
+    assert json.loads((out / "metrics.json").read_text())["walk_forward"]["skipped"] is True
     assert plain.exit_code == 0, plain.output
     text = " ".join(plain.output.split())
     assert "Walk-forward evaluation skipped: the model has not been validated walk-forward" in text

@@ -54,6 +54,9 @@ def evaluate(
     if as_json:
         print_json(json.loads((out_dir / "metrics.json").read_text()))
         return
+    if result.skipped is not None:
+        _print_short_history(result, out_dir)
+        return
     table = Table(
         title=f"Walk-forward evaluation ({snap.start} .. {snap.end}, {len(snap.symbols)} symbols)"
     )
@@ -92,6 +95,39 @@ def evaluate(
     if result.failed:
         console.print(f"[yellow]Left out (failed):[/yellow] {', '.join(result.failed)}")
     console.print(f"Report: {out_dir / 'report.html'}")
+
+
+def _print_short_history(result, out_dir: Path) -> None:
+    """A history too short for walk-forward: why, and the baselines' holdout figures."""
+    short = result.skipped
+    console.print(
+        f"[bold yellow]Walk-forward evaluation skipped[/bold yellow]: {short.reason_en}. "
+        "Only the baselines can be fitted; they are measured on the last "
+        f"{short.holdout_weeks} weeks held out."
+        if short.holdout_weeks
+        else f"[bold yellow]Walk-forward evaluation skipped[/bold yellow]: {short.reason_en}. "
+        "Too few weeks remain for a holdout, so nothing is measured out of sample."
+    )
+    if short.holdout_weeks:
+        table = Table(title="Holdout (one period of overlapping 4-week outcomes)")
+        for col in ("model", "rows", "80% coverage", "CRPS", "CRPS skill", "log loss"):
+            table.add_column(col, justify="right")
+        for name, m in result.metrics.items():
+            table.add_row(
+                name,
+                *(
+                    _fmt(m.get(k))
+                    for k in (
+                        "holdout_rows",
+                        "holdout_coverage_80",
+                        "holdout_crps",
+                        "holdout_crps_skill",
+                        "holdout_log_loss",
+                    )
+                ),
+            )
+        out.print(table)
+    console.print(f"Metrics: {out_dir / 'metrics.json'}")
 
 
 def _fmt(v: float | None) -> str:

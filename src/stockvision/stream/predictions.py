@@ -44,6 +44,11 @@ class LivePredictor:
         self.horizon = horizon
         self.simulated = simulated
         self._tail: dict[pd.Timestamp, tuple[pd.DataFrame, pd.DataFrame]] = {}
+        # weeks of stored history per symbol: a new listing is forecast by the baseline, as in
+        # the batch and the API (the live week adds one)
+        self._weeks = {
+            str(k): int(v) + 1 for k, v in self.features.groupby(level=SYMBOL).size().items()
+        }
 
     def _history(self, monday: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The last ``seq_len`` stored rows per symbol of weeks ending before ``monday``."""
@@ -75,7 +80,9 @@ class LivePredictor:
             horizon=self.horizon,
         )
         window = builder.latest(symbols)
-        return self.predictor.predict(window, models, simulated=self.simulated)
+        return self.predictor.predict(
+            window, models, simulated=self.simulated, history_weeks=self._weeks
+        )
 
 
 def prediction_message(p: Prediction) -> dict[str, Any]:

@@ -31,8 +31,12 @@ CHAMPION_SCORES = {
 }
 
 
-def generated_joined(n_symbols: int = 6, n_weeks: int = 110, seed: int = 3) -> pd.DataFrame:
-    """Features + labels of ``n_symbols`` x ``n_weeks`` with a learnable 4-week return signal."""
+def generated_joined(n_symbols: int = 6, n_weeks: int = 120, seed: int = 3) -> pd.DataFrame:
+    """Features + labels of ``n_symbols`` x ``n_weeks`` with a learnable 4-week return signal.
+
+    At least one walk-forward fold must fit (110 labelled weeks), or the train step treats the
+    history as short and fits the baselines only.
+    """
     rng = np.random.default_rng(seed)
     symbols = [f"S{i:02d}" for i in range(n_symbols)]
     weeks = pd.date_range("2017-01-06", periods=n_weeks, freq="W-FRI")

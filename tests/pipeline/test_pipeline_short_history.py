@@ -205,4 +205,5 @@ def test_new_listings_get_the_baseline_with_the_reason(mixed_market):
     answer = _ask(client, "Dự đoán giá HSG tháng sau?")
     assert "HSG mới có 20 tuần dữ liệu" in answer and "mốc cơ sở" in answer
     health = client.get("/health").json()
-    assert any(m["alias"] == "baseline" for m in health["models"]), health["models"]
+    assert health["baseline_model"]["version"] == baseline.version
+    assert health["baseline_model"]["walk_forward"] is True  # validated on the long histories

@@ -156,6 +156,13 @@ class ModelStatus(BaseModel):
 class HealthResponse(BaseModel):
     status: Literal["ok", "degraded", "down"]
     models: list[ModelStatus]
+    baseline_model: ModelStatus | None = Field(
+        default=None,
+        description=(
+            "The price baseline serving symbols whose history is shorter than the champion's "
+            "features read (new listings); null when none is registered"
+        ),
+    )
     registry_reachable: bool
     registry_message: str | None = None
     registry_checked_at: datetime | None = None

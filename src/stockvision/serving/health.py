@@ -73,17 +73,16 @@ def build_health(service: Any) -> HealthResponse:
             ),
         )
     ]
+    baseline_status = None
     if models.baseline_version:
-        model_status.append(
-            ModelStatus(
-                name="price_baseline_model",
-                version=models.baseline_version,
-                alias="baseline",
-                model_class=getattr(models.baseline, "name", None),
-                loaded_at=models.loaded_at,
-                note="serves the symbols whose history is shorter than the champion's features read",
-                **_evaluation(models.baseline_metrics),
-            )
+        baseline_status = ModelStatus(
+            name="price_baseline_model",
+            version=models.baseline_version,
+            alias="baseline",
+            model_class=getattr(models.baseline, "name", None),
+            loaded_at=models.loaded_at,
+            note="serves the symbols whose history is shorter than the champion's features read",
+            **_evaluation(models.baseline_metrics),
         )
     if models.notes and status == "ok":
         status = "degraded"
@@ -91,6 +90,7 @@ def build_health(service: Any) -> HealthResponse:
     return HealthResponse(
         status=status,
         models=model_status,
+        baseline_model=baseline_status,
         registry_reachable=bool(champions.registry_ok),
         registry_message=champions.registry_message,
         registry_checked_at=champions.registry_checked_at,

@@ -139,6 +139,10 @@ def ingest(
         replace_simulated=replace_simulated,
         factors=factor_function(store, hints),
     )
+    if upsert.factors_recomputed and len(result.frame):
+        # the write recomputed every written symbol's factors with these hints already
+        written = set(pd.unique(result.frame["symbol"]))
+        moved = [s for s in moved if s not in written]
     if moved and not result.simulated:
         # same prices, other band rules: the moved symbols' factors are recomputed
         daily_moved = store.read_daily(symbols=moved)

@@ -201,10 +201,22 @@ def ingest(
     )
 
 
-#: Detection rules for whole-market imports (see ``detect_corporate_actions``): a symbol-year
-#: whose rises break its band gets the next wider band (a transfer between exchanges), and only
-#: permanent drops a dividend/bonus ratio explains are events.
-DETECTION_RULES: dict[str, Any] = {"infer_band": True, "require_payout": True}
+#: Detection rules for whole-market imports (see ``detect_corporate_actions``): the bands in
+#: force on each date; rises beyond the band within 250 sessions of a row give it the next wider
+#: band, then the widest (a transfer between exchanges); a close (on HOSE also an open) below the
+#: floor is a candidate, and only permanent drops some payout up to 1:4 explains are events; HNX's reference
+#: before 2013-01-15 was the previous average price (band around the previous range). Chosen on
+#: one half of the whole-market symbols and measured on the other
+#: (benchmarks/bench_data_fidelity.py, docs/data.md).
+DETECTION_RULES: dict[str, Any] = {
+    "band_history": True,
+    "infer_band": True,
+    "infer_window": 250,
+    "require_payout": True,
+    "max_payout": 4.0,
+    "range_reference": True,
+    "open_breaks": ("HOSE",),
+}
 
 
 def factor_function(

@@ -201,15 +201,16 @@ def ingest(
     )
 
 
-#: Detection rules for whole-market imports (see ``detect_corporate_actions``): the bands in
-#: force on each date; rises beyond the band within 250 sessions of a row give it the next wider
+#: Detection rules for whole-market imports (see ``detect_corporate_actions``): HOSE's bands in
+#: force on each date (5 % before 2013; HNX's 7 % of 2008-2012 would turn 11 drops of 7-10 % the
+#: publisher never adjusted into events, so HNX keeps its 10 %); rises beyond the band within 250 sessions of a row give it the next wider
 #: band, then the widest (a transfer between exchanges); a close (on HOSE also an open) below the
 #: floor is a candidate, and only permanent drops some payout up to 1:4 explains are events; HNX's reference
 #: before 2013-01-15 was the previous average price (band around the previous range). Chosen on
 #: one half of the whole-market symbols and measured on the other
 #: (benchmarks/bench_data_fidelity.py, docs/data.md).
 DETECTION_RULES: dict[str, Any] = {
-    "band_history": True,
+    "band_history": ("HOSE",),
     "infer_band": True,
     "infer_window": 250,
     "require_payout": True,

@@ -258,3 +258,69 @@ def test_real_vn30_adjusted_returns_within_band(vn30_daily: pd.DataFrame) -> Non
     assert out["ret"].abs().max() <= 0.0705
     # factors are 1.0 after each symbol's last event and never above 1 for drop-only history
     assert (out.groupby("symbol")["factor"].last() == 1.0).all()
+
+
+# --- whole-market rules (data.ingest.DETECTION_RULES) ---------------------------------------------
+def test_ingest_rules_find_a_bonus_issue_outside_the_listed_payouts() -> None:
+    from stockvision.data.ingest import DETECTION_RULES
+
+    # a 1:0.8 bonus issue (x 1/1.8, not one of COMMON_PAYOUTS) on HOSE: 45,000 -> 25,000
+    daily = make_daily({"AAA": [45_000, 45_200, 45_000, 25_000, 25_200, 25_100]})
+    listed_only = detect_corporate_actions(
+        daily, Exchange.HOSE, infer_band=True, require_payout=True
+    )
+    assert listed_only.empty  # the old rule: no listed payout explains it
+    ev = detect_corporate_actions(daily, Exchange.HOSE, **DETECTION_RULES)
+    assert ev["date"].tolist() == [pd.Timestamp("2020-01-09")]
+    # no listed payout fits the bar: the raw move, clipped into what the band allows
+    assert ev["ratio"].iat[0] == pytest.approx(25_000 / 45_000, rel=0.02)
+
+
+def test_hnx_reference_before_2013_is_the_previous_range() -> None:
+    # HNX 2010: yesterday traded 19,300-22,000 and closed at 20,800 (the average, the reference
+    # then, lay inside that range); today closes at 18,600: -10.6 % from the close, -3.6 % from
+    # the low. With the close as reference it looks like a dividend; it is a market move.
+    daily = make_daily({"BBB": [21_000, 20_800, 18_600, 18_500, 18_700]}, start="2010-12-06")
+    daily.loc[1, ["low", "high"]] = [19_300, 22_000]
+    as_close = detect_corporate_actions(daily, Exchange.HNX, require_payout=True, max_payout=4.0)
+    assert len(as_close) == 1
+    ranged = detect_corporate_actions(
+        daily, Exchange.HNX, require_payout=True, max_payout=4.0, range_reference=True
+    )
+    assert ranged.empty
+    # after 2013-01-15 the close is the reference again: the same bars are an event
+    later = daily.assign(date=pd.bdate_range("2016-12-05", periods=5))
+    assert len(detect_corporate_actions(later, Exchange.HNX, range_reference=True)) == 1
+
+
+def test_band_inference_widens_twice_for_a_former_upcom_name() -> None:
+    # filed under HOSE, but it traded on UPCoM (+/-15 %): rises of 12-14 % and a -14 % day
+    closes = [10_000, 11_400, 11_500, 12_900, 13_000, 11_200, 11_300, 11_250]
+    daily = make_daily({"CCC": closes}, start="2016-03-01")
+    one_step = detect_corporate_actions(
+        daily, Exchange.HOSE, infer_band=True, require_payout=True, max_payout=4.0
+    )
+    assert one_step.empty  # two rises beyond HNX's 10 % too: the widest band applies
+    honest = daily.copy()
+    honest["close"] = [10_000, 10_300, 10_400, 10_500, 10_600, 9_100, 9_150, 9_120]
+    honest[["open", "high", "low"]] = np.c_[honest["close"], honest["close"], honest["close"]]
+    ev = detect_corporate_actions(
+        honest, Exchange.HOSE, infer_band=True, require_payout=True, max_payout=4.0
+    )
+    assert len(ev) == 1  # without rises the HOSE band stays, and a -14 % drop is an event
+
+
+def test_an_open_below_the_floor_is_a_hose_event_unless_repaired() -> None:
+    # 10 % stock dividend on HOSE: reference 30,000 -> 27,300; the first trade opens at 27,300
+    # (below the old floor 27,900) and the day closes at 28,500, inside the old band
+    daily = make_daily({"DDD": [30_000, 30_100, 30_000, 28_500, 28_600, 28_400]})
+    daily.loc[3, ["open", "low", "high"]] = [27_300, 27_300, 28_700]
+    rules = {"require_payout": True, "max_payout": 4.0}
+    assert detect_corporate_actions(daily, Exchange.HOSE, **rules).empty
+    ev = detect_corporate_actions(daily, Exchange.HOSE, open_breaks=("HOSE",), **rules)
+    assert ev["date"].tolist() == [pd.Timestamp("2020-01-09")]
+    assert ev["ratio"].iat[0] == pytest.approx(1 / 1.1)
+    # an open the repair clamped or filled is not a trade
+    daily["flags"] = 0
+    daily.loc[3, "flags"] = 16
+    assert detect_corporate_actions(daily, Exchange.HOSE, open_breaks=True, **rules).empty

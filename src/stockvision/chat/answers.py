@@ -66,11 +66,53 @@ def fmt_date(d: date, lang: str) -> str:
     return d.strftime("%d/%m/%Y") if lang == "vi" else d.isoformat()
 
 
+def _is_points(p: Any) -> bool:
+    """Whether a forecast is quoted in points (an index, ``Prediction.unit``)."""
+    return getattr(p, "unit", "VND") == "points"
+
+
 def _unit(lang: str, p: Any = None) -> str:
     """The display unit: thousand VND, or points for an index (``Prediction.unit``)."""
-    if getattr(p, "unit", "VND") == "points":
+    if _is_points(p):
         return "điểm" if lang == "vi" else "points"
     return "nghìn đồng" if lang == "vi" else "thousand VND"
+
+
+def _scale(p: Any) -> float:
+    """Divisor from stored values to displayed ones: 1000 for VND prices, 1 for index points."""
+    return 1.0 if _is_points(p) else 1000.0
+
+
+def _units_of(preds: Sequence[Any], lang: str) -> str:
+    """The unit line of a list of forecasts: one unit, or both when stocks and indices are mixed
+    (an index is never shown as thousand VND)."""
+    points = [p for p in preds if _is_points(p)]
+    if not points:
+        return _unit(lang)
+    if len(points) == len(preds):
+        return _unit(lang, points[0])
+    names = ", ".join(p.symbol for p in points)
+    return (
+        f"{_unit(lang)}; {names}: {_unit(lang, points[0])}"
+        if lang == "vi"
+        else f"{_unit(lang)}; {names} in {_unit(lang, points[0])}"
+    )
+
+
+def _history_unit(symbol: str, unit: str | None) -> str:
+    """Unit of a stored series: ``unit`` when the caller knows it, else points for an index."""
+    if unit is not None:
+        return unit
+    from stockvision.market.universe import is_index_symbol
+
+    return "points" if is_index_symbol(symbol) else "VND"
+
+
+class _Quote:
+    """A bare ``unit`` holder, so series without a Prediction share ``_unit`` and ``_scale``."""
+
+    def __init__(self, unit: str) -> None:
+        self.unit = unit
 
 
 # ---------------------------------------------------------------------------- composition
@@ -231,7 +273,7 @@ def format_prediction(
     """
     unit = _unit(lang, p)
     cov = round(p.interval.coverage * 100)
-    scale = 1.0 if getattr(p, "unit", "VND") == "points" else 1000.0  # an index: points
+    scale = _scale(p)  # an index: points
     low_k, high_k = p.interval.low / scale, p.interval.high / scale
     horizon = max(1, round((p.target_date - p.prediction_date).days / 7))
     company = name or p.company_name
@@ -392,7 +434,8 @@ def format_comparison(preds: Sequence[Prediction], lang: str) -> str:
                 fmt_price_k(p.last_close_k, lang),
                 fmt_price_k(p.price_target_k, lang),
                 fmt_pct(p.expected_return, lang),
-                f"{fmt_price_k(p.interval.low / 1000, lang)}–{fmt_price_k(p.interval.high / 1000, lang)}",
+                f"{fmt_price_k(p.interval.low / _scale(p), lang)}–"
+                f"{fmt_price_k(p.interval.high / _scale(p), lang)}",
                 # same rule as the one-stock answer: no direction without the evidence for it
                 pattern_label(p.pattern, lang)
                 if p.direction_supported
@@ -403,13 +446,15 @@ def format_comparison(preds: Sequence[Prediction], lang: str) -> str:
     best = max(preds, key=lambda p: p.expected_return)
     likely_up = max(preds, key=lambda p: p.probabilities.up)
     if lang == "vi":
-        title = f"So sánh dự báo 4 tuần ({_unit(lang)}; {data_line(preds[0], lang)}):"
+        title = f"So sánh dự báo 4 tuần ({_units_of(preds, lang)}; {data_line(preds[0], lang)}):"
         reading = (
             f"Kỳ vọng cao nhất: {best.symbol} ({fmt_pct(best.expected_return, lang)}); "
             f"xác suất tăng cao nhất: {likely_up.symbol} ({fmt_prob(likely_up.probabilities.up)})."
         )
     else:
-        title = f"4-week forecast comparison ({_unit(lang)}; {data_line(preds[0], lang)}):"
+        title = (
+            f"4-week forecast comparison ({_units_of(preds, lang)}; {data_line(preds[0], lang)}):"
+        )
         reading = (
             f"Highest expected return: {best.symbol} ({fmt_pct(best.expected_return, lang)}); "
             f"highest probability of rising: {likely_up.symbol} "
@@ -504,9 +549,9 @@ def format_ranking(
         lines.extend(_ranking_notes(preds, lang))
         lines.append("")  # a blank line so Markdown does not fold it into the last list item
         lines.append(
-            f"{data_line(preds[0], lang).capitalize()}; giá theo {_unit(lang)}."
+            f"{data_line(preds[0], lang).capitalize()}; giá theo {_units_of(preds, lang)}."
             if vi
-            else f"{data_line(preds[0], lang).capitalize()}; prices in {_unit(lang)}."
+            else f"{data_line(preds[0], lang).capitalize()}; prices in {_units_of(preds, lang)}."
         )
     return "\n".join(lines)
 
@@ -575,14 +620,18 @@ def format_market(preds: Sequence[Prediction], lang: str, asked_index: str | Non
     return "\n".join(lines)
 
 
-def format_track_record(symbol: str, items: Sequence[Any], lang: str) -> str:
+def format_track_record(
+    symbol: str, items: Sequence[Any], lang: str, unit: str | None = None
+) -> str:
     """Earlier stored forecasts of ``symbol`` next to what happened (``PastPrediction`` items).
 
     Only forecasts whose target date has passed are scored (``resolved``); the others are listed
     as not due. Nothing is re-predicted after the fact: a hindcast by today's model would have seen
-    the outcome during training.
+    the outcome during training. ``unit`` ("VND" or "points"; default: points for an index) sets
+    how the stored values are shown.
     """
     vi = lang == "vi"
+    quote = _Quote(_history_unit(symbol, unit))
     if not items:
         return (
             f"Chưa có dự báo nào của {symbol} được lưu từ trước, nên chưa so được với kết quả "
@@ -592,13 +641,13 @@ def format_track_record(symbol: str, items: Sequence[Any], lang: str) -> str:
             "yet. Forecasts are stored on every pipeline run; ask again once one is due."
         )
     lines = [
-        f"Các dự báo trước của {symbol} và kết quả thực tế ({_unit(lang)}):"
+        f"Các dự báo trước của {symbol} và kết quả thực tế ({_unit(lang, quote)}):"
         if vi
-        else f"Earlier {symbol} forecasts and what happened ({_unit(lang)}):"
+        else f"Earlier {symbol} forecasts and what happened ({_unit(lang, quote)}):"
     ]
     for it in list(items)[-4:]:
         made = fmt_date(it.prediction_date, lang)
-        target = fmt_price_k(it.price_target / 1000, lang)
+        target = fmt_price_k(it.price_target / _scale(quote), lang)
         due = fmt_date(it.target_date, lang) if it.target_date else "?"
         pattern = pattern_label(it.pattern, lang)
         if not it.resolved or it.actual_price is None:
@@ -618,10 +667,10 @@ def format_track_record(symbol: str, items: Sequence[Any], lang: str) -> str:
         )
         actual = pattern_label(it.actual_pattern, lang) if it.actual_pattern else "?"
         lines.append(
-            f"• {made}: mục tiêu {target} ({pattern}); thực tế {fmt_price_k(it.actual_price / 1000, lang)}"
+            f"• {made}: mục tiêu {target} ({pattern}); thực tế {fmt_price_k(it.actual_price / _scale(quote), lang)}"
             f" ({actual}), lệch {fmt_pct(err, lang)}{where_vi}."
             if vi
-            else f"• {made}: target {target} ({pattern}); actual {fmt_price_k(it.actual_price / 1000, lang)}"
+            else f"• {made}: target {target} ({pattern}); actual {fmt_price_k(it.actual_price / _scale(quote), lang)}"
             f" ({actual}), off by {fmt_pct(err, lang)}{where_en}."
         )
     return "\n".join(lines)
@@ -654,8 +703,19 @@ def _ranking_notes(preds: Sequence[Prediction], lang: str) -> list[str]:
     return out
 
 
-def format_history(symbol: str, dates: Sequence[date], closes: Sequence[float], lang: str) -> str:
-    """Text summary of the chart the UI draws: start, end, change, high and low."""
+def format_history(
+    symbol: str,
+    dates: Sequence[date],
+    closes: Sequence[float],
+    lang: str,
+    unit: str | None = None,
+) -> str:
+    """Text summary of the chart the UI draws: start, end, change, high and low.
+
+    ``unit`` ("VND" or "points"; default: points for an index): VND closes are shown in thousand
+    VND, an index in points.
+    """
+    quote = _Quote(_history_unit(symbol, unit))
     if len(closes) == 0:
         return (
             f"Chưa có dữ liệu giá của {symbol} trong khoảng thời gian này."
@@ -666,17 +726,17 @@ def format_history(symbol: str, dates: Sequence[date], closes: Sequence[float], 
     hi = max(range(len(closes)), key=lambda i: closes[i])
     lo = min(range(len(closes)), key=lambda i: closes[i])
     change = last / first - 1 if first else float("nan")
-    f = lambda v: fmt_price_k(v / 1000, lang)  # noqa: E731
+    f = lambda v: fmt_price_k(v / _scale(quote), lang)  # noqa: E731
     if lang == "vi":
         return (
             f"Biểu đồ giá {symbol} từ {fmt_date(dates[0], lang)} đến {fmt_date(dates[-1], lang)}: "
-            f"{f(first)} → {f(last)} {_unit(lang)} ({fmt_pct(change, lang)}); "
+            f"{f(first)} → {f(last)} {_unit(lang, quote)} ({fmt_pct(change, lang)}); "
             f"cao nhất {f(closes[hi])} ({fmt_date(dates[hi], lang)}), "
             f"thấp nhất {f(closes[lo])} ({fmt_date(dates[lo], lang)})."
         )
     return (
         f"{symbol} price chart from {fmt_date(dates[0], lang)} to {fmt_date(dates[-1], lang)}: "
-        f"{f(first)} → {f(last)} {_unit(lang)} ({fmt_pct(change, lang)}); "
+        f"{f(first)} → {f(last)} {_unit(lang, quote)} ({fmt_pct(change, lang)}); "
         f"high {f(closes[hi])} ({fmt_date(dates[hi], lang)}), "
         f"low {f(closes[lo])} ({fmt_date(dates[lo], lang)})."
     )

@@ -139,6 +139,10 @@ def ingest(
         replace_simulated=replace_simulated,
         factors=factor_function(store, hints),
     )
+    if upsert.factors_recomputed and len(result.frame):
+        # the write recomputed every written symbol's factors with these hints already
+        written = set(pd.unique(result.frame["symbol"]))
+        moved = [s for s in moved if s not in written]
     if moved and not result.simulated:
         # same prices, other band rules: the moved symbols' factors are recomputed
         daily_moved = store.read_daily(symbols=moved)
@@ -197,10 +201,23 @@ def ingest(
     )
 
 
-#: Detection rules for whole-market imports (see ``detect_corporate_actions``): a symbol-year
-#: whose rises break its band gets the next wider band (a transfer between exchanges), and only
-#: permanent drops a dividend/bonus ratio explains are events.
-DETECTION_RULES: dict[str, Any] = {"infer_band": True, "require_payout": True}
+#: Detection rules for whole-market imports (see ``detect_corporate_actions``): HOSE's bands in
+#: force on each date (5 % before 2013; HNX's 7 % of 2008-2012 would turn 11 drops of 7-10 % the
+#: publisher never adjusted into events, so HNX keeps its 10 %); rises beyond the band within 250 sessions of a row give it the next wider
+#: band, then the widest (a transfer between exchanges); a close (on HOSE also an open) below the
+#: floor is a candidate, and only permanent drops some payout up to 1:4 explains are events; HNX's reference
+#: before 2013-01-15 was the previous average price (band around the previous range). Chosen on
+#: one half of the whole-market symbols and measured on the other
+#: (benchmarks/bench_data_fidelity.py, docs/data.md).
+DETECTION_RULES: dict[str, Any] = {
+    "band_history": ("HOSE",),
+    "infer_band": True,
+    "infer_window": 250,
+    "require_payout": True,
+    "max_payout": 4.0,
+    "range_reference": True,
+    "open_breaks": ("HOSE",),
+}
 
 
 def factor_function(

@@ -38,7 +38,7 @@ therefore preferred: ``adjust`` derives factors from a source's ``adj_close`` wh
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TypeAlias
 
 import numpy as np
@@ -52,7 +52,12 @@ from stockvision.market.action_types import (  # re-exported: the public names
     KIND_UNEXPLAINED_RISE,
 )
 from stockvision.market.calendar import TradingCalendar
-from stockvision.market.exchanges import Exchange, daily_limit_on, tick_size
+from stockvision.market.exchanges import (
+    RANGE_REFERENCE_UNTIL,
+    Exchange,
+    daily_limit_on,
+    tick_size,
+)
 from stockvision.market.source_adjust import factors_from_adjusted
 
 # Column names of the daily contract (``stockvision.data.schema``), restated here because
@@ -61,6 +66,9 @@ SYMBOL, DATE = "symbol", "date"
 PRICE_COLS = ("open", "high", "low", "close")
 ADJ_PRICE_COLS = ("adj_open", "adj_high", "adj_low", "adj_close")
 REQUIRED_COLUMNS = (SYMBOL, DATE, *PRICE_COLS, "volume")
+
+#: ``data.repair`` flags (open_filled 2, open_clamped 16) marking an open that is not a trade.
+_UNTRUSTED_OPEN = 2 | 16
 
 ExchangeSpec: TypeAlias = (
     Exchange | str | Mapping[str, Exchange | str] | Callable[[str], Exchange | str] | None
@@ -134,9 +142,13 @@ def detect_corporate_actions(
     relisting_gap: int | None = 20,
     payouts: Sequence[float] = COMMON_PAYOUTS,
     calendar: TradingCalendar | None = None,
-    band_history: bool = False,
+    band_history: bool | Collection[str] = False,
     infer_band: bool = False,
     require_payout: bool = False,
+    max_payout: float | None = None,
+    infer_window: int | None = None,
+    range_reference: bool = False,
+    open_breaks: bool | Collection[str] = False,
 ) -> pd.DataFrame:
     """Close-to-close moves outside the exchange's daily band: corporate actions.
 
@@ -148,13 +160,28 @@ def detect_corporate_actions(
     Stricter rules for whole-market imports (all off by default, on in ``data.ingest``):
 
     * ``band_history``: the band in force on each date (``exchanges.BAND_HISTORY``: HOSE 5 % and
-      HNX 7 % before 2013-01-15, UPCoM 10 % before 2015-07-01), not today's.
+      HNX 7 % before 2013-01-15, UPCoM 10 % before 2015-07-01), not today's; ``True`` for every
+      exchange, or a collection of exchange names (e.g. ``{"HNX"}``) for those only.
+    * ``range_reference``: on the exchanges and dates of ``exchanges.RANGE_REFERENCE_UNTIL`` (HNX
+      before 2013-01-15) the reference was the previous session's average price, so the band is
+      taken around the previous [low, high] there, as on UPCoM.
     * ``infer_band``: a symbol-year with two or more *rises* beyond its band cannot have traded on
       that exchange (no corporate action raises a price), so the file's exchange is not the one
-      it traded on then (a transfer, e.g. HNX to HOSE): that year gets the next wider band.
+      it traded on then (a transfer, e.g. HNX to HOSE): that year gets the next wider band, and
+      the widest (UPCoM's) when its rises break the next wider one too.
+      ``infer_window=N`` counts the rises within N sessions either side of each row instead of
+      the calendar year (a transfer in December no longer leaves January's band too narrow).
+    * ``open_breaks`` (with ``require_payout``): an open below the band's floor is a candidate
+      too, not only a close (the open is the first trade; opens a repair filled or clamped, per
+      the ``flags`` column, are not trusted); ``True`` or a collection of exchange names.
     * ``require_payout``: a candidate is an event only if it is a drop that some payout ``k``
       explains, i.e. ``close / prev_close * (1 + k)`` is a legal market move within the band.
       Rises, unexplainable drops and drops the next two closes undo (bad prints) are not events.
+      With ``max_payout``, any ``k`` up to it counts (not only ``payouts``: bonus issues of 1:0.8
+      or stock plus cash the same day are common), i.e. some ratio ``r >= 1/(1+max_payout)``
+      leaves the day's whole bar inside the band around ``prev_close * r``; the event's ratio is
+      then the listed payout in that feasible range nearest the raw move, else the raw move
+      clipped into it.
     """
     _check_daily(daily)
     if not 0 <= tolerance < 0.05:
@@ -165,9 +192,10 @@ def detect_corporate_actions(
         raise ValueError(f"payouts must be positive rates, got {list(payouts)}")
 
     cols = [SYMBOL, DATE, "low", "high", "close"]
-    frame = daily[cols]
+    frame = daily[cols].reset_index(drop=True)
     valid = np.isfinite(frame["close"].to_numpy(dtype=np.float64)) & (frame["close"] > 0)
     frame = frame[valid.to_numpy()].sort_values([SYMBOL, DATE], kind="stable")
+    order = frame.index.to_numpy()  # positions in ``daily`` of the sorted valid rows
     if frame.empty:
         return _empty_events()
 
@@ -185,15 +213,25 @@ def detect_corporate_actions(
     exchanges = _resolve_exchanges(np.asarray(uniq, dtype=object), daily, exchange_of)
     codes = pd.Series(sym).map({s: e.value for s, e in exchanges.items()}).to_numpy()
     limit = np.full(len(sym), np.nan)
-    wider = np.full(len(sym), np.nan)  # the next wider exchange's band, for infer_band
-    for ex, nxt in ((Exchange.HOSE, Exchange.HNX), (Exchange.HNX, Exchange.UPCOM),
-                    (Exchange.UPCOM, Exchange.UPCOM)):  # fmt: skip
+    # the next wider exchanges' bands (HOSE < HNX < UPCoM), for infer_band: one step, then two
+    wider = [np.full(len(sym), np.nan), np.full(len(sym), np.nan)]
+    ladder = (Exchange.HOSE, Exchange.HNX, Exchange.UPCOM)
+    historic = (
+        {e.value for e in Exchange}
+        if band_history is True
+        else set()
+        if band_history is False
+        else {str(b) for b in band_history}
+    )
+
+    def band(ex: Exchange, rows: np.ndarray) -> np.ndarray | float:
+        return daily_limit_on(ex, dates[rows]) if ex.value in historic else ex.daily_limit
+
+    for level, ex in enumerate(ladder):
         rows = codes == ex.value
-        if band_history:
-            limit[rows] = daily_limit_on(ex, dates[rows])
-            wider[rows] = daily_limit_on(nxt, dates[rows])
-        else:
-            limit[rows], wider[rows] = ex.daily_limit, nxt.daily_limit
+        limit[rows] = band(ex, rows)
+        for step in (0, 1):
+            wider[step][rows] = band(ladder[min(level + step + 1, 2)], rows)
     first_limit = np.select(
         [codes == e.value for e in Exchange], [e.first_day_limit for e in Exchange], np.nan
     )
@@ -211,8 +249,12 @@ def detect_corporate_actions(
     else:
         relisted = np.zeros(len(sym), dtype=bool)
 
-    ref_lo = np.where(is_upcom, np.fmin(prev_low, prev_close), prev_close)
-    ref_hi = np.where(is_upcom, np.fmax(prev_high, prev_close), prev_close)
+    by_range = is_upcom.copy()
+    if range_reference:
+        for ex, until in RANGE_REFERENCE_UNTIL.items():
+            by_range |= (codes == ex.value) & (dates < np.datetime64(until, "ns"))
+    ref_lo = np.where(by_range, np.fmin(prev_low, prev_close), prev_close)
+    ref_hi = np.where(by_range, np.fmax(prev_high, prev_close), prev_close)
     with np.errstate(invalid="ignore"):
         ref_lo = np.where(ref_lo > 0, ref_lo, prev_close)
         tick_lo = np.where(is_hose, tick_size(np.nan_to_num(ref_lo), Exchange.HOSE), 100.0)
@@ -227,15 +269,29 @@ def detect_corporate_actions(
             )
 
         lower, upper = bounds(limit)
-        if infer_band:
-            rises = same & (close > upper) & ~relisted
-            year = dates.astype("datetime64[Y]").astype(np.int64)
-            per_year = pd.Series(rises).groupby([sym, year]).transform("sum").to_numpy()
-            widen = (per_year >= 2) & ~relisted
-            limit = np.where(widen, np.fmax(limit, wider), limit)
-            lower, upper = bounds(limit)
+        if infer_band:  # rises beyond the wider band too: the next one (e.g. UPCoM before HOSE)
+            for next_band in wider:
+                rises = same & (close > upper) & ~relisted
+                if infer_window is None:
+                    year = dates.astype("datetime64[Y]").astype(np.int64)
+                    nearby = pd.Series(rises).groupby([sym, year]).transform("sum").to_numpy()
+                else:
+                    nearby = _rises_nearby(rises, sym, infer_window)
+                widen = (nearby >= 2) & ~relisted
+                limit = np.where(widen, np.fmax(limit, next_band), limit)
+                lower, upper = bounds(limit)
         if require_payout:
             is_event = same & (close < lower)
+            if open_breaks and "open" in daily.columns:
+                # the session's first trade, below the old floor: the reference was re-based
+                opened = daily["open"].to_numpy(dtype=np.float64)[order]
+                trusted = np.ones(len(sym), dtype=bool)
+                if "flags" in daily.columns:  # an open filled from the close or clamped is not one
+                    flags = daily["flags"].fillna(0).to_numpy().astype(np.int64)[order]
+                    trusted = (flags & _UNTRUSTED_OPEN) == 0
+                if not isinstance(open_breaks, bool):  # only on the exchanges named
+                    trusted &= np.isin(codes, [str(e) for e in open_breaks])
+                is_event |= same & trusted & (opened < lower)
         else:
             is_event = same & ((close < lower) | (close > upper))
 
@@ -244,6 +300,16 @@ def detect_corporate_actions(
         return _empty_events()
     raw = close[idx] / prev_close[idx]
     pay = np.asarray(payouts, dtype=np.float64)
+    if require_payout and max_payout is not None:
+        low = frame["low"].to_numpy(dtype=np.float64)
+        high = frame["high"].to_numpy(dtype=np.float64)
+        idx, raw, ratio, kind = _continuous_payouts(
+            idx, raw, close, prev_close, low, high, sym, ref_lo, ref_hi, limit,
+            pay, float(max_payout), tolerance,
+        )  # fmt: skip
+        if len(idx) == 0:
+            return _empty_events()
+        return _events_frame(daily, sym, dates, prev_close, close, idx, raw, ratio, kind)
     if require_payout:  # some payout must leave a legal market move on the ex-date
         residual = raw[:, None] * (1.0 + pay[None, :]) - 1.0
         legal = np.abs(residual) <= limit[idx, None] + tolerance
@@ -261,6 +327,20 @@ def detect_corporate_actions(
         if len(idx) == 0:
             return _empty_events()
     ratio, kind = _event_ratios(raw, pay, clean_tolerance)
+    return _events_frame(daily, sym, dates, prev_close, close, idx, raw, ratio, kind)
+
+
+def _events_frame(
+    daily: pd.DataFrame,
+    sym: np.ndarray,
+    dates: np.ndarray,
+    prev_close: np.ndarray,
+    close: np.ndarray,
+    idx: np.ndarray,
+    raw: np.ndarray,
+    ratio: np.ndarray,
+    kind: np.ndarray,
+) -> pd.DataFrame:
     events = pd.DataFrame(
         {
             "symbol": pd.Series(sym[idx], dtype=daily[SYMBOL].dtype),
@@ -273,6 +353,67 @@ def detect_corporate_actions(
         }
     )
     return events[EVENT_COLUMNS]
+
+
+def _rises_nearby(rises: np.ndarray, sym: np.ndarray, window: int) -> np.ndarray:
+    """Per row, the rises of the same symbol within ``window`` rows either side (itself once)."""
+    csum = np.cumsum(rises.astype(np.int64))
+    n = len(rises)
+    starts = np.flatnonzero(np.r_[True, sym[1:] != sym[:-1]])
+    ends = np.r_[starts[1:], n]
+    first = np.repeat(starts, ends - starts)
+    last = np.repeat(ends, ends - starts) - 1
+    pos = np.arange(n)
+    hi = np.minimum(pos + window, last)
+    lo = np.maximum(pos - window, first)
+    before = np.where(lo > 0, csum[np.maximum(lo - 1, 0)], 0)
+    return csum[hi] - before
+
+
+def _continuous_payouts(
+    idx: np.ndarray,
+    raw: np.ndarray,
+    close: np.ndarray,
+    prev_close: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    sym: np.ndarray,
+    ref_lo: np.ndarray,
+    ref_hi: np.ndarray,
+    limit: np.ndarray,
+    payouts: np.ndarray,
+    max_payout: float,
+    tolerance: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Candidates some payout ``k <= max_payout`` explains, their ratios and kinds.
+
+    The new reference ``prev_close * r`` must hold the whole bar in its band: ``r`` lies in
+    ``[high / (ref_hi (1+band)), low / (ref_lo (1-band))]`` (and below 1). A drop the next two
+    closes undo (within a quarter of its size) was a bad print, not a re-based price.
+    """
+    lim = limit[idx]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r_hi = np.minimum(low[idx] / (ref_lo[idx] * (1.0 - lim)), 1.0)
+        r_lo = high[idx] / (ref_hi[idx] * (1.0 + lim))
+        keep = r_hi >= 1.0 / (1.0 + max_payout) - tolerance
+        step = np.log(np.clip(np.where(np.isfinite(r_hi), np.minimum(raw, r_hi), raw), 1e-9, None))
+        undone = np.ones(len(idx), dtype=bool)
+        for k in (1, 2):
+            later = np.r_[close[k:], np.full(k, np.nan)]
+            ok = np.r_[sym[k:] == sym[:-k], np.zeros(k, dtype=bool)]
+            back = np.abs(np.log(later[idx] / prev_close[idx])) < 0.25 * np.abs(step)
+            undone &= ok[idx] & back
+    keep &= ~undone
+    idx, raw, r_lo, r_hi = idx[keep], raw[keep], r_lo[keep], r_hi[keep]
+    clean = 1.0 / (1.0 + payouts)
+    inside = (clean[None, :] >= r_lo[:, None] - 0.002) & (clean[None, :] <= r_hi[:, None] + 0.002)
+    dist = np.where(inside, np.abs(np.log(raw[:, None] / clean[None, :])), np.inf)
+    matched = np.isfinite(dist.min(axis=1)) if len(idx) else np.zeros(0, dtype=bool)
+    best = dist.argmin(axis=1) if len(idx) else np.zeros(0, dtype=np.int64)
+    with np.errstate(invalid="ignore"):
+        ratio = np.where(matched, clean[best] if len(idx) else raw, np.clip(raw, r_lo, r_hi))
+    kind = np.where(matched, KIND_STOCK_DIVIDEND, KIND_UNEXPLAINED_DROP)
+    return idx, raw, ratio, kind
 
 
 def _event_ratios(

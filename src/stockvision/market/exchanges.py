@@ -95,6 +95,14 @@ BAND_HISTORY: dict[Exchange, tuple[tuple[str, float], ...]] = {
 }
 
 
+#: Until when an exchange set the reference price from the previous session's *average* price
+#: rather than its close: HNX before 2013-01-15 (the same day its band widened to 10 %). A daily bar
+#: does not carry the average; it lies within the previous [low, high], so band checks take that
+#: range as the reference there (UPCoM always does). Measured on the whole-market HNX files: with
+#: the close as reference, 2008-2012 gives about 90 "events" the publisher never adjusted.
+RANGE_REFERENCE_UNTIL: dict[Exchange, str] = {Exchange.HNX: "2013-01-15"}
+
+
 def daily_limit_on(exchange: Exchange | str, dates: npt.ArrayLike) -> FloatArray:
     """The daily limit of ``exchange`` on each of ``dates`` (datetime64 array), per BAND_HISTORY."""
     ex = Exchange.parse(exchange)

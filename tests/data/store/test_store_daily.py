@@ -230,3 +230,26 @@ def test_from_settings_uses_configured_sqlite(monkeypatch: pytest.MonkeyPatch, t
     assert (tmp_path / "sub" / "cfg.db").exists()
     assert len(Store.from_settings(get_settings()).read_daily()) == 3
     store.dispose()
+
+
+def test_integer_and_boolean_columns_keep_their_values_and_nulls(store: Store, daily) -> None:
+    """Flags (Integer) and the simulated mark (Boolean) go through the vectorised conversion."""
+    frame = daily(["FPT"], days=60)
+    frame["flags"] = (np.arange(len(frame)) % 5) * 16 + (np.arange(len(frame)) % 2)
+    store.upsert_daily(frame, source="csv")
+    back = store.read_daily()
+    assert back["flags"].tolist() == frame["flags"].tolist()
+    symbols = pd.DataFrame({"symbol": ["FPT", "VNM"], "exchange": ["HOSE", None]})
+    symbols["simulated"] = pd.array([False, True], dtype="boolean")
+    store.upsert_symbols(symbols)
+    table = store.read_symbols().set_index("symbol")
+    assert not bool(table.loc["FPT", "simulated"]) and bool(table.loc["VNM", "simulated"])
+    assert table.loc["FPT", "exchange"] == "HOSE" and pd.isna(table.loc["VNM", "exchange"])
+
+
+def test_nullable_ints_are_python_ints_and_none() -> None:
+    values = bulk._nullable_ints(pd.Series([3.0, np.nan, 0.0, 17.0]))
+    assert values == [3, None, 0, 17] and all(type(v) is int for v in values if v is not None)
+    flags = bulk._nullable_ints(pd.Series([True, None, False], dtype=object), as_bool=True)
+    assert flags == [1, None, 0]
+    assert bulk._nullable_ints(pd.Series([2, 0], dtype="int64"), as_bool=True) == [1, 0]

@@ -115,15 +115,27 @@ def _sqlite_values(series: pd.Series, col_type: Any) -> Iterable[Any]:
         labels = np.append(uniques.astype(str).astype(object), None)
         return labels[codes].tolist()  # code -1 (NaT) picks the trailing None
     if isinstance(col_type, Boolean):
-        return [None if pd.isna(v) else int(bool(v)) for v in series.tolist()]
+        return _nullable_ints(series, as_bool=True)
     if isinstance(col_type, Float):
         # NaN binds as NULL in SQLite, so no per-value replacement is needed.
         return pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64").tolist()
     if isinstance(col_type, Integer):
-        return [None if pd.isna(v) else int(v) for v in series.tolist()]
+        return _nullable_ints(series)
     codes, uniques = pd.factorize(series)
     labels = np.append(np.asarray(uniques, dtype=object), None)
     return labels[codes].tolist()
+
+
+def _nullable_ints(series: pd.Series, as_bool: bool = False) -> list[Any]:
+    """Python ints (None where missing; 0/1 when ``as_bool``), converted in one vectorised pass:
+    a per-value ``pd.isna`` costs seconds on a whole-market frame (1.4 M flags)."""
+    missing = series.isna().to_numpy()
+    numbers = pd.to_numeric(series.where(~missing, 0)).to_numpy()
+    values = ((numbers != 0) if as_bool else numbers).astype(np.int64).tolist()
+    if missing.any():
+        for i in np.flatnonzero(missing).tolist():
+            values[i] = None
+    return values
 
 
 def _sqlite_constant(value: Any, col_type: Any, dialect: Any) -> Any:

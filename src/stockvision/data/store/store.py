@@ -651,7 +651,7 @@ class Store:
     ) -> int:
         factors, events = _factor_frames(factors, events)
         event_cols = [c.name for c in t.corporate_actions.columns]
-        affected = sorted(set(factors["symbol"]) | set(events["symbol"]))
+        affected = sorted(set(pd.unique(factors["symbol"])) | set(pd.unique(events["symbol"])))
         for target in (t.adjustment_factors, t.corporate_actions):
             for start in range(0, len(affected), 500):
                 batch = affected[start : start + 500]

@@ -37,6 +37,7 @@ from stockvision.chat import grounding
 from stockvision.chat.engine import ChatEngine
 from stockvision.chat.memory import Memory
 from stockvision.chat.text import fold
+from stockvision.data.store.alerts import user_owner
 from stockvision.predict.types import Prediction
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,7 @@ class Agent:
         self.llm = llm
         self.history_weeks = history_weeks
         self.recorder = _Recorder()
+        self._adopted: set[str] = set()  # users whose legacy alert owner was already moved
         r = self.recorder
         engine.predict_fn = r.wrap("predict", engine.predict_fn, ["symbol"])
         engine.rank_fn = r.wrap("rank", engine.rank_fn, ["universe", "direction", "top_n"])
@@ -233,7 +235,7 @@ class Agent:
         ask = AL.read_alert(message, list(q.symbols)) if self.alerts is not None else None
         if ask is not None:
             q.intent = f"alert_{ask.action}"
-            answer = A.compose(self._alert(ask, user_id, lang), lang, False)
+            answer = A.compose(self._alert(ask, user_id, shown_user, lang), lang, False)
             self.engine.sessions.record(session_id, q, answer)
         elif handler is not None and self.memory is not None:
             body, simulated = handler(q, user_id, lang, writes)
@@ -313,10 +315,20 @@ class Agent:
         )
 
     # ------------------------------------------------------------------ alerts
-    def _alert(self, ask: AL.AlertAsk, user_id: str, lang: str) -> str:
+    def alert_owner(self, user_key: str, user_id: str) -> str:
+        """The alert owner of this user: the same as a REST client's with ``X-User-Id`` (see
+        :func:`stockvision.data.store.alerts.user_owner`). Alerts made under the older chat-only owner
+        (``agent:`` + the memory hash) are moved to it once per process."""
+        owner = user_owner(user_id)
+        if self.alerts is not None and user_key not in self._adopted:
+            self.alerts.adopt(f"agent:{user_key[:48]}", owner)
+            self._adopted.add(user_key)
+        return owner
+
+    def _alert(self, ask: AL.AlertAsk, user_key: str, user_id: str, lang: str) -> str:
         """Create, list or delete the user's alerts (owner: the hashed user id, never the id)."""
         assert self.alerts is not None
-        book, owner = self.alerts, f"agent:{user_id[:48]}"
+        book, owner = self.alerts, self.alert_owner(user_key, user_id)
         if ask.action == "create":
             row = self._tool(
                 "alert_create",

@@ -30,6 +30,8 @@ class AlertBook(Protocol):
 
     def delete(self, alert_id: str, owner: str | None = None) -> None: ...
 
+    def adopt(self, from_owner: str, to_owner: str) -> int: ...
+
 
 @dataclass(frozen=True)
 class AlertAsk:

@@ -63,6 +63,10 @@ def test_alert_owner_is_shared_with_rest_and_legacy_chat_alerts_are_adopted(tmp_
     book.create("HPG", "pattern_change", None, owner=user_owner("dave-00001"))
     agent = make_agent(alerts=book)
     listed = agent.chat("what alerts do I have?", "carol-0001", "c")
-    assert "FPT: when the price falls below 80,000 VND" in listed.answer and "HPG" not in listed.answer
+    assert (
+        "FPT: when the price falls below 80,000 VND" in listed.answer and "HPG" not in listed.answer
+    )
     assert [r["owner"] for r in book.list(user_owner("carol-0001"))] == [user_owner("carol-0001")]
-    assert user_owner("carol-0001") != user_owner("carol-0002") and "carol" not in user_owner("carol-0001")
+    assert user_owner("carol-0001") != user_owner("carol-0002") and "carol" not in user_owner(
+        "carol-0001"
+    )

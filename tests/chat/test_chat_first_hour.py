@@ -172,7 +172,9 @@ def test_alerts_made_in_chat_are_the_rest_clients_own_and_nobody_elses(demo_clie
         "/agent/chat",
         json={"message": "mình đang đặt cảnh báo gì?", "user_id": "alice-alerts-01"},
     ).json()["answer"]
-    assert "VNM: khi giá vượt lên trên 90.000 đồng" in listed and "HPG: khi dự báo đổi chiều" in listed
+    assert (
+        "VNM: khi giá vượt lên trên 90.000 đồng" in listed and "HPG: khi dự báo đổi chiều" in listed
+    )
     other = demo_client.post(
         "/agent/chat", json={"message": "mình đang đặt cảnh báo gì?", "user_id": "bob-alerts-0001"}
     ).json()["answer"]

@@ -25,7 +25,8 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from datetime import time as dt_time
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,7 @@ from pydantic import BaseModel, Field
 from stockvision.chat import alerts as AL
 from stockvision.chat import answers as A
 from stockvision.chat import grounding
+from stockvision.chat import news as NEWS
 from stockvision.chat.engine import ChatEngine
 from stockvision.chat.memory import Memory
 from stockvision.chat.text import fold
@@ -186,6 +188,7 @@ class Agent:
         self.history_weeks = history_weeks
         self.recorder = _Recorder()
         self._adopted: set[str] = set()  # users whose legacy alert owner was already moved
+        self.news_indexer: Any = None  # set by build_agent: stored news -> shared documents
         r = self.recorder
         engine.predict_fn = r.wrap("predict", engine.predict_fn, ["symbol"])
         engine.rank_fn = r.wrap("rank", engine.rank_fn, ["universe", "direction", "top_n"])
@@ -196,7 +199,7 @@ class Agent:
         if engine.market_fn is not None:
             engine.market_fn = r.wrap("market", engine.market_fn, [])
         if engine.news_fn is not None:
-            engine.news_fn = r.wrap("news", engine.news_fn, ["symbol", "limit"])
+            engine.news_fn = r.wrap("news", engine.news_fn, ["symbol", "limit", "until"])
 
     # ------------------------------------------------------------------ entry point
     def chat(
@@ -266,12 +269,14 @@ class Agent:
                 answer = A.compose(docs, lang, False)
                 self.engine.sessions.record(session_id, q, answer)
             if not answer:
-                answer = self.engine.ask(message, session_id, language).answer
+                resp = self.engine.ask(message, session_id, language)
+                answer = resp.answer
                 if doc_q:
-                    docs = self._documents(message, lang)
-                    if docs:  # before the closing disclaimer, if any
-                        head, sep, tail = answer.rpartition("\n\nℹ")
-                        answer = f"{head}\n\n{docs}{sep}{tail}" if sep else f"{answer}\n\n{docs}"
+                    answer = _before_disclaimer(answer, self._documents(message, lang))
+                if self.memory is not None and resp.intent in ("explain", "news"):
+                    answer = _before_disclaimer(
+                        answer, self._related_news(message, resp.intent, resp.symbols, lang, calls)
+                    )
         report = grounding.check(answer, [c.result for c in calls], message, examples=_EXAMPLES)
         if not report.ok:
             log.warning("answer numbers not grounded: %s", report.unsupported)
@@ -313,6 +318,60 @@ class Agent:
             if lang == "vi"
             else f"From the evaluation docs ({top['source']}, section “{top['title']}”):\n{excerpt}"
         )
+
+    def _related_news(
+        self,
+        message: str,
+        intent: str,
+        symbols: Sequence[str],
+        lang: str,
+        calls: Sequence[ToolCall],
+    ) -> str | None:
+        """News items in memory closest in meaning to the question, beyond the latest ones shown.
+
+        For a "why" question only items published by the forecast's data date are searched (point
+        in time: a later headline cannot be a reason); without a forecast, none (no data date).
+        """
+        assert self.memory is not None
+        cut: dict[str, datetime] = {}
+        for c in calls:
+            r = c.result
+            if c.name == "predict" and isinstance(r, dict) and r.get("data_as_of"):
+                day = date.fromisoformat(str(r["data_as_of"])[:10])
+                cut[str(r.get("symbol"))] = datetime.combine(day, dt_time.max)
+        shown = {
+            (str(h.get("title")), str(h.get("published_at"))[:16])
+            for c in calls
+            if c.name == "news" and isinstance(c.result, list)
+            for h in c.result
+            if isinstance(h, dict)
+        }
+        blocks = []
+        for sym in list(symbols)[:2]:
+            until = cut.get(sym)
+            if intent == "explain" and until is None:
+                continue
+            hits = self._tool(
+                "news_search",
+                {"query": message, "symbol": sym, "until": until.isoformat() if until else None},
+                lambda sym=sym, until=until: [
+                    _news_hit(d)
+                    for d in self.memory.search_documents(
+                        message, k=3, kind="news", symbol=sym, until=until
+                    )
+                ],
+            )
+            fresh = [
+                h
+                for h in hits
+                if (h["title"], h["published_at"][:16]) not in shown
+                and (until is None or h["published_at"] <= until.isoformat())
+            ]
+            if fresh:
+                blocks.append(
+                    NEWS.format_related(sym, fresh, lang, until.date() if until else None)
+                )
+        return "\n\n".join(blocks) or None
 
     # ------------------------------------------------------------------ alerts
     def alert_owner(self, user_key: str, user_id: str) -> str:
@@ -618,6 +677,27 @@ def _excerpt(text: str, limit: int = 700) -> str:
     if out.count("```") % 2:  # close a code block the cut left open
         out += "\n```"
     return out + "\n…"
+
+
+def _before_disclaimer(answer: str, block: str | None) -> str:
+    """``answer`` with ``block`` added before its closing disclaimer (if it has one)."""
+    if not block:
+        return answer
+    head, sep, tail = answer.rpartition("\n\nℹ")
+    return f"{head}\n\n{block}{sep}{tail}" if sep else f"{answer}\n\n{block}"
+
+
+def _news_hit(d: Any) -> dict[str, Any]:
+    """A news document from memory as the ``news_search`` tool records it."""
+    data = d.data or {}
+    return {
+        "title": d.title,
+        "source": str(data.get("source") or ""),
+        "published_at": str(data.get("published_at") or ""),
+        "link": data.get("link"),
+        "symbols": list(data.get("symbols") or []),
+        "score": d.score,
+    }
 
 
 def _alert_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

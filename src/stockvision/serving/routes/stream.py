@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import hmac
 import json
+import re
 import time
 from typing import Annotated, Literal
 
@@ -63,6 +64,7 @@ async def ws(
     kinds: Annotated[str | None, Query(max_length=100)] = None,
     since: Annotated[str | None, Query(max_length=200)] = None,
     api_key: Annotated[str | None, Query(max_length=200)] = None,
+    user_id: Annotated[str | None, Query(max_length=100)] = None,
 ) -> None:
     from stockvision.stream.hub import parse_kinds, parse_symbols
 
@@ -73,6 +75,11 @@ async def ws(
         if not hmac.compare_digest(given.encode(), expected.encode()):
             await _refuse(websocket, CLOSE_POLICY, "missing or wrong API key")
             return
+    who = websocket.headers.get("x-user-id") or user_id
+    if who is not None and not re.match(USER_ID_PATTERN, who):
+        await _refuse(websocket, CLOSE_POLICY, "bad user id (8-100 letters, digits, - or _)")
+        return
+    owned = _OwnedAlerts(_alerts(websocket), _owner(websocket, who))
     live = getattr(app.state, "live", None)
     hub = live.hub if live is not None else None
     if hub is None:
@@ -97,7 +104,7 @@ async def ws(
         try:
             while not receiver.done():
                 item = await client.next(timeout=1.0)
-                if item is not None:
+                if item is not None and await owned.allows(item):
                     await websocket.send_text(json.dumps(item, separators=(",", ":")))
         finally:
             receiver.cancel()
@@ -199,7 +206,7 @@ UserIdHeader = Annotated[
 ]
 
 
-def _owner(request: Request, user_id: str | None) -> str:
+def _owner(request: Request | WebSocket, user_id: str | None) -> str:
     """Who owns the alerts of this request: the user id's hashed owner when the client sends
     ``X-User-Id`` (chat and REST share it), else the client address (anonymous, per address)."""
     if user_id:
@@ -207,7 +214,30 @@ def _owner(request: Request, user_id: str | None) -> str:
     return str(request.scope.get("state", {}).get("sv_client", "unknown"))
 
 
-def _alerts(request: Request):
+class _OwnedAlerts:
+    """Which alert firings one WebSocket client may see: only its owner's (the hub fans every
+    firing out by symbol; another user's alert, its threshold and its time are not this client's
+    business). The owner's alert ids are cached and re-read on an unknown id, at most once a
+    second, so an alert created a moment ago is delivered."""
+
+    def __init__(self, store, owner: str) -> None:
+        self.store = store
+        self.owner = owner
+        self.ids: set[str] = set()
+        self.loaded = float("-inf")
+
+    async def allows(self, item: dict) -> bool:
+        if item.get("kind") != "alert":
+            return True
+        alert_id = str((item.get("data") or {}).get("alert_id") or "")
+        if alert_id not in self.ids and time.monotonic() - self.loaded > 1.0:
+            rows = await run_in_threadpool(self.store.list, self.owner, False)
+            self.ids = {r["id"] for r in rows}
+            self.loaded = time.monotonic()
+        return alert_id in self.ids
+
+
+def _alerts(request: Request | WebSocket):
     live = getattr(request.app.state, "live", None)
     if live is None or live.alert_store is None:
         from stockvision.data.store import Store

@@ -138,10 +138,12 @@ class NewsIndexer:
             log.debug("cannot write %s: %s", self.progress_path, exc)
 
     # ------------------------------------------------------------------ background
-    def start(self) -> threading.Thread:
-        """Index in a daemon thread now, then whenever the store changes (polled) or on notify."""
+    def start(self) -> threading.Thread | None:
+        """Index in a daemon thread now, then whenever the store changes (polled) or on notify.
+        After :meth:`stop` (the app shutting down, memory about to close) it starts nothing."""
+        if self._stop.is_set():
+            return None
         if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name="sv-news-index", daemon=True)
             self._thread.start()
         return self._thread

@@ -148,3 +148,31 @@ def _wait(cond, timeout: float = 120.0) -> None:
     while not cond():
         assert time.monotonic() < end, "timed out"
         time.sleep(0.1)
+
+
+def test_cli_import_with_index_memory_embeds_the_new_items(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from stockvision.cli.main import app
+    from stockvision.config import get_settings
+
+    monkeypatch.setenv("SV_DATA_DIR", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    path = tmp_path / "n.jsonl"
+    rows = [
+        {"id": "1", "published": "2025-10-01T03:00:00+00:00", "source": "S",
+         "title": "Cổ phiếu HPG tăng trần, Hòa Phát lãi kỷ lục", "link": "https://a.vn/1"},
+        {"id": "2", "published": "2025-10-02T03:00:00+00:00", "source": "S",
+         "title": "Vinamilk chia cổ tức tiền mặt", "link": "https://a.vn/2"},
+    ]  # fmt: skip
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
+    runner = CliRunner()
+    args = ["news", "import", str(path), "--no-score", "--index-memory", "--json"]
+    try:
+        first = json.loads(runner.invoke(app, args).stdout)
+        assert first["inserted"] == 2 and first["memory"]["embedded"] == 2
+        again = json.loads(runner.invoke(app, args).stdout)
+        assert again["inserted"] == 0 and again["memory"]["embedded"] == 0
+        assert again["memory"]["already"] == 2 and again["memory"]["indexed"] == 2
+    finally:
+        get_settings.cache_clear()

@@ -243,7 +243,9 @@ class Memory:
                 todo.append((pid, d, digest))
         if not todo:
             return 0
-        vectors = self.embed([f"{d.title}. {d.text}" for _, d, _ in todo], "passage")
+        vectors = self.embed(
+            [f"{d.title}. {d.text}" if d.text else d.title for _, d, _ in todo], "passage"
+        )
         points = [
             self._m.PointStruct(
                 id=pid,
@@ -369,7 +371,7 @@ def news_documents(items: Sequence[Any]) -> list[Document]:
                 "news",
                 str(key),
                 title,
-                f"{title} ({source}, {published:%Y-%m-%d})",
+                "",  # the headline alone is embedded (e5's cost grows with the text)
                 {
                     "symbols": sorted(get("symbols") or []),
                     "tone": get("tone"),

@@ -197,3 +197,13 @@ def test_changes_need_the_users_own_request(llm, memory, tmp_path):
     assert [f.data for f in memory.facts(key)] == [{"symbol": "HPG"}]
     # no tool ran for the LLM, so its answer is not used: the deterministic one is
     assert r.planner == "deterministic (llm fallback)" and "Hòa Phát báo lãi" in r.answer
+
+
+def test_llm_text_is_made_inert(agent):
+    _script(
+        [("predict", {"symbol": "VNM"})],
+        "Xem [đây](javascript:alert(1)) <img src=x onerror=alert(1)>",
+    )
+    r = agent.chat("VNM tháng sau?", "inert-user-1", "s")
+    assert r.planner == "llm" and "](javascript:" not in r.answer and "<img" not in r.answer
+    assert "&lt;img" in r.answer

@@ -62,7 +62,7 @@ class NewsIndexer:
         store: Any,
         *,
         max_items: int = 2000,
-        batch: int = 32,
+        batch: int = 16,
         poll_seconds: float = 60.0,
         progress_path: Path | None = None,
         niceness: int = 10,

@@ -48,8 +48,9 @@ def history(symbol: str, weeks: int) -> pd.DataFrame:
     return pd.DataFrame({"date": pd.to_datetime(dates), "close": closes})
 
 
-def news(symbol: str, limit: int):
-    """Stored headlines as the news view returns them: two about HPG, none for the others."""
+def news(symbol: str, limit: int, until: datetime | None = None):
+    """Stored headlines as the news view returns them: two about HPG, none for the others
+    (``until``: only those published by then, as the store's query does)."""
     from stockvision.news.views import Headline
 
     if symbol != "HPG":
@@ -60,10 +61,10 @@ def news(symbol: str, limit: int):
         Headline("Giá thép xây dựng giảm lần thứ 3", "vnexpress", datetime(2024, 5, 28, 14, 40),
                  None, "negative", 0.71, 0.2, 0.09, ["HPG", "HSG"]),
     ]  # fmt: skip
-    return items[:limit]
+    return [h for h in items if until is None or h.published_at <= until][:limit]
 
 
-def make_engine() -> ChatEngine:
+def make_engine(news_fn=news) -> ChatEngine:
     from stockvision.market.listings import LISTINGS
 
     def rank(universe, direction, top_n):
@@ -79,7 +80,7 @@ def make_engine() -> ChatEngine:
         listings=LISTINGS,
         track_fn=lambda s: [],
         market_fn=lambda: [predict(s) for s in PRICES],
-        news_fn=news,
+        news_fn=news_fn,
     )
 
 
@@ -99,5 +100,5 @@ def make_alerts(path: Path):
     return AlertStore(Store(f"sqlite:///{path / 'alerts.db'}"))
 
 
-def make_agent(memory=None, llm=None, alerts=None) -> Agent:
-    return Agent(make_engine(), memory=memory, llm=llm, alerts=alerts)
+def make_agent(memory=None, llm=None, alerts=None, news_fn=news) -> Agent:
+    return Agent(make_engine(news_fn), memory=memory, llm=llm, alerts=alerts)

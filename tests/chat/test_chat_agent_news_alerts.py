@@ -51,3 +51,22 @@ def test_alerts_created_listed_deleted_in_the_store_per_user(tmp_path):
 def test_read_alert(text, symbols, want):
     ask = read_alert(text, symbols)
     assert (ask and (ask.action, ask.kind, ask.threshold)) == want
+
+
+def test_alert_owner_is_shared_with_rest_and_legacy_chat_alerts_are_adopted(tmp_path):
+    from stockvision.chat.agent import _user_key
+    from stockvision.data.store.alerts import user_owner
+
+    book = make_alerts(tmp_path)
+    # an alert made by an older version of the chat (owner "agent:" + the memory hash)
+    book.create("FPT", "price_below", 80000.0, owner=f"agent:{_user_key('carol-0001')[:48]}")
+    book.create("HPG", "pattern_change", None, owner=user_owner("dave-00001"))
+    agent = make_agent(alerts=book)
+    listed = agent.chat("what alerts do I have?", "carol-0001", "c")
+    assert (
+        "FPT: when the price falls below 80,000 VND" in listed.answer and "HPG" not in listed.answer
+    )
+    assert [r["owner"] for r in book.list(user_owner("carol-0001"))] == [user_owner("carol-0001")]
+    assert user_owner("carol-0001") != user_owner("carol-0002") and "carol" not in user_owner(
+        "carol-0001"
+    )

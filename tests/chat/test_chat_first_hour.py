@@ -145,3 +145,42 @@ def test_ui_asks_the_agent_with_the_browsers_user_id(demo_client):
     assert "VNM: 300 shares" in history[-1]["content"]
     _, _, _, chart = h["ask"]("Biểu đồ FPT 1 năm", [], sid, "auto", user)
     assert chart["symbol"] == "FPT" and chart["weeks"] == 52
+
+
+def test_alerts_made_in_chat_are_the_rest_clients_own_and_nobody_elses(demo_client):
+    """One owner per user id: the agent's ``user_id`` and REST's ``X-User-Id`` name the same
+    alerts; another id, or no id, never sees, lists or deletes them."""
+    alice, bob = {"X-User-Id": "alice-alerts-01"}, {"X-User-Id": "bob-alerts-0001"}
+    made = demo_client.post(
+        "/agent/chat",
+        json={"message": "báo cho mình khi VNM trên 90k", "user_id": "alice-alerts-01"},
+    ).json()
+    assert made["intent"] == "alert_create" and made["grounded"]
+    mine = demo_client.get("/api/v1/alerts", headers=alice).json()["alerts"]
+    assert [(a["symbol"], a["kind"], a["threshold"]) for a in mine] == [
+        ("VNM", "price_above", 90000.0)
+    ]
+    assert demo_client.get("/alerts", headers=bob).json()["alerts"] == []
+    assert demo_client.get("/alerts").json()["alerts"] == []  # anonymous: the client address
+    assert demo_client.delete(f"/alerts/{mine[0]['id']}", headers=bob).status_code == 404
+    # made over REST, listed in the chat (same owner), and bob's chat sees none of it
+    r = demo_client.post(
+        "/alerts/pattern", json={"symbol": "HPG"}, headers={"X-User-Id": "alice-alerts-01"}
+    )
+    assert r.status_code == 201
+    listed = demo_client.post(
+        "/agent/chat",
+        json={"message": "mình đang đặt cảnh báo gì?", "user_id": "alice-alerts-01"},
+    ).json()["answer"]
+    assert (
+        "VNM: khi giá vượt lên trên 90.000 đồng" in listed and "HPG: khi dự báo đổi chiều" in listed
+    )
+    other = demo_client.post(
+        "/agent/chat", json={"message": "mình đang đặt cảnh báo gì?", "user_id": "bob-alerts-0001"}
+    ).json()["answer"]
+    assert "chưa đặt cảnh báo" in other
+    assert demo_client.delete(f"/alerts/{mine[0]['id']}", headers=alice).status_code == 204
+    left = demo_client.get("/alerts", headers=alice).json()["alerts"]
+    assert [a["symbol"] for a in left] == ["HPG"]
+    # a malformed id is refused, not hashed into some owner
+    assert demo_client.get("/alerts", headers={"X-User-Id": "../x"}).status_code == 422

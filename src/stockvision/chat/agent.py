@@ -25,18 +25,25 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from datetime import time as dt_time
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from stockvision.chat import alerts as AL
 from stockvision.chat import answers as A
 from stockvision.chat import grounding
+from stockvision.chat import news as NEWS
+from stockvision.chat import tool_schemas as TS
 from stockvision.chat.engine import ChatEngine
 from stockvision.chat.memory import Memory
-from stockvision.chat.text import fold
+from stockvision.chat.text import escape_markdown, fold
+from stockvision.chat.tool_schemas import SIDE_EFFECTS, tool_schemas
+from stockvision.data.store.alerts import user_owner
+from stockvision.errors import InvalidRequestError
 from stockvision.predict.types import Prediction
 
 log = logging.getLogger(__name__)
@@ -184,6 +191,8 @@ class Agent:
         self.llm = llm
         self.history_weeks = history_weeks
         self.recorder = _Recorder()
+        self._adopted: set[str] = set()  # users whose legacy alert owner was already moved
+        self.news_indexer: Any = None  # set by build_agent: stored news -> shared documents
         r = self.recorder
         engine.predict_fn = r.wrap("predict", engine.predict_fn, ["symbol"])
         engine.rank_fn = r.wrap("rank", engine.rank_fn, ["universe", "direction", "top_n"])
@@ -194,7 +203,7 @@ class Agent:
         if engine.market_fn is not None:
             engine.market_fn = r.wrap("market", engine.market_fn, [])
         if engine.news_fn is not None:
-            engine.news_fn = r.wrap("news", engine.news_fn, ["symbol", "limit"])
+            engine.news_fn = r.wrap("news", engine.news_fn, ["symbol", "limit", "until"])
 
     # ------------------------------------------------------------------ entry point
     def chat(
@@ -230,10 +239,31 @@ class Agent:
             "memory_forget": self._memory_forget,
         }.get(q.intent)
         planner = "deterministic"
-        ask = AL.read_alert(message, list(q.symbols)) if self.alerts is not None else None
-        if ask is not None:
+        answer: str | None = None
+        if self.llm is not None:  # the LLM plans with every tool; the deterministic path backs it
+            turn = _Turn(message, q, user_id, shown_user, lang, writes)
+            answer, done = self._llm_answer(turn, calls)
+            planner = "llm" if answer else "deterministic (llm fallback)"
+            if not answer and done:  # changes the LLM made stand; say them, never redo them
+                answer = A.compose(done, lang, False)
+            elif not answer:
+                calls.clear()
+                writes.clear()
+            if answer:
+                if q.intent == "memory_forget":
+                    self.engine.sessions.reset(session_id)
+                else:
+                    self.engine.sessions.record(session_id, q, answer)
+        ask = (
+            AL.read_alert(message, list(q.symbols))
+            if self.alerts is not None and answer is None
+            else None
+        )
+        if answer is not None:
+            pass
+        elif ask is not None:
             q.intent = f"alert_{ask.action}"
-            answer = A.compose(self._alert(ask, user_id, lang), lang, False)
+            answer = A.compose(self._alert(ask, user_id, shown_user, lang), lang, False)
             self.engine.sessions.record(session_id, q, answer)
         elif handler is not None and self.memory is not None:
             body, simulated = handler(q, user_id, lang, writes)
@@ -245,16 +275,10 @@ class Agent:
         else:
             if q.intent == "track_record" and self.memory is not None:
                 self._recall(user_id, message)
-            answer = None
-            if self.llm is not None:
-                answer = self._llm_answer(message, lang, calls)
-                planner = "llm" if answer else "deterministic (llm fallback)"
-                if not answer:
-                    calls.clear()
             doc_q = self.memory is not None and (
                 q.intent == "model_quality" or bool(_DOC_CUE.search(fold(message)))
             )
-            if doc_q and not answer and q.intent != "model_quality":
+            if doc_q and q.intent != "model_quality":
                 q.intent = "model_documents"  # the docs answer alone (no forecast asked)
                 docs = self._documents(message, lang) or (
                     "Chưa có tài liệu kiểm định nào trong bộ nhớ."
@@ -263,13 +287,15 @@ class Agent:
                 )
                 answer = A.compose(docs, lang, False)
                 self.engine.sessions.record(session_id, q, answer)
-            if not answer:
-                answer = self.engine.ask(message, session_id, language).answer
+            else:
+                resp = self.engine.ask(message, session_id, language)
+                answer = resp.answer
                 if doc_q:
-                    docs = self._documents(message, lang)
-                    if docs:  # before the closing disclaimer, if any
-                        head, sep, tail = answer.rpartition("\n\nℹ")
-                        answer = f"{head}\n\n{docs}{sep}{tail}" if sep else f"{answer}\n\n{docs}"
+                    answer = _before_disclaimer(answer, self._documents(message, lang))
+                if self.memory is not None and resp.intent in ("explain", "news"):
+                    answer = _before_disclaimer(
+                        answer, self._related_news(message, resp.intent, resp.symbols, lang, calls)
+                    )
         report = grounding.check(answer, [c.result for c in calls], message, examples=_EXAMPLES)
         if not report.ok:
             log.warning("answer numbers not grounded: %s", report.unsupported)
@@ -312,11 +338,75 @@ class Agent:
             else f"From the evaluation docs ({top['source']}, section “{top['title']}”):\n{excerpt}"
         )
 
+    def _related_news(
+        self,
+        message: str,
+        intent: str,
+        symbols: Sequence[str],
+        lang: str,
+        calls: Sequence[ToolCall],
+    ) -> str | None:
+        """News items in memory closest in meaning to the question, beyond the latest ones shown.
+
+        For a "why" question only items published by the forecast's data date are searched (point
+        in time: a later headline cannot be a reason); without a forecast, none (no data date).
+        """
+        assert self.memory is not None
+        cut: dict[str, datetime] = {}
+        for c in calls:
+            r = c.result
+            if c.name == "predict" and isinstance(r, dict) and r.get("data_as_of"):
+                day = date.fromisoformat(str(r["data_as_of"])[:10])
+                cut[str(r.get("symbol"))] = datetime.combine(day, dt_time.max)
+        shown = {
+            (str(h.get("title")), str(h.get("published_at"))[:16])
+            for c in calls
+            if c.name == "news" and isinstance(c.result, list)
+            for h in c.result
+            if isinstance(h, dict)
+        }
+        blocks = []
+        for sym in list(symbols)[:2]:
+            until = cut.get(sym)
+            if intent == "explain" and until is None:
+                continue
+            hits = self._tool(
+                "news_search",
+                {"query": message, "symbol": sym, "until": until.isoformat() if until else None},
+                lambda sym=sym, until=until: [
+                    _news_hit(d)
+                    for d in self.memory.search_documents(
+                        message, k=3, kind="news", symbol=sym, until=until
+                    )
+                ],
+            )
+            fresh = [
+                h
+                for h in hits
+                if (h["title"], h["published_at"][:16]) not in shown
+                and (until is None or h["published_at"] <= until.isoformat())
+            ]
+            if fresh:
+                blocks.append(
+                    NEWS.format_related(sym, fresh, lang, until.date() if until else None)
+                )
+        return "\n\n".join(blocks) or None
+
     # ------------------------------------------------------------------ alerts
-    def _alert(self, ask: AL.AlertAsk, user_id: str, lang: str) -> str:
+    def alert_owner(self, user_key: str, user_id: str) -> str:
+        """The alert owner of this user: the same as a REST client's with ``X-User-Id`` (see
+        :func:`stockvision.data.store.alerts.user_owner`). Alerts made under the older chat-only owner
+        (``agent:`` + the memory hash) are moved to it once per process."""
+        owner = user_owner(user_id)
+        if self.alerts is not None and user_key not in self._adopted:
+            self.alerts.adopt(f"agent:{user_key[:48]}", owner)
+            self._adopted.add(user_key)
+        return owner
+
+    def _alert(self, ask: AL.AlertAsk, user_key: str, user_id: str, lang: str) -> str:
         """Create, list or delete the user's alerts (owner: the hashed user id, never the id)."""
         assert self.alerts is not None
-        book, owner = self.alerts, f"agent:{user_id[:48]}"
+        book, owner = self.alerts, self.alert_owner(user_key, user_id)
         if ask.action == "create":
             row = self._tool(
                 "alert_create",
@@ -518,83 +608,297 @@ class Agent:
         )
 
     # ------------------------------------------------------------------ LLM planning
-    def _llm_answer(self, message: str, lang: str, calls: list[ToolCall]) -> str | None:
-        """The LLM's grounded answer, or None (error, no tool used, or numbers not grounded)."""
+    def _llm_answer(self, turn: _Turn, calls: list[ToolCall]) -> tuple[str | None, str | None]:
+        """``(answer, done)``: the LLM's grounded answer, or None (error, no tool used, numbers
+        not grounded); ``done`` words the changes its tools made (alerts, holdings, forgetting)
+        when the answer is dropped, so the fallback reports them instead of making them again."""
+        tools = self.llm_tools(turn)
         try:
-            text = self.llm.run(message, lang, self.llm_tools(), TOOL_SCHEMAS)
+            text = self.llm.run(turn.message, turn.lang, tools, tool_schemas(tools))
         except Exception as exc:
             log.warning("LLM planner failed, answering deterministically: %s", exc)
-            return None
-        if not text or not calls:
-            return None
-        simulated = any(
-            isinstance(c.result, dict) and c.result.get("simulated") for c in calls
-        ) or any(
-            isinstance(c.result, list)
-            and any(isinstance(x, dict) and x.get("simulated") for x in c.result)
+            text = None
+        answer = None
+        if text and any(c.error is None for c in calls):  # an answer from at least one result
+            simulated = any(
+                isinstance(c.result, dict) and c.result.get("simulated") for c in calls
+            ) or any(
+                isinstance(c.result, list)
+                and any(isinstance(x, dict) and x.get("simulated") for x in c.result)
+                for c in calls
+            )
+            answer = A.compose(_inert(text), turn.lang, simulated)
+            report = grounding.check(
+                answer, [c.result for c in calls], turn.message, examples=_EXAMPLES
+            )
+            if not report.ok:
+                log.warning("LLM answer had ungrounded numbers %s; replaced", report.unsupported)
+                answer = None
+        done = [
+            _describe_change(c, turn.lang)
             for c in calls
-        )
-        answer = A.compose(text, lang, simulated)
-        report = grounding.check(answer, [c.result for c in calls], message, examples=_EXAMPLES)
-        if not report.ok:
-            log.warning("LLM answer had ungrounded numbers %s; replaced", report.unsupported)
-            return None
-        return answer
+            if c.name in SIDE_EFFECTS and c.error is None
+        ]
+        return answer, "\n\n".join(d for d in done if d) or None
 
-    def llm_tools(self) -> dict[str, Callable[..., Any]]:
-        """Functions the LLM may call, by name (arguments as in :data:`TOOL_SCHEMAS`)."""
+    def llm_tools(self, turn: _Turn | None = None) -> dict[str, Callable[..., Any]]:
+        """Functions the LLM may call this turn, by name, each taking the JSON arguments of its
+        schema (:mod:`stockvision.chat.tool_schemas`, validated before it runs). Every call is
+        recorded like a deterministic one, so grounding checks the LLM's answer against it.
+
+        Tools that change something run only when the user's own message asks for that change
+        (an alert cue for alerts, the held quantity typed by the user, "quên hết đi" for
+        forgetting): tool results carry untrusted text (news headlines), and an instruction
+        hidden there must not delete a user's memory or alerts.
+        """
         e = self.engine
+        turn = turn or _Turn("", None, "anonymous", "anonymous", "en", [])
+        user = turn.user_key
+        said = set(AL.numbers_in(turn.message))
+        mentioned = set(getattr(turn.q, "symbols", None) or [])
 
-        def predict(symbol: str) -> Any:
-            return _jsonable(e.predict_fn(symbol.upper()))
+        def refuse(what: str) -> None:
+            raise InvalidRequestError(
+                f"the user's message does not ask to {what}",
+                "only call this tool when the user asks for it in this message",
+                code="not_requested",
+            )
 
-        def rank(direction: str = "up", top_n: int = 5, group: str | None = None) -> Any:
-            universe = e.resolver.symbols_in(group) if group else None
-            return _jsonable(list(e.rank_fn(universe, direction, int(top_n))))
+        def predict(a: TS.SymbolArgs) -> Any:
+            return _jsonable(e.predict_fn(a.symbol.upper()))
 
-        def model_quality() -> Any:
+        def compare(a: TS.CompareArgs) -> Any:
+            syms = [s.upper() for s in a.symbols]
+            return self._tool(
+                "compare", {"symbols": syms}, lambda: [_jsonable(e.predict_fn(s)) for s in syms]
+            )
+
+        def rank(a: TS.RankArgs) -> Any:
+            universe = e.resolver.symbols_in(a.group) if a.group else None
+            return _jsonable(list(e.rank_fn(universe, a.direction, a.top_n)))
+
+        def history(a: TS.HistoryArgs) -> Any:
+            return _jsonable(e.history_fn(a.symbol.upper(), a.weeks))
+
+        def model_quality(a: TS.NoArgs) -> Any:
             return _jsonable(e.metrics_fn())
 
-        return {"predict": predict, "rank": rank, "model_quality": model_quality}
+        def track_record(a: TS.SymbolArgs) -> Any:
+            return [_with_error(r) for r in _jsonable(e.track_fn(a.symbol.upper()))]
+
+        def market(a: TS.NoArgs) -> Any:
+            return _jsonable(e.market_fn())
+
+        def news(a: TS.NewsArgs) -> Any:
+            return [_inert_news(h) for h in _jsonable(e.news_fn(a.symbol.upper(), a.limit))]
+
+        def news_search(a: TS.NewsSearchArgs) -> Any:
+            until = datetime.combine(a.until, dt_time.max) if a.until else None
+            sym = a.symbol.upper() if a.symbol else None
+            args = {"query": a.query, "symbol": sym, "until": until.isoformat() if until else None}
+            hits = self._tool(
+                "news_search",
+                args,
+                lambda: [
+                    _news_hit(d)
+                    for d in self.memory.search_documents(
+                        a.query, k=3, kind="news", symbol=sym, until=until
+                    )
+                ],
+            )
+            return [_inert_news(h) for h in hits]
+
+        def documents(a: TS.DocumentsArgs) -> Any:
+            return self._tool(
+                "documents",
+                {"query": a.query},
+                lambda: [
+                    {"source": d.source, "title": d.title, "text": _excerpt(d.text)}
+                    for d in self.memory.search_documents(a.query, k=2, kind="doc")
+                ],
+            )
+
+        def owner() -> str:
+            return self.alert_owner(user, turn.user_id)
+
+        def alerts_list(a: TS.AlertsListArgs) -> Any:
+            sym = a.symbol.upper() if a.symbol else None
+            rows = self._tool(
+                "alerts_list", {"symbol": sym}, lambda: _alert_rows(self.alerts.list(owner()))
+            )
+            return [r for r in rows if sym is None or r["symbol"] == sym]
+
+        def alert_create(a: TS.AlertCreateArgs) -> Any:
+            sym = a.symbol.upper()
+            if sym not in mentioned or (
+                a.kind == "pattern_change" and not AL.asks_for_alert(turn.message)
+            ):
+                refuse(f"set an alert on {sym}")
+            if a.kind != "pattern_change" and not _said(a.threshold, said):
+                refuse(f"set an alert at {a.threshold}")
+            threshold = None if a.kind == "pattern_change" else a.threshold
+            args = {"symbol": sym, "kind": a.kind, "threshold": threshold}
+            return _alert_rows(
+                [
+                    self._tool(
+                        "alert_create",
+                        args,
+                        lambda: self.alerts.create(sym, a.kind, threshold, owner()),
+                    )
+                ]
+            )[0]
+
+        def alert_delete(a: TS.AlertDeleteArgs) -> Any:
+            if not (AL.asks_for_alert(turn.message) and AL.asks_to_delete(turn.message)):
+                refuse("delete alerts")
+            sym = a.symbol.upper() if a.symbol else None
+            rows = [r for r in _alert_rows(self.alerts.list(owner())) if sym in (None, r["symbol"])]
+
+            def drop() -> list[dict[str, Any]]:
+                for r in rows:
+                    self.alerts.delete(r["id"], owner())
+                return rows
+
+            return self._tool("alert_delete", {"symbol": sym}, drop)
+
+        def portfolio(a: TS.NoArgs) -> Any:
+            held = self._tool("memory_holdings", {"user_id": user}, lambda: self.holdings(user))
+            if not held:
+                return {"holdings": [], "note": "no holdings remembered for this user"}
+            return self._tool("portfolio", {"holdings": held}, lambda: self.portfolio(held))
+
+        def remember_holding(a: TS.HoldingArgs) -> Any:
+            sym = a.symbol.upper()
+            if sym not in mentioned or not _said(a.quantity, said):
+                refuse(f"remember {a.quantity} {sym} shares")
+            if a.cost is not None and not _said(a.cost, said):
+                refuse(f"remember a cost of {a.cost}")
+            data = {"symbol": sym, "quantity": a.quantity, "cost": a.cost}
+            text = f"holding {sym} {a.quantity} shares" + (f" cost {a.cost:.0f}" if a.cost else "")
+            kept = self._tool(
+                "remember_holding",
+                data,
+                lambda: self.memory.remember_fact(user, f"holding:{sym}", text, data).data,
+            )
+            turn.writes.append({"kind": "fact", "key": f"holding:{sym}", **data})
+            return kept
+
+        def memory_list(a: TS.NoArgs) -> Any:
+            return self._tool(
+                "memory_list",
+                {"user_id": user},
+                lambda: [f.data | {"text": f.text} for f in self.memory.facts(user)],
+            )
+
+        def memory_forget(a: TS.NoArgs) -> Any:
+            if getattr(turn.q, "intent", None) != "memory_forget":
+                refuse("forget everything")
+            n = self._tool("memory_forget", {"user_id": user}, lambda: self.memory.forget(user))
+            turn.writes.append({"kind": "delete", "count": n})
+            return {"deleted": n}
+
+        fns: dict[str, Callable[[Any], Any]] = {
+            "predict": predict,
+            "compare": compare,
+            "rank": rank,
+            "history": history,
+            "model_quality": model_quality,
+            "market": market,
+        }
+        if e.track_fn is not None:
+            fns["track_record"] = track_record
+        if e.market_fn is None:
+            fns.pop("market")
+        if e.news_fn is not None:
+            fns["news"] = news
+        if self.memory is not None:
+            fns.update(news_search=news_search, documents=documents, portfolio=portfolio)
+            fns.update(remember_holding=remember_holding, memory_list=memory_list)
+            fns["memory_forget"] = memory_forget
+        if self.alerts is not None:
+            fns.update(alerts_list=alerts_list, alert_create=alert_create)
+            fns["alert_delete"] = alert_delete
+        return {name: _validated(name, fn) for name, fn in fns.items() if name in TS.TOOLS}
 
 
-TOOL_SCHEMAS: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "function": {
-            "name": "predict",
-            "description": "4-week forecast of one Vietnamese stock: target, 80% range, pattern.",
-            "parameters": {
-                "type": "object",
-                "properties": {"symbol": {"type": "string", "description": "Ticker, e.g. VNM"}},
-                "required": ["symbol"],
-            },
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "rank",
-            "description": "Stocks ranked by forecast 4-week change.",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "direction": {"type": "string", "enum": ["up", "down"]},
-                    "top_n": {"type": "integer", "minimum": 1, "maximum": 20},
-                    "group": {"type": "string", "description": "Sector key, e.g. banking"},
-                },
-            },
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "model_quality",
-            "description": "Walk-forward metrics of the served models and their baselines.",
-            "parameters": {"type": "object", "properties": {}},
-        },
-    },
-]
+#: The schemas of every tool (the LLM is offered those its agent can run: see ``llm_tools``).
+TOOL_SCHEMAS: list[dict[str, Any]] = tool_schemas()
+
+
+@dataclass
+class _Turn:
+    """What the LLM's tools of one turn are bound to: the user's words, reading and identity."""
+
+    message: str
+    q: Any
+    user_key: str
+    user_id: str
+    lang: str
+    writes: list[dict[str, Any]]
+
+
+def _validated(name: str, fn: Callable[[Any], Any]) -> Callable[..., Any]:
+    """``fn`` taking the JSON arguments of tool ``name``, validated by its argument model."""
+    model = TS.TOOLS[name][1]
+
+    def call(**kwargs: Any) -> Any:
+        try:
+            args = model.model_validate(kwargs)
+        except ValidationError as exc:
+            raise InvalidRequestError(
+                f"invalid arguments for {name}: {exc.errors()[0].get('msg', '')}"[:200],
+                "call the tool with the arguments of its schema",
+                code="invalid_arguments",
+            ) from None
+        return fn(args)
+
+    return call
+
+
+def _said(value: float | None, said: set[float]) -> bool:
+    """Whether the user typed ``value`` (as is, or in thousands: "28k", "28" for 28,000 VND)."""
+    if value is None:
+        return False
+    return any(abs(value - v) < 1e-6 or abs(value - v * 1000) < 1e-6 for v in said)
+
+
+_UNSAFE_LINK = re.compile(r"\]\((?!https?://)[^)]*\)", re.IGNORECASE)
+
+
+def _inert(text: str) -> str:
+    """An LLM's text made safe to render as Markdown: no raw HTML, links only to http(s)."""
+    text = text.replace("<", "&lt;").replace(">", "&gt;")
+    return _UNSAFE_LINK.sub("]", text)
+
+
+def _inert_news(item: Any) -> Any:
+    """A news item for the LLM with its publisher text escaped (if echoed, it stays text)."""
+    if not isinstance(item, dict):
+        return item
+    out = dict(item)
+    for key in ("title", "source"):
+        if isinstance(out.get(key), str):
+            out[key] = escape_markdown(out[key])
+    return out
+
+
+def _describe_change(call: ToolCall, lang: str) -> str | None:
+    """The deterministic wording of a change an LLM's tool made (see ``Agent._llm_answer``)."""
+    r, vi = call.result, lang == "vi"
+    if call.name == "alert_create" and isinstance(r, dict):
+        return AL.format_created(r, lang)
+    if call.name == "alert_delete" and isinstance(r, list):
+        return AL.format_deleted(r, lang)
+    if call.name == "memory_forget":
+        return f"Đã xoá {r} mục mình nhớ về bạn." if vi else f"Deleted {r} remembered items."
+    if call.name == "remember_holding" and isinstance(r, dict):
+        qty = A.fmt_number(float(r["quantity"]), lang, 0)
+        return (
+            f"Đã ghi nhớ: bạn đang nắm {qty} cổ phiếu {r['symbol']}."
+            if vi
+            else f"Noted: you hold {qty} {r['symbol']} shares."
+        )
+    return None
 
 
 def _excerpt(text: str, limit: int = 700) -> str:
@@ -606,6 +910,27 @@ def _excerpt(text: str, limit: int = 700) -> str:
     if out.count("```") % 2:  # close a code block the cut left open
         out += "\n```"
     return out + "\n…"
+
+
+def _before_disclaimer(answer: str, block: str | None) -> str:
+    """``answer`` with ``block`` added before its closing disclaimer (if it has one)."""
+    if not block:
+        return answer
+    head, sep, tail = answer.rpartition("\n\nℹ")
+    return f"{head}\n\n{block}{sep}{tail}" if sep else f"{answer}\n\n{block}"
+
+
+def _news_hit(d: Any) -> dict[str, Any]:
+    """A news document from memory as the ``news_search`` tool records it."""
+    data = d.data or {}
+    return {
+        "title": d.title,
+        "source": str(data.get("source") or ""),
+        "published_at": str(data.get("published_at") or ""),
+        "link": data.get("link"),
+        "symbols": list(data.get("symbols") or []),
+        "score": d.score,
+    }
 
 
 def _alert_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from stockvision.chat import answers as A
+from stockvision.chat import grounding
 from stockvision.chat.text import fold, strip_diacritics
 
 
@@ -29,6 +30,8 @@ class AlertBook(Protocol):
     def list(self, owner: str | None = None, active_only: bool = True) -> list[dict[str, Any]]: ...
 
     def delete(self, alert_id: str, owner: str | None = None) -> None: ...
+
+    def adopt(self, from_owner: str, to_owner: str) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,30 @@ def _price(text: str) -> float | None:
         if value > 0:
             return value
     return None
+
+
+#: Words about alerts in general, wider than the cues this reader acts on ("ping me", "nhắc").
+_ALERT_WORD = re.compile(r"\b(canh bao|alerts?|bao|nhac|ping|notif\w*|remind\w*|let me know)\b")
+
+
+def asks_for_alert(text: str) -> bool:
+    """Whether the user's own words are about alerts ("báo khi", "cảnh báo", "ping me")."""
+    f = fold(text)
+    return bool(_CUE.search(f) or _ALERT_WORD.search(f))
+
+
+def asks_to_delete(text: str) -> bool:
+    """Whether the user's own words ask to delete or cancel something."""
+    return bool(_DELETE.search(fold(text)))
+
+
+def numbers_in(text: str) -> list[float]:
+    """The numbers the user typed, in both locale styles ("1.000" and "1,000" are 1000; "90k"
+    gives 90, which callers may read in thousands)."""
+    out: list[float] = []
+    for token in grounding.NUMBER.findall(text):
+        out.extend(v for v, _ in grounding.parses(token))
+    return out
 
 
 def read_alert(text: str, symbols: list[str]) -> AlertAsk | None:

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
+from datetime import time as dt_time
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -458,19 +459,34 @@ class ChatEngine:
         for p in preds:
             reply.add(A.format_explanation(p, q.language, name=names.get(p.symbol)))
         self._premise(reply, preds)
-        self._add_news(reply, q.symbols[:3], why=True)
+        # point in time: a reason behind a forecast is never a headline from after its data
+        cutoff = {p.symbol: datetime.combine(p.data_as_of, dt_time.max) for p in preds}
+        self._add_news(reply, q.symbols[:3], why=True, until=cutoff)
         self._notes(reply)
 
     def _on_news(self, reply: _Reply) -> None:
         self._add_news(reply, reply.q.symbols[:3], why=False)
 
-    def _add_news(self, reply: _Reply, symbols: Sequence[str], *, why: bool) -> None:
-        """The stored headlines of each symbol (none invented; a failure is said, not hidden)."""
+    def _add_news(
+        self,
+        reply: _Reply,
+        symbols: Sequence[str],
+        *,
+        why: bool,
+        until: Mapping[str, datetime] | None = None,
+    ) -> None:
+        """The stored headlines of each symbol (none invented; a failure is said, not hidden);
+        with ``until``, only those published by the symbol's data date (naive UTC)."""
         if self.news_fn is None:
             return
         for sym in symbols:
+            cutoff = (until or {}).get(sym)
             try:
-                items = self.news_fn(sym, self.news_limit)
+                if cutoff is None:
+                    items = self.news_fn(sym, self.news_limit)
+                else:
+                    items = self.news_fn(sym, self.news_limit, cutoff)
+                    items = [i for i in items if i.published_at <= cutoff]
             except Exception as exc:  # the store is down: the rest of the answer still stands
                 log.warning("news for %s unavailable: %s", sym, exc)
                 reply.add(
@@ -479,7 +495,11 @@ class ChatEngine:
                     else "News are unavailable right now."
                 )
                 continue
-            reply.add(format_news(sym, items, reply.q.language, why=why))
+            reply.add(
+                format_news(
+                    sym, items, reply.q.language, why=why, until=cutoff.date() if cutoff else None
+                )
+            )
 
     def _on_compare(self, reply: _Reply) -> None:
         q = reply.q

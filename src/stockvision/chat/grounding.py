@@ -21,7 +21,8 @@ from typing import Any
 #: The forecast horizon in weeks: a product constant, not data (every answer may state it).
 HORIZON_WEEKS = 4
 _QUOTED = re.compile(r"“[^”]*”|\"[^\"]*\"")
-_NUMBER = re.compile(r"(?<![A-Za-z\d])[-+]?\d+(?:[.,]\d+)*(?![A-Za-z]*\d)")
+#: A number token as answers and users write it ("1.234,5", "1,234.5", "+5,0", "90" of "90k").
+NUMBER = re.compile(r"(?<![A-Za-z\d])[-+]?\d+(?:[.,]\d+)*(?![A-Za-z]*\d)")
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
@@ -32,7 +33,7 @@ class GroundingReport:
     unsupported: list[str] = field(default_factory=list)
 
 
-def _parses(token: str) -> list[tuple[float, int]]:
+def parses(token: str) -> list[tuple[float, int]]:
     """Readings of a number token as (value, decimals shown), both locale styles."""
     t = token.lstrip("+")
     out = []
@@ -76,8 +77,8 @@ def _walk(value: Any, nums: list[float], dates: list[date], counts: list[int]) -
                 dates.append(date.fromisoformat(value[:10]))
         # text a tool produced (a model's measured-skill line, a window "2016-06 .. 2019-06")
         # carries numbers the tool computed: the answer may quote them as written
-        for token in _NUMBER.findall(value):
-            nums.extend(abs(v) for v, _ in _parses(token))
+        for token in NUMBER.findall(value):
+            nums.extend(abs(v) for v, _ in parses(token))
         return
     if isinstance(value, dict):
         for v in value.values():
@@ -112,8 +113,8 @@ def allowed_numbers(results: Iterable[Any], user_text: str = "", today: date | N
         exact.add(round(weeks))
     for c in counts:
         exact.update(range(0, c + 1))
-    for token in _NUMBER.findall(user_text):
-        exact.update(v for v, _ in _parses(token))
+    for token in NUMBER.findall(user_text):
+        exact.update(v for v, _ in parses(token))
     scaled = []
     for x in nums:
         scaled += [x, x * 100, x / 1000, abs(x), abs(x) * 100]
@@ -135,11 +136,11 @@ def check(
     scaled, exact = allowed_numbers(results, user_text, today)
     for example in examples:
         answer = answer.replace(example, " ")
-    tokens = _NUMBER.findall(_QUOTED.sub(" ", answer))
+    tokens = NUMBER.findall(_QUOTED.sub(" ", answer))
     bad = []
     for token in tokens:
         ok = False
-        for value, decimals in _parses(token):
+        for value, decimals in parses(token):
             if value in exact or abs(value) in exact:
                 ok = True
                 break

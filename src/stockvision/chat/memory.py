@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,7 @@ COLLECTION = "sv_memory"
 #: no user filter, listing or ``forget`` ever touches them and they never mix with a user's items.
 DOCS_COLLECTION = "sv_documents"
 DIM = 384  # multilingual-e5-small
+_SAFE_LINK = re.compile(r"^https?://[^\s<>\"'()\[\]]+$", re.IGNORECASE)
 Embedder = Callable[[Sequence[str], str], np.ndarray]  # (texts, "query" | "passage") -> (n, DIM)
 
 
@@ -240,7 +243,9 @@ class Memory:
                 todo.append((pid, d, digest))
         if not todo:
             return 0
-        vectors = self.embed([f"{d.title}. {d.text}" for _, d, _ in todo], "passage")
+        vectors = self.embed(
+            [f"{d.title}. {d.text}" if d.text else d.title for _, d, _ in todo], "passage"
+        )
         points = [
             self._m.PointStruct(
                 id=pid,
@@ -261,20 +266,47 @@ class Memory:
             self.client.upsert(DOCS_COLLECTION, points=points)
         return len(points)
 
-    def search_documents(self, query: str, k: int = 2, kind: str | None = None) -> list[Document]:
-        """The shared documents closest in meaning to ``query`` (``kind``: "doc" or "news")."""
+    def search_documents(
+        self,
+        query: str,
+        k: int = 2,
+        kind: str | None = None,
+        *,
+        symbol: str | None = None,
+        until: datetime | None = None,
+    ) -> list[Document]:
+        """The shared documents closest in meaning to ``query`` (``kind``: "doc" or "news").
+
+        ``symbol`` keeps news items tagged with it; ``until`` (naive UTC) keeps items published at
+        or before it, so a reason behind a forecast is never a headline from after its data date.
+        """
         m = self._m
-        flt = (
-            m.Filter(must=[m.FieldCondition(key="kind", match=m.MatchValue(value=kind))])
-            if kind
-            else None
-        )
+        must: list[Any] = []
+        if kind:
+            must.append(m.FieldCondition(key="kind", match=m.MatchValue(value=kind)))
+        if symbol:
+            must.append(m.FieldCondition(key="data.symbols", match=m.MatchValue(value=symbol)))
+        if until is not None:
+            lte = _timestamp(until)
+            must.append(m.FieldCondition(key="data.published_ts", range=m.Range(lte=lte)))
+        flt = m.Filter(must=must) if must else None
         vector = self.embed([query], "query")[0]
         with self._lock:
             hits = self.client.query_points(
                 DOCS_COLLECTION, query=vector.tolist(), query_filter=flt, limit=k, with_payload=True
             ).points
         return [_document(h.payload, h.score) for h in hits]
+
+    def count_documents(self, kind: str | None = None) -> int:
+        """How many shared documents (of ``kind``) are indexed."""
+        m = self._m
+        flt = (
+            m.Filter(must=[m.FieldCondition(key="kind", match=m.MatchValue(value=kind))])
+            if kind
+            else None
+        )
+        with self._lock:
+            return int(self.client.count(DOCS_COLLECTION, count_filter=flt, exact=True).count)
 
 
 @dataclass(frozen=True)
@@ -320,22 +352,42 @@ def markdown_sections(text: str, source: str, max_chars: int = 1500) -> list[Doc
 
 
 def news_documents(items: Sequence[Any]) -> list[Document]:
-    """Headlines (``stockvision.news.views.Headline``) as documents (publisher text as stored)."""
-    return [
-        Document(
-            "news",
-            "news",
-            f"{h.source}:{h.published_at.isoformat()}:{h.title[:80]}",
-            h.title,
-            f"{h.title} ({h.source}, {h.published_at:%Y-%m-%d})",
-            {
-                "symbols": list(h.symbols),
-                "tone": h.tone,
-                "published_at": h.published_at.isoformat(),
-            },
+    """News items as shared documents: stored rows (``NewsRepository`` dicts, keyed by their
+    dedup key) or headlines (``stockvision.news.views.Headline``). Publisher text is kept as
+    stored (each surface escapes it); a link only when it is a plain http(s) URL."""
+    out = []
+    for h in items:
+        get = h.get if isinstance(h, dict) else lambda name, h=h: getattr(h, name, None)
+        title, source, published = (
+            str(get("title") or ""),
+            str(get("source") or ""),
+            get("published_at"),
         )
-        for h in items
-    ]
+        key = get("key") or f"{source}:{published.isoformat()}:{title[:80]}"
+        link = get("link")
+        out.append(
+            Document(
+                "news",
+                "news",
+                str(key),
+                title,
+                "",  # the headline alone is embedded (e5's cost grows with the text)
+                {
+                    "symbols": sorted(get("symbols") or []),
+                    "tone": get("tone"),
+                    "source": source,
+                    "link": link if link and _SAFE_LINK.match(link) else None,
+                    "published_at": published.isoformat(),
+                    "published_ts": _timestamp(published),
+                },
+            )
+        )
+    return out
+
+
+def _timestamp(value: datetime) -> float:
+    """Seconds since the epoch of a naive-UTC (as stored) or aware time."""
+    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value).timestamp()
 
 
 def _document(payload: dict[str, Any] | None, score: float | None) -> Document:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from stockvision.chat.text import escape_markdown, fold
 
-#: ``news_fn(symbol, limit) -> headlines`` (objects with ``title, source, published_at, link,
-#: tone, p_negative, p_neutral, p_positive``), newest first.
-NewsFn = Callable[[str, int], Sequence[Any]]
+#: ``news_fn(symbol, limit[, until]) -> headlines`` (objects with ``title, source,
+#: published_at, link, tone, p_negative, p_neutral, p_positive``), newest first; ``until``
+#: (naive UTC) keeps those published by then, for the reasons behind a forecast (point in time).
+NewsFn = Callable[..., Sequence[Any]]
 
 _NEWS_CUE = re.compile(
     r"\b(tin tuc|tin gi|tin moi|ban tin|co tin|tin nao|news|headline|headlines|bao chi)\b"
@@ -50,10 +51,32 @@ def format_news(
     *,
     now: datetime | None = None,
     why: bool = False,
+    until: date | None = None,
 ) -> str:
-    """The headlines as a dated Markdown list; an honest sentence when there are none."""
+    """The headlines as a dated Markdown list; an honest sentence when there are none.
+
+    ``until``: the data date the headlines were cut at (a "why" answer cites only news published
+    by then), said in the heading so a reader knows later news was left out on purpose."""
     vi = lang == "vi"
     sym = escape_markdown(symbol)
+    if until is not None and why:
+        day = until.strftime("%d/%m/%Y" if vi else "%Y-%m-%d")
+        if not items:
+            return (
+                f"Kho dữ liệu chưa có tin tức nào về {sym} đăng trước ngày dữ liệu {day}, nên tôi "
+                "không nêu được tin nào đằng sau dự báo."
+                if vi
+                else f"No stored news about {sym} was published by the data date {day}, so I "
+                "cannot point to any behind the forecast."
+            )
+        head = (
+            f"Tin tức về {sym} đăng đến ngày dữ liệu {day} (có thể liên quan đến biến động; tin "
+            "không phải là dự báo):"
+            if vi
+            else f"News about {sym} published by the data date {day} (may relate to the move; "
+            "news is not a forecast):"
+        )
+        return _lines(head, items, lang, now)
     if not items:
         return (
             f"Kho dữ liệu chưa có tin tức nào về {sym}, nên tôi không nêu được tin nào đằng sau biến động."
@@ -73,6 +96,11 @@ def format_news(
         if why
         else f"Latest news about {sym}:"
     )
+    return _lines(head, items, lang, now)
+
+
+def _lines(head: str, items: Sequence[Any], lang: str, now: datetime | None) -> str:
+    vi = lang == "vi"
     lines = [head]
     for item in items:
         when = item.published_at.strftime("%d/%m/%Y %H:%M" if vi else "%Y-%m-%d %H:%M")
@@ -90,4 +118,37 @@ def format_news(
             if vi
             else f"Note: the newest headline is {age} days old."
         )
+    return "\n".join(lines)
+
+
+def format_related(
+    symbol: str, hits: Sequence[dict[str, Any]], lang: str, until: date | None = None
+) -> str:
+    """News items found by meaning in the agent's memory (``news_search``), dated, escaped."""
+    vi = lang == "vi"
+    sym = escape_markdown(symbol)
+    if until is not None:
+        day = until.strftime("%d/%m/%Y" if vi else "%Y-%m-%d")
+        head = (
+            f"Tin về {sym} gần nghĩa nhất với câu hỏi (tìm trong bộ nhớ tin tức, đăng đến ngày "
+            f"dữ liệu {day}):"
+            if vi
+            else f"News about {sym} closest to your question (searched in the news memory, "
+            f"published by the data date {day}):"
+        )
+    else:
+        head = (
+            f"Tin về {sym} gần nghĩa nhất với câu hỏi (tìm trong bộ nhớ tin tức):"
+            if vi
+            else f"News about {sym} closest to your question (searched in the news memory):"
+        )
+    lines = [head]
+    for h in hits:
+        when = datetime.fromisoformat(str(h["published_at"])[:19])
+        link = h.get("link")
+        link = link if link and _SAFE_LINK.match(link) else None
+        title = escape_markdown(str(h["title"]))
+        title = f"[{title}]({link})" if link else title
+        day = when.strftime("%d/%m/%Y" if vi else "%Y-%m-%d")
+        lines.append(f"- {day} · {title} ({escape_markdown(str(h.get('source') or ''))})")
     return "\n".join(lines)

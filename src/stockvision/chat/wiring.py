@@ -15,6 +15,7 @@ import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -246,10 +247,10 @@ def build_engine(
     def history(symbol: str, weeks: int) -> pd.DataFrame:
         return _history_frame(service, symbol, weeks)
 
-    def news(symbol: str, limit: int) -> list[Any]:
+    def news(symbol: str, limit: int, until: datetime | None = None) -> list[Any]:
         from stockvision.news.views import headlines
 
-        return headlines(service.store, symbol, limit=limit)
+        return headlines(service.store, symbol, limit=limit, until=until)
 
     def track(symbol: str) -> list[Any]:
         return list(service.past_predictions(symbol).items)
@@ -312,14 +313,31 @@ def build_agent(chat: ChatService, settings: Settings, memory: Any = None, llm: 
             memory = None
     if llm is None:
         llm = LLMAgentPlanner.from_settings(settings)
-    if memory is not None:
-        threading.Thread(
-            target=index_evaluation_docs, args=(memory,), name="sv-doc-index", daemon=True
-        ).start()
-    alerts = None
     store = getattr(chat.service, "store", None)
+    indexer = None
+    if memory is not None and store is not None and settings.agent_news_index_max > 0:
+        from stockvision.chat.news_index import NewsIndexer
+
+        indexer = NewsIndexer(
+            memory,
+            store,
+            max_items=settings.agent_news_index_max,
+            poll_seconds=settings.agent_news_poll_seconds,
+            progress_path=Path(settings.home) / "memory" / "news_index.json",
+        )
+    if memory is not None:
+
+        def index_shared() -> None:  # docs first (small), then news (capped, polled)
+            index_evaluation_docs(memory)
+            if indexer is not None:
+                indexer.start()
+
+        threading.Thread(target=index_shared, name="sv-doc-index", daemon=True).start()
+    alerts = None
     if store is not None:  # the alert rows the stream worker evaluates (data layer, not stream)
         from stockvision.data.store.alerts import AlertStore
 
         alerts = AlertStore(store)
-    return Agent(chat.engine, memory=memory, llm=llm, alerts=alerts)
+    agent = Agent(chat.engine, memory=memory, llm=llm, alerts=alerts)
+    agent.news_indexer = indexer
+    return agent

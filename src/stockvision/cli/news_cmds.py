@@ -43,6 +43,14 @@ def import_news(
         str | None,
         typer.Option("--publish", help="Stream bus URL (nats://..., kafka://...) for new items."),
     ] = None,
+    index_memory: Annotated[
+        bool,
+        typer.Option(
+            "--index-memory",
+            help="Embed the newest items into the agent's memory now (when no API holds it; a "
+            "running API does it by itself within SV_AGENT_NEWS_POLL_SECONDS).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Import news (deduplicated; importing the same file again stores nothing new)."""
@@ -85,12 +93,44 @@ def import_news(
                 return len(await publish_news(bus, repo.by_keys(report.new_keys)))
 
         published = asyncio.run(_publish())
+    memory = _index_memory(settings, repo.store) if index_memory else None
     if as_json:
-        print_json({**report.to_dict(), "published": published})
+        print_json({**report.to_dict(), "published": published, "memory": memory})
     else:
         console.print(report.summary(), markup=False, highlight=False)
         if publish:
             console.print(f"Published {published} messages on the news stream.")
+        if memory is not None:
+            console.print(
+                f"Agent memory: {memory.get('embedded', 0)} embedded, {memory.get('already', 0)} "
+                f"already there, {memory.get('over_cap', 0)} over the cap "
+                f"(SV_AGENT_NEWS_INDEX_MAX={settings.agent_news_index_max})"
+                + (f"; {memory['error']}" if memory.get("error") else ""),
+                markup=False,
+                highlight=False,
+            )
+
+
+def _index_memory(settings, store) -> dict:
+    """One indexing pass of the stored news into the agent's memory (see chat.news_index)."""
+    from dataclasses import asdict
+    from pathlib import Path as _Path
+
+    from stockvision.chat.memory import Memory
+    from stockvision.chat.news_index import NewsIndexer
+
+    try:
+        memory = Memory.from_settings(settings)
+    except Exception as exc:  # the local store is held by a running API: it will index them
+        return {"error": f"memory not opened ({str(exc)[:160]}); a running API indexes the items"}
+    try:
+        progress_path = _Path(settings.home) / "memory" / "news_index.json"
+        indexer = NewsIndexer(
+            memory, store, max_items=settings.agent_news_index_max, progress_path=progress_path
+        )
+        return asdict(indexer.sync())
+    finally:
+        memory.close()
 
 
 news_app.command("ingest", help="Same as 'news import'.")(import_news)

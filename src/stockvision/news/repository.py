@@ -234,6 +234,14 @@ class NewsRepository:
             out.extend(self._with_symbols(stmt))
         return sorted(out, key=lambda r: r["published_at"], reverse=True)
 
+    def marker(self) -> tuple[int, datetime | None]:
+        """``(items stored, latest ingestion time)``: changes whenever an import adds items, so a
+        reader can tell cheaply that there is nothing new."""
+        c = t.news_items.c
+        with self.engine.connect() as conn:
+            n, last = conn.execute(select(func.count(), func.max(c.ingested_at))).one()
+        return int(n or 0), last
+
     def latest(self, *, limit: int = 10) -> list[dict[str, Any]]:
         c = t.news_items.c
         return self._with_symbols(

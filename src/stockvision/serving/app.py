@@ -60,6 +60,9 @@ def create_app(
             await app.state.live.stop()
             await run_in_threadpool(service.stop)
             agent = getattr(app.state, "agent", None)
+            indexer = getattr(agent, "news_indexer", None)
+            if indexer is not None:
+                await run_in_threadpool(indexer.stop)  # before the store it writes closes
             if agent is not None and agent.memory is not None:
                 agent.memory.close()  # releases the local Qdrant store's lock
 

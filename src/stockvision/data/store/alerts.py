@@ -7,6 +7,7 @@ Writes are idempotent: an event is keyed by ``(alert_id, crossing_key)`` and ins
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Iterable
@@ -21,6 +22,25 @@ from stockvision.data.store.stream_tables import alert_events, alerts
 from stockvision.errors import AlertNotFoundError, InvalidRequestError
 
 ALERT_KINDS = ("price_above", "price_below", "pattern_change")
+#: What a user id may look like at the HTTP boundary (the agent's ``user_id``, the REST
+#: ``X-User-Id`` header): a random secret the client keeps. It is a bearer credential, so only
+#: its hash is stored.
+USER_ID_PATTERN = r"^[A-Za-z0-9_-]{8,100}$"
+
+
+def user_owner(user_id: str) -> str:
+    """The alert owner of a user id: ``user:`` + a salted SHA-256 (never the id itself).
+
+    Why one function: the chat agent (``POST /agent/chat`` with ``user_id``) and a REST client
+    (``X-User-Id`` on ``/alerts``) holding the same id must see the same alerts, and nobody who
+    lacks the id can name its owner (the hash is not reversible and is never sent to a client).
+    """
+    if not user_id:
+        raise InvalidRequestError(
+            "an alert owner needs a user id", "send X-User-Id (the agent's user_id)",
+            message_vi="Cần mã người dùng để đặt cảnh báo.",
+        )  # fmt: skip
+    return "user:" + hashlib.sha256(f"stockvision-alerts:{user_id}".encode()).hexdigest()[:48]
 
 
 @dataclass(frozen=True)
@@ -96,6 +116,15 @@ class AlertStore:
                     f"no alert {alert_id!r}", "list yours with GET /alerts",
                     message_vi="Không tìm thấy cảnh báo này.",
                 )  # fmt: skip
+
+    def adopt(self, from_owner: str, to_owner: str) -> int:
+        """Move every alert of ``from_owner`` to ``to_owner`` (a one-time rename of an older owner
+        naming); the number of alerts moved."""
+        if from_owner == to_owner:
+            return 0
+        stmt = update(alerts).where(alerts.c.owner == from_owner).values(owner=to_owner[:64])
+        with self.store._write() as conn:
+            return int(conn.execute(stmt).rowcount or 0)
 
     def record_events(self, events: Iterable[AlertEvent]) -> list[AlertEvent]:
         """Store ``events``; return those not stored before (insert or ignore, one transaction)."""

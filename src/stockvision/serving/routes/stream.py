@@ -14,13 +14,15 @@ import asyncio
 import contextlib
 import hmac
 import json
+import re
 import time
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Header, Path, Query, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from stockvision.data.store.alerts import USER_ID_PATTERN, user_owner
 from stockvision.serving.routes.responses import BODY_RESPONSES, COMMON_RESPONSES, ERROR_RESPONSES
 
 DELETE_RESPONSES = {
@@ -62,6 +64,7 @@ async def ws(
     kinds: Annotated[str | None, Query(max_length=100)] = None,
     since: Annotated[str | None, Query(max_length=200)] = None,
     api_key: Annotated[str | None, Query(max_length=200)] = None,
+    user_id: Annotated[str | None, Query(max_length=100)] = None,
 ) -> None:
     from stockvision.stream.hub import parse_kinds, parse_symbols
 
@@ -72,6 +75,11 @@ async def ws(
         if not hmac.compare_digest(given.encode(), expected.encode()):
             await _refuse(websocket, CLOSE_POLICY, "missing or wrong API key")
             return
+    who = websocket.headers.get("x-user-id") or user_id
+    if who is not None and not re.match(USER_ID_PATTERN, who):
+        await _refuse(websocket, CLOSE_POLICY, "bad user id (8-100 letters, digits, - or _)")
+        return
+    owned = _OwnedAlerts(_alerts(websocket), _owner(websocket, who))
     live = getattr(app.state, "live", None)
     hub = live.hub if live is not None else None
     if hub is None:
@@ -96,7 +104,7 @@ async def ws(
         try:
             while not receiver.done():
                 item = await client.next(timeout=1.0)
-                if item is not None:
+                if item is not None and await owned.allows(item):
                     await websocket.send_text(json.dumps(item, separators=(",", ":")))
         finally:
             receiver.cancel()
@@ -184,11 +192,52 @@ class AlertsResponse(BaseModel):
     events: list[dict]
 
 
-def _owner(request: Request) -> str:
+#: ``X-User-Id``: the same random secret a client gives ``POST /agent/chat`` as ``user_id``.
+UserIdHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-User-Id",
+        min_length=8,
+        max_length=100,
+        pattern=USER_ID_PATTERN,
+        description="Your user id (the agent's user_id): alerts made in the chat and here are "
+        "the same list. Without it the owner is your client address.",
+    ),
+]
+
+
+def _owner(request: Request | WebSocket, user_id: str | None) -> str:
+    """Who owns the alerts of this request: the user id's hashed owner when the client sends
+    ``X-User-Id`` (chat and REST share it), else the client address (anonymous, per address)."""
+    if user_id:
+        return user_owner(user_id)
     return str(request.scope.get("state", {}).get("sv_client", "unknown"))
 
 
-def _alerts(request: Request):
+class _OwnedAlerts:
+    """Which alert firings one WebSocket client may see: only its owner's (the hub fans every
+    firing out by symbol; another user's alert, its threshold and its time are not this client's
+    business). The owner's alert ids are cached and re-read on an unknown id, at most once a
+    second, so an alert created a moment ago is delivered."""
+
+    def __init__(self, store, owner: str) -> None:
+        self.store = store
+        self.owner = owner
+        self.ids: set[str] = set()
+        self.loaded = float("-inf")
+
+    async def allows(self, item: dict) -> bool:
+        if item.get("kind") != "alert":
+            return True
+        alert_id = str((item.get("data") or {}).get("alert_id") or "")
+        if alert_id not in self.ids and time.monotonic() - self.loaded > 1.0:
+            rows = await run_in_threadpool(self.store.list, self.owner, False)
+            self.ids = {r["id"] for r in rows}
+            self.loaded = time.monotonic()
+        return alert_id in self.ids
+
+
+def _alerts(request: Request | WebSocket):
     live = getattr(request.app.state, "live", None)
     if live is None or live.alert_store is None:
         from stockvision.data.store import Store
@@ -203,10 +252,11 @@ def _item(row: dict) -> AlertItem:
 
 
 @router.get("/alerts", response_model=AlertsResponse, responses=COMMON_RESPONSES)
-async def list_alerts(request: Request) -> AlertsResponse:
-    """Your alerts and the latest times they fired (the owner is the calling client)."""
+async def list_alerts(request: Request, x_user_id: UserIdHeader = None) -> AlertsResponse:
+    """Your alerts and the latest times they fired (yours only: the owner is your ``X-User-Id``,
+    or your client address without it)."""
     store = _alerts(request)
-    owner = _owner(request)
+    owner = _owner(request, x_user_id)
     rows = await run_in_threadpool(store.list, owner)
     events = await run_in_threadpool(store.events, owner, None, 50)
     for e in events:
@@ -216,31 +266,43 @@ async def list_alerts(request: Request) -> AlertsResponse:
 
 
 @router.post("/alerts", response_model=AlertItem, status_code=201, responses=BODY_RESPONSES)
-async def create_alert(request: Request, body: PriceAlertRequest) -> AlertItem:
+async def create_alert(
+    request: Request, body: PriceAlertRequest, x_user_id: UserIdHeader = None
+) -> AlertItem:
     """e.g. ``{"symbol": "VNM", "kind": "price_above", "threshold": 90000}`` (báo khi VNM vượt 90k)."""
     row = await run_in_threadpool(
         _alerts(request).create,
         body.symbol,
         body.kind,
         body.threshold,
-        _owner(request),
+        _owner(request, x_user_id),
         body.note,
     )
     return _item(row)
 
 
 @router.post("/alerts/pattern", response_model=AlertItem, status_code=201, responses=BODY_RESPONSES)
-async def create_pattern_alert(request: Request, body: PatternAlertRequest) -> AlertItem:
+async def create_pattern_alert(
+    request: Request, body: PatternAlertRequest, x_user_id: UserIdHeader = None
+) -> AlertItem:
     """e.g. ``{"symbol": "HPG"}``: fires when the forecast pattern of HPG changes (khi dự báo HPG đổi
     chiều)."""
     row = await run_in_threadpool(
-        _alerts(request).create, body.symbol, "pattern_change", None, _owner(request), body.note
+        _alerts(request).create,
+        body.symbol,
+        "pattern_change",
+        None,
+        _owner(request, x_user_id),
+        body.note,
     )
     return _item(row)
 
 
 @router.delete("/alerts/{alert_id}", status_code=204, responses=DELETE_RESPONSES)
 async def delete_alert(
-    request: Request, alert_id: Annotated[str, Path(min_length=1, max_length=32)]
+    request: Request,
+    alert_id: Annotated[str, Path(min_length=1, max_length=32)],
+    x_user_id: UserIdHeader = None,
 ) -> None:
-    await run_in_threadpool(_alerts(request).delete, alert_id, _owner(request))
+    """Delete one of your alerts (another owner's id answers 404, as an unknown one)."""
+    await run_in_threadpool(_alerts(request).delete, alert_id, _owner(request, x_user_id))

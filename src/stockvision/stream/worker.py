@@ -71,7 +71,9 @@ class StreamWorker:
 
     ``engine_for(day)`` builds the :class:`LiveFeatures` of a session day (from the stored history
     before it); ``predictor_for(day)`` the :class:`~stockvision.stream.predictions.LivePredictor`
-    (or None: features only); ``alert_store`` persists fired alerts (or None).
+    (or None: features only); ``alert_store`` persists fired alerts (or None); ``shadow`` (a
+    :class:`~stockvision.stream.shadow.ShadowScorer`, or None) logs the challenger's answer to each
+    served forecast, after it is published and without changing it.
     """
 
     def __init__(
@@ -85,6 +87,7 @@ class StreamWorker:
         batch_size: int = 4096,
         alert_refresh_s: float = 5.0,
         heartbeat: Path | None = None,
+        shadow: Any = None,
     ) -> None:
         self.bus = bus
         self.engine_for = engine_for
@@ -95,6 +98,7 @@ class StreamWorker:
         self.batch_size = batch_size
         self.alert_refresh_s = alert_refresh_s
         self.heartbeat = heartbeat
+        self.shadow = shadow  # a ShadowScorer: the challenger answers too, in the background
         self._beat = 0.0
         self.stats = WorkerStats()
         self.engine: LiveFeatures | None = None
@@ -130,6 +134,8 @@ class StreamWorker:
                 await consumer.ack(msgs)
         finally:
             await consumer.close()
+            if self.shadow is not None:
+                await self.shadow.drain()
         return self.stats
 
     async def rebuild(self) -> int:
@@ -237,6 +243,7 @@ class StreamWorker:
         self.stats.prices += len(symbols)
         self.stats.features += len(symbols)
         events: list[AlertEvent] = self.book.on_prices(stamp, prices)
+        shadow_batch = None
         if self.predictor is not None:
             moved = [
                 i for i, s in enumerate(symbols)
@@ -253,6 +260,8 @@ class StreamWorker:
                     self._emit("predictions", p.symbol, f"pred:{p.symbol}:{minute}", body)
                 self.stats.predictions += len(preds)
                 events += self.book.on_patterns(stamp, patterns)
+                if publish and self.shadow is not None and preds:
+                    shadow_batch = (feats.iloc[moved], closes[moved], preds, stamp)
         if events and publish and self.alert_store is not None:
             events = await asyncio.to_thread(self.alert_store.record_events, events)
         for ev in events:
@@ -262,6 +271,8 @@ class StreamWorker:
         self.stats.alerts += len(events)
         if publish:
             await self.flush()
+            if shadow_batch is not None:  # the served forecasts are out: now the challenger's
+                self.shadow.offer(*shadow_batch)
         else:
             self._outbox.clear()
 

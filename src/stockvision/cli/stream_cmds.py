@@ -31,7 +31,12 @@ PrefixOpt = Annotated[
 def run(
     bus: BusOpt = None,
     source: Annotated[
-        str | None, typer.Option("--source", help="replay | simulated | vnstock (SV_STREAM_SOURCE)")
+        str | None,
+        typer.Option(
+            "--source",
+            help="replay | simulated | vnstock (trades) | vnstock_board (price board) "
+            "(SV_STREAM_SOURCE)",
+        ),
     ] = None,
     speed: Annotated[
         float | None, typer.Option("--speed", help="Market seconds per wall second; 0 = max.")

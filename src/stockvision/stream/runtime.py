@@ -19,7 +19,12 @@ from stockvision.config import Settings
 from stockvision.stream.bus import Bus, open_bus
 from stockvision.stream.live_features import LiveFeatures
 from stockvision.stream.predictions import LivePredictor
-from stockvision.stream.sources import ReplaySource, SimulatedSource, VnstockIntradaySource
+from stockvision.stream.sources import (
+    ReplaySource,
+    SimulatedSource,
+    VnstockIntradaySource,
+    VnstockPriceBoardSource,
+)
 from stockvision.stream.worker import StreamWorker, publish_source
 
 log = logging.getLogger(__name__)
@@ -181,9 +186,17 @@ def make_source(
             source=settings.vnstock_source,
             rate_limit_per_min=min(20, settings.vnstock_rate_limit_per_min),
         )
+    if kind == "vnstock_board":
+        return VnstockPriceBoardSource(
+            symbols or settings.symbols(),
+            source=settings.vnstock_source,
+            rate_limit_per_min=min(20, settings.vnstock_rate_limit_per_min),
+        )
     from stockvision.errors import ConfigError
 
-    raise ConfigError(f"unknown stream source {kind!r}", "use replay, simulated or vnstock")
+    raise ConfigError(
+        f"unknown stream source {kind!r}", "use replay, simulated, vnstock or vnstock_board"
+    )
 
 
 async def run_stream(

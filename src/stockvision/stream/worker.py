@@ -41,6 +41,8 @@ _MINUTE = 60 * 10**9
 _DAY = 86_400 * 10**9
 _VN_OFFSET = 7 * 3600 * 10**9
 GROUP = "live"
+#: ticks a restarted live producer reads back to learn where it stopped
+RESUME_TAIL = 50_000
 
 
 @dataclass
@@ -307,11 +309,20 @@ async def publish_source(
 
     Each tick's ``msg_id`` is its source id (``i``), so a broker with a duplicate window drops a
     re-published tick. With ``resume``, a deterministic source (replay, simulation) restarted after
-    a crash skips what the stream already holds, up to its newest message.
+    a crash skips what the stream already holds, up to its newest message; a live source (one with
+    ``resume(ticks)``: vnstock) is given the stream's last ``RESUME_TAIL`` ticks and continues from
+    their event times, backfilling the gap from the source.
     """
     await bus.ensure_stream("ticks")
     skip_until: str | None = None
-    if resume and (last := await bus.last_seq("ticks")):
+    if resume and hasattr(source, "resume"):  # a live source: continue from the event times
+        last = await bus.last_seq("ticks")
+        if last:
+            first = max(await bus.first_seq("ticks"), last - RESUME_TAIL + 1)
+            tail = await bus.read("ticks", first, limit=RESUME_TAIL)
+            n = source.resume(m.data for m in tail if "s" in m.data)
+            log.info("%s resumes after %d published ticks", type(source).__name__, n)
+    elif resume and (last := await bus.last_seq("ticks")):
         newest = await bus.read("ticks", last, limit=1)
         if newest and newest[0].msg_id:
             skip_until = newest[0].msg_id

@@ -110,3 +110,20 @@ def test_the_live_panel_polls_are_charged_to_the_ui_bucket_and_answers_to_the_ap
                           headers={"content-type": "application/json",
                                    "transfer-encoding": "chunked"})  # fmt: skip
         assert big.status_code == 413
+
+
+def test_a_new_demo_pass_is_delivered_although_its_ids_repeat_the_previous_pass():
+    """The embedded demo replays the same days again: the hub drops a repeated ``msg_id`` (an
+    at-least-once duplicate) until the pass starts and it forgets them."""
+    from stockvision.stream.bus import Message
+    from stockvision.stream.hub import Hub
+
+    hub = Hub(bus=None)
+    bar = lambda seq, price: Message(stream="bars", seq=seq, data={"symbol": "VNM", "price": price},  # noqa: E731
+                                     key="VNM", msg_id="bar:VNM:1", time=0.0)  # fmt: skip
+    hub.dispatch(bar(1, 61000.0))
+    hub.dispatch(bar(2, 61000.0))  # a redelivery within the pass: dropped
+    assert hub.duplicates == 1 and hub.last["price"]["VNM"]["seq"] == 1
+    hub.forget_seen()  # the next pass
+    hub.dispatch(bar(3, 61000.0))
+    assert hub.last["price"]["VNM"]["seq"] == 3 and hub.duplicates == 1

@@ -52,7 +52,10 @@ def run(
     ] = False,
     exit_when_idle: Annotated[
         float | None,
-        typer.Option("--exit-when-idle", help="Stop after this many seconds without ticks."),
+        typer.Option(
+            "--exit-when-idle",
+            help="Stop after this many seconds without ticks (once the source has finished).",
+        ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     no_forecasts: Annotated[

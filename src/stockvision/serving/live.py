@@ -73,6 +73,7 @@ class LiveSide:
                 )
             shadow = data.shadow_for(self.settings, self.alert_store.store)
             while not self._stop.is_set():  # the demo loops over the replayed days
+                self.hub.forget_seen()  # a new pass: the same ids, new to the clients
                 source = make_source(self.settings.stream_source, data, self.settings)
                 await run_stream(self.bus, data, self.settings, source, asyncio.Event(),
                                  self.alert_store, idle_exit_s=5.0, shadow=shadow)  # fmt: skip

@@ -225,9 +225,21 @@ async def run_stream(
         shadow=shadow,
     )
     producer = None
+    source_done = asyncio.Event()
+
+    async def produce_all() -> int:
+        try:
+            return await publish_source(bus, source, stop, resume=True)
+        finally:
+            source_done.set()
+
     if produce:
-        producer = asyncio.create_task(publish_source(bus, source, stop, resume=True))
-    consume = asyncio.create_task(worker.run(stop, idle_exit_s=idle_exit_s))
+        producer = asyncio.create_task(produce_all())
+    # idle only counts once the source has finished: a pause in the source (the lunch break of a
+    # replay, sleeping 90 market minutes) must not end the worker and restart the replay
+    consume = asyncio.create_task(
+        worker.run(stop, idle_exit_s=idle_exit_s, source_done=source_done if produce else None)
+    )
     try:
         if producer is not None:
             await asyncio.wait({producer, consume}, return_when=asyncio.FIRST_EXCEPTION)

@@ -114,8 +114,15 @@ class StreamWorker:
         self._outbox: dict[str, list[tuple[dict, str | None, str | None]]] = {}
 
     # --- the loop ----------------------------------------------------------------------------
-    async def run(self, stop: asyncio.Event, idle_exit_s: float | None = None) -> WorkerStats:
-        """Consume until ``stop`` is set (or nothing arrived for ``idle_exit_s``); returns stats."""
+    async def run(
+        self,
+        stop: asyncio.Event,
+        idle_exit_s: float | None = None,
+        source_done: asyncio.Event | None = None,
+    ) -> WorkerStats:
+        """Consume until ``stop`` is set (or nothing arrived for ``idle_exit_s``, counted only once
+        ``source_done`` is set when given: a replay's lunch break is a quiet stretch, not the end);
+        returns stats."""
         for s in ("ticks", "bars", "features", "predictions", "alerts"):
             await self.bus.ensure_stream(s)
         self._load_alerts(force=True)
@@ -127,7 +134,10 @@ class StreamWorker:
                 msgs = await consumer.fetch(self.batch_size, timeout=0.5)
                 self._heartbeat()
                 if not msgs:
-                    if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
+                    finished = source_done is None or source_done.is_set()
+                    if not finished:
+                        idle_since = time.monotonic()
+                    elif idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
                         break
                     continue
                 idle_since = time.monotonic()

@@ -155,7 +155,7 @@ class Settings(BaseSettings):
         description="Bus URL: memory:// (in-process), nats://host:4222 or kafka://host:9092.",
     )
     stream_prefix: str = Field(default="sv", description="Namespace of the bus's streams/topics.")
-    stream_source: Literal["replay", "simulated", "vnstock"] = "replay"
+    stream_source: Literal["replay", "simulated", "vnstock", "vnstock_board"] = "replay"
     stream_speed: float = Field(
         default=60.0, description="Replay/simulation: market seconds per wall second (0 = max)."
     )

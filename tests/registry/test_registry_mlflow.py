@@ -331,3 +331,26 @@ def test_a_copied_data_dir_writes_and_reads_its_own_artifacts(built, tmp_path, m
     assert loaded is not None
     after = sorted(p for p in (src / "mlartifacts").rglob("*") if p.is_file())
     assert after == before  # the original data dir was not touched
+
+
+def test_challengers_for_shadow_scoring_pair_with_the_champion_of_the_other_kind(home):
+    """``load_challengers`` (the stream's shadow scoring): None without a challenger; a kept
+    challenger answers with its own version, the kind without one with the champion's model."""
+    from stockvision.registry.champions import load_challengers, load_champions
+    from stockvision.registry.model_registry import CHALLENGER, registered_name
+
+    settings, info = home
+    reg = ModelRegistry(settings)
+    champions = load_champions(reg)
+    assert load_challengers(reg, champions) is None
+    _register_and_promote(
+        settings, info, price_mae=5.9, rw_mae=6.0, acc=0.43, ece=0.03, ll=1.0, base_ll=1.09
+    )
+    both = load_challengers(reg, champions)
+    assert both.ready and (both.price_version, both.pattern_version) == ("2", "2")
+    assert both.price is not champions.price
+    assert load_challengers(reg, champions, previous=both).price is both.price  # not reloaded
+    reg.client.delete_registered_model_alias(registered_name("pattern"), CHALLENGER)
+    price_only = load_challengers(reg, champions, previous=both)
+    assert (price_only.price_version, price_only.pattern_version) == ("2", "1")
+    assert price_only.pattern is champions.pattern

@@ -33,12 +33,17 @@ class LiveSystem:
         return LivePredictor(self.models, self.features, self.labels, seq_len=4, horizon=4)
 
 
-def build_system(n_symbols: int = 8, replay_days: int = 2, seed: int = 11) -> LiveSystem:
+def build_system(
+    n_symbols: int = 8, replay_days: int = 2, seed: int = 11, days_before_end: int = 0
+) -> LiveSystem:
+    """``days_before_end``: replay days that many trading days before the last stored one (so
+    their 4-week outcomes are in the store, for shadow scoring)."""
     market = generate_market(n_symbols=n_symbols, years=2, seed=seed, return_events=True)
     raw = market.daily
     ev = market.events.rename(columns={"ex_date": "date"})
     adjusted = adjust(raw, events=ev.assign(ratio=ev["price_factor"])[["symbol", "date", "ratio"]])
-    days = list(pd.DatetimeIndex(sorted(raw["date"].unique()))[-replay_days:])
+    stored = pd.DatetimeIndex(sorted(raw["date"].unique()))
+    days = list(stored[len(stored) - days_before_end - replay_days : len(stored) - days_before_end])
     features = compute_features(adjusted)
     labels = compute_labels(adjusted)
     train_end = days[0] - pd.Timedelta(days=60)  # fitted well before the replayed days

@@ -153,3 +153,24 @@ def test_a_second_group_replaying_from_the_start_reproduces_the_features(system)
     first, both = run(go())
     # the second pass republished every message with the same id and content (memory bus drops them)
     assert len(both) == len(first)
+
+
+def test_a_pause_of_the_source_does_not_end_the_worker_before_the_source_is_done(system):
+    """The replay sleeps through the lunch break (90 market minutes): with an idle exit shorter
+    than that pause the worker must still wait for the afternoon (it used to stop at 11:30, and
+    the embedded demo then restarted the morning forever)."""
+    from stockvision.config import Settings
+    from stockvision.stream.runtime import run_stream
+
+    class Data:
+        engine_for = system.engine_for
+
+        def predictor_for(self, settings):
+            return system.predictor_for
+
+    bus = MemoryBus()
+    src = ReplaySource(system.raw, days=system.days[-1:], speed=9000, ticks_per_day=12, seed=1)
+    expected = len(src.day_ticks(pd.Timestamp(system.days[-1])))
+    lunch = 90 * 60 / 9000  # 0.6 s of sleep inside the source
+    worker = run(run_stream(bus, Data(), Settings(), src, asyncio.Event(), idle_exit_s=lunch / 3))
+    assert worker.stats.ticks == expected  # the afternoon's ticks were consumed too

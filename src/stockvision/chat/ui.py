@@ -143,15 +143,17 @@ def live_panel(latest: Any, symbol: str | None, lang: str | None) -> str:
     if latest is None:
         return LIVE_OFF["vi" if vi else "en"]
     if not symbol:
-        return "Hỏi về một mã để xem giá trực tiếp." if vi else "Ask about a symbol to see it live."
+        return (
+            "Chọn một mã (hoặc hỏi về một mã) để xem giá trực tiếp."
+            if vi
+            else "Pick a symbol (or ask about one) to see it live."
+        )
     sym = escape_markdown(str(symbol))
     bar = latest("price", symbol)
     if bar is None:
         return f"**{sym}**: " + ("chưa có giá trực tiếp." if vi else "no live price yet.")
     data = bar.get("data") or {}
-    from datetime import UTC, datetime
-
-    when = datetime.fromtimestamp(int(bar.get("time") or 0) / 1e9, UTC).strftime("%Y-%m-%d %H:%M")
+    when = _utc_minute(bar.get("time") or 0)
     change = data.get("change_pct")
     text = f"**{sym}** {when} UTC: {float(data['price']):,.0f} VND"
     if change is not None:
@@ -160,16 +162,34 @@ def live_panel(latest: Any, symbol: str | None, lang: str | None) -> str:
     pdata = (pred or {}).get("data") or {}
     interval = pdata.get("interval") or {}
     if pdata.get("price_target") is not None and interval:
-        label = "Dự báo cập nhật" if vi else "Refreshed forecast"
+        label = "Dự báo 4 tuần, cập nhật" if vi else "4-week forecast, refreshed"
+        ptime = _utc_minute((pred or {}).get("time"))
+        version = (pdata.get("model_versions") or {}).get("price")
+        made = f" {ptime} UTC" if ptime else ""
+        if version:
+            made += f", {'mô hình' if vi else 'model'} v{escape_markdown(str(version))}"
         text += (
-            f"  \n{label}: {float(pdata['price_target']):,.0f} VND "
+            f"  \n{label}{made}: {float(pdata['price_target']):,.0f} VND "
             f"[{float(interval['low']):,.0f} – {float(interval['high']):,.0f}]"
         )
     return text
 
 
+def _utc_minute(time_ns: Any) -> str | None:
+    from datetime import UTC, datetime
+
+    try:
+        return datetime.fromtimestamp(int(time_ns) / 1e9, UTC).strftime("%Y-%m-%d %H:%M")
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
 def make_handlers(
-    engine: Any, service: Any, agent: Any = None, latest: Any = None
+    engine: Any,
+    service: Any,
+    agent: Any = None,
+    latest: Any = None,
+    live_symbols: Any = None,
 ) -> dict[str, Any]:
     """The UI's event functions, plain Python (tested without a browser).
 
@@ -273,20 +293,49 @@ def make_handlers(
         answer = A.compose(body, language, False).replace("\n", "  \n")
         return f"### {title}\n*{note}*\n\n{answer}", fig
 
-    def live(request: dict | None, lang: str | None):
+    def live(symbol: str | None, lang: str | None):
+        return live_panel(latest, symbol or None, lang)
+
+    def symbols():
+        """The dropdown's choices: the symbols the store holds (read at each page load)."""
+        return gr.update(choices=list(live_symbols()) if live_symbols is not None else [])
+
+    def follow(request: dict | None, current: str | None):
+        """The panel follows the symbol the user just asked about (if the store holds it)."""
         symbol = (request or {}).get("symbol")
-        return live_panel(latest, symbol, lang)
+        if not symbol or symbol == current:
+            return gr.skip()
+        held = set(live_symbols()) if live_symbols is not None else set()
+        return gr.update(value=symbol) if symbol in held else gr.skip()
 
     return {"ask": ask, "chart": chart, "clear": clear, "upload": upload, "user": new_user_id,
-            "live": live}  # fmt: skip
+            "live": live, "symbols": symbols, "follow": follow}  # fmt: skip
+
+
+#: handlers of the live panel: cheap reads polled by the page, charged to the ``ui`` rate bucket
+#: (the guard learns their Gradio function indices from :func:`ui_event_indices`)
+LIVE_HANDLERS = ("live", "symbols", "follow")
+
+
+def ui_event_indices(blocks: gr.Blocks) -> set[int]:
+    """Gradio function indices (``fn_index`` of ``queue/join``) of the live panel's handlers."""
+    wanted = getattr(blocks, "sv_ui_handlers", ())
+    return {i for i, fn in blocks.fns.items() if fn.fn is not None and fn.fn in wanted}
 
 
 LIVE_EVERY_S = 5.0
 
 
-def build_blocks(engine: Any, service: Any, agent: Any = None, latest: Any = None) -> gr.Blocks:
-    """The Gradio app (not yet mounted); ``latest``: the live side's reader, or None when off."""
-    h = make_handlers(engine, service, agent, latest)
+def build_blocks(
+    engine: Any,
+    service: Any,
+    agent: Any = None,
+    latest: Any = None,
+    live_symbols: Any = None,
+) -> gr.Blocks:
+    """The Gradio app (not yet mounted); ``latest``: the live side's reader, or None when off;
+    ``live_symbols()``: the symbols the live panel's dropdown offers (the store's)."""
+    h = make_handlers(engine, service, agent, latest, live_symbols)
     with gr.Blocks(title="Stock Vision — Chat", fill_width=True) as blocks:
         session = gr.State(None)
         # a random id kept in the browser (localStorage): the agent's memory of this user
@@ -331,8 +380,21 @@ def build_blocks(engine: Any, service: Any, agent: Any = None, latest: Any = Non
                         ]
                     clear = gr.Button("Xoá hội thoại / Clear", size="sm")
                 with gr.Column(scale=6, min_width=420):
-                    live_box = gr.Markdown(LIVE_OFF["vi"] if latest is None else "",
-                                           elem_id="sv-live")  # fmt: skip
+                    with gr.Row():
+                        live_symbol = gr.Dropdown(
+                            choices=list(live_symbols()) if live_symbols is not None else [],
+                            value=None,
+                            label="Mã trực tiếp / Live symbol",
+                            elem_id="sv-live-symbol",
+                            interactive=latest is not None,
+                            filterable=True,
+                            scale=1,
+                            min_width=160,
+                        )
+                        live_box = gr.Markdown(
+                            LIVE_OFF["vi"] if latest is None else live_panel(latest, None, "vi"),
+                            elem_id="sv-live",
+                        )
                     plot = gr.Plot(label="Biểu đồ / Chart", elem_id="sv-chart")
             with gr.Tab("Tải CSV / Upload CSV", id="upload"):
                 gr.Markdown(
@@ -379,9 +441,13 @@ def build_blocks(engine: Any, service: Any, agent: Any = None, latest: Any = Non
         )
         blocks.load(h["user"], [user], [user], api_visibility="undocumented")
         if latest is not None:  # polls the hub's newest message; a timer tick is a queue/join
+            quiet = {"api_name": False, "api_visibility": "private", "show_progress": "hidden"}
             timer = gr.Timer(LIVE_EVERY_S)
-            timer.tick(h["live"], [chart_request, lang], [live_box], api_name=False,
-                       api_visibility="private", show_progress="hidden")  # fmt: skip
+            timer.tick(h["live"], [live_symbol, lang], [live_box], **quiet)
+            live_symbol.change(h["live"], [live_symbol, lang], [live_box], **quiet)
+            chart_request.change(h["follow"], [chart_request, live_symbol], [live_symbol], **quiet)
+            blocks.load(h["symbols"], None, [live_symbol], **quiet)
+        blocks.sv_ui_handlers = tuple(h[name] for name in LIVE_HANDLERS)
         upload_file.upload(
             h["upload"],
             [upload_file, lang],
@@ -432,7 +498,13 @@ def _private_paths(home: Path, keep: Path) -> list[str]:
 
 
 def mount_chat_ui(
-    app: FastAPI, engine: Any, service: Any, agent: Any = None, latest: Any = None
+    app: FastAPI,
+    engine: Any,
+    service: Any,
+    agent: Any = None,
+    latest: Any = None,
+    live_symbols: Any = None,
+    ui_events: set[int] | None = None,
 ) -> FastAPI:
     """Mount the chat at ``/chat/`` on ``app`` (``engine``: a ``ChatService`` or ``ChatEngine``).
 
@@ -446,7 +518,9 @@ def mount_chat_ui(
     private.mkdir(parents=True, exist_ok=True)
     private.chmod(0o700)
     os.environ["GRADIO_TEMP_DIR"] = str(private)
-    blocks = build_blocks(engine, service, agent, latest)
+    blocks = build_blocks(engine, service, agent, latest, live_symbols)
+    if ui_events is not None:  # the guard charges these polls to the ui bucket
+        ui_events.update(ui_event_indices(blocks))
     mounted = gr.mount_gradio_app(
         app,
         blocks,

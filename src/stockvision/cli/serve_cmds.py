@@ -10,10 +10,11 @@ from rich.table import Table
 from stockvision.cli._common import console, out, print_json
 from stockvision.config import get_settings
 
-#: uvicorn's WebSocket protocol: this one awaits the socket's drain, so a slow client holds up only
-#: its own sender and the hub's bounded per-client queue drops its oldest messages; the sans-I/O
-#: default buffers whatever a slow client does not read, without bound.
-WS_PROTOCOL = "websockets"
+#: uvicorn's WebSocket protocol: the sans-I/O implementation (uvicorn >= 0.54; the legacy
+#: ``websockets`` one is deprecated) waits while the transport is paused, so a slow client holds up
+#: only its own sender and the hub's bounded per-client queue drops its oldest messages
+#: (tests/stream/test_websocket.py: a stalled socket loses messages, a fast client gets all).
+WS_PROTOCOL = "websockets-sansio"
 
 
 def predict(

@@ -31,7 +31,12 @@ PrefixOpt = Annotated[
 def run(
     bus: BusOpt = None,
     source: Annotated[
-        str | None, typer.Option("--source", help="replay | simulated | vnstock (SV_STREAM_SOURCE)")
+        str | None,
+        typer.Option(
+            "--source",
+            help="replay | simulated | vnstock (trades) | vnstock_board (price board) "
+            "(SV_STREAM_SOURCE)",
+        ),
     ] = None,
     speed: Annotated[
         float | None, typer.Option("--speed", help="Market seconds per wall second; 0 = max.")
@@ -47,7 +52,10 @@ def run(
     ] = False,
     exit_when_idle: Annotated[
         float | None,
-        typer.Option("--exit-when-idle", help="Stop after this many seconds without ticks."),
+        typer.Option(
+            "--exit-when-idle",
+            help="Stop after this many seconds without ticks (once the source has finished).",
+        ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     no_forecasts: Annotated[
@@ -82,7 +90,7 @@ def run(
             worker = await run_stream(
                 b, data, settings, src, stop, AlertStore(store), batch_size=batch_size,
                 idle_exit_s=exit_when_idle, produce=not no_produce,
-                heartbeat=settings.home / HEARTBEAT,
+                heartbeat=settings.home / HEARTBEAT, shadow=data.shadow_for(settings, store),
             )  # fmt: skip
             return worker.stats.to_dict()
 
@@ -126,4 +134,47 @@ def status(
         table.add_row(r["stream"], str(r["first_seq"]), str(r["last_seq"]),
                       "-" if r["acked"] is None else str(r["acked"]),
                       "-" if r["lag"] is None else str(r["lag"]))  # fmt: skip
+    out.print(table)
+
+
+@stream_app.command("shadow")
+def shadow(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Challenger vs champion on the live answers both gave (shadow scoring, A/B): answers logged,
+    resolved, mean CRPS and log loss of each on realised outcomes."""
+    from stockvision.data.store import Store
+    from stockvision.data.store.shadow import ShadowStore
+    from stockvision.monitoring.shadow import compare_shadow
+
+    store = Store.from_settings(get_settings())
+    rows = ShadowStore(store).read()
+    pairs = (
+        compare_shadow(rows, store.read_labels(sorted(rows["symbol"].unique())))
+        if len(rows)
+        else []
+    )
+    if as_json:
+        print_json({"pairs": pairs})
+        return
+    if not pairs:
+        console.print("no shadow answers yet: they are logged while a challenger exists")
+        return
+    table = Table(title="Shadow scoring: challenger vs champion (realised outcomes)")
+    for col in ("champion", "challenger", "answers", "resolved", "weeks", "CRPS champ.",
+                "CRPS chall.", "change %", "weekly t", "log loss champ.", "log loss chall."):  # fmt: skip
+        table.add_column(col)
+
+    def num(value, fmt="{:.5f}"):
+        return "-" if value is None else fmt.format(value)
+
+    for p in pairs:
+        table.add_row(
+            f"v{p['champion']['price']}/v{p['champion']['pattern']}",
+            f"v{p['challenger']['price']}/v{p['challenger']['pattern']}",
+            str(p["answers"]), str(p["resolved"]), str(p["weeks"]),
+            num(p.get("champion_crps")), num(p.get("challenger_crps")),
+            num(p.get("crps_change_pct"), "{:+.2f}"), num(p.get("crps_weekly_t"), "{:.2f}"),
+            num(p.get("champion_log_loss"), "{:.4f}"), num(p.get("challenger_log_loss"), "{:.4f}"),
+        )  # fmt: skip
     out.print(table)

@@ -108,6 +108,50 @@ def _baseline(registry: Any, previous: ModelSet, force: bool) -> tuple[Any, str 
     return model, rec.version, dict(rec.metrics)
 
 
+def load_challengers(
+    registry: Any, champions: ModelSet, previous: ModelSet | None = None
+) -> ModelSet | None:
+    """The set a challenger answers with (shadow scoring), or None when no kind has a challenger.
+
+    Each kind with a ``challenger`` alias other than its champion uses that version; the other kind
+    keeps the champion's model, so the pair differs only where a challenger exists and the
+    comparison measures it alone. Models whose version equals ``previous``'s are reused.
+    """
+    from stockvision.registry.model_registry import CHALLENGER
+
+    records = {k: registry.by_alias(k, CHALLENGER) for k in KINDS}
+    live = {
+        k: r
+        for k, r in records.items()
+        if r is not None and r.version != getattr(champions, f"{k}_version")
+    }
+    if not live:
+        return None
+    parts: dict[str, tuple[Any, Any, Any, Any]] = {}
+    for kind in KINDS:
+        rec = live.get(kind)
+        if rec is None:
+            parts[kind] = tuple(
+                getattr(champions, f"{kind}{suffix}")
+                for suffix in ("", "_version", "_class", "_metrics")
+            )
+            continue
+        same = previous is not None and getattr(previous, f"{kind}_version") == rec.version
+        model = getattr(previous, kind) if same else registry.load(kind, rec.version)[0]
+        parts[kind] = (model, rec.version, rec.model_class, rec.metrics)
+    return ModelSet(
+        price=parts["price"][0],
+        pattern=parts["pattern"][0],
+        price_version=parts["price"][1],
+        pattern_version=parts["pattern"][1],
+        price_class=parts["price"][2],
+        pattern_class=parts["pattern"][2],
+        price_metrics=dict(parts["price"][3] or {}),
+        pattern_metrics=dict(parts["pattern"][3] or {}),
+        loaded_at=datetime.now(UTC),
+    )
+
+
 def _newest_loadable(registry: Any, kind: str, exclude: str) -> tuple[Any, Any] | None:
     """(model, record) of the newest complete version of ``kind`` that loads, other than
     ``exclude``."""

@@ -145,8 +145,13 @@ def create_app(
         )
 
     # Guard inside the instrumentation, so 413/429/500 answers are counted per route like any other.
+    # Gradio function indices of the chat page's live-panel polls, filled when the UI is mounted
+    app.state.chat_ui_events = ui_events = set()
     app.add_middleware(
-        GuardMiddleware, limiter=limiter, resolver=ClientResolver(settings.trusted_proxies)
+        GuardMiddleware,
+        limiter=limiter,
+        resolver=ClientResolver(settings.trusted_proxies),
+        ui_events=ui_events,
     )
     registry = m.app_registry()
     instrumentator = Instrumentator(excluded_handlers=["/metrics"], registry=registry)
@@ -162,7 +167,8 @@ def create_app(
 
             live_reader = live_latest(app.state) if settings.stream_enabled else None
             app = _mount(app, app.state.chat_engine, service, agent=app.state.agent,
-                         latest=live_reader)  # fmt: skip
+                         latest=live_reader, live_symbols=stored_symbols(service),
+                         ui_events=ui_events)  # fmt: skip
             app.state.chat_ui_mounted = True
         except ImportError:
             log.info("gradio not installed: chat UI not mounted")
@@ -178,6 +184,20 @@ def live_latest(state: Any):
         return None if hub is None else hub.last.get(kind, {}).get(symbol)
 
     return latest
+
+
+def stored_symbols(service: Any):
+    """For the chat page's live dropdown: the symbols the store holds, sorted (read per call)."""
+
+    def symbols() -> list[str]:
+        try:
+            summary = service.store.symbols_summary()
+        except Exception as exc:  # an unreadable store must not break the page
+            log.warning("live symbols: %s", exc)
+            return []
+        return sorted(summary["symbol"].astype(str)) if len(summary) else []
+
+    return symbols
 
 
 def healing_source(settings: Settings):

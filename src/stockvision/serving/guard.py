@@ -11,7 +11,9 @@ carry no ``Content-Length``) enforces, for every route:
   (probes, metrics, docs). Work-weighted: a batch is charged per symbol by its route;
 - **body size** limits (uploads to the chat UI may be larger than API bodies);
 - **the chat UI's surface**: only the routes the page needs are reachable; Gradio's file-serving,
-  proxy and editor routes are not (this app serves no files to clients);
+  proxy and editor routes are not (this app serves no files to clients). A ``queue/join`` of one of
+  the page's cheap polls (the live panel: its Gradio ``fn_index`` is in ``ui_events``) is charged
+  to ``ui``; every other ``queue/join`` (an answer, an upload) to ``api``;
 - a catch-all that turns an unhandled error into a JSON 500 with a request id, never a traceback.
 """
 
@@ -37,6 +39,7 @@ MAX_BODY_BYTES = 64 * 1024
 UPLOAD_PREFIX = "/chat/gradio_api/upload"
 UPLOAD_MAX_BYTES = 20 * 1024 * 1024 + 64 * 1024  # the chat UI's 20 MB file limit plus form overhead
 API_PREFIX = "/api/v1"
+QUEUE_JOIN = "/chat/gradio_api/queue/join"
 OPS_PATHS = frozenset(
     {"/health", f"{API_PREFIX}/health", "/ping", f"{API_PREFIX}/ping", "/metrics", "/docs",
      "/openapi.json", "/docs/oauth2-redirect", "/redoc"}
@@ -112,11 +115,14 @@ class GuardMiddleware:
         limiter: Any,
         resolver: ClientResolver | None = None,
         max_body: int = MAX_BODY_BYTES,
+        ui_events: set[int] | None = None,
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.resolver = resolver or ClientResolver()
         self.max_body = max_body
+        #: Gradio fn indices charged to ``ui`` (a set the composition fills when it mounts the page)
+        self.ui_events = ui_events if ui_events is not None else set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -160,6 +166,13 @@ class GuardMiddleware:
         if length is not None and (not length.isdigit() or int(length) > max_body):
             await send_error(tracking_send, 413, "payload_too_large", too_large(max_body))
             return
+        if bucket == "api" and path == QUEUE_JOIN and self.ui_events:
+            body, receive = await _buffer_body(receive, max_body)
+            if body is None:
+                await send_error(tracking_send, 413, "payload_too_large", too_large(max_body))
+                return
+            if _fn_index(body) in self.ui_events:
+                bucket = "ui"
         verdict = self.limiter.hit(client, 1, bucket)
         if not verdict.allowed:
             await send_error(
@@ -207,6 +220,41 @@ class GuardMiddleware:
                 await send_error(
                     tracking_send, 500, "internal_error", f"internal error (request id {rid})"
                 )
+
+
+async def _buffer_body(receive: Receive, limit: int) -> tuple[bytes | None, Receive]:
+    """Read a whole request body (None when over ``limit``) and a ``receive`` that replays it."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > limit:
+            return None, receive
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
+
+
+def _fn_index(body: bytes) -> int | None:
+    try:
+        value = json.loads(body).get("fn_index")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def too_large(limit: int) -> str:

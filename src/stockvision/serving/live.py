@@ -55,7 +55,12 @@ class LiveSide:
             self.hub = None
 
     async def _embedded(self) -> None:
-        from stockvision.stream.runtime import load_live_data, make_source, run_stream
+        from stockvision.stream.runtime import (
+            challenger_provider,
+            load_live_data,
+            make_source,
+            run_stream,
+        )
 
         try:
             data = await asyncio.to_thread(
@@ -63,10 +68,15 @@ class LiveSide:
             )
             if self.service is not None:
                 data.models = lambda: self.service.models  # the API's champions, hot-swapped
+                data.challengers = challenger_provider(
+                    self.settings, data.models, self.service.registry
+                )
+            shadow = data.shadow_for(self.settings, self.alert_store.store)
             while not self._stop.is_set():  # the demo loops over the replayed days
+                self.hub.forget_seen()  # a new pass: the same ids, new to the clients
                 source = make_source(self.settings.stream_source, data, self.settings)
                 await run_stream(self.bus, data, self.settings, source, asyncio.Event(),
-                                 self.alert_store, idle_exit_s=5.0)  # fmt: skip
+                                 self.alert_store, idle_exit_s=5.0, shadow=shadow)  # fmt: skip
                 await self.bus.delete_stream("ticks")
         except asyncio.CancelledError:
             raise

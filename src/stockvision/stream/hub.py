@@ -156,6 +156,12 @@ class Hub:
         finally:
             await reader.close()
 
+    def forget_seen(self) -> None:
+        """Forget the ``msg_id``s seen: the embedded demo replays the same days again, whose
+        messages carry the same ids as the previous pass and are new to its clients."""
+        for seen in self._seen.values():
+            seen.clear()
+
     def dispatch(self, m: Message) -> None:
         if m.msg_id is not None:
             seen = self._seen[m.stream] if m.stream in self._seen else OrderedDict()

@@ -19,7 +19,12 @@ from stockvision.config import Settings
 from stockvision.stream.bus import Bus, open_bus
 from stockvision.stream.live_features import LiveFeatures
 from stockvision.stream.predictions import LivePredictor
-from stockvision.stream.sources import ReplaySource, SimulatedSource, VnstockIntradaySource
+from stockvision.stream.sources import (
+    ReplaySource,
+    SimulatedSource,
+    VnstockIntradaySource,
+    VnstockPriceBoardSource,
+)
 from stockvision.stream.worker import StreamWorker, publish_source
 
 log = logging.getLogger(__name__)
@@ -43,6 +48,8 @@ class LiveData:
     labels: pd.DataFrame | None
     models: Any
     simulated: set[str]
+    #: the challenger set's provider (shadow scoring), None: no shadow scoring
+    challengers: Callable[[], Any] | None = None
 
     def engine_for(self, day: pd.Timestamp) -> LiveFeatures:
         return LiveFeatures(self.adjusted, day)
@@ -63,6 +70,24 @@ class LiveData:
 
         return build
 
+    def shadow_for(self, settings: Settings, store: Any) -> Any:
+        """The challenger's shadow scorer (``stockvision.stream.shadow``), or None without
+        challengers or stored features."""
+        if self.challengers is None or self.features is None or self.labels is None:
+            return None
+        from stockvision.data.store.shadow import ShadowStore
+        from stockvision.stream.shadow import ShadowScorer
+
+        predictor = LivePredictor(
+            self.challengers,
+            self.features,
+            self.labels,
+            seq_len=settings.seq_len,
+            horizon=settings.horizon_weeks,
+            simulated=self.simulated,
+        )
+        return ShadowScorer(predictor, ShadowStore(store))
+
 
 def load_live_data(store: Any, settings: Settings, with_models: bool = True) -> LiveData:
     from stockvision.data.ingest import adjusted_daily
@@ -76,7 +101,8 @@ def load_live_data(store: Any, settings: Settings, with_models: bool = True) -> 
     models = champion_provider(settings) if with_models else None
     if models is not None and models() is None:
         models = None
-    return LiveData(raw, adjusted, features, labels, models, simulated)
+    challengers = challenger_provider(settings, models) if models is not None else None
+    return LiveData(raw, adjusted, features, labels, models, simulated, challengers)
 
 
 def champion_provider(settings: Settings) -> Callable[[], Any]:
@@ -98,6 +124,37 @@ def champion_provider(settings: Settings) -> Callable[[], Any]:
             state["models"] = models if models.ready else state["models"]
         except Exception as exc:  # no registry yet: prices and features stream, forecasts wait
             log.warning("no champion models (%s): live forecasts wait for them", exc)
+        return state["models"]
+
+    return current
+
+
+def challenger_provider(
+    settings: Settings, champions: Callable[[], Any], registry: Any = None
+) -> Callable[[], Any]:
+    """A callable returning the challenger set to shadow-score with (None while the registry has
+    no challenger), re-checked every ``reload_interval_seconds``; a registry that fails keeps the
+    last answer. ``champions()`` gives the served set the challenger is paired with."""
+    from stockvision.registry.champions import load_challengers
+
+    state: dict[str, Any] = {"models": None, "checked": 0.0, "registry": registry}
+
+    def current() -> Any:
+        now = time.monotonic()
+        if state["checked"] and now - state["checked"] < settings.reload_interval_seconds:
+            return state["models"]
+        state["checked"] = now
+        served = champions()
+        if served is None or not served.ready:
+            return None
+        try:
+            if state["registry"] is None:
+                from stockvision.registry.model_registry import ModelRegistry
+
+                state["registry"] = ModelRegistry(settings)
+            state["models"] = load_challengers(state["registry"], served, state["models"])
+        except Exception as exc:  # no registry or a broken challenger: no shadow scoring for now
+            log.warning("no challenger for shadow scoring (%s)", exc)
         return state["models"]
 
     return current
@@ -129,9 +186,17 @@ def make_source(
             source=settings.vnstock_source,
             rate_limit_per_min=min(20, settings.vnstock_rate_limit_per_min),
         )
+    if kind == "vnstock_board":
+        return VnstockPriceBoardSource(
+            symbols or settings.symbols(),
+            source=settings.vnstock_source,
+            rate_limit_per_min=min(20, settings.vnstock_rate_limit_per_min),
+        )
     from stockvision.errors import ConfigError
 
-    raise ConfigError(f"unknown stream source {kind!r}", "use replay, simulated or vnstock")
+    raise ConfigError(
+        f"unknown stream source {kind!r}", "use replay, simulated, vnstock or vnstock_board"
+    )
 
 
 async def run_stream(
@@ -145,6 +210,7 @@ async def run_stream(
     idle_exit_s: float | None = None,
     produce: bool = True,
     heartbeat: Any = None,
+    shadow: Any = None,
 ) -> StreamWorker:
     """Run the producer (source -> ticks) and the worker until ``stop`` (or idle after the source
     finished, when ``idle_exit_s`` is set)."""
@@ -156,11 +222,24 @@ async def run_stream(
         move_threshold=settings.stream_move_threshold,
         batch_size=batch_size,
         heartbeat=heartbeat,
+        shadow=shadow,
     )
     producer = None
+    source_done = asyncio.Event()
+
+    async def produce_all() -> int:
+        try:
+            return await publish_source(bus, source, stop, resume=True)
+        finally:
+            source_done.set()
+
     if produce:
-        producer = asyncio.create_task(publish_source(bus, source, stop, resume=True))
-    consume = asyncio.create_task(worker.run(stop, idle_exit_s=idle_exit_s))
+        producer = asyncio.create_task(produce_all())
+    # idle only counts once the source has finished: a pause in the source (the lunch break of a
+    # replay, sleeping 90 market minutes) must not end the worker and restart the replay
+    consume = asyncio.create_task(
+        worker.run(stop, idle_exit_s=idle_exit_s, source_done=source_done if produce else None)
+    )
     try:
         if producer is not None:
             await asyncio.wait({producer, consume}, return_when=asyncio.FIRST_EXCEPTION)

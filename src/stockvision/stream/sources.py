@@ -235,6 +235,8 @@ class VnstockIntradaySource:
         self.max_polls = max_polls
         self._client: Any = None
         self.seen: dict[str, set] = {s: set() for s in self.symbols}
+        #: per symbol, the newest event time the stream held at a resume (ns)
+        self.resume_after: dict[str, int] = {}
         self.calls = 0
         self.errors = 0
 
@@ -273,6 +275,23 @@ class VnstockIntradaySource:
             }
         )
 
+    def resume(self, published: Iterable[Tick]) -> int:
+        """Continue after a crash from what the ``ticks`` stream already holds (its tail): per
+        symbol, trades before the last published event time are skipped and the trades published
+        at or after it are marked seen, so the first poll backfills only the gap, from the source
+        (vnstock lists the whole day's trades). Returns how many published ticks were read."""
+        n = 0
+        for tick in published:
+            sym = tick.get("s")
+            if sym not in self.seen or not str(tick.get("i", "")).startswith(f"v{sym}:"):
+                continue
+            n += 1
+            t = int(tick["t"])
+            if t > self.resume_after.get(sym, -1):
+                self.resume_after[sym] = t
+            self.seen[sym].add(str(tick["i"])[len(sym) + 2 :])
+        return n
+
     def poll(self, symbol: str) -> list[Tick]:
         """New trades of ``symbol`` since the last poll (the whole day's on the first)."""
         waited = self.limiter.acquire()
@@ -281,6 +300,9 @@ class VnstockIntradaySource:
         frame = self._fetch(symbol)
         seen = self.seen[symbol]
         fresh = frame[~frame["key"].isin(seen)].sort_values("t", kind="stable")
+        after = self.resume_after.get(symbol)
+        if after is not None:  # already published up to this event time before a restart
+            fresh = fresh[fresh["t"] >= after]
         seen.update(fresh["key"])
         return [
             {"s": symbol, "p": float(p), "v": float(v), "t": int(t), "i": f"v{symbol}:{k}"}
@@ -307,3 +329,158 @@ class VnstockIntradaySource:
                 if ticks:
                     yield ticks
             polls += 1
+
+
+class VnstockPriceBoardSource:
+    """The live price board (``trading.price_board``: last match, accumulated volume, best bid and
+    ask) of many symbols in one request per poll, within the request limit.
+
+    ``client_factory`` returns an object like ``vnstock.Vnstock()``:
+    ``client.stock(symbol=..., source=...).trading.price_board(symbols_list=[...])`` returning one
+    row per symbol with two-level columns ``(group, field)``: ``listing/symbol``,
+    ``listing/ref_price``, ``match/match_price``, ``match/accumulated_volume``,
+    ``bid_ask/bid_1_price``, ``bid_1_volume``, ``ask_1_price``, ``ask_1_volume`` (flat
+    ``group_field`` names are read too). A tick is emitted when a symbol's accumulated volume grew:
+    ``v`` is the growth, ``p`` the last match, ``b``/``a`` the best bid/ask and ``cum`` the day's
+    volume so far; its event time is the poll's (the board carries no trade time). The first
+    observation of a day carries the whole volume so far, so the live day's volume is right; what
+    happened between two polls is one tick (the intraday source lists each trade). Prices quoted in
+    thousand VND (a stock's reference price below 1,000) are converted to VND.
+    """
+
+    name = "vnstock_board"
+
+    def __init__(
+        self,
+        symbols: list[str],
+        client_factory: Callable[[], Any] | None = None,
+        source: str = "VCI",
+        rate_limit_per_min: int = 20,
+        per_request: int = 50,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        limiter: Any = None,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+        max_polls: int | None = None,
+    ) -> None:
+        from stockvision.data.sources.vnstock_source import TokenBucket, default_client_factory
+
+        self.symbols = list(symbols)
+        self.client_factory = client_factory or default_client_factory
+        self.source = source
+        self.per_request = per_request
+        self.limiter = limiter or TokenBucket(rate_limit_per_min)
+        self._clock = clock
+        self._sleep = sleep
+        self.max_polls = max_polls
+        self._client: Any = None
+        self.volume: dict[str, float] = {}  # accumulated volume last published, per symbol
+        self.day: date | None = None
+        self.calls = 0
+        self.errors = 0
+
+    def resume(self, published: Iterable[Tick]) -> int:
+        """Continue after a crash: the accumulated volumes the stream already holds (today's), so
+        the first poll publishes only what traded since (the gap, from the board)."""
+        n = 0
+        today = self._clock().astimezone(VN_TZ).date()
+        for tick in published:
+            sym, cum = tick.get("s"), tick.get("cum")
+            if sym not in self.symbols or cum is None:
+                continue
+            when = datetime.fromtimestamp(int(tick["t"]) / 1e9, UTC).astimezone(VN_TZ).date()
+            if when == today:
+                self.volume[sym] = max(self.volume.get(sym, 0.0), float(cum))
+                self.day = today
+                n += 1
+        return n
+
+    def _board(self, symbols: list[str]) -> pd.DataFrame:
+        if self._client is None:
+            self._client = self.client_factory()
+        trading = self._client.stock(symbol=symbols[0], source=self.source).trading
+        frame = trading.price_board(symbols_list=symbols)
+        self.calls += 1
+        if frame is None or len(frame) == 0:
+            return pd.DataFrame()
+        if isinstance(frame.columns, pd.MultiIndex):
+            frame = frame.copy()
+            frame.columns = ["_".join(str(x) for x in c if str(x)) for c in frame.columns]
+        return frame
+
+    def poll(self, symbols: list[str] | None = None) -> list[Tick]:
+        """One request for ``symbols`` (default: all, at most ``per_request``): the ticks of the
+        symbols whose accumulated volume grew since the last poll."""
+        from stockvision.data.sources.vnstock_source import is_quoted_in_thousands
+
+        symbols = list(symbols or self.symbols[: self.per_request])
+        waited = self.limiter.acquire()
+        if waited:
+            log.debug("vnstock limit: waited %.1fs", waited)
+        now = self._clock()
+        today = now.astimezone(VN_TZ).date()
+        if self.day != today:  # a new session: accumulated volumes restart at 0
+            self.day, self.volume = today, {}
+        frame = self._board(symbols)
+        need = ["listing_symbol", "match_match_price", "match_accumulated_volume"]
+        missing = [c for c in need if c not in frame.columns]
+        if len(frame) and missing:
+            raise ValueError(f"vnstock price board without {missing}")
+        t = int(pd.Timestamp(now).tz_convert("UTC").value)
+        out: list[Tick] = []
+        for row in frame.to_dict("records"):
+            sym = str(row["listing_symbol"]).upper()
+            price, cum = (
+                _num(row.get("match_match_price")),
+                _num(row.get("match_accumulated_volume")),
+            )
+            if sym not in self.symbols or not (price > 0) or not np.isfinite(cum):
+                continue
+            scale = 1.0
+            ref = _num(row.get("listing_ref_price"))
+            if is_quoted_in_thousands(sym) and 0 < (ref if ref > 0 else price) < 1000:
+                scale = 1000.0
+            grown = cum - self.volume.get(sym, 0.0)
+            if grown <= 0:
+                continue  # nothing traded since: no tick, never a flat one
+            self.volume[sym] = cum
+            tick: Tick = {"s": sym, "p": round(price * scale, 4), "v": float(grown), "t": t,
+                          "i": f"pb{sym}:{today}:{int(cum)}", "cum": float(cum)}  # fmt: skip
+            for key, col in (("b", "bid_ask_bid_1_price"), ("a", "bid_ask_ask_1_price")):
+                value = _num(row.get(col))
+                if value > 0:
+                    tick[key] = round(value * scale, 4)
+            for key, col in (("bv", "bid_ask_bid_1_volume"), ("av", "bid_ask_ask_1_volume")):
+                value = _num(row.get(col))
+                if np.isfinite(value):
+                    tick[key] = float(value)
+            out.append(tick)
+        return out
+
+    async def batches(self) -> AsyncIterator[list[Tick]]:
+        polls = 0
+        while self.max_polls is None or polls < self.max_polls:
+            now = self._clock()
+            if not is_open(now):
+                wait = (next_open(now) - now).total_seconds()
+                await self._sleep(min(max(wait, 1.0), 300.0))
+                polls += 1
+                continue
+            for i in range(0, len(self.symbols), self.per_request):
+                chunk = self.symbols[i : i + self.per_request]
+                try:
+                    ticks = await asyncio.to_thread(self.poll, chunk)
+                except Exception as exc:  # a failed call: the next poll carries the growth
+                    self.errors += 1
+                    log.warning("vnstock price board failed: %s", exc)
+                    ticks = []
+                if ticks:
+                    yield ticks
+            polls += 1
+
+
+def _num(value: Any) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+    return out

@@ -41,6 +41,8 @@ _MINUTE = 60 * 10**9
 _DAY = 86_400 * 10**9
 _VN_OFFSET = 7 * 3600 * 10**9
 GROUP = "live"
+#: ticks a restarted live producer reads back to learn where it stopped
+RESUME_TAIL = 50_000
 
 
 @dataclass
@@ -71,7 +73,9 @@ class StreamWorker:
 
     ``engine_for(day)`` builds the :class:`LiveFeatures` of a session day (from the stored history
     before it); ``predictor_for(day)`` the :class:`~stockvision.stream.predictions.LivePredictor`
-    (or None: features only); ``alert_store`` persists fired alerts (or None).
+    (or None: features only); ``alert_store`` persists fired alerts (or None); ``shadow`` (a
+    :class:`~stockvision.stream.shadow.ShadowScorer`, or None) logs the challenger's answer to each
+    served forecast, after it is published and without changing it.
     """
 
     def __init__(
@@ -85,6 +89,7 @@ class StreamWorker:
         batch_size: int = 4096,
         alert_refresh_s: float = 5.0,
         heartbeat: Path | None = None,
+        shadow: Any = None,
     ) -> None:
         self.bus = bus
         self.engine_for = engine_for
@@ -95,6 +100,7 @@ class StreamWorker:
         self.batch_size = batch_size
         self.alert_refresh_s = alert_refresh_s
         self.heartbeat = heartbeat
+        self.shadow = shadow  # a ShadowScorer: the challenger answers too, in the background
         self._beat = 0.0
         self.stats = WorkerStats()
         self.engine: LiveFeatures | None = None
@@ -108,8 +114,15 @@ class StreamWorker:
         self._outbox: dict[str, list[tuple[dict, str | None, str | None]]] = {}
 
     # --- the loop ----------------------------------------------------------------------------
-    async def run(self, stop: asyncio.Event, idle_exit_s: float | None = None) -> WorkerStats:
-        """Consume until ``stop`` is set (or nothing arrived for ``idle_exit_s``); returns stats."""
+    async def run(
+        self,
+        stop: asyncio.Event,
+        idle_exit_s: float | None = None,
+        source_done: asyncio.Event | None = None,
+    ) -> WorkerStats:
+        """Consume until ``stop`` is set (or nothing arrived for ``idle_exit_s``, counted only once
+        ``source_done`` is set when given: a replay's lunch break is a quiet stretch, not the end);
+        returns stats."""
         for s in ("ticks", "bars", "features", "predictions", "alerts"):
             await self.bus.ensure_stream(s)
         self._load_alerts(force=True)
@@ -121,7 +134,10 @@ class StreamWorker:
                 msgs = await consumer.fetch(self.batch_size, timeout=0.5)
                 self._heartbeat()
                 if not msgs:
-                    if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
+                    finished = source_done is None or source_done.is_set()
+                    if not finished:
+                        idle_since = time.monotonic()
+                    elif idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
                         break
                     continue
                 idle_since = time.monotonic()
@@ -130,6 +146,8 @@ class StreamWorker:
                 await consumer.ack(msgs)
         finally:
             await consumer.close()
+            if self.shadow is not None:
+                await self.shadow.drain()
         return self.stats
 
     async def rebuild(self) -> int:
@@ -237,6 +255,7 @@ class StreamWorker:
         self.stats.prices += len(symbols)
         self.stats.features += len(symbols)
         events: list[AlertEvent] = self.book.on_prices(stamp, prices)
+        shadow_batch = None
         if self.predictor is not None:
             moved = [
                 i for i, s in enumerate(symbols)
@@ -253,6 +272,8 @@ class StreamWorker:
                     self._emit("predictions", p.symbol, f"pred:{p.symbol}:{minute}", body)
                 self.stats.predictions += len(preds)
                 events += self.book.on_patterns(stamp, patterns)
+                if publish and self.shadow is not None and preds:
+                    shadow_batch = (feats.iloc[moved], closes[moved], preds, stamp)
         if events and publish and self.alert_store is not None:
             events = await asyncio.to_thread(self.alert_store.record_events, events)
         for ev in events:
@@ -262,6 +283,8 @@ class StreamWorker:
         self.stats.alerts += len(events)
         if publish:
             await self.flush()
+            if shadow_batch is not None:  # the served forecasts are out: now the challenger's
+                self.shadow.offer(*shadow_batch)
         else:
             self._outbox.clear()
 
@@ -296,11 +319,20 @@ async def publish_source(
 
     Each tick's ``msg_id`` is its source id (``i``), so a broker with a duplicate window drops a
     re-published tick. With ``resume``, a deterministic source (replay, simulation) restarted after
-    a crash skips what the stream already holds, up to its newest message.
+    a crash skips what the stream already holds, up to its newest message; a live source (one with
+    ``resume(ticks)``: vnstock) is given the stream's last ``RESUME_TAIL`` ticks and continues from
+    their event times, backfilling the gap from the source.
     """
     await bus.ensure_stream("ticks")
     skip_until: str | None = None
-    if resume and (last := await bus.last_seq("ticks")):
+    if resume and hasattr(source, "resume"):  # a live source: continue from the event times
+        last = await bus.last_seq("ticks")
+        if last:
+            first = max(await bus.first_seq("ticks"), last - RESUME_TAIL + 1)
+            tail = await bus.read("ticks", first, limit=RESUME_TAIL)
+            n = source.resume(m.data for m in tail if "s" in m.data)
+            log.info("%s resumes after %d published ticks", type(source).__name__, n)
+    elif resume and (last := await bus.last_seq("ticks")):
         newest = await bus.read("ticks", last, limit=1)
         if newest and newest[0].msg_id:
             skip_until = newest[0].msg_id

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, func, inspect, select, text
 from stockvision.data.store import tables
 from stockvision.errors import SchemaVersionError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 Migration = Callable[[Connection], None]
 
@@ -63,11 +63,20 @@ def _stream_tables(conn: Connection) -> None:
     stream_metadata.create_all(conn, checkfirst=True)
 
 
+def _shadow_tables(conn: Connection) -> None:
+    """Version 5: the challenger's shadow answers beside the champion's (``shadow_scores``).
+    Self-contained (creates only that table), so it can be renumbered when merged."""
+    from stockvision.data.store.stream_tables import shadow_metadata
+
+    shadow_metadata.create_all(conn, checkfirst=True)
+
+
 MIGRATIONS: dict[int, Migration] = {
     1: _baseline,
     2: _news_tables,
     3: _data_fidelity,
     4: _stream_tables,
+    5: _shadow_tables,
 }
 
 # Arbitrary constant identifying the store's migration lock among PostgreSQL advisory locks.

@@ -12,6 +12,7 @@ from stockvision.serving.routes import (
     news,
     predictions,
     rankings,
+    shadow,
     stream,
     symbols,
 )
@@ -20,7 +21,7 @@ from stockvision.serving.routes import (
 def build_router(with_chat: bool) -> APIRouter:
     """Every route of the API (the chat endpoint only when the chat layer is available)."""
     router = APIRouter()
-    for module in (predictions, rankings, symbols, news, jobs, health, admin, stream):
+    for module in (predictions, rankings, symbols, news, jobs, health, admin, stream, shadow):
         router.include_router(module.router)
     if with_chat:
         from stockvision.serving.routes import agent

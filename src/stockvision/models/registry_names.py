@@ -61,6 +61,12 @@ def _ridge_har(**kw: Any) -> Model:
     return RidgeHarModel(**kw)
 
 
+def _lgbm_vol(**kw: Any) -> Model:
+    from stockvision.models.lgbm_vol import LGBMVolModel
+
+    return LGBMVolModel(**kw)
+
+
 def _drift(**kw: Any) -> Model:
     from stockvision.models.baselines import DriftModel
 
@@ -103,6 +109,7 @@ MODEL_FACTORIES: dict[str, Callable[..., Model]] = {
     "arima": _arima,
     "har_vol": _har_vol,
     "ridge_har": _ridge_har,
+    "lgbm_vol": _lgbm_vol,
     "random_walk": _random_walk,
     "vol_random_walk": _vol_random_walk,
     "drift": _drift,
@@ -113,7 +120,7 @@ MODEL_FACTORIES: dict[str, Callable[..., Model]] = {
     "majority": _majority,
     "momentum_sign": _momentum_sign,
 }
-PRICE_MODELS: list[str] = ["ridge", "lgbm_reg", "arima", "har_vol", "ridge_har"]
+PRICE_MODELS: list[str] = ["ridge", "lgbm_reg", "arima", "har_vol", "ridge_har", "lgbm_vol"]
 PATTERN_MODELS: list[str] = ["lstm", "gru", "cnn_bilstm_attn", "lgbm_clf"]
 PRICE_BASELINES: list[str] = ["random_walk", "vol_random_walk", "drift"]
 PATTERN_BASELINES: list[str] = ["majority", "momentum_sign"]
@@ -140,6 +147,10 @@ PLAIN_NAMES: dict[str, tuple[str, str]] = {
     "ridge_har": (
         "mô hình Ridge (hướng, đã co về 0) + biến động HAR (biên độ)",
         "ridge location (shrunk) + learned HAR volatility",
+    ),
+    "lgbm_vol": (
+        "mô hình biến động LightGBM (tối ưu CRPS)",
+        "learned volatility model (LightGBM, fitted on the CRPS)",
     ),
     "ridge": ("hồi quy Ridge", "ridge regression"),
     "lgbm_reg": ("LightGBM hồi quy", "LightGBM regression"),

@@ -10,8 +10,9 @@ How (training rows only, no look-ahead):
   rank-normalised against the TRAINING rows: its empirical CDF over the training rows (101
   quantiles kept), mapped to a normal score. Per row, so a stock's forecast never depends on which
   other stocks are in the same request;
-* ridge (``alpha`` on the normal scores) of the training label MINUS its week's cross-sectional mean
-  (the relative return: the market's move is common to every name and not what the factors rank);
+* ridge (``alpha`` on the normal scores) of the normal score of the training label's rank within
+  its week (the relative return, rank-normalised: the market's move is common to every name, and
+  every name weighs the same, see :func:`relative_rank_scores`);
 * the location is that prediction times one factor ``kappa_`` in ``[0, 1]`` fitted on the calibration
   rows (precision-weighted slope of the realised return on the prediction, as in
   :mod:`stockvision.models.location_scale`); the scale, conformal factor and tails are those of
@@ -82,6 +83,22 @@ def _normal_scores(values: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(values), out, 0.0)  # unknown factor: the training median
 
 
+def relative_rank_scores(y: np.ndarray, weeks: np.ndarray) -> np.ndarray:
+    """Normal score of each label's percentile rank within its week (NaN labels stay NaN).
+
+    The target of the combination: every week and every name weigh the same, so the weights are
+    those that RANK names (what the rank IC measures), not those that fit the largest moves of the
+    most volatile illiquid names, which would dominate a least-squares fit of raw returns.
+    """
+    from scipy.special import ndtri
+
+    s = pd.Series(np.where(np.isfinite(y), y, np.nan))
+    grp = s.groupby(np.asarray(weeks))
+    rank = grp.rank(method="average")
+    n = grp.transform("count")
+    return ndtri(((rank - 0.5) / n).to_numpy(dtype=np.float64))
+
+
 class FactorComboModel(HarVolModel):
     """Ridge of rank-normalised classic factors (shrunk) as location, HAR volatility as scale."""
 
@@ -126,8 +143,7 @@ class FactorComboModel(HarVolModel):
             grids.append(np.quantile(v, q) if v.size else np.zeros(_N_QUANTILES))
         self.factor_grid_ = np.asarray(grids, dtype=np.float64)
         y, mask = finite_returns(train)
-        week = pd.Series(y).where(mask).groupby(week_ends_of(train)).transform("mean").to_numpy()
-        rel = (y - week)[mask]
+        rel = relative_rank_scores(y, week_ends_of(train))[mask]
         S = self._scores(train)[mask]
         mu = S.mean(axis=0)
         Sc = S - mu

@@ -27,7 +27,11 @@ from pathlib import Path
 import pandas as pd
 
 from stockvision.data.sources.csv_source import CsvSource
-from stockvision.evaluation.backtest import BacktestConfig, run_backtest
+from stockvision.evaluation.backtest import (
+    BacktestConfig,
+    top_fraction_backtest,
+    top_fraction_size,
+)
 from stockvision.evaluation.scoring import score
 from stockvision.evaluation.splits import WalkForwardSplitter
 from stockvision.evaluation.walkforward import (
@@ -191,24 +195,21 @@ def decile_backtests(result, daily: pd.DataFrame, models: list[str]) -> dict[str
     equal-weight portfolio of the same liquid names rebalanced on the same days."""
     keys = ["annual_return", "volatility", "sharpe", "max_drawdown", "turnover", "hit_rate"]
     liquid = result.factors[["symbol", "week_end", "liquid"]]
+    cfg = BacktestConfig(initial_capital=DECILE_CAPITAL)
     out: dict[str, dict] = {}
-    base = None
     for name in models:
         rows = result.model_predictions(name)[["symbol", "week_end", "pred_log_return"]]
         rows = rows.merge(liquid, on=["symbol", "week_end"])
         rows = rows[rows["liquid"]]
-        top_k = max(1, round(0.1 * rows.groupby("week_end").size().median()))
-        cfg = BacktestConfig(top_k=top_k, initial_capital=DECILE_CAPITAL)
-        bt = run_backtest(rows, daily, cfg, score="pred_log_return")
-        out[name] = {"top_k": top_k, **{k: bt.summary[k] for k in keys}}
-        if base is None:  # equal weight of every liquid name: a constant score, all names held
-            every = rows.assign(pred_log_return=0.0)
-            n_all = int(every.groupby("week_end").size().max())
-            cfg_all = BacktestConfig(top_k=n_all, initial_capital=DECILE_CAPITAL)
-            ew = run_backtest(every, daily, cfg_all, score="pred_log_return")
-            base = {"top_k": n_all, **{k: ew.summary[k] for k in keys}}
-    if base is not None:
-        out["equal_weight_liquid"] = base
+        strategy, bench = top_fraction_backtest(rows, daily, 0.1, cfg)
+        out[name] = {
+            "top_k": top_fraction_size(rows, 0.1),
+            **{k: strategy.summary[k] for k in keys},
+        }
+        n_all = int(rows.groupby("week_end").size().max())
+        out.setdefault(
+            "equal_weight_liquid", {"top_k": n_all, **{k: bench.summary[k] for k in keys}}
+        )
     return out
 
 

@@ -9,7 +9,9 @@ from stockvision.models import registry_names as rn
 
 def test_every_name_builds_a_model_of_the_listed_kind():
     assert set(rn.MODEL_FACTORIES) == {
-        "ridge", "lgbm_reg", "arima", "har_vol", "ridge_har", "random_walk", "vol_random_walk", "drift",
+        "ridge", "lgbm_reg", "arima", "har_vol", "ridge_har", "lgbm_vol", "factor_combo", "random_walk",
+        "vol_random_walk",
+        "drift",
         "lstm", "gru",
         "cnn_bilstm_attn", "lgbm_clf", "majority", "momentum_sign",
     }  # fmt: skip

@@ -27,7 +27,7 @@ return/volatility ratio; set e.g. the VN 1-year deposit rate to get an excess-re
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,8 @@ __all__ = [
     "backtest_with_benchmark",
     "buy_and_hold",
     "run_backtest",
+    "top_fraction_backtest",
+    "top_fraction_size",
 ]
 
 
@@ -382,4 +384,39 @@ def backtest_with_benchmark(
     bench = buy_and_hold(
         daily, symbols, strategy.equity.index[0], strategy.equity.index[-1], config
     )
+    return strategy, bench
+
+
+def top_fraction_size(predictions: pd.DataFrame, fraction: float) -> int:
+    """``fraction`` of the median number of names per week (at least 1): the basket size."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
+    per_week = predictions.groupby("week_end").size()
+    if per_week.empty:
+        raise ValueError("no predictions to backtest")
+    return max(1, round(fraction * float(per_week.median())))
+
+
+def top_fraction_backtest(
+    predictions: pd.DataFrame,
+    daily: pd.DataFrame,
+    fraction: float = 0.1,
+    config: BacktestConfig | None = None,
+    score: str = "pred_log_return",
+) -> tuple[BacktestResult, BacktestResult]:
+    """Long the top ``fraction`` of the names by ``score`` vs equal weight of ALL the same names.
+
+    For a broad universe (the whole market): ``predictions`` holds the rows of the tradable names
+    only (e.g. the liquid ones of each week). ``top_k`` becomes ``fraction`` of the median number of
+    names per week (at least 1); the benchmark holds every name of the rebalance week, equal value,
+    rebalanced on the same days with the same lots and costs (a constant score, so only the
+    universe differs from the strategy). Returns (strategy, benchmark).
+    """
+    cfg = config or BacktestConfig()
+    rows = predictions.dropna(subset=[score])
+    per_week = rows.groupby("week_end").size()
+    top_k = top_fraction_size(rows, fraction)
+    strategy = run_backtest(rows, daily, replace(cfg, top_k=top_k), score)
+    every = rows.assign(**{score: 0.0})
+    bench = run_backtest(every, daily, replace(cfg, top_k=int(per_week.max())), score)
     return strategy, bench

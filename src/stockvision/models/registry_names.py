@@ -61,6 +61,18 @@ def _ridge_har(**kw: Any) -> Model:
     return RidgeHarModel(**kw)
 
 
+def _lgbm_vol(**kw: Any) -> Model:
+    from stockvision.models.lgbm_vol import LGBMVolModel
+
+    return LGBMVolModel(**kw)
+
+
+def _factor_combo(**kw: Any) -> Model:
+    from stockvision.models.factor_combo import FactorComboModel
+
+    return FactorComboModel(**kw)
+
+
 def _drift(**kw: Any) -> Model:
     from stockvision.models.baselines import DriftModel
 
@@ -103,6 +115,8 @@ MODEL_FACTORIES: dict[str, Callable[..., Model]] = {
     "arima": _arima,
     "har_vol": _har_vol,
     "ridge_har": _ridge_har,
+    "lgbm_vol": _lgbm_vol,
+    "factor_combo": _factor_combo,
     "random_walk": _random_walk,
     "vol_random_walk": _vol_random_walk,
     "drift": _drift,
@@ -113,7 +127,15 @@ MODEL_FACTORIES: dict[str, Callable[..., Model]] = {
     "majority": _majority,
     "momentum_sign": _momentum_sign,
 }
-PRICE_MODELS: list[str] = ["ridge", "lgbm_reg", "arima", "har_vol", "ridge_har"]
+PRICE_MODELS: list[str] = [
+    "ridge",
+    "lgbm_reg",
+    "arima",
+    "har_vol",
+    "ridge_har",
+    "lgbm_vol",
+    "factor_combo",
+]
 PATTERN_MODELS: list[str] = ["lstm", "gru", "cnn_bilstm_attn", "lgbm_clf"]
 PRICE_BASELINES: list[str] = ["random_walk", "vol_random_walk", "drift"]
 PATTERN_BASELINES: list[str] = ["majority", "momentum_sign"]
@@ -140,6 +162,14 @@ PLAIN_NAMES: dict[str, tuple[str, str]] = {
     "ridge_har": (
         "mô hình Ridge (hướng, đã co về 0) + biến động HAR (biên độ)",
         "ridge location (shrunk) + learned HAR volatility",
+    ),
+    "lgbm_vol": (
+        "mô hình biến động LightGBM (tối ưu CRPS)",
+        "learned volatility model (LightGBM, fitted on the CRPS)",
+    ),
+    "factor_combo": (
+        "kết hợp các nhân tố cổ điển (Ridge, đã co về 0) + biến động HAR",
+        "fitted combination of the classic factors (ridge, shrunk) + HAR volatility",
     ),
     "ridge": ("hồi quy Ridge", "ridge regression"),
     "lgbm_reg": ("LightGBM hồi quy", "LightGBM regression"),

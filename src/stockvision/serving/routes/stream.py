@@ -193,8 +193,10 @@ class AlertsResponse(BaseModel):
 
 
 #: ``X-User-Id``: the same random secret a client gives ``POST /agent/chat`` as ``user_id``.
+#: Typed ``str`` (default None) rather than ``str | None``: an absent header is None either way,
+#: and the schema then says "a string", so no client is invited to send the text "null".
 UserIdHeader = Annotated[
-    str | None,
+    str,
     Header(
         alias="X-User-Id",
         min_length=8,

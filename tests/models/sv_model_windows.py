@@ -158,3 +158,49 @@ def labelled(window: Window) -> tuple[np.ndarray, np.ndarray]:
     for i, c in enumerate(PATTERN_CLASSES):
         codes[(pat == c).to_numpy(dtype=bool, na_value=False)] = i
     return codes, codes >= 0
+
+
+def windows_from_arrays(
+    feats: np.ndarray,
+    fut: np.ndarray,
+    weeks: pd.DatetimeIndex,
+    bounds: list[tuple[int, int]],
+    close: float | np.ndarray = 20_000.0,
+) -> tuple[Window, ...]:
+    """Windows cut by week index from a (symbols x weeks x features) panel and its 4-week log returns.
+
+    The distribution-model tests plant their own volatility or factor structure in ``feats`` and
+    ``fut``; this turns the arrays into labels (±1 % pattern bands), 8-week sequences and one
+    ``Window`` per ``(first, end)`` week bound, so each test writes only its signal.
+    """
+    n_symbols, n_weeks, n_f = feats.shape
+    idx = pd.MultiIndex.from_product(
+        [[f"S{i:02d}" for i in range(n_symbols)], weeks], names=["symbol", "week_end"]
+    )
+    X = pd.DataFrame(feats.reshape(-1, n_f), index=idx, columns=FEATURES)
+    fr = np.expm1(fut).reshape(-1)
+    pattern = np.where(fr > 0.01, "UP", np.where(fr < -0.01, "DOWN", "SIDEWAYS")).astype(object)
+    pattern[~np.isfinite(fr)] = None
+    c = np.broadcast_to(np.asarray(close, dtype=np.float64), fut.shape).reshape(-1)
+    labels = pd.DataFrame(
+        {
+            "close": c,
+            "raw_close": c,
+            "future_return": fr,
+            "future_log_return": fut.reshape(-1),
+            "price_target_true": c * (1 + fr),
+            "pattern": pattern,
+        },
+        index=idx,
+    )
+    seq = np.full((n_symbols, n_weeks, 8, n_f), np.nan, dtype=np.float32)
+    for k in range(8):
+        seq[:, k:, 7 - k] = feats[:, : n_weeks - k]
+    seq = seq.reshape(-1, 8, n_f)
+    we = idx.get_level_values("week_end")
+
+    def part(a: int, b: int) -> Window:
+        m = np.asarray((we >= weeks[a]) & (we <= weeks[b - 1]))
+        return Window(X=X.loc[m], labels=labels.loc[m], seq=seq[m])
+
+    return tuple(part(a, b) for a, b in bounds)

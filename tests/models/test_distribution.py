@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import integrate, stats
+from sv_model_windows import windows_from_arrays
 
 from stockvision.features.dataset import Window
 from stockvision.features.feature_docs import FEATURES
@@ -88,36 +89,7 @@ def _hetero_windows(seed: int = 0, n_symbols: int = 40, n_weeks: int = 140):
     feats[:, :, FEATURES.index("vol_4w")] = vol
     feats[:, :, FEATURES.index("atr_4w_pct")] = vol * 1.2
     feats[:, :, FEATURES.index("illiq_rank")] = rng.uniform(size=(n_symbols, n_weeks))
-    idx = pd.MultiIndex.from_product(
-        [[f"S{i:02d}" for i in range(n_symbols)], weeks], names=["symbol", "week_end"]
-    )
-    X = pd.DataFrame(feats.reshape(-1, n_f), index=idx, columns=FEATURES)
-    fr = np.expm1(fut).reshape(-1)
-    pattern = np.where(fr > 0.01, "UP", np.where(fr < -0.01, "DOWN", "SIDEWAYS")).astype(object)
-    pattern[~np.isfinite(fr)] = None
-    close = np.full(fr.shape, 20_000.0)
-    labels = pd.DataFrame(
-        {
-            "close": close,
-            "raw_close": close,
-            "future_return": fr,
-            "future_log_return": fut.reshape(-1),
-            "price_target_true": close * (1 + fr),
-            "pattern": pattern,
-        },
-        index=idx,
-    )
-    seq = np.full((n_symbols, n_weeks, 8, n_f), np.nan, dtype=np.float32)
-    for k in range(8):
-        seq[:, k:, 7 - k] = feats[:, : n_weeks - k]
-    seq = seq.reshape(-1, 8, n_f)
-    we = idx.get_level_values("week_end")
-
-    def part(a: int, b: int) -> Window:
-        m = np.asarray((we >= weeks[a]) & (we <= weeks[b - 1]))
-        return Window(X=X.loc[m], labels=labels.loc[m], seq=seq[m])
-
-    return part(0, 80), part(85, 100), part(105, n_weeks - 4)
+    return windows_from_arrays(feats, fut, weeks, [(0, 80), (85, 100), (105, n_weeks - 4)])
 
 
 @pytest.fixture(scope="module")

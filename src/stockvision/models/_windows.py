@@ -85,6 +85,18 @@ def finite_returns(window: WindowLike) -> tuple[np.ndarray, np.ndarray]:
     return y, np.isfinite(y)
 
 
+def location_shrinkage(pred: np.ndarray, y: np.ndarray, scale: np.ndarray) -> float:
+    """Slope of ``y`` on ``pred`` weighted by ``1 / scale**2``, clipped to [0, 1].
+
+    A location fitted on training rows is usually too bold out of sample; this slope, measured on
+    held-out calibration rows, says how much of it to keep (0 when it carries nothing there).
+    """
+    w = 1.0 / scale**2
+    denom = float(np.sum(w * pred**2))
+    kappa = float(np.sum(w * pred * y) / denom) if denom > 0 else 0.0
+    return float(np.clip(kappa, 0.0, 1.0))
+
+
 def pattern_codes(window: WindowLike) -> tuple[np.ndarray, np.ndarray]:
     """(int codes in PATTERN_CLASSES order, -1 where unknown; mask of known rows)."""
     pattern = window.labels["pattern"]

@@ -27,7 +27,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stockvision.models._windows import WindowLike, check_window, finite_returns, week_ends_of
+from stockvision.models._windows import (
+    WindowLike,
+    check_window,
+    finite_returns,
+    location_shrinkage,
+    week_ends_of,
+)
 from stockvision.models.volatility import HAR_FEATURES, HarVolModel
 
 #: the classic factors, higher = expected to do better (the evaluation's ranking baselines)
@@ -152,11 +158,9 @@ class FactorComboModel(HarVolModel):
         self.factor_intercept_ = float(-mu @ self.factor_coef_)  # relative: centred on 0
         # shrink on the held-out rows: slope of y on the prediction, weighted by 1 / scale^2
         y_t, m_t = finite_returns(tune)
-        pred = self._raw_predict(tune)[m_t]
-        w = 1.0 / self.scale_basis(tune)[m_t] ** 2
-        denom = float(np.sum(w * pred**2))
-        kappa = float(np.sum(w * pred * y_t[m_t]) / denom) if denom > 0 else 0.0
-        self.kappa_ = float(np.clip(kappa, 0.0, 1.0))
+        self.kappa_ = location_shrinkage(
+            self._raw_predict(tune)[m_t], y_t[m_t], self.scale_basis(tune)[m_t]
+        )
 
     def predict(self, window: WindowLike) -> np.ndarray:
         self._check_fitted()

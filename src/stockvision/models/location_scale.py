@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stockvision.models._windows import WindowLike, finite_returns
+from stockvision.models._windows import WindowLike, finite_returns, location_shrinkage
 from stockvision.models.price import DEFAULT_ALPHAS, RidgePriceModel
 from stockvision.models.volatility import HAR_FEATURES, HAR_INPUTS, fit_har_scale, har_scale
 
@@ -57,11 +57,9 @@ class RidgeHarModel(RidgePriceModel):
         # shrink the location on the held-out rows: slope of y on pred, weighted by 1 / scale^2
         self.kappa_ = 1.0
         y, mask = finite_returns(tune)
-        pred = self._raw_predict(tune)[mask]
-        w = 1.0 / self._har(tune)[mask] ** 2
-        denom = float(np.sum(w * pred**2))
-        kappa = float(np.sum(w * pred * y[mask]) / denom) if denom > 0 else 0.0
-        self.kappa_ = float(np.clip(kappa, 0.0, 1.0))
+        self.kappa_ = location_shrinkage(
+            self._raw_predict(tune)[mask], y[mask], self._har(tune)[mask]
+        )
 
     def _har(self, window: WindowLike) -> np.ndarray:
         return har_scale(

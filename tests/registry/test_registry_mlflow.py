@@ -143,10 +143,14 @@ def test_models_list_and_json_show_versions_aliases_metrics_and_decisions(home):
     assert price[0]["tags"]["promotion.decision"] == "promoted"
     assert doc["models"]["pattern_model"][0]["metrics"]["accuracy"] == 0.45
     assert {e["model"] for e in doc["promotion_log"]} == {"price_target_model", "pattern_model"}
+    # the new-listing fallback the register step logs beside the champions is listed too
+    baseline = doc["models"]["price_baseline_model"]
+    assert baseline and baseline[-1]["aliases"] == ["champion"]
+    assert baseline[-1]["tags"]["model_name"] == FALLBACK["price"]
     table = runner.invoke(app, ["models", "list"])
     assert table.exit_code == 0
     assert "price_target_model" in table.stdout and "champion" in table.stdout
-    assert "promoted" in table.stdout
+    assert "promoted" in table.stdout and "price_baseline_model" in table.stdout
 
 
 def test_manual_promote_and_rollback_are_recorded(home):

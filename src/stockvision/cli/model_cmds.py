@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from stockvision.cli._common import console, out, print_json, progress_bar
+from stockvision.cli._common import (
+    SCORE_COLUMNS,
+    console,
+    fmt_number,
+    fmt_pct,
+    out,
+    print_json,
+    progress_bar,
+    score_cells,
+)
 from stockvision.config import get_settings
 
 models_app = typer.Typer(
@@ -60,36 +69,15 @@ def evaluate(
     table = Table(
         title=f"Walk-forward evaluation ({snap.start} .. {snap.end}, {len(snap.symbols)} symbols)"
     )
-    for col in (
-        "model",
-        "MAE %",
-        "MAE/RW",
-        "DM p",
-        "coverage",
-        "accuracy",
-        "LL skill",
-        "ECE",
-        "Rank IC",
-        "Sharpe",
-    ):
+    for col in ("model", *SCORE_COLUMNS, "DM p", "Rank IC", "Sharpe"):
         table.add_column(col, justify="right")
     for name, m in result.metrics.items():
         table.add_row(
             name,
-            *(
-                _fmt(m.get(k))
-                for k in (
-                    "mae_pct",
-                    "mae_ratio_vs_random_walk",
-                    "dm_pvalue",
-                    "interval_coverage",
-                    "accuracy",
-                    "log_loss_skill",
-                    "ece",
-                    "ranking_rank_ic_mean",
-                    "backtest_sharpe",
-                )
-            ),
+            *score_cells(m),
+            fmt_number(m.get("distribution_dm_pvalue"), 4),
+            fmt_number(m.get("ranking_rank_ic_mean"), 3),
+            fmt_number(m.get("backtest_sharpe"), 2),
         )
     out.print(table)
     if result.failed:
@@ -115,23 +103,14 @@ def _print_short_history(result, out_dir: Path) -> None:
         for name, m in result.metrics.items():
             table.add_row(
                 name,
-                *(
-                    _fmt(m.get(k))
-                    for k in (
-                        "holdout_rows",
-                        "holdout_coverage_80",
-                        "holdout_crps",
-                        "holdout_crps_skill",
-                        "holdout_log_loss",
-                    )
-                ),
+                fmt_number(m.get("holdout_rows"), 0),
+                fmt_pct(m.get("holdout_coverage_80")),
+                fmt_number(m.get("holdout_crps"), 5),
+                fmt_pct(m.get("holdout_crps_skill"), signed=True),
+                fmt_number(m.get("holdout_log_loss")),
             )
         out.print(table)
     console.print(f"Metrics: {out_dir / 'metrics.json'}")
-
-
-def _fmt(v: float | None) -> str:
-    return "-" if v is None else f"{v:.4g}"
 
 
 def _registry():
@@ -152,25 +131,16 @@ def list_models(
         return
     for name, versions in summary.items():
         table = Table(title=name)
-        for col in (
-            "version",
-            "aliases",
-            "model",
-            "MAE %",
-            "accuracy",
-            "ECE",
-            "decision",
-        ):
+        for col in ("version", "aliases", "model"):
+            table.add_column(col, no_wrap=True)
+        for col in (*SCORE_COLUMNS, "decision"):
             table.add_column(col, overflow="fold")
         for v in versions:
-            mt = v["metrics"]
             table.add_row(
                 v["version"],
                 ",".join(v["aliases"]) or "-",
                 v["tags"].get("model_name", v["model_class"]),
-                _fmt(mt.get("mae_pct")),
-                _fmt(mt.get("accuracy")),
-                _fmt(mt.get("ece")),
+                *score_cells(v["metrics"]),
                 v["tags"].get("promotion.decision", "-"),
             )
         if not versions:

@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from stockvision.cli._common import console, out, print_json, progress_bar
+from stockvision.cli._common import (
+    SCORE_COLUMNS,
+    console,
+    out,
+    print_json,
+    progress_bar,
+    score_cells,
+)
 from stockvision.config import get_settings
 
 pipeline_app = typer.Typer(help="The weekly pipeline.", no_args_is_help=True)
@@ -122,38 +129,22 @@ def _print_champions() -> None:
 
     reg = ModelRegistry(get_settings())
     table = Table(title="Champion models (walk-forward metrics)")
-    for col in (
-        "model",
-        "version",
-        "class",
-        "MAE %",
-        "MAE/RW",
-        "coverage",
-        "accuracy",
-        "LL skill",
-        "ECE",
-    ):
+    for col in ("serves", "version", "model"):
+        table.add_column(col, no_wrap=True)
+    for col in SCORE_COLUMNS:
         table.add_column(col)
-    for kind in ("price", "pattern"):
+    serves = {"price": "price", "pattern": "pattern", "price_baseline": "new listings"}
+    for kind in serves:
         rec = reg.champion(kind)
         if rec is None:
-            table.add_row(kind, "-", "-", "", "", "", "", "", "")
+            if kind != "price_baseline":  # the new-listing fallback exists only on a long market
+                table.add_row(kind, "-", "-", *("" for _ in SCORE_COLUMNS))
             continue
-        mt = rec.metrics
-
-        def f(k: str, mt=mt) -> str:
-            return "-" if mt.get(k) is None else f"{mt[k]:.4g}"
-
         table.add_row(
-            rec.name,
+            serves[kind],
             rec.version,
             rec.tags.get("model_name", rec.model_class),
-            f("mae_pct"),
-            f("mae_ratio_vs_random_walk"),
-            f("interval_coverage"),
-            f("accuracy"),
-            f("log_loss_skill"),
-            f("ece"),
+            *score_cells(rec.metrics),
         )
     out.print(table)
     for kind in ("price", "pattern"):

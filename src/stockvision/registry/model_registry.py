@@ -484,11 +484,20 @@ class ModelRegistry:
         return [e for e in entries if name is None or e["model"] == name]
 
     def summary(self) -> dict[str, Any]:
-        """Every registered model's versions with aliases and metrics (for ``models list --json``)."""
-        return {
-            registered_name(kind): [r.to_dict() for r in self.versions(kind)]
-            for kind in REGISTERED_NAMES
+        """Every registered model's versions with aliases and metrics (for ``models list``).
+
+        The two forecast models always appear (an empty list before the first run); the auxiliary
+        ones (the new-listing price baseline, the news tone model) only once they have a version,
+        so an operator sees everything that can be served.
+        """
+        out = {
+            registered_name(k): [r.to_dict() for r in self.versions(k)] for k in REGISTERED_NAMES
         }
+        for kind in AUX_NAMES:
+            versions = [r.to_dict() for r in self.versions(kind)]
+            if versions:
+                out[registered_name(kind)] = versions
+        return out
 
 
 def _complete(record: ModelRecord) -> bool:

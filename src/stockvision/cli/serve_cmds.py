@@ -40,37 +40,62 @@ def predict(
         if errors and not preds:
             raise typer.Exit(1)
         return
-    table = Table(title="Stock Vision — 4-week outlook")
-    for col in (
-        "symbol",
-        "last (k VND)",
-        "target (k VND)",
-        "range 80%",
-        "pattern",
-        "P(up/side/down)",
-        "data as of",
-    ):
-        table.add_column(col)
-    arrows = {"UP": "[green]▲ UP[/green]", "DOWN": "[red]▼ DOWN[/red]", "SIDEWAYS": "► SIDEWAYS"}
-    for p in preds:
-        pr = p.probabilities
-        table.add_row(
-            p.symbol + (" [yellow](sim)[/yellow]" if p.simulated else ""),
-            f"{p.last_close_k:,.2f}",
-            f"{p.price_target_k:,.2f}",
-            f"{p.interval.low / 1000:,.2f} – {p.interval.high / 1000:,.2f}",
-            arrows.get(p.pattern, p.pattern),
-            f"{pr.up:.0%}/{pr.sideways:.0%}/{pr.down:.0%}",
-            str(p.data_as_of),
-        )
     if preds:
-        out.print(table)
+        out.print(_outlook_table(preds))
+        for line in _model_lines(preds):
+            console.print(line, highlight=False)
         v = preds[0].model_versions
         console.print(f"Models: price v{v.price}, pattern v{v.pattern}. {preds[0].disclaimer}")
     for e in errors:
         console.print(f"[red]{e.symbol}[/red]: {e.message}")
     if errors and not preds:
         raise typer.Exit(1)
+
+
+_ARROWS = {"UP": "[green]▲ UP[/green]", "DOWN": "[red]▼ DOWN[/red]", "SIDEWAYS": "► SIDEWAYS"}
+
+
+def _outlook_table(preds: list) -> Table:
+    """The same reading order as the chat: the 80 % range first, then the median target, the
+    probabilities next to the base rate, and an arrow only when the evidence supports a direction
+    (``direction_supported``; otherwise "no clear direction", never the argmax of near-equal odds).
+    Shares in thousand VND, indices in points."""
+    table = Table(title="Stock Vision — 4-week outlook")
+    for col in ("symbol", "last", "range 80 %", "median target", "P up/side/down", "base rate"):
+        table.add_column(col)
+    table.add_column("direction", no_wrap=True)
+    table.add_column("data as of")
+    for p in preds:
+        pr, base = p.probabilities, p.base_rates
+        k = 1.0 if p.unit == "points" else 1000.0
+        unit = " pts" if p.unit == "points" else "k"
+        table.add_row(
+            p.symbol + (" [yellow](sim)[/yellow]" if p.simulated else ""),
+            f"{p.last_close / k:,.2f}{unit}",
+            f"{p.interval.low / k:,.2f} – {p.interval.high / k:,.2f}{unit}",
+            f"{p.price_target / k:,.2f}{unit} ({p.expected_return:+.1%})",
+            f"{pr.up:.0%} / {pr.sideways:.0%} / {pr.down:.0%}",
+            "-" if base is None else f"{base.up:.0%} / {base.sideways:.0%} / {base.down:.0%}",
+            _ARROWS.get(p.pattern, p.pattern) if p.direction_supported else "no clear direction",
+            str(p.data_as_of),
+        )
+    return table
+
+
+def _model_lines(preds: list) -> list[str]:
+    """Which model speaks, in plain words with its one measured line (once per serving model)."""
+    lines: list[str] = []
+    seen: set[str] = set()
+    for p in preds:
+        m = p.serving_model
+        if m is None or m.name in seen:
+            continue
+        seen.add(m.name)
+        kind = "baseline" if m.baseline else "model"
+        lines.append(
+            f"Forecast {kind}: {m.label_en}. {m.skill_en or ''} {m.limits_en or ''}".strip()
+        )
+    return lines
 
 
 def serve(

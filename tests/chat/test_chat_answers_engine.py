@@ -299,3 +299,22 @@ def test_model_quality_shows_the_crps_skill_of_a_distribution():
         metrics, "vi"
     )
     assert "1.67% better than the constant-width" in A.format_model_quality(metrics, "en")
+
+
+def test_no_riser_list_or_market_arrow_without_evidence():
+    # argmax UP at 0.0 %: the served model's direction is not supported by its measured skill
+    flat = [
+        make_prediction(s, target=65_000, probs=(0.40, 0.17, 0.43), direction_supported=False)
+        for s in ("GAS", "SBT")
+    ]
+    en = A.format_ranking(flat, "en", "up")
+    assert en.splitlines()[0].startswith("No stock can be said to rise over the next 4 weeks")
+    assert "Top" not in en and "▲" not in en
+    vi = A.format_ranking(flat, "vi", "up")
+    assert vi.splitlines()[0].startswith("Chưa thể nói mã nào sẽ tăng") and "Top" not in vi
+    supported = make_prediction("HSG", target=70_000, probs=(0.1, 0.2, 0.7))
+    summary = A.market_summary([*flat, supported])
+    assert (summary["up"], summary["down"], summary["sideways"], summary["unclear"]) == (1, 0, 0, 2)
+    market = A.format_market([*flat, supported], "en")
+    assert "1 ▲ UP · 0 ► SIDEWAYS · 0 ▼ DOWN · 2 with no clear direction" in market
+    assert "2 mã chưa rõ hướng" in A.format_market([*flat, supported], "vi")

@@ -471,7 +471,11 @@ def format_comparison(preds: Sequence[Prediction], lang: str) -> str:
 
 
 def _supports(p: Prediction, direction: str) -> bool:
-    """Whether a forecast points the asked way (expected change and pattern agree)."""
+    """Whether a forecast points the asked way with evidence behind it: the same rule as the
+    arrow (``direction_supported``), so a list of "risers" never holds a 0.0 % forecast whose
+    argmax class happens to be UP."""
+    if not p.direction_supported:
+        return False
     if direction == "down":
         return p.expected_return < 0 or p.pattern == "DOWN"
     return p.expected_return > 0 or p.pattern == "UP"
@@ -489,7 +493,21 @@ def format_ranking(
     vi = lang == "vi"
     fitting = [p for p in preds if _supports(p, "down" if down else "up")]
     lines: list[str] = []
-    if not fitting and preds:
+    if not fitting and preds and not any(p.direction_supported for p in preds):
+        if vi:
+            lines.append(
+                f"Chưa thể nói mã nào{f' nhóm {group_label}' if group_label else ''} sẽ "
+                f"{'giảm' if down else 'tăng'} trong 4 tuần tới: khi kiểm định, mô hình đang phục "
+                "vụ chưa dự báo được chiều giá tốt hơn tỷ lệ cơ sở. Danh sách tham khảo:"
+            )
+        else:
+            lines.append(
+                f"No{f' {group_label}' if group_label else ''} stock can be said to "
+                f"{'fall' if down else 'rise'} over the next 4 weeks: in testing, the served model "
+                "has not forecast direction better than the base rates. For reference:"
+            )
+        shown = list(preds)
+    elif not fitting and preds:
         if vi:
             lines.append(
                 f"Không mã nào{f' nhóm {group_label}' if group_label else ''} được dự báo "
@@ -560,13 +578,16 @@ def market_summary(preds: Sequence[Prediction]) -> dict[str, Any]:
     """Counts per pattern and the spread of expected changes (the market answer's numbers)."""
     n = len(preds)
     rets = sorted(p.expected_return for p in preds)
-    ups = sum(p.pattern == "UP" for p in preds)
-    downs = sum(p.pattern == "DOWN" for p in preds)
+    # a pattern counts only where the evidence supports a direction (the arrow's rule)
+    ups = sum(p.direction_supported and p.pattern == "UP" for p in preds)
+    downs = sum(p.direction_supported and p.pattern == "DOWN" for p in preds)
+    side = sum(p.direction_supported and p.pattern == "SIDEWAYS" for p in preds)
     return {
         "n": n,
         "up": ups,
         "down": downs,
-        "sideways": n - ups - downs,
+        "sideways": side,
+        "unclear": n - ups - downs - side,
         "median_return": rets[n // 2] if n % 2 else (rets[n // 2 - 1] + rets[n // 2]) / 2,
         "min_return": rets[0],
         "max_return": rets[-1],
@@ -579,7 +600,8 @@ def format_market(preds: Sequence[Prediction], lang: str, asked_index: str | Non
 
     There is no index series in the store, so VN-Index / VN30 levels in points are not forecast;
     the answer says so and summarises the tracked stocks instead: how many point up, sideways,
-    down, and the median expected change.
+    down (only where the evidence supports a direction; the rest are counted as unclear), and the
+    median expected change.
     """
     vi = lang == "vi"
     if not preds:
@@ -589,7 +611,7 @@ def format_market(preds: Sequence[Prediction], lang: str, asked_index: str | Non
             else "There are no forecasts to summarise the market from yet."
         )
     m = market_summary(preds)
-    n, ups, downs, side = m["n"], m["up"], m["down"], m["sideways"]
+    n, ups, downs, side, unclear = m["n"], m["up"], m["down"], m["sideways"], m["unclear"]
     median, p_up = m["median_return"], m["mean_p_up"]
     rets = [m["min_return"], m["max_return"]]
     lines = []
@@ -604,7 +626,8 @@ def format_market(preds: Sequence[Prediction], lang: str, asked_index: str | Non
     if vi:
         lines += [
             f"Toàn bộ {n} mã đang theo dõi, 4 tuần tới ({data_line(preds[0], lang)}):",
-            f"• Xu hướng: {ups} mã ▲ TĂNG · {side} mã ► ĐI NGANG · {downs} mã ▼ GIẢM.",
+            f"• Xu hướng: {ups} mã ▲ TĂNG · {side} mã ► ĐI NGANG · {downs} mã ▼ GIẢM"
+            + (f" · {unclear} mã chưa rõ hướng (chưa đủ bằng chứng)." if unclear else "."),
             f"• Thay đổi giá dự báo trung vị: {fmt_pct(median, lang)}; thấp nhất "
             f"{fmt_pct(rets[0], lang)}, cao nhất {fmt_pct(rets[-1], lang)}.",
             f"• Xác suất tăng trung bình: {fmt_prob(p_up)}.",
@@ -612,7 +635,8 @@ def format_market(preds: Sequence[Prediction], lang: str, asked_index: str | Non
     else:
         lines += [
             f"All {n} tracked stocks, next 4 weeks ({data_line(preds[0], lang)}):",
-            f"• Pattern: {ups} ▲ UP · {side} ► SIDEWAYS · {downs} ▼ DOWN.",
+            f"• Pattern: {ups} ▲ UP · {side} ► SIDEWAYS · {downs} ▼ DOWN"
+            + (f" · {unclear} with no clear direction (not enough evidence)." if unclear else "."),
             f"• Median forecast change: {fmt_pct(median, lang)}; lowest "
             f"{fmt_pct(rets[0], lang)}, highest {fmt_pct(rets[-1], lang)}.",
             f"• Average probability up: {fmt_prob(p_up)}.",

@@ -67,12 +67,14 @@ def test_the_forecast_line_shows_the_newest_live_forecast_with_its_version_and_t
     first = live_panel(_reader(messages), "VNM", "en")
     line = first.split("\n")[1]
     assert line == (
-        "4-week forecast, refreshed 2023-11-14 22:20 UTC, model v7: 63,250 VND [55,100 – 71,900]"
+        "4-week forecast, refreshed 2023-11-14 22:20 UTC, model v7: "
+        "80 % range 55,100 – 71,900 VND, median 63,250"
     )
     messages[("prediction", "VNM")] = _forecast(64000.0, 56000.0, 72500.0, 28_333_345, "8")
     second = live_panel(_reader(messages), "VNM", "vi")
     assert second.split("\n")[1] == (
-        "Dự báo 4 tuần, cập nhật 2023-11-14 22:25 UTC, mô hình v8: 64,000 VND [56,000 – 72,500]"
+        "Dự báo 4 tuần, cập nhật 2023-11-14 22:25 UTC, mô hình v8: "
+        "khoảng 80 % 56,000 – 72,500 VND, trung vị 64,000"
     )
     # a forecast without an interval (a malformed message) shows the price only, never a guess
     messages[("prediction", "VNM")] = {"data": {"price_target": 64000.0}}

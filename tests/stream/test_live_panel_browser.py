@@ -29,7 +29,8 @@ PRICE_LINE = re.compile(
     r"^\*?\*?(?P<sym>[A-Z0-9]+)\*?\*? \d{4}-\d\d-\d\d \d\d:\d\d UTC: [\d,]+ VND"
 )
 FORECAST_LINE = re.compile(
-    r"^Dự báo 4 tuần, cập nhật .* UTC, mô hình v\d+: [\d,]+ VND \[[\d,]+ – [\d,]+\]$"
+    r"^Dự báo 4 tuần, cập nhật .* UTC, mô hình v\d+: khoảng 80 % [\d,]+ – [\d,]+ VND, "
+    r"trung vị [\d,]+$"
 )
 
 

@@ -168,9 +168,12 @@ def live_panel(latest: Any, symbol: str | None, lang: str | None) -> str:
         made = f" {ptime} UTC" if ptime else ""
         if version:
             made += f", {'mô hình' if vi else 'model'} v{escape_markdown(str(version))}"
+        unit = ("điểm" if vi else "points") if pdata.get("unit") == "points" else "VND"
+        # the range first, then its median (the order of every other answer)
         text += (
-            f"  \n{label}{made}: {float(pdata['price_target']):,.0f} VND "
-            f"[{float(interval['low']):,.0f} – {float(interval['high']):,.0f}]"
+            f"  \n{label}{made}: {'khoảng 80 %' if vi else '80 % range'} "
+            f"{float(interval['low']):,.0f} – {float(interval['high']):,.0f} {unit}, "
+            f"{'trung vị' if vi else 'median'} {float(pdata['price_target']):,.0f}"
         )
     return text
 

@@ -29,6 +29,8 @@ import pandas as pd
 from stockvision.data.sources.csv_source import CsvSource
 from stockvision.evaluation.backtest import (
     BacktestConfig,
+    buy_and_hold,
+    span_summary,
     top_fraction_backtest,
     top_fraction_size,
 )
@@ -189,14 +191,24 @@ def main() -> None:
 DECILE_CAPITAL = 100_000_000_000.0
 
 
+#: the index benchmark of the whole-market backtest: the VN30 ETF, the one tradable index in these
+#: files (listed 2014-10-06, so it is compared on its own span; the VN-Index itself is not in them)
+INDEX_PROXY = "E1VFVN30"
+LISTING_SETTLE_DAYS = 21  # trading days after the ETF's listing before it is bought
+
+
 def decile_backtests(result, daily: pd.DataFrame, models: list[str]) -> dict[str, dict]:
     """Long the top decile of the LIQUID names by each model's median 4-week return, rebalanced
     every 4 weeks at the next open, VN costs and lots (the VN30 backtest's rules), against the
-    equal-weight portfolio of the same liquid names rebalanced on the same days."""
+    equal-weight portfolio of the same liquid names rebalanced on the same days, and against
+    buying and holding the VN30 ETF (same costs and lots) from a month after its listing, where
+    every curve is measured again on the same dates (``<name>@index_span``)."""
     keys = ["annual_return", "volatility", "sharpe", "max_drawdown", "turnover", "hit_rate"]
+    span_keys = ["annual_return", "volatility", "sharpe", "max_drawdown"]
     liquid = result.factors[["symbol", "week_end", "liquid"]]
     cfg = BacktestConfig(initial_capital=DECILE_CAPITAL)
     out: dict[str, dict] = {}
+    curves: dict[str, pd.Series] = {}
     for name in models:
         rows = result.model_predictions(name)[["symbol", "week_end", "pred_log_return"]]
         rows = rows.merge(liquid, on=["symbol", "week_end"])
@@ -206,10 +218,31 @@ def decile_backtests(result, daily: pd.DataFrame, models: list[str]) -> dict[str
             "top_k": top_fraction_size(rows, 0.1),
             **{k: strategy.summary[k] for k in keys},
         }
+        curves[name] = strategy.equity
         n_all = int(rows.groupby("week_end").size().max())
         out.setdefault(
             "equal_weight_liquid", {"top_k": n_all, **{k: bench.summary[k] for k in keys}}
         )
+        curves.setdefault("equal_weight_liquid", bench.equity)
+    etf = daily.loc[(daily["symbol"] == INDEX_PROXY) & daily["open"].notna(), "date"]
+    if etf.empty or not curves:
+        print(f"no {INDEX_PROXY} rows: no index buy-and-hold")
+        return out
+    first = next(iter(curves.values()))
+    # a month after its listing: a listing day's open (12,200 VND, closing at 10,400) is no price
+    # an investor could count on
+    listed = pd.DatetimeIndex(sorted(etf.unique()))
+    start = max(listed[min(LISTING_SETTLE_DAYS, len(listed) - 1)], first.index[0])
+    start = first.index[first.index.searchsorted(start)]
+    end = first.index[-2]  # the day before the strategy's final liquidation mark
+    held = buy_and_hold(daily, [INDEX_PROXY], start, end, cfg)
+    out[f"{INDEX_PROXY}_buy_and_hold"] = {
+        "span": [str(start.date()), str(end.date())],
+        **{k: held.summary[k] for k in span_keys},
+    }
+    for name, equity in curves.items():
+        figures = span_summary(equity, start, end, cfg)
+        out[f"{name}@index_span"] = {k: figures[k] for k in span_keys}
     return out
 
 

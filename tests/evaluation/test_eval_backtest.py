@@ -11,6 +11,7 @@ from stockvision.evaluation.backtest import (
     backtest_with_benchmark,
     buy_and_hold,
     run_backtest,
+    span_summary,
 )
 
 DATES = pd.bdate_range("2024-01-01", "2024-01-19")  # Mon 1 .. Fri 19, three weeks
@@ -95,6 +96,23 @@ def test_summary_figures_follow_the_equity_curve():
         (values / np.maximum.accumulate(values) - 1).min()
     )
     assert res.summary["max_drawdown"] <= 0
+
+
+def test_span_summary_measures_only_the_common_dates():
+    res = run_backtest(_predictions(), _daily(), CFG)
+    start, end = T("2024-01-10"), T("2024-01-18")
+    part = res.equity[start:end].to_numpy()
+    got = span_summary(res.equity, start, end, CFG)
+    assert got["total_return"] == pytest.approx(part[-1] / part[0] - 1)
+    n = len(part) - 1
+    assert got["annual_return"] == pytest.approx((part[-1] / part[0]) ** (252 / n) - 1)
+    assert got["max_drawdown"] == pytest.approx((part / np.maximum.accumulate(part) - 1).min())
+    # the whole curve, rebased at its first mark, differs from the summary (which starts from the
+    # initial capital): the span is measured on its own marks only
+    whole = span_summary(res.equity, DATES[0], DATES[-1], CFG)
+    assert whole["total_return"] == pytest.approx(res.equity.iloc[-1] / res.equity.iloc[0] - 1)
+    with pytest.raises(ValueError, match="fewer than 2 equity marks"):
+        span_summary(res.equity, T("2025-01-01"), T("2025-02-01"), CFG)
 
 
 def test_buy_and_hold_exact_and_benchmark_alignment():

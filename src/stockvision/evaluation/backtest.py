@@ -39,6 +39,7 @@ __all__ = [
     "backtest_with_benchmark",
     "buy_and_hold",
     "run_backtest",
+    "span_summary",
     "top_fraction_backtest",
     "top_fraction_size",
 ]
@@ -264,8 +265,21 @@ def _summary(
     holding-period positions whose return after a full round trip of costs is positive.
     """
     values = np.r_[cfg.initial_capital, equity.to_numpy()]
+    hits = positions["net_return"].to_numpy()
+    return {
+        **_curve_figures(values, max(len(equity) - 1, 1), cfg),
+        "turnover": float(np.mean(turnovers[1:])) if len(turnovers) > 1 else float("nan"),
+        "hit_rate": float(np.mean(hits > 0)) if len(hits) else float("nan"),
+        "final_equity": float(values[-1]),
+        "n_rebalances": float(len(turnovers)),
+        "n_days": float(len(equity)),
+    }
+
+
+def _curve_figures(values: np.ndarray, periods: int, cfg: BacktestConfig) -> dict[str, float]:
+    """Total and annualised (over ``periods`` trading days) return, volatility, Sharpe and max
+    drawdown of an equity curve."""
     rets = values[1:] / values[:-1] - 1
-    periods = max(len(equity) - 1, 1)
     ppy = cfg.trading_days_per_year
     total = values[-1] / values[0]
     annual = total ** (ppy / periods) - 1
@@ -273,19 +287,28 @@ def _summary(
     rf_daily = (1 + cfg.risk_free_rate) ** (1 / ppy) - 1
     sharpe = (rets.mean() - rf_daily) / std * np.sqrt(ppy) if std and std > 0 else float("nan")
     drawdown = values / np.maximum.accumulate(values) - 1
-    hits = positions["net_return"].to_numpy()
     return {
         "total_return": float(total - 1),
         "annual_return": float(annual),
         "volatility": float(std * np.sqrt(ppy)),
         "sharpe": float(sharpe),
         "max_drawdown": float(drawdown.min()),
-        "turnover": float(np.mean(turnovers[1:])) if len(turnovers) > 1 else float("nan"),
-        "hit_rate": float(np.mean(hits > 0)) if len(hits) else float("nan"),
-        "final_equity": float(values[-1]),
-        "n_rebalances": float(len(turnovers)),
-        "n_days": float(len(equity)),
     }
+
+
+def span_summary(
+    equity: pd.Series, start: pd.Timestamp, end: pd.Timestamp, config: BacktestConfig | None = None
+) -> dict[str, float]:
+    """The figures of an equity curve restricted to ``[start, end]`` (rebased at ``start``).
+
+    For comparing strategies with a benchmark that exists on a shorter span only (an index fund
+    listed years after the test starts): every curve is measured on the same dates.
+    """
+    cfg = config or BacktestConfig()
+    part = equity[(equity.index >= pd.Timestamp(start)) & (equity.index <= pd.Timestamp(end))]
+    if len(part) < 2:
+        raise ValueError(f"fewer than 2 equity marks between {start} and {end}")
+    return _curve_figures(part.to_numpy(dtype=float), len(part) - 1, cfg)
 
 
 # --------------------------------------------------------------------------------------------

@@ -84,6 +84,11 @@ def main() -> None:
         help="market: price models (comma separated) whose top liquid decile is backtested",
     )
     ap.add_argument(
+        "--predictions",
+        action="store_true",
+        help="also write every test prediction to predictions.parquet (bench_forecast_compare)",
+    )
+    ap.add_argument(
         "--params",
         default="{}",
         help='constructor params per model, JSON: {"vol_random_walk": {..}}',
@@ -138,6 +143,8 @@ def main() -> None:
         json.dumps(jsonable(card.metrics), indent=1, sort_keys=True)
     )
     (args.out / "timings.json").write_text(json.dumps(result.timings, indent=1))
+    if args.predictions:
+        result.predictions.to_parquet(args.out / "predictions.parquet")
     print(f"walk-forward {t3 - t2:.1f}s, scoring {t4 - t3:.1f}s, total {t4 - t0:.1f}s")
     if result.failed:
         print("FAILED:", result.failed)

@@ -130,38 +130,56 @@ def main() -> None:
         f"return ({'the VN30 index' if args.universe == 'vn30' else 'equal weight'}), sd "
         f"{np.nanstd(y[test]):.4f}"
     )
+    # development half < split <= held-out half (bench_forecast_compare's split with a run)
+    test_weeks = np.sort(preds["week_end"].unique()) if preds is not None else weekly.index[test]
+    split = pd.Timestamp(test_weeks[len(test_weeks) // 2])
+    parts = {
+        "full": test,
+        "dev": test & (weekly.index < split),
+        "held-out": test & (weekly.index >= split),
+    }
+    print(f"development half < {split.date()} <= held-out half")
     results = {}
     for cols in [[c] for c in predictors] + [predictors]:
         pred, hist = walk_forward(weekly, cols, start, horizon)
-        ok = test & np.isfinite(pred) & np.isfinite(y) & np.isfinite(hist)
-        e_model, e_zero, e_hist = (y - pred)[ok], y[ok], (y - hist)[ok]
-        r2_zero = 1 - np.sum(e_model**2) / np.sum(e_zero**2)
-        r2_hist = 1 - np.sum(e_model**2) / np.sum(e_hist**2)
-        p = m.diebold_mariano(e_model, e_zero, h=horizon, loss="sq").pvalue
-        corr = np.corrcoef(pred[ok], y[ok])[0, 1]
         name = cols[0] if len(cols) == 1 else f"all {len(cols)}"
         results[name] = pred
-        print(
-            f"  {name:14s} OOS R2 vs zero {r2_zero * 100:+6.2f} %  vs hist. mean "
-            f"{r2_hist * 100:+6.2f} %  DM p (vs zero) {p:.3f}  corr {corr:+.3f}  weeks {ok.sum()}"
-        )
+        for part, sel in parts.items():
+            ok = sel & np.isfinite(pred) & np.isfinite(y) & np.isfinite(hist)
+            e_model, e_zero, e_hist = (y - pred)[ok], y[ok], (y - hist)[ok]
+            r2_zero = 1 - np.sum(e_model**2) / np.sum(e_zero**2)
+            r2_hist = 1 - np.sum(e_model**2) / np.sum(e_hist**2)
+            p = m.diebold_mariano(e_model, e_zero, h=horizon, loss="sq").pvalue
+            corr = np.corrcoef(pred[ok], y[ok])[0, 1]
+            print(
+                f"  {name:14s} {part:8s} OOS R2 vs zero {r2_zero * 100:+6.2f} %  vs hist. mean "
+                f"{r2_hist * 100:+6.2f} %  DM p (vs zero) {p:.3f}  corr {corr:+.3f}  "
+                f"weeks {ok.sum()}"
+            )
     if preds is None:
         return
     ref = distribution_rows(preds[preds["model"] == "random_walk"])
     har = preds[preds["model"] == "har_vol"]
-    base = distribution_rows(har)
-    print(
-        f"  har_vol as run: {distribution_block(base, ref, horizon)['crps_skill'] * 100:+.2f} % CRPS skill"
-    )
-    for name, pred in results.items():
-        shift = pd.Series(pred, index=weekly.index).reindex(pd.DatetimeIndex(har["week_end"]))
-        moved = har.assign(pred_log_return=np.nan_to_num(shift.to_numpy(), nan=0.0))
-        block = distribution_block(distribution_rows(moved), ref, horizon)
-        print(
-            f"  har_vol + market location ({name:14s}): CRPS {block['crps']:.5f} skill "
-            f"{block['crps_skill'] * 100:+.2f} % DM p {block['dm_pvalue']:.2g} cov80 "
-            f"{block['coverage_80'] * 100:.1f} % Winkler skill {block['interval_score_skill'] * 100:+.2f} %"
-        )
+    for name, pred in {"none (as run)": None, **results}.items():
+        if pred is None:
+            moved = har
+        else:
+            shift = pd.Series(pred, index=weekly.index).reindex(pd.DatetimeIndex(har["week_end"]))
+            moved = har.assign(pred_log_return=np.nan_to_num(shift.to_numpy(), nan=0.0))
+        rows = distribution_rows(moved)
+        for part in ("full", "dev", "held-out"):
+            sub = rows
+            if part == "dev":
+                sub = rows[rows["week_end"] < split]
+            elif part == "held-out":
+                sub = rows[rows["week_end"] >= split]
+            block = distribution_block(sub, ref, horizon)
+            print(
+                f"  har_vol + market location {name:14s} {part:8s} CRPS {block['crps']:.5f} "
+                f"skill {block['crps_skill'] * 100:+.2f} % DM p {block['dm_pvalue']:.2g} cov80 "
+                f"{block['coverage_80'] * 100:.1f} % Winkler skill "
+                f"{block['interval_score_skill'] * 100:+.2f} %"
+            )
 
 
 if __name__ == "__main__":

@@ -175,7 +175,7 @@ def _weekly_dm(a: pd.DataFrame, b: pd.DataFrame, col: str, horizon: int) -> floa
         return float("nan")
 
 
-def _distribution_block(
+def distribution_block(
     rows: pd.DataFrame, ref: pd.DataFrame | None, horizon: int
 ) -> dict[str, Any]:
     """The ``distribution`` group of a price model (see docs/evaluation.md)."""
@@ -329,7 +329,7 @@ def score(
             score_col = "pred_log_return"
             if "pred_scale" in df.columns and np.isfinite(df["pred_scale"]).any():
                 drows = distribution_rows(df)
-                entry["distribution"] = _distribution_block(drows, ref_rows, result.horizon)
+                entry["distribution"] = distribution_block(drows, ref_rows, result.horizon)
                 prows = _pattern_rows(df)
                 if not prows.empty:  # P(UP/SIDEWAYS/DOWN) read off the distribution
                     probs = prows[PROB_COLUMNS].to_numpy()

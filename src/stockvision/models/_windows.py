@@ -135,6 +135,26 @@ def concat_windows(windows: Sequence[Any]) -> Any:
     )
 
 
+#: where a random walk's one width is fitted: the 13-week validation window (re-fitted every
+#: fold, so it follows the market's volatility regime) or every row of the training history
+CALIBRATION_CHOICES = ("validation", "train")
+
+
+def calibration_rows(choice: str, fit_w: Any, cal_w: Any) -> Any:
+    """The conformal calibration rows of a model that fits nothing on the labels.
+
+    ``"validation"``: ``cal_w`` (the default of every price model). ``"train"``: the training
+    rows and the validation rows together, i.e. ONE width for the whole history known at fit
+    time (the issue's "constant-width" reading); valid only because such a model's location and
+    basis use no label, so its residuals on the training rows are still out of sample.
+    """
+    if choice == "validation":
+        return cal_w
+    if choice == "train":
+        return concat_windows([fit_w, cal_w])
+    raise ValueError(f"calibration must be one of {CALIBRATION_CHOICES}, got {choice!r}")
+
+
 def split_calibration_tail(window: Any, fraction: float, gap_weeks: int) -> tuple[Any, Any]:
     """Split a training window by date into (fit part, latest ``fraction`` of weeks).
 

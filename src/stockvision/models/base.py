@@ -277,6 +277,7 @@ class PriceModel(Model):
                 train, self.calibration_fraction, int(self.horizon)
             )
         self._fit(fit_w, cal_w)
+        cal_w = self._calibration_window(fit_w, cal_w)
         y_cal, mask = finite_returns(cal_w)
         resid = (y_cal - self.predict(cal_w))[mask] / self.scale_basis(cal_w)[mask]
         self.conformal_q_ = conformal_quantile(resid, float(self.coverage))
@@ -284,6 +285,14 @@ class PriceModel(Model):
         self.tail_df_ = fit_tail_df(resid / self.conformal_q_, float(self.coverage))
         self.class_prior_ = _class_frequencies(train)
         return self
+
+    def _calibration_window(self, fit_w: WindowLike, cal_w: WindowLike) -> WindowLike:
+        """The rows the conformal factor and the tails are fitted on: the held-out ``cal_w``.
+
+        Models that fit nothing on the rows' labels may override this (``calibration="train"``
+        of the random walks: one width for the whole training history).
+        """
+        return cal_w
 
     @abstractmethod
     def _fit(self, train: WindowLike, tune: WindowLike) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 from stockvision.features.labels import PATTERN_CLASSES
 from stockvision.models._windows import (
     WindowLike,
+    calibration_rows,
     check_window,
     finite_returns,
     pattern_codes,
@@ -25,18 +26,31 @@ _N_CLASSES = len(PATTERN_CLASSES)
 
 
 class RandomWalkModel(PriceModel):
-    """Predicts no change (log return 0); the interval is split-conformal on its residuals."""
+    """Predicts no change (log return 0); the interval is split-conformal on its residuals.
+
+    ``calibration="validation"`` (the reference of every skill score) fits its one width on the
+    fold's validation window, so it is re-fitted every fold and follows the market's volatility
+    regime; ``"train"`` fits one width on the whole training history (see
+    :func:`~stockvision.models._windows.calibration_rows`).
+    """
 
     name = "random_walk"
     uses_transformer = False
 
-    def __init__(self, coverage: float = 0.8, horizon: int = 4) -> None:
+    def __init__(
+        self, coverage: float = 0.8, horizon: int = 4, calibration: str = "validation"
+    ) -> None:
         self.horizon = horizon
         self.coverage = coverage
+        self.calibration = calibration
 
     def _fit(self, train: WindowLike, tune: WindowLike) -> None:
+        calibration_rows(self.calibration, train, tune)  # validates the choice before any work
         self.features_ = []
         self.transformer_ = None
+
+    def _calibration_window(self, fit_w: WindowLike, cal_w: WindowLike) -> WindowLike:
+        return calibration_rows(self.calibration, fit_w, cal_w)
 
     def predict(self, window: WindowLike) -> np.ndarray:
         self._check_fitted()

@@ -214,6 +214,33 @@ def diagnose_misses(
     return pd.DataFrame(rows)
 
 
+#: Categories whose prices within +/-1 session stay inside the band around the previous close.
+INVISIBLE = ("nt_after_trade", "in_band_match", "in_band_other", "later", "no_step")
+
+
+def in_band_precision(daily: pd.DataFrame, events: pd.DataFrame, days: np.ndarray) -> None:
+    """How often a 6-10.5 % in-band HNX drop is a publisher event (why such drops are not used)."""
+    d = daily.sort_values(["symbol", "date"], kind="stable")
+    sym = d["symbol"].to_numpy()
+    close = d["close"].to_numpy(dtype=float)
+    same = np.r_[False, sym[1:] == sym[:-1]]
+    ratio = close / np.where(same, np.r_[np.nan, close[:-1]], np.nan)
+    bars = d[
+        (d["exchange"] == "HNX").to_numpy()
+        & ((d["flags"].to_numpy() & 1) == 0)
+        & (d["date"] >= "2013-01-15").to_numpy()
+        & (d["adj_close"] >= MIN_VALUE).to_numpy()
+        & (ratio > 0.895)
+        & (ratio < 0.94)
+    ]
+    near = within_one_day(bars, events, days)
+    print(
+        f"   HNX traded bars since the 10 % band (2013-01-15) with a close 6-10.5 % below the "
+        f"previous one: {len(bars):,}, of them {near.mean():.1%} within +/-1 session of any "
+        "publisher step: an in-band drop is no evidence of a corporate action"
+    )
+
+
 def print_diagnosis(table: pd.DataFrame, reference: pd.DataFrame) -> None:
     print(
         f"   diagnosis of the {len(table):,} missed publisher events "
@@ -258,6 +285,8 @@ def detection(
         daily["adj_close"].to_numpy(), index=pd.MultiIndex.from_frame(daily[["symbol", "date"]])
     )
     prev_value = value.groupby(level=0).shift(1)
+    no_trade = pd.Series(daily["flags"].to_numpy() & 1, index=value.index)
+    no_trade_before = no_trade.groupby(level=0).shift(1).fillna(0).astype(int)
     hnx = daily["exchange"] == "HNX"
     as_hose = detect_corporate_actions(bare[hnx.to_numpy()], exchange_of="HOSE")
     invented = as_hose[
@@ -316,8 +345,15 @@ def detection(
                 & found["pct_change"].between(-0.10, -0.07)
                 & ~within_one_day(found, events, days)
             ]
+            bar = pd.MultiIndex.from_frame(hnx_band[["symbol", "date"]])
+            quiet = (no_trade.reindex(bar).to_numpy() & no_trade_before.reindex(bar).to_numpy()) > 0
+            sure = (value.reindex(bar).to_numpy() >= MIN_VALUE).sum()
             extra = (
-                f"; HNX 7-10 % drops not in the publisher's: {len(hnx_band)}" if ex == "HNX" else ""
+                f"; HNX 7-10 % drops not in the publisher's: {int((~quiet).sum())} from traded "
+                f"moves, {int(quiet.sum())} on no-trade bars with a re-based reference "
+                f"({int(sure)} of all at publisher values >= 5,000 VND)"
+                if ex == "HNX"
+                else ""
             )
             print(
                 f"   {ex}: recall {recall[ref.to_numpy()].mean():.1%} of {int(ref.sum())}, "
@@ -329,6 +365,20 @@ def detection(
         broke = within_one_day(reference[missed], found_by["every band break"], days)
         table = diagnose_misses(daily, reference, missed, broke)
         print_diagnosis(table, reference)
+        hidden = table["category"].isin(INVISIBLE)
+        for ex in ("HOSE", "HNX", None):
+            on = reference["exchange"] == ex if ex else np.ones(len(reference), dtype=bool)
+            mt = table["exchange"] == ex if ex else np.ones(len(table), dtype=bool)
+            n_ref, n_miss, n_hidden = int(on.sum()), int(mt.sum()), int((hidden & mt).sum())
+            visible = n_ref - n_hidden
+            print(
+                f"   {ex or 'all'}: {n_hidden} of {n_ref} publisher events "
+                f"({n_hidden / n_ref:.1%}) show no band break and no re-based no-trade "
+                f"reference within +/-1 session (categories {', '.join(INVISIBLE)}): recall at "
+                f"most {visible / n_ref:.1%} from prices; recall on the {visible} visible ones "
+                f"{(visible - (n_miss - n_hidden)) / visible:.1%}"
+            )
+        in_band_precision(daily, events, days)
         if diagnose_out is not None:
             table.to_csv(diagnose_out, index=False)
             print(f"   per-event figures written to {diagnose_out}")

@@ -40,7 +40,7 @@ from stockvision.data.ingest import DETECTION_RULES, ingest
 from stockvision.data.sources.csv_source import CsvSource
 from stockvision.data.store import Store
 from stockvision.data.validation import validate_daily
-from stockvision.market.corporate_actions import detect_corporate_actions
+from stockvision.market.corporate_actions import compute_factors, detect_corporate_actions
 from stockvision.market.exchanges import Exchange, daily_limit_on, price_band, tick_size
 from stockvision.market.source_adjust import factors_from_adjusted
 
@@ -102,10 +102,9 @@ def fidelity(data: Path) -> pd.DataFrame:
     return good
 
 
-def adjusted_vs_publisher(daily: pd.DataFrame) -> pd.DataFrame:
-    t0 = time.perf_counter()
-    factor, _, events = factors_from_adjusted(daily)
-    took = time.perf_counter() - t0
+def error_vs_publisher(daily: pd.DataFrame, factor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """|log(close * factor / publisher)| on the bars where the publisher's value >= 5,000 VND,
+    both scaled to agree on each symbol's last date; and the mask of those bars."""
     codes, _ = pd.factorize(daily["symbol"])
     adj = daily["adj_close"].to_numpy(dtype=float)
     close = daily["close"].to_numpy(dtype=float)
@@ -113,9 +112,15 @@ def adjusted_vs_publisher(daily: pd.DataFrame) -> pd.DataFrame:
     ratio = np.where(valid, adj / close, np.nan)
     last = pd.Series(ratio).groupby(codes).ffill().groupby(codes).transform("last").to_numpy()
     publisher = adj / last  # scaled so that it agrees with the raw close on the last date
-    ours = close * factor
     mask = valid & (adj >= MIN_VALUE)
-    err = np.abs(np.log(ours[mask] / publisher[mask]))
+    return np.abs(np.log(close[mask] * factor[mask] / publisher[mask])), mask
+
+
+def adjusted_vs_publisher(daily: pd.DataFrame) -> pd.DataFrame:
+    t0 = time.perf_counter()
+    factor, _, events = factors_from_adjusted(daily)
+    took = time.perf_counter() - t0
+    err, mask = error_vs_publisher(daily, factor)
     print(
         f"2. adjusted close vs publisher on {mask.sum():,} bars (publisher >= 5,000 VND): "
         f"median |log ratio| {np.median(err):.4f} (target <= 0.005), 95th pct "
@@ -123,7 +128,10 @@ def adjusted_vs_publisher(daily: pd.DataFrame) -> pd.DataFrame:
         f"{len(events):,} source events ({events['kind'].value_counts().to_dict()}), "
         f"{took:.1f} s"
     )
-    value = pd.Series(adj, index=pd.MultiIndex.from_frame(daily[["symbol", "date"]]))
+    value = pd.Series(
+        daily["adj_close"].to_numpy(dtype=float),
+        index=pd.MultiIndex.from_frame(daily[["symbol", "date"]]),
+    )
     prev_value = value.groupby(level=0).shift(1)
     key = pd.MultiIndex.from_frame(events[["symbol", "date"]])
     events = events.assign(
@@ -359,6 +367,13 @@ def detection(
                 f"   {ex}: recall {recall[ref.to_numpy()].mean():.1%} of {int(ref.sum())}, "
                 f"precision {precision[chk.to_numpy()].mean():.1%} of {int(chk.sum())}{extra}"
             )
+    detected = found_by["ingest rules (DETECTION_RULES)"]
+    err, _ = error_vs_publisher(daily, compute_factors(bare, detected).to_numpy())
+    print(
+        f"3. adjusted close from detection alone (ingest rules) vs publisher, same bars: median "
+        f"|log ratio| {np.median(err):.4f}, 95th pct {np.percentile(err, 95):.4f} (undetected "
+        "cash dividends accumulate; files with Adj Close use it instead)"
+    )
     if diagnose:
         reference = reference.assign(exchange=reference["symbol"].map(exchange))
         missed = ~within_one_day(reference, found_by["ingest rules (DETECTION_RULES)"], days)

@@ -32,7 +32,11 @@ is used, which sets the ex-day's adjusted return to exactly 0: it loses that one
 (at most the band) but never invents a move that did not happen.
 
 Limits of the rule: a payout whose drop stays inside the band (e.g. a 10% stock dividend on HNX or
-UPCoM, or cash dividends) is invisible to it. Sources that publish their own adjusted close are
+UPCoM, or cash dividends) is invisible to it, unless it falls on a stretch of no-trade bars, whose
+flat price is the reference itself (``no_trade_rebase``). On the whole-market exports 16.8 % of the
+publisher's >10 % steps (31.5 % on HNX) show neither a band break nor a re-based no-trade reference
+within one session (``benchmarks/bench_data_fidelity.py --diagnose``), and an in-band HNX drop of
+6-10.5 % is a publisher event only 4 % of the time. Sources that publish their own adjusted close are
 therefore preferred: ``adjust`` derives factors from a source's ``adj_close`` whenever present.
 """
 
@@ -179,6 +183,13 @@ def detect_corporate_actions(
     * ``open_breaks`` (with ``require_payout``): an open below the band's floor is a candidate
       too, not only a close (the open is the first trade; opens a repair filled or clamped, per
       the ``flags`` column, are not trusted); ``True`` or a collection of exchange names.
+    * ``no_trade_rebase`` (with ``require_payout``): a no-trade bar (``flags`` bit 1: flat at the
+      reference price, volume 0) right after another no-trade bar whose price is more than
+      ``no_trade_min_drop`` below it is a candidate, on the exchanges named (or all with
+      ``True``): nothing traded in between, so the reference was re-based. A price exactly on
+      the floor of the band in force (``BAND_HISTORY``) is a no-trade limit-down day instead.
+      Its ratio is the re-base itself (the clean payout when within ``clean_tolerance``), so a
+      cash dividend keeps its own size. It uses that bar and the one before only.
     * ``require_payout``: a candidate is an event only if it is a drop that some payout ``k``
       explains, i.e. ``close / prev_close * (1 + k)`` is a legal market move within the band.
       Rises, unexplainable drops and drops the next two closes undo (bad prints) are not events.

@@ -388,7 +388,7 @@ def detection(
             visible = n_ref - n_hidden
             print(
                 f"   {ex or 'all'}: {n_hidden} of {n_ref} publisher events "
-                f"({n_hidden / n_ref:.1%}) show no band break and no re-based no-trade "
+                f"({n_hidden / n_ref:.1%}) show no close, open or low below the band floor and no re-based no-trade "
                 f"reference within +/-1 session (categories {', '.join(INVISIBLE)}): recall at "
                 f"most {visible / n_ref:.1%} from prices; recall on the {visible} visible ones "
                 f"{(visible - (n_miss - n_hidden)) / visible:.1%}"

@@ -270,6 +270,22 @@ def print_diagnosis(table: pd.DataFrame, reference: pd.DataFrame) -> None:
         f"   {'missed of the reference events':<78} {by.get('HOSE', 0):>5} {by.get('HNX', 0):>5} "
         f"{len(table):>5}  (of HOSE {total.get('HOSE', 0)}, HNX {total.get('HNX', 0)})"
     )
+    later = table[table["category"] == "later"]
+    if len(later):
+        offsets = np.array([-3, -2, 2, 3])
+        ratios = later[[f"r{o:+d}" for o in offsets]].to_numpy(dtype=float)
+        off = offsets[np.nanargmin(np.where(ratios <= 0.97, ratios, np.inf), axis=1)]
+        quiet = np.array(
+            [
+                o > 0 and all(bool(row[f"nt{k:+d}"]) for k in range(o))
+                for o, (_, row) in zip(off, later.iterrows(), strict=True)
+            ]
+        )
+        print(
+            f"   'later': {int((off < 0).sum())} drops before the publisher's step, "
+            f"{int((off > 0).sum())} after it, {int(quiet.sum())} of them on the first traded day "
+            "after a no-trade stretch holding the step day"
+        )
     step = table.groupby("category")["publisher_ratio"].median()
     print(
         "   median publisher ratio per category: "

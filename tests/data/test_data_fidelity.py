@@ -217,3 +217,23 @@ def test_real_whole_market_slice_keeps_rows_and_matches_the_publisher(tmp_path: 
     hnx = good[good["symbol"].map(res.exchanges) == "HNX"].drop(columns="adj_close")
     found = detect_corporate_actions(hnx, exchange_of="HNX", infer_band=True, require_payout=True)
     assert not found["pct_change"].between(-0.10, -0.07).any()  # HNX band: no such inventions
+
+
+def test_ingest_detects_a_no_trade_rebase_in_an_hnx_file_without_adj_close(tmp_path: Path) -> None:
+    # an illiquid HNX name: a 10 % stock dividend's ex-date falls in a no-trade stretch, so the
+    # flat reference drops 15,000 -> 13,600 (-9.3 %, inside the band) between two no-trade rows
+    closes = _walk(40, 15_000, seed=9, step=0.01)
+    closes[20:26] = closes[19]
+    closes[23:] = np.round(closes[23:] / 1.1 / 100) * 100
+    text = _file(closes, start="2016-03-01").splitlines()
+    for i in range(20, 26):  # no-trade rows: '-' for Open and Volume (line i + 1 is row i)
+        cells = text[i + 1].split(",")
+        cells[4], cells[6] = "-", "-"
+        text[i + 1] = ",".join(cells)
+    path = _write(tmp_path / "hnx" / "NTR.csv", "\n".join(text) + "\n")
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    result = ingest(store, CsvSource(path))
+    assert result.corporate_actions == 1
+    event = store.read_corporate_actions().iloc[0]
+    assert event["date"] == pd.bdate_range("2016-03-01", periods=40)[23]
+    assert event["ratio"] == pytest.approx(1 / 1.1, abs=0.005)

@@ -293,6 +293,72 @@ def test_hnx_reference_before_2013_is_the_previous_range() -> None:
     assert len(detect_corporate_actions(later, Exchange.HNX, range_reference=True)) == 1
 
 
+def _flat_no_trade(daily: pd.DataFrame, rows: list[int]) -> pd.DataFrame:
+    """Rows turned into no-trade bars: flat at the close, volume 0, flagged ``no_trade`` (1)."""
+    out = daily.copy()
+    out["flags"] = 0
+    for i in rows:
+        out.loc[i, ["open", "high", "low"]] = out.loc[i, "close"]
+        out.loc[i, ["volume", "flags"]] = [0.0, 1]
+    return out
+
+
+NO_TRADE_RULES = {
+    "require_payout": True,
+    "max_payout": 4.0,
+    "no_trade_rebase": ("HNX",),
+    "no_trade_min_drop": 0.03,
+}
+
+
+def test_a_no_trade_reference_rebased_on_hnx_is_an_event_with_its_exact_ratio() -> None:
+    # illiquid HNX name: no trades for days; the ex-date of a 10 % stock dividend falls in the
+    # stretch, so the flat reference drops 15,000 -> 13,600 (-9.3 %, inside the 10 % band)
+    closes = [15_000, 15_000, 15_000, 15_000, 13_600, 13_600, 13_700]
+    daily = _flat_no_trade(make_daily({"EEE": closes}, start="2016-03-01"), [1, 2, 3, 4, 5])
+    rules = {k: v for k, v in NO_TRADE_RULES.items() if not k.startswith("no_trade")}
+    assert detect_corporate_actions(daily, Exchange.HNX, **rules).empty  # inside the band
+    ev = detect_corporate_actions(daily, Exchange.HNX, **NO_TRADE_RULES)
+    assert ev["date"].tolist() == [pd.Timestamp("2016-03-07")]
+    # 13,600 / 15,000 = 0.9067 is within 1 % of 1 / 1.1: the clean payout ratio
+    assert ev["ratio"].iat[0] == pytest.approx(1 / 1.1)
+    assert ev["kind"].iat[0] == KIND_STOCK_DIVIDEND
+    # a cash dividend re-bases the reference too: 15,000 -> 14,400 keeps its raw ratio 0.96
+    cash = daily.copy()
+    cash.loc[4:, ["open", "high", "low", "close"]] = 14_400
+    ev = detect_corporate_actions(cash, Exchange.HNX, **NO_TRADE_RULES)
+    assert ev["ratio"].iat[0] == pytest.approx(0.96)
+    assert ev["kind"].iat[0] == KIND_UNEXPLAINED_DROP
+    # only on the exchanges named (-4 % is inside HOSE's band too)
+    assert detect_corporate_actions(cash, Exchange.HOSE, **NO_TRADE_RULES).empty
+
+
+def test_no_trade_rebase_does_not_fire_on_an_ordinary_hnx_limit_down_day() -> None:
+    # a traded limit-down day (-10 %, the floor) and a no-trade day at the old band's floor
+    # (sell orders at the floor, nobody buys: the reference falls without a trade)
+    closes = [20_000, 20_000, 18_000, 18_000, 16_200, 16_200, 16_300]
+    daily = make_daily({"FFF": closes}, start="2016-03-01")
+    daily.loc[2, ["open", "high", "low"]] = [19_000, 19_500, 18_000]  # traded, closes at floor
+    daily = _flat_no_trade(daily, [3, 4, 5])
+    daily.loc[2, "flags"] = 0
+    assert detect_corporate_actions(daily, Exchange.HNX, **NO_TRADE_RULES).empty
+    # the same no-trade fall of 10 % not on the tick floor (18,000 -> 16,300) is a re-base
+    off_floor = daily.copy()
+    off_floor.loc[4:5, ["open", "high", "low", "close"]] = 16_300
+    ev = detect_corporate_actions(off_floor, Exchange.HNX, **NO_TRADE_RULES)
+    assert ev["date"].tolist() == [pd.Timestamp("2016-03-07")]
+    # a no-trade bar after a traded day is not trusted (its price may be the session's average)
+    traded_before = off_floor.copy()
+    traded_before.loc[3, ["volume", "flags"]] = [500.0, 0]
+    assert detect_corporate_actions(traded_before, Exchange.HNX, **NO_TRADE_RULES).empty
+    # a small re-base below no_trade_min_drop is ignored
+    small = daily.copy()
+    small.loc[4:5, ["open", "high", "low", "close"]] = 17_600  # -2.2 %
+    assert detect_corporate_actions(small, Exchange.HNX, **NO_TRADE_RULES).empty
+    with pytest.raises(ValueError, match="no_trade_min_drop"):
+        detect_corporate_actions(daily, Exchange.HNX, no_trade_min_drop=1.5)
+
+
 def test_band_inference_widens_twice_for_a_former_upcom_name() -> None:
     # filed under HOSE, but it traded on UPCoM (+/-15 %): rises of 12-14 % and a -14 % day
     closes = [10_000, 11_400, 11_500, 12_900, 13_000, 11_200, 11_300, 11_250]

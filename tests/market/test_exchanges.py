@@ -105,3 +105,10 @@ def test_round_lot() -> None:
     np.testing.assert_array_equal(round_lot(np.array([150.0, 1_000.0])), [100, 1_000])
     with pytest.raises(ValueError):
         round_lot(-5)
+
+
+def test_price_band_with_a_past_limit() -> None:
+    # HNX's 7 % band of 2008-2012 around 18,000: floor 16,740 -> 16,800, ceiling 19,260 -> 19,200
+    assert price_band(18_000, "HNX", limit=0.07) == (16_800, 19_200)
+    floors, _ = price_band(np.array([18_000.0, 18_000.0]), "HNX", limit=np.array([0.07, 0.10]))
+    assert floors.tolist() == [16_800, 16_200]

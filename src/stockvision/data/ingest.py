@@ -206,9 +206,10 @@ def ingest(
 #: publisher never adjusted into events, so HNX keeps its 10 %); rises beyond the band within 250 sessions of a row give it the next wider
 #: band, then the widest (a transfer between exchanges); a close (on HOSE also an open) below the
 #: floor is a candidate, and only permanent drops some payout up to 1:4 explains are events; HNX's reference
-#: before 2013-01-15 was the previous average price (band around the previous range). Chosen on
-#: one half of the whole-market symbols and measured on the other
-#: (benchmarks/bench_data_fidelity.py, docs/data.md).
+#: before 2013-01-15 was the previous average price (band around the previous range). On HNX a
+#: no-trade bar after a no-trade bar whose reference is >= 3 % lower (and not the band's floor)
+#: is a re-based reference, i.e. an event with the exact ratio. Chosen on one half of the
+#: whole-market symbols and measured on the other (benchmarks/bench_data_fidelity.py, docs/data.md).
 DETECTION_RULES: dict[str, Any] = {
     "band_history": ("HOSE",),
     "infer_band": True,
@@ -217,6 +218,8 @@ DETECTION_RULES: dict[str, Any] = {
     "max_payout": 4.0,
     "range_reference": True,
     "open_breaks": ("HOSE",),
+    "no_trade_rebase": ("HNX",),
+    "no_trade_min_drop": 0.03,
 }
 
 

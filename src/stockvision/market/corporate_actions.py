@@ -32,7 +32,11 @@ is used, which sets the ex-day's adjusted return to exactly 0: it loses that one
 (at most the band) but never invents a move that did not happen.
 
 Limits of the rule: a payout whose drop stays inside the band (e.g. a 10% stock dividend on HNX or
-UPCoM, or cash dividends) is invisible to it. Sources that publish their own adjusted close are
+UPCoM, or cash dividends) is invisible to it, unless it falls on a stretch of no-trade bars, whose
+flat price is the reference itself (``no_trade_rebase``). On the whole-market exports 16.8 % of the
+publisher's >10 % steps (31.5 % on HNX) show neither a band break nor a re-based no-trade reference
+within one session (``benchmarks/bench_data_fidelity.py --diagnose``), and an in-band HNX drop of
+6-10.5 % is a publisher event only 4 % of the time. Sources that publish their own adjusted close are
 therefore preferred: ``adjust`` derives factors from a source's ``adj_close`` whenever present.
 """
 
@@ -56,6 +60,7 @@ from stockvision.market.exchanges import (
     RANGE_REFERENCE_UNTIL,
     Exchange,
     daily_limit_on,
+    price_band,
     tick_size,
 )
 from stockvision.market.source_adjust import factors_from_adjusted
@@ -69,6 +74,8 @@ REQUIRED_COLUMNS = (SYMBOL, DATE, *PRICE_COLS, "volume")
 
 #: ``data.repair`` flags (open_filled 2, open_clamped 16) marking an open that is not a trade.
 _UNTRUSTED_OPEN = 2 | 16
+#: ``data.repair`` flag of a no-trade day (flat bar at the reference price, volume 0).
+_NO_TRADE = 1
 
 ExchangeSpec: TypeAlias = (
     Exchange | str | Mapping[str, Exchange | str] | Callable[[str], Exchange | str] | None
@@ -149,6 +156,8 @@ def detect_corporate_actions(
     infer_window: int | None = None,
     range_reference: bool = False,
     open_breaks: bool | Collection[str] = False,
+    no_trade_rebase: bool | Collection[str] = False,
+    no_trade_min_drop: float = 0.05,
 ) -> pd.DataFrame:
     """Close-to-close moves outside the exchange's daily band: corporate actions.
 
@@ -174,6 +183,13 @@ def detect_corporate_actions(
     * ``open_breaks`` (with ``require_payout``): an open below the band's floor is a candidate
       too, not only a close (the open is the first trade; opens a repair filled or clamped, per
       the ``flags`` column, are not trusted); ``True`` or a collection of exchange names.
+    * ``no_trade_rebase`` (with ``require_payout``): a no-trade bar (``flags`` bit 1: flat at the
+      reference price, volume 0) right after another no-trade bar whose price is more than
+      ``no_trade_min_drop`` below it is a candidate, on the exchanges named (or all with
+      ``True``): nothing traded in between, so the reference was re-based. A price exactly on
+      the floor of the band in force (``BAND_HISTORY``) is a no-trade limit-down day instead.
+      Its ratio is the re-base itself (the clean payout when within ``clean_tolerance``), so a
+      cash dividend keeps its own size. It uses that bar and the one before only.
     * ``require_payout``: a candidate is an event only if it is a drop that some payout ``k``
       explains, i.e. ``close / prev_close * (1 + k)`` is a legal market move within the band.
       Rises, unexplainable drops and drops the next two closes undo (bad prints) are not events.
@@ -191,6 +207,8 @@ def detect_corporate_actions(
     if any(k <= 0 for k in payouts):
         raise ValueError(f"payouts must be positive rates, got {list(payouts)}")
 
+    if not 0 <= no_trade_min_drop < 1:
+        raise ValueError(f"no_trade_min_drop must be in [0, 1), got {no_trade_min_drop}")
     cols = [SYMBOL, DATE, "low", "high", "close"]
     frame = daily[cols].reset_index(drop=True)
     valid = np.isfinite(frame["close"].to_numpy(dtype=np.float64)) & (frame["close"] > 0)
@@ -280,6 +298,7 @@ def detect_corporate_actions(
                 widen = (nearby >= 2) & ~relisted
                 limit = np.where(widen, np.fmax(limit, next_band), limit)
                 lower, upper = bounds(limit)
+        rebased = np.zeros(len(sym), dtype=bool)
         if require_payout:
             is_event = same & (close < lower)
             if open_breaks and "open" in daily.columns:
@@ -289,9 +308,20 @@ def detect_corporate_actions(
                 if "flags" in daily.columns:  # an open filled from the close or clamped is not one
                     flags = daily["flags"].fillna(0).to_numpy().astype(np.int64)[order]
                     trusted = (flags & _UNTRUSTED_OPEN) == 0
-                if not isinstance(open_breaks, bool):  # only on the exchanges named
-                    trusted &= np.isin(codes, [str(e) for e in open_breaks])
+                trusted &= _on_exchanges(codes, open_breaks)  # only on the exchanges named
                 is_event |= same & trusted & (opened < lower)
+            if no_trade_rebase and "flags" in daily.columns:
+                # a no-trade bar shows the reference price; after another no-trade bar nothing
+                # traded in between, so a lower reference is a re-based one ...
+                flags = daily["flags"].fillna(0).to_numpy().astype(np.int64)[order]
+                nt = (flags & _NO_TRADE) != 0
+                rebased = nt & np.r_[False, nt[:-1]] & same
+                rebased &= _on_exchanges(codes, no_trade_rebase)
+                rebased &= close < prev_close * (1.0 - no_trade_min_drop)
+                # ... unless it sits exactly on the old band's floor: a no-trade limit-down day
+                # (sell orders at the floor, no buyer) moves the reference without a trade too
+                rebased &= ~_at_limit_floor(close, prev_close, codes, dates)
+                is_event |= rebased
         else:
             is_event = same & ((close < lower) | (close > upper))
 
@@ -309,6 +339,11 @@ def detect_corporate_actions(
         )  # fmt: skip
         if len(idx) == 0:
             return _empty_events()
+        # a re-based no-trade reference is the new reference itself: its ratio is exact
+        exact = rebased[idx]
+        if exact.any():
+            kind = kind.astype(object)
+            ratio[exact], kind[exact] = _event_ratios(raw[exact], pay, clean_tolerance)
         return _events_frame(daily, sym, dates, prev_close, close, idx, raw, ratio, kind)
     if require_payout:  # some payout must leave a legal market move on the ex-date
         residual = raw[:, None] * (1.0 + pay[None, :]) - 1.0
@@ -328,6 +363,29 @@ def detect_corporate_actions(
             return _empty_events()
     ratio, kind = _event_ratios(raw, pay, clean_tolerance)
     return _events_frame(daily, sym, dates, prev_close, close, idx, raw, ratio, kind)
+
+
+def _at_limit_floor(
+    close: np.ndarray, prev_close: np.ndarray, codes: np.ndarray, dates: np.ndarray
+) -> np.ndarray:
+    """Closes exactly on the floor price of the band in force (``BAND_HISTORY``) that day."""
+    out = np.zeros(len(close), dtype=bool)
+    for ex in Exchange:
+        rows = np.flatnonzero(codes == ex.value)
+        if len(rows) == 0:
+            continue
+        ref = prev_close[rows]
+        fine = np.isfinite(ref) & (ref > 0)
+        floor, _ = price_band(np.where(fine, ref, 1.0), ex, limit=daily_limit_on(ex, dates[rows]))
+        out[rows] = fine & (np.abs(close[rows] - floor) < 1e-6)
+    return out
+
+
+def _on_exchanges(codes: np.ndarray, which: bool | Collection[str]) -> np.ndarray:
+    """Rows whose exchange a rule applies to: ``True`` for all, else the exchanges named."""
+    if isinstance(which, bool):
+        return np.full(len(codes), which)
+    return np.isin(codes, [str(e) for e in which])
 
 
 def _events_frame(

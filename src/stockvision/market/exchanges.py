@@ -164,25 +164,34 @@ def round_to_tick(price: float | npt.ArrayLike, exchange: Exchange | str) -> flo
 
 @overload
 def price_band(
-    reference_price: float, exchange: Exchange | str, first_day: bool = False
+    reference_price: float,
+    exchange: Exchange | str,
+    first_day: bool = False,
+    limit: npt.ArrayLike | None = None,
 ) -> tuple[float, float]: ...
 @overload
 def price_band(
-    reference_price: npt.ArrayLike, exchange: Exchange | str, first_day: bool = False
+    reference_price: npt.ArrayLike,
+    exchange: Exchange | str,
+    first_day: bool = False,
+    limit: npt.ArrayLike | None = None,
 ) -> tuple[FloatArray, FloatArray]: ...
 def price_band(
-    reference_price: float | npt.ArrayLike, exchange: Exchange | str, first_day: bool = False
+    reference_price: float | npt.ArrayLike,
+    exchange: Exchange | str,
+    first_day: bool = False,
+    limit: npt.ArrayLike | None = None,
 ) -> tuple[float, float] | tuple[FloatArray, FloatArray]:
     """(floor, ceiling) prices a stock may trade at given its reference price.
 
-    The floor is rounded up and the ceiling down to the tick grid; if that leaves the reference
+    ``limit`` overrides the exchange's limit (e.g. ``daily_limit_on`` for a past band). The floor is rounded up and the ceiling down to the tick grid; if that leaves the reference
     price itself as floor or ceiling, the band is widened to one tick, as the regulations do.
     """
     ex = Exchange.parse(exchange)
     ref = np.asarray(reference_price, dtype=np.float64)
     if np.any(~np.isfinite(ref)) or np.any(ref <= 0):
         raise ValueError("reference_price must be finite and > 0")
-    limit = limit_of(ex, first_day)
+    limit = limit_of(ex, first_day) if limit is None else np.asarray(limit, dtype=np.float64)
     floor = _to_grid(ref * (1.0 - limit), ex, "up")
     ceiling = _to_grid(ref * (1.0 + limit), ex, "down")
     ceiling = np.where(ceiling <= ref, ref + tick_size(ref, ex), ceiling)

@@ -73,7 +73,10 @@ def test_strategy_cash_flows_exact():
     assert trades.loc[(T("2024-01-15"), "CCC", "buy"), "shares"] == 1_000
     # 19 Jan (last trading day, open): liquidate 120 BBB at 27,000 and 1,000 CCC at 4,900
     assert trades.loc[(T("2024-01-19"), "BBB", "sell"), "shares"] == pytest.approx(120)
-    final = 2_371_000 + (120 * 27_000 + 1_000 * 4_900) * (1 - 0.0015 - 0.001)
+    # T+2: the 15 Jan buy (5,007,500) exceeds the settled cash (2,989,500); the difference is an
+    # advance on the AAA sale, 0.04 %/day for 2 days
+    advance = (5_007_500 - 2_989_500) * 0.0004 * 2
+    final = 2_371_000 - advance + (120 * 27_000 + 1_000 * 4_900) * (1 - 0.0015 - 0.001)
     assert res.equity.iloc[-1] == pytest.approx(final)
     assert res.summary["final_equity"] == pytest.approx(final)
     assert res.summary["total_return"] == pytest.approx(final / 10_000_000 - 1)
@@ -142,6 +145,21 @@ def test_untradable_symbol_is_skipped_and_ties_break_by_name():
         preds, _daily(), BacktestConfig(top_k=1, initial_capital=10_000_000, rebalance_weeks=1)
     )
     assert tie.trades.iloc[0]["symbol"] == "AAA"
+
+
+def test_settled_cash_needs_no_advance_and_the_fee_can_be_off():
+    no_fee = BacktestConfig(
+        top_k=2, initial_capital=10_000_000, rebalance_weeks=1, advance_fee_per_day=0.0
+    )
+    with_fee = run_backtest(_predictions(), _daily(), CFG)
+    without = run_backtest(_predictions(), _daily(), no_fee)
+    # the first rebalance buys from settled cash only: identical until the second one
+    first = with_fee.equity[: T("2024-01-12")]
+    assert np.allclose(first, without.equity[: T("2024-01-12")])
+    gap = without.equity.iloc[-1] - with_fee.equity.iloc[-1]
+    assert gap == pytest.approx((5_007_500 - 2_989_500) * 0.0004 * 2)
+    with pytest.raises(ValueError, match="settlement_days"):
+        BacktestConfig(settlement_days=5, rebalance_weeks=1)
 
 
 def test_bad_input_is_explained():

@@ -106,12 +106,14 @@ def test_every_route_is_limited_or_closed(tight_app):
         for method, path in routes:
             url = _concrete(path)
             bucket = route_bucket(url)
-            # a fresh client per bucket and route, so one route's hits do not exhaust another's
-            host = f"192.0.2.{(hash((method, url)) % 200) + 20}"
-            codes = [
-                c.request(method, url, headers={"X-Forwarded-For": host}).status_code
-                for _ in range(3)
-            ]
+            codes: list[int] = []
+            # the window is a fixed minute: three requests that straddle its end (a slow route on
+            # a loaded machine) legitimately get a fresh quota, so a route must be limited on one
+            # of two tries (X-Forwarded-For is not trusted here: every request is one client)
+            for _ in range(2):
+                codes = [c.request(method, url).status_code for _ in range(3)]
+                if bucket is None or codes[-1] == 429:
+                    break
             if bucket is None:
                 assert set(codes) == {404}, (method, url, codes)
             elif codes[-1] != 429:

@@ -63,11 +63,14 @@ def _cli(home: Path, nats: str, prefix: str, speed: float) -> subprocess.Popen:
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_acked(nats: str, prefix: str, at_least: int, proc: subprocess.Popen, timeout=60.0) -> int:
+def _wait_acked(
+    nats: str, prefix: str, at_least: int, proc: subprocess.Popen, timeout=180.0
+) -> int:
     async def acked():
         async with open_bus(nats, prefix=prefix) as bus:
             return (await bus.group_info("ticks", "live")).acked
 
+    # generous: a fresh worker process imports the whole stack first, slow on a loaded machine
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()

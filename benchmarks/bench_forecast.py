@@ -51,6 +51,8 @@ from stockvision.jsonutil import jsonable
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SV_SHARED_DATA", ROOT.parent / "shared" / "data"))
+#: fits at least this long are printed one by one (the sequence models' per-fit time)
+SLOW_FIT_SECONDS = 5.0
 FAST_MODELS = "random_walk,vol_random_walk,har_vol,ridge_har,drift,ridge,majority,momentum_sign"
 
 
@@ -97,6 +99,12 @@ def main() -> None:
     ap.add_argument(
         "--first-test", default=None, help="first test week (market default 2010-01-01)"
     )
+    ap.add_argument(
+        "--step-weeks",
+        type=int,
+        default=4,
+        help="refit cadence in weeks; each fold tests the next step-weeks weeks (default 4)",
+    )
     ap.add_argument("--limit", type=int, default=None, help="subsample: at most this many files")
     ap.add_argument("--no-backtest", action="store_true")
     ap.add_argument(
@@ -127,11 +135,14 @@ def main() -> None:
     start = cross_section_start(builder)
     if first is not None:
         start = max(start, pd.Timestamp(first))
-    splitter = WalkForwardSplitter(horizon=4, first_test_week=start)
+    splitter = WalkForwardSplitter(
+        horizon=4, step_weeks=args.step_weeks, test_weeks=args.step_weeks, first_test_week=start
+    )
     n_folds = splitter.n_splits(labelled_weeks(builder))
     print(
         f"{args.universe}: {daily['symbol'].nunique()} symbols, {len(daily):,} daily rows, "
-        f"{len(features):,} weekly rows, {n_folds} folds from {start.date()}; load+adjust "
+        f"{len(features):,} weekly rows, {n_folds} folds from {start.date()}, refit every "
+        f"{args.step_weeks} weeks; load+adjust "
         f"{t1 - t0:.1f}s, features {t2 - t1:.1f}s",
         flush=True,
     )
@@ -140,6 +151,12 @@ def main() -> None:
     def progress(event):
         if event.stage == "done":
             done["n"] += 1
+            if event.seconds >= SLOW_FIT_SECONDS:  # a measured per-fit time, even if stopped
+                print(
+                    f"  {event.model} fold {event.fold + 1}/{event.n_folds} fit+predict "
+                    f"{event.seconds:.1f}s (load {os.getloadavg()[0]:.1f})",
+                    flush=True,
+                )
             if done["n"] % (10 * len(models)) == 0:
                 print(
                     f"  fold {event.fold + 1}/{event.n_folds} ({time.perf_counter() - t2:.0f}s)",
@@ -175,7 +192,8 @@ def main() -> None:
         )
     w = card.metrics["evaluation_window"]
     print(
-        f"window {w['start']} .. {w['end']}, {w['n_test_weeks']} weeks, {w['n_labelled_rows']:,} rows"
+        f"window {w['start']} .. {w['end']}, {w['n_test_weeks']} weeks, {w['n_labelled_rows']:,} "
+        f"rows, refit every {args.step_weeks} weeks ({n_folds} folds)"
     )
     for name, v in card.metrics["models"].items():
         d = v.get("distribution") or {}

@@ -101,3 +101,27 @@ def test_parts_never_overlap_including_label_horizon(
         if (test or step) <= step:
             assert ss > prev_test_end
         prev_test_end = se
+
+
+@pytest.mark.parametrize("step", [26, 52])
+def test_coarse_refit_cadence_keeps_purge_and_tiles_the_test_weeks(step):
+    """The sequence models' coarse cadence (test_weeks = step_weeks = 26 or 52) on a market-sized
+    calendar: every fold keeps the purge/embargo gaps, and the test blocks tile the weeks from the
+    first kept block to the end without gap or overlap (each week is tested exactly once)."""
+    weeks = pd.date_range("2000-08-04", periods=1010, freq="W-FRI")
+    first = pd.Timestamp("2010-04-30")
+    sp = WalkForwardSplitter(
+        horizon=4, step_weeks=step, test_weeks=step, first_test_week=first, val_weeks=13
+    )
+    folds = list(sp.split(weeks))
+    idx = {w: i for i, w in enumerate(weeks)}
+    assert folds and folds[0].test_start >= first and folds[-1].test_end == weeks[-1]
+    assert idx[folds[0].test_start] - idx[first] < step  # at most one block lost to the grid
+    tested: list[int] = []
+    for f in folds:
+        te, vs, ve = idx[f.train_end], idx[f.val_start], idx[f.val_end]
+        ss, se = idx[f.test_start], idx[f.test_end]
+        assert te + sp.gap < vs and ve + sp.gap < ss  # label horizon + embargo purged
+        assert se - ss + 1 == step or f is folds[-1]
+        tested.extend(range(ss, se + 1))
+    assert tested == list(range(idx[folds[0].test_start], len(weeks)))

@@ -67,13 +67,13 @@ def _outlook_table(preds: list) -> Table:
     table.add_column("data as of")
     for p in preds:
         pr, base = p.probabilities, p.base_rates
-        k = 1.0 if p.unit == "points" else 1000.0
+        k = 1.0 if p.unit == "points" else 1000.0  # the interval's low_k/high_k are always /1000
         unit = " pts" if p.unit == "points" else "k"
         table.add_row(
             p.symbol + (" [yellow](sim)[/yellow]" if p.simulated else ""),
-            f"{p.last_close / k:,.2f}{unit}",
+            f"{p.last_close_k:,.2f}{unit}",
             f"{p.interval.low / k:,.2f} – {p.interval.high / k:,.2f}{unit}",
-            f"{p.price_target / k:,.2f}{unit} ({p.expected_return:+.1%})",
+            f"{p.price_target_k:,.2f}{unit} ({p.expected_return:+.1%})",
             f"{pr.up:.0%} / {pr.sideways:.0%} / {pr.down:.0%}",
             "-" if base is None else f"{base.up:.0%} / {base.sideways:.0%} / {base.down:.0%}",
             _ARROWS.get(p.pattern, p.pattern) if p.direction_supported else "no clear direction",

@@ -8,6 +8,12 @@ and its Diebold-Mariano p, 80 % coverage, Winkler (80 % interval score) skill, c
 volatility quintile. Every figure is given for the whole test window and for its two halves by
 test week: the development half (where settings may be chosen) and the held-out half.
 
+``--pattern`` scores pattern models instead (no ``--ref``: each row's reference is its own
+training class frequencies): log loss, log-loss skill with the Diebold-Mariano p of the weekly
+mean log-loss difference, ECE, accuracy and the rank IC of P(UP) - P(DOWN) with its block
+bootstrap 95 % interval, by the same halves. Several runs of one model (seeds) are compared on
+the rows all of them have.
+
     PYTHONPATH=src .venv/bin/python benchmarks/bench_forecast_compare.py \\
         --ref /tmp/run_a:random_walk --model /tmp/run_a:har_vol --model /tmp/run_b:har_vol=har_mkt
 """
@@ -20,7 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from stockvision.evaluation import metrics as m
 from stockvision.evaluation.scoring import distribution_block, distribution_rows
+from stockvision.evaluation.walkforward import PRIOR_COLUMNS, PROB_COLUMNS
 
 _KEY = ["symbol", "week_end"]
 
@@ -48,25 +56,111 @@ def _fmt(block: dict) -> str:
     )
 
 
+def _pattern_rows(spec: str) -> tuple[str, pd.DataFrame]:
+    """``DIR:MODEL[=LABEL]`` -> (label, scored pattern rows with per-row log losses)."""
+    path, _, model = spec.rpartition(":")
+    model, _, label = model.partition("=")
+    preds = pd.read_parquet(Path(path) / "predictions.parquet")
+    df = preds[(preds["model"] == model) & (preds["actual_pattern"] >= 0)]
+    df = df[df[PROB_COLUMNS].notna().all(axis=1)]
+    if df.empty:
+        raise SystemExit(f"{spec}: no pattern rows for model {model!r}")
+    y = df["actual_pattern"].to_numpy(dtype=int)
+    pick = np.arange(len(df))
+    p = np.clip(df[PROB_COLUMNS].to_numpy()[pick, y], 1e-15, 1.0)
+    q = np.clip(df[PRIOR_COLUMNS].to_numpy()[pick, y], 1e-15, 1.0)
+    out = df[[*_KEY, "actual_pattern", "actual_log_return", *PROB_COLUMNS, *PRIOR_COLUMNS]]
+    return label or f"{Path(path).name}:{model}", out.assign(ll=-np.log(p), ll_ref=-np.log(q))
+
+
+def pattern_block(rows: pd.DataFrame, horizon: int, n_boot: int = 2000) -> dict[str, float]:
+    """Log loss, its skill vs the training class frequencies (DM p), ECE, accuracy, rank IC."""
+    probs, y = rows[PROB_COLUMNS].to_numpy(), rows["actual_pattern"].to_numpy(dtype=int)
+    weekly = rows.groupby("week_end")[["ll", "ll_ref"]].mean()
+    try:
+        dm_p = m.diebold_mariano(weekly["ll"], weekly["ll_ref"], h=horizon, loss="abs").pvalue
+    except ValueError:
+        dm_p = float("nan")
+    ic = m.ic_by_period(
+        rows.assign(score=rows["p_up"] - rows["p_down"]), "score", "actual_log_return"
+    )
+    rank = m.ranking_summary(ic, n_boot=n_boot, block=horizon)
+    return {
+        "log_loss": float(rows["ll"].mean()),
+        "log_loss_skill": float(1 - rows["ll"].mean() / rows["ll_ref"].mean()),
+        "dm_pvalue": float(dm_p),
+        "ece": m.ece(probs, y, 15),
+        "accuracy": m.accuracy(y, probs.argmax(axis=1)),
+        "rank_ic_mean": float(rank["rank_ic_mean"]),
+        "rank_ic_ci95": rank["rank_ic_ci95"],
+        "n_rows": len(rows),
+    }
+
+
+def _fmt_pattern(b: dict) -> str:
+    lo, hi = b["rank_ic_ci95"]
+    ric = (
+        f"{b['rank_ic_mean']:.3f} [{lo:.3f}, {hi:.3f}]"
+        if np.isfinite(b["rank_ic_mean"])
+        else "n/a (constant score)"
+    )
+    return (
+        f"log loss {b['log_loss']:.4f} | skill {b['log_loss_skill']:+.4f} | DM p {b['dm_pvalue']:.2g}"
+        f" | ECE {b['ece']:.3f} | acc {b['accuracy'] * 100:.1f} %"
+        f" | rank IC {ric} | n {b['n_rows']:,}"
+    )
+
+
+def _halves(weeks: np.ndarray) -> tuple[pd.Timestamp, dict]:
+    split = pd.Timestamp(weeks[len(weeks) // 2])
+    return split, {
+        "full": lambda r: r,
+        "dev": lambda r: r[r["week_end"] < split],
+        "held-out": lambda r: r[r["week_end"] >= split],
+    }
+
+
+def compare_patterns(specs: list[str], horizon: int) -> None:
+    """Print the pattern block of every run, on the rows all runs share, by halves."""
+    runs = [_pattern_rows(spec) for spec in specs]
+    common = runs[0][1][_KEY]
+    for _, rows in runs[1:]:
+        common = common.merge(rows[_KEY], on=_KEY)
+    weeks = np.sort(common["week_end"].unique())
+    split, parts = _halves(weeks)
+    print(
+        f"pattern rows common to {len(runs)} run(s): {len(common):,}; test weeks "
+        f"{pd.Timestamp(weeks[0]).date()} .. {pd.Timestamp(weeks[-1]).date()} ({len(weeks)}); "
+        f"development half < {split.date()} <= held-out half"
+    )
+    for label, rows in runs:
+        rows = rows.merge(common, on=_KEY)
+        for part, take in parts.items():
+            print(f"{label:28s} {part:8s} {_fmt_pattern(pattern_block(take(rows), horizon))}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--ref", required=True, help="DIR:MODEL of the reference forecast")
+    ap.add_argument("--ref", help="DIR:MODEL of the reference forecast (distribution mode)")
     ap.add_argument("--model", action="append", required=True, help="DIR:MODEL[=LABEL]")
     ap.add_argument("--horizon", type=int, default=4)
+    ap.add_argument(
+        "--pattern", action="store_true", help="score pattern models (reference: class frequencies)"
+    )
     args = ap.parse_args()
+    if args.pattern:
+        compare_patterns(args.model, args.horizon)
+        return
+    if not args.ref:
+        ap.error("--ref is required unless --pattern is given")
     ref_label, ref = _rows(args.ref)
     weeks = np.sort(ref["week_end"].unique())
-    split = pd.Timestamp(weeks[len(weeks) // 2])
+    split, parts = _halves(weeks)
     print(
         f"reference {ref_label}; test weeks {pd.Timestamp(weeks[0]).date()} .. "
         f"{pd.Timestamp(weeks[-1]).date()} ({len(weeks)}); development half < {split.date()} <= "
         "held-out half"
     )
-    parts = {
-        "full": lambda r: r,
-        "dev": lambda r: r[r["week_end"] < split],
-        "held-out": lambda r: r[r["week_end"] >= split],
-    }
     for spec in args.model:
         label, rows = _rows(spec)
         common = rows.merge(ref[_KEY], on=_KEY)

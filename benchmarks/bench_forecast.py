@@ -115,7 +115,8 @@ def main() -> None:
     ap.add_argument(
         "--predictions",
         action="store_true",
-        help="also write every test prediction to predictions.parquet (bench_forecast_compare)",
+        help="also write every test prediction to predictions.parquet and the test rows' classic "
+        "factors to factors.parquet (bench_forecast_compare)",
     )
     ap.add_argument(
         "--params",
@@ -183,6 +184,9 @@ def main() -> None:
     (args.out / "timings.json").write_text(json.dumps(result.timings, indent=1))
     if args.predictions:
         result.predictions.to_parquet(args.out / "predictions.parquet")
+        factors = getattr(result, "factors", None)
+        if factors is not None and not factors.empty:
+            factors.drop_duplicates(["symbol", "week_end"]).to_parquet(args.out / "factors.parquet")
     print(f"walk-forward {t3 - t2:.1f}s, scoring {t4 - t3:.1f}s, total {t4 - t0:.1f}s")
     if result.failed:
         print("FAILED:", result.failed)

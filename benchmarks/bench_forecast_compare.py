@@ -12,7 +12,9 @@ test week: the development half (where settings may be chosen) and the held-out 
 training class frequencies): log loss, log-loss skill with the Diebold-Mariano p of the weekly
 mean log-loss difference, ECE, accuracy and the rank IC of P(UP) - P(DOWN) with its block
 bootstrap 95 % interval, by the same halves. Several runs of one model (seeds) are compared on
-the rows all of them have.
+the rows all of them have. ``--factors DIR`` (a run's ``factors.parquet``) adds the rank IC on
+the liquid names (the top 70 % by traded value of each week) and, for the same rows and halves,
+each classic factor alone as a ranking baseline.
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_forecast_compare.py \\
         --ref /tmp/run_a:random_walk --model /tmp/run_a:har_vol --model /tmp/run_b:har_vol=har_mkt
@@ -28,7 +30,7 @@ import pandas as pd
 
 from stockvision.evaluation import metrics as m
 from stockvision.evaluation.scoring import distribution_block, distribution_rows
-from stockvision.evaluation.walkforward import PRIOR_COLUMNS, PROB_COLUMNS
+from stockvision.evaluation.walkforward import FACTOR_COLUMNS, PRIOR_COLUMNS, PROB_COLUMNS
 
 _KEY = ["symbol", "week_end"]
 
@@ -97,6 +99,15 @@ def pattern_block(rows: pd.DataFrame, horizon: int, n_boot: int = 2000) -> dict[
     }
 
 
+def _rank_ic(rows: pd.DataFrame, score: str, horizon: int, n_boot: int = 2000) -> str:
+    ic = m.ic_by_period(rows, score, "actual_log_return")
+    r = m.ranking_summary(ic, n_boot=n_boot, block=horizon)
+    if not np.isfinite(r["rank_ic_mean"]):
+        return "n/a"
+    lo, hi = r["rank_ic_ci95"]
+    return f"{r['rank_ic_mean']:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
 def _fmt_pattern(b: dict) -> str:
     lo, hi = b["rank_ic_ci95"]
     ric = (
@@ -120,12 +131,16 @@ def _halves(weeks: np.ndarray) -> tuple[pd.Timestamp, dict]:
     }
 
 
-def compare_patterns(specs: list[str], horizon: int) -> None:
+def compare_patterns(specs: list[str], horizon: int, factors_dir: Path | None = None) -> None:
     """Print the pattern block of every run, on the rows all runs share, by halves."""
     runs = [_pattern_rows(spec) for spec in specs]
     common = runs[0][1][_KEY]
     for _, rows in runs[1:]:
         common = common.merge(rows[_KEY], on=_KEY)
+    factors = None
+    if factors_dir is not None:
+        factors = pd.read_parquet(factors_dir / "factors.parquet").drop(columns="actual_log_return")
+        common = common.merge(factors[_KEY], on=_KEY)
     weeks = np.sort(common["week_end"].unique())
     split, parts = _halves(weeks)
     print(
@@ -135,8 +150,27 @@ def compare_patterns(specs: list[str], horizon: int) -> None:
     )
     for label, rows in runs:
         rows = rows.merge(common, on=_KEY)
+        if factors is not None:
+            rows = rows.merge(factors[[*_KEY, "liquid"]], on=_KEY)
         for part, take in parts.items():
-            print(f"{label:28s} {part:8s} {_fmt_pattern(pattern_block(take(rows), horizon))}")
+            part_rows = take(rows)
+            line = f"{label:28s} {part:8s} {_fmt_pattern(pattern_block(part_rows, horizon))}"
+            if factors is not None:
+                liquid = part_rows[part_rows["liquid"]]
+                liquid = liquid.assign(score=liquid["p_up"] - liquid["p_down"])
+                line += f" | liquid rank IC {_rank_ic(liquid, 'score', horizon)}"
+            print(line)
+    if factors is None:
+        return
+    realised = runs[0][1][[*_KEY, "actual_log_return"]].merge(common, on=_KEY)
+    frame = realised.merge(factors, on=_KEY)
+    for name in FACTOR_COLUMNS:
+        for part, take in parts.items():
+            rows = take(frame)
+            print(
+                f"{'factor ' + name:28s} {part:8s} rank IC all {_rank_ic(rows, name, horizon)}"
+                f" | liquid {_rank_ic(rows[rows['liquid']], name, horizon)}"
+            )
 
 
 def main() -> None:
@@ -147,9 +181,12 @@ def main() -> None:
     ap.add_argument(
         "--pattern", action="store_true", help="score pattern models (reference: class frequencies)"
     )
+    ap.add_argument(
+        "--factors", type=Path, help="run DIR with factors.parquet (--pattern: factor baselines)"
+    )
     args = ap.parse_args()
     if args.pattern:
-        compare_patterns(args.model, args.horizon)
+        compare_patterns(args.model, args.horizon, args.factors)
         return
     if not args.ref:
         ap.error("--ref is required unless --pattern is given")

@@ -184,9 +184,10 @@ def main() -> None:
     (args.out / "timings.json").write_text(json.dumps(result.timings, indent=1))
     if args.predictions:
         result.predictions.to_parquet(args.out / "predictions.parquet")
-        factors = getattr(result, "factors", None)
-        if factors is not None and not factors.empty:
-            factors.drop_duplicates(["symbol", "week_end"]).to_parquet(args.out / "factors.parquet")
+        if result.factors is not None and not result.factors.empty:
+            result.factors.drop_duplicates(["symbol", "week_end"]).to_parquet(
+                args.out / "factors.parquet"
+            )
     print(f"walk-forward {t3 - t2:.1f}s, scoring {t4 - t3:.1f}s, total {t4 - t0:.1f}s")
     if result.failed:
         print("FAILED:", result.failed)

@@ -99,22 +99,18 @@ def pattern_block(rows: pd.DataFrame, horizon: int, n_boot: int = 2000) -> dict[
     }
 
 
+def _fmt_ic(mean: float, ci: list[float], missing: str = "n/a") -> str:
+    return f"{mean:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if np.isfinite(mean) else missing
+
+
 def _rank_ic(rows: pd.DataFrame, score: str, horizon: int, n_boot: int = 2000) -> str:
     ic = m.ic_by_period(rows, score, "actual_log_return")
     r = m.ranking_summary(ic, n_boot=n_boot, block=horizon)
-    if not np.isfinite(r["rank_ic_mean"]):
-        return "n/a"
-    lo, hi = r["rank_ic_ci95"]
-    return f"{r['rank_ic_mean']:.3f} [{lo:.3f}, {hi:.3f}]"
+    return _fmt_ic(r["rank_ic_mean"], r["rank_ic_ci95"])
 
 
 def _fmt_pattern(b: dict) -> str:
-    lo, hi = b["rank_ic_ci95"]
-    ric = (
-        f"{b['rank_ic_mean']:.3f} [{lo:.3f}, {hi:.3f}]"
-        if np.isfinite(b["rank_ic_mean"])
-        else "n/a (constant score)"
-    )
+    ric = _fmt_ic(b["rank_ic_mean"], b["rank_ic_ci95"], "n/a (constant score)")
     return (
         f"log loss {b['log_loss']:.4f} | skill {b['log_loss_skill']:+.4f} | DM p {b['dm_pvalue']:.2g}"
         f" | ECE {b['ece']:.3f} | acc {b['accuracy'] * 100:.1f} %"

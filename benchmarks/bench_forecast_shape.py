@@ -1,4 +1,4 @@
-"""Is the missing CRPS skill in the shape of the predictive distribution? Two measured checks.
+"""Is the missing CRPS skill in the shape or the scale spread of the distribution? Five checks.
 
 The served distributions are a location-scale Student-t of the 4-week log return. On the whole
 market their CRPS skill over the constant-width random walk stops near 1.7-1.8 % (see
@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from stockvision.evaluation.scoring import distribution_rows
 from stockvision.models.distribution import crps_student_t
 
 
@@ -52,7 +53,11 @@ def _mean_abs_t(df: float) -> float:
 
 
 def load_rows(spec: str) -> pd.DataFrame:
-    """``DIR:MODEL`` -> the scored rows: y, loc, scale, df, and the model's own CRPS."""
+    """``DIR:MODEL`` -> the scored rows: y, loc, scale, df, the model's own CRPS and 80 % cover.
+
+    CRPS and coverage come from the project's scoring (``distribution_rows``), which keeps the
+    rows it scores in their order; the filter below is the same, so the columns line up.
+    """
     path, _, model = spec.rpartition(":")
     preds = pd.read_parquet(Path(path) / "predictions.parquet")
     df = preds[preds["model"] == model]
@@ -63,25 +68,18 @@ def load_rows(spec: str) -> pd.DataFrame:
     ]
     if df.empty:
         raise SystemExit(f"{spec}: no distribution rows for model {model!r}")
-    out = pd.DataFrame(
+    scored = distribution_rows(df)
+    return pd.DataFrame(
         {
             "week_end": df["week_end"].to_numpy(),
             "y": df["actual_log_return"].to_numpy(float),
             "loc": df["pred_log_return"].to_numpy(float),
             "scale": df["pred_scale"].to_numpy(float),
             "df": df["dist_df"].fillna(np.inf).to_numpy(float),
+            "crps": scored["crps"].to_numpy(),
+            "cover_80": scored["cover_80"].to_numpy(),
         }
     )
-    crps = np.empty(len(out))
-    for value in np.unique(out["df"]):
-        sel = (out["df"] == value).to_numpy()
-        crps[sel] = crps_student_t(
-            out["y"].to_numpy()[sel],
-            out["loc"].to_numpy()[sel],
-            out["scale"].to_numpy()[sel],
-            value,
-        )
-    return out.assign(crps=crps)
 
 
 def mixture_crps(rows: pd.DataFrame, pi: np.ndarray) -> np.ndarray:
@@ -231,16 +229,9 @@ def main() -> None:
     )
 
     # 4. coverage of the 80 % interval by the model's own scale
-    from scipy import stats
-
-    z80 = np.empty(len(rows))
-    for value in np.unique(rows["df"]):
-        sel = (rows["df"] == value).to_numpy()
-        z80[sel] = stats.norm.ppf(0.9) if not np.isfinite(value) else stats.t.ppf(0.9, value)
-    inside = (rows["y"] - rows["loc"]).abs() <= z80 * rows["scale"]
     cuts = [0, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95, 1.0]
     bucket = pd.qcut(rows["scale"], cuts)
-    table = pd.DataFrame({"inside": inside, "zero": rows["y"] == 0.0}).groupby(
+    table = pd.DataFrame({"inside": rows["cover_80"], "zero": rows["y"] == 0.0}).groupby(
         bucket, observed=True
     )
     print(

@@ -213,6 +213,16 @@ def main() -> None:
                 f"{[round(x, 3) for x in d['coverage_80_by_vol_quintile']]} | pattern LL skill "
                 f"{d.get('pattern_log_loss_skill')}"
             )
+            by_scale = d.get("coverage_80_by_scale") or []
+            if by_scale:  # what an answer quotes for a forecast of that width
+                print(
+                    f"{name:16s} cov80 by predicted scale: "
+                    + ", ".join(
+                        f"q{b['q_low'] * 100:g}-{b['q_high'] * 100:g}% (<= {b['scale_max']:.4f}, "
+                        f"{b['rows']:,} rows) {b['coverage_80']:.3f}"
+                        for b in by_scale
+                    )
+                )
         if p:
             print(f"{name:16s} pattern LL skill {p['log_loss_skill']} ECE {p['ece']}")
         print(

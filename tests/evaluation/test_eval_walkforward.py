@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,9 @@ from stockvision.evaluation.walkforward import (
 )
 from stockvision.features import DatasetBuilder, build_features_and_labels
 
-MODELS = ["ridge", "lgbm_reg", "random_walk", "lgbm_clf", "majority", "momentum_sign"]
+MODELS = [
+    "ridge", "lgbm_reg", "random_walk", "vol_random_walk", "lgbm_clf", "majority", "momentum_sign"
+]  # fmt: skip
 SPLITTER = WalkForwardSplitter(min_train_weeks=60, val_weeks=8, max_folds=4)
 # small, single-threaded models keep the test fast on a shared 2-core machine
 PARAMS = {
@@ -51,6 +54,7 @@ def test_predictions_are_out_of_sample_and_complete(market, result):
         "ridge": "price",
         "lgbm_reg": "price",
         "random_walk": "price",
+        "vol_random_walk": "price",
         "lgbm_clf": "pattern",
         "majority": "pattern",
         "momentum_sign": "pattern",
@@ -109,6 +113,15 @@ def test_two_runs_give_identical_metrics_json(market, result, tmp_path):
     }  # fmt: skip
     dist = metrics["models"]["ridge"]["distribution"]
     assert len(dist["coverage_80_by_vol_quintile"]) == 5 and dist["crps"] > 0
+    # what an answer quotes for a forecast that wide: only a scale that varies by stock has bins
+    # (ridge's is one width per fold)
+    assert dist["coverage_80_by_scale"] == []
+    vol = metrics["models"]["vol_random_walk"]["distribution"]
+    by_scale = vol["coverage_80_by_scale"]
+    assert 2 <= len(by_scale) <= 8 and sum(b["rows"] for b in by_scale) == vol["n_rows"]
+    assert by_scale[0]["q_low"] == 0 and by_scale[-1]["q_high"] == 1  # contiguous, none lost
+    assert all(a["q_high"] == b["q_low"] for a, b in pairwise(by_scale))
+    assert [b["scale_max"] for b in by_scale] == sorted(b["scale_max"] for b in by_scale)
     assert "momentum_12_1" in metrics["ranking_baselines"]
     card = score(result)
     crps_goals = [g for g in card.goals if g.model == "ridge" and "CRPS" in g.goal]
@@ -118,6 +131,7 @@ def test_two_runs_give_identical_metrics_json(market, result, tmp_path):
     assert metrics["models"]["majority"]["pattern"]["ece_uncalibrated"] is None
     assert metrics["evaluation_window"]["folds"] == 4
     assert (tmp_path / "a" / "report.html").stat().st_size > 1_000_000  # plotly.js inlined
+    assert "Coverage by predicted width" in (tmp_path / "a" / "report.html").read_text()
 
 
 def test_bad_arguments_are_explained(market):

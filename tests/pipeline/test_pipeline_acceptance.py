@@ -234,6 +234,14 @@ def test_registered_runs_carry_the_evaluation_report_and_metrics(history, monkey
             run = reg.client.get_run(record.run_id)
             model = history["first"]["outputs"]["train"]["primary"][kind]
             assert set(evaluated["metrics"][model]) <= set(run.data.metrics)
+            if kind == "price":  # the coverage by predicted scale an answer quotes, round trip
+                from stockvision.evaluation.scale_coverage import ScaleCoverage
+
+                by_scale = ScaleCoverage.from_metrics(run.data.metrics)
+                assert by_scale is not None and 2 <= len(by_scale.bins) <= 8
+                assert by_scale.bins[0].q_low == 0 and by_scale.bins[-1].q_high == 1
+                assert by_scale == ScaleCoverage.from_metrics(evaluated["metrics"][model])
+                assert sum(b.rows for b in by_scale.bins) > 0
             report = Path(evaluated["report_dir"]).name
             files = {Path(a.path).name for a in reg.client.list_artifacts(record.run_id, report)}
             assert {"report.html", "metrics.json"} <= files, files

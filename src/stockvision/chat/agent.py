@@ -627,7 +627,10 @@ class Agent:
                 and any(isinstance(x, dict) and x.get("simulated") for x in c.result)
                 for c in calls
             )
-            answer = A.compose(_inert(text), turn.lang, simulated)
+            # the LLM may phrase, never drop a measured limit of a forecast it talks about
+            kept = missing_caveats(text, calls, turn.lang)
+            body = _inert(text) + "".join(f"\n\n{line}" for line in kept)
+            answer = A.compose(body, turn.lang, simulated)
             report = grounding.check(
                 answer, [c.result for c in calls], turn.message, examples=_EXAMPLES
             )
@@ -863,6 +866,32 @@ def _said(value: float | None, said: set[float]) -> bool:
 
 
 _UNSAFE_LINK = re.compile(r"\]\((?!https?://)[^)]*\)", re.IGNORECASE)
+
+
+def missing_caveats(text: str, calls: Sequence[ToolCall], lang: str) -> list[str]:
+    """The caveats (``Prediction.caveats``) of the forecasts ``text`` names by ticker that it does
+    not carry word for word, as "⚠ SYM: message" lines in ``lang``, each once."""
+    lines: list[str] = []
+    for c in calls:
+        if c.error is not None:
+            continue
+        items = c.result if isinstance(c.result, list) else [c.result]
+        for r in items:
+            if not isinstance(r, dict) or not r.get("caveats") or not r.get("symbol"):
+                continue
+            sym = str(r["symbol"])
+            if not re.search(rf"(?<![A-Z0-9]){re.escape(sym)}(?![A-Z0-9])", text):
+                continue
+            for cav in r["caveats"]:
+                msg = (
+                    cav.get("message_vi" if lang == "vi" else "message_en")
+                    if isinstance(cav, dict)
+                    else None
+                )
+                line = f"⚠ {sym}: {msg}"
+                if msg and msg not in text and line not in lines:
+                    lines.append(line)
+    return lines
 
 
 def _inert(text: str) -> str:

@@ -297,6 +297,7 @@ def format_prediction(
             f"{horizon} tuần tới (đến khoảng {fmt_date(p.target_date, lang)}), khoảng dự báo "
             f"{cov}%: {fmt_price_k(low_k, lang)} – {fmt_price_k(high_k, lang)} {unit} "
             f"({expected}){half}.",
+            *(f"⚠ {c.message_vi}" for c in p.caveats),
             f"Giá mục tiêu {horizon} tuần (trung vị): {fmt_price_k(p.price_target_k, lang)} "
             f"{unit} ({fmt_pct(p.expected_return, lang)}).",
             _probabilities_line(p, lang),
@@ -327,6 +328,7 @@ def format_prediction(
             f"{cov}% range: {fmt_price_k(low_k, lang)} – {fmt_price_k(high_k, lang)} {unit} "
             f"for the next {horizon} weeks (around {fmt_date(p.target_date, lang)}; "
             f"{expected}){half}.",
+            *(f"⚠ {c.message_en}" for c in p.caveats),
             f"{horizon}-week price target (median): {fmt_price_k(p.price_target_k, lang)} {unit} "
             f"({fmt_pct(p.expected_return, lang)}).",
             _probabilities_line(p, lang),
@@ -464,6 +466,13 @@ def format_comparison(preds: Sequence[Prediction], lang: str) -> str:
         (p.serving_model.limits_vi if lang == "vi" else p.serving_model.limits_en)
         for p in preds
         if p.serving_model is not None
+    )
+    notes.update(
+        dict.fromkeys(
+            f"⚠ {p.symbol}: {c.message_vi if lang == 'vi' else c.message_en}"
+            for p in preds
+            for c in p.caveats
+        )
     )
     notes.pop(None, None)
     tail = "".join(f"\n{n}" for n in notes)

@@ -44,6 +44,8 @@ def predict(
         out.print(_outlook_table(preds))
         for line in _model_lines(preds):
             console.print(line, highlight=False)
+        for line in _caveat_lines(preds):
+            console.print(line, highlight=False, markup=False)
         v = preds[0].model_versions
         console.print(f"Models: price v{v.price}, pattern v{v.pattern}. {preds[0].disclaimer}")
     for e in errors:
@@ -96,6 +98,12 @@ def _model_lines(preds: list) -> list[str]:
             f"Forecast {kind}: {m.label_en}. {m.skill_en or ''} {m.limits_en or ''}".strip()
         )
     return lines
+
+
+def _caveat_lines(preds: list) -> list[str]:
+    """The measured limits of single answers (e.g. a range too narrow for a thinly traded
+    stock), one line per symbol and caveat."""
+    return [f"! {p.symbol}: {c.message_en}" for p in preds for c in p.caveats]
 
 
 def serve(

@@ -110,6 +110,38 @@ def _ic_figure(card: Scorecard) -> Any:
     return fig
 
 
+def _scale_coverage_figure(card: Scorecard) -> Any | None:
+    """Coverage of the 80 % range per bin of each model's own predicted scale (calmest first):
+    where a flat line at 80 % would mean the range is honest at every width."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for name, v in card.metrics["models"].items():
+        bins = (v.get("distribution") or {}).get("coverage_80_by_scale") or []
+        if not bins:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=[f"{b['q_low'] * 100:g}-{b['q_high'] * 100:g}%" for b in bins],
+                y=[b["coverage_80"] for b in bins],
+                mode="lines+markers",
+                name=name,
+                text=[f"n={b['rows']:,}, scale <= {b['scale_max']:.4f}" for b in bins],
+            )
+        )
+    if not fig.data:
+        return None
+    fig.add_hline(y=0.8, line={"dash": "dot", "color": "grey"})
+    fig.update_layout(
+        title="80% range coverage by the model's own predicted scale (narrowest first)",
+        xaxis_title="quantile bin of the predicted scale over the test rows",
+        yaxis_title="coverage",
+        yaxis={"tickformat": ".0%"},
+        height=420,
+    )
+    return fig
+
+
 def _calibration_figure(name: str, cal: pd.DataFrame, unc: pd.DataFrame | None) -> Any:
     import plotly.graph_objects as go
 
@@ -313,6 +345,16 @@ def _render(result: EvaluationResult, card: Scorecard) -> str:
         "<h2>Goals</h2>",
         _goals_table(card),
     ]
+    by_scale = _scale_coverage_figure(card)
+    if by_scale is not None:
+        parts += [
+            "<h2>Coverage by predicted width</h2>",
+            figs.div(by_scale),
+            "<p class='note'>Answers quote a bin's coverage when it differs from 80 % by at "
+            "least 5 points and by more than 3 binomial standard errors (on the whole market the "
+            "narrowest ranges are mostly thinly traded names whose price stood still, then "
+            "jumped).</p>",
+        ]
     if card.backtests:
         parts += ["<h2>Backtest</h2>", figs.div(_equity_figure(card))]
     if any(not ic.empty for ic in card.ic.values()):

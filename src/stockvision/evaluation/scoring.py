@@ -20,6 +20,8 @@ from stockvision.evaluation.backtest import (
     buy_and_hold,
     run_backtest,
 )
+from stockvision.evaluation.scale_coverage import BLOCK_KEY as SCALE_BLOCK_KEY
+from stockvision.evaluation.scale_coverage import ScaleCoverage
 from stockvision.evaluation.walkforward import (
     FACTOR_COLUMNS,
     MODEL_CAL_COLUMNS,
@@ -153,6 +155,7 @@ def distribution_rows(df: pd.DataFrame) -> pd.DataFrame:
             "symbol": rows["symbol"].to_numpy(),
             "week_end": rows["week_end"].to_numpy(),
             "crps": crps,
+            "scale": scale,
             "vol_4w": rows["vol_4w"].to_numpy(float),
             "raw_close": rows["raw_close"].to_numpy(float),
         }
@@ -196,6 +199,8 @@ def distribution_block(
         ]
     else:
         block["coverage_80_by_vol_quintile"] = []
+    by_scale = ScaleCoverage.measure(rows)
+    block[SCALE_BLOCK_KEY] = by_scale.to_block() if by_scale is not None else []
     block["n_rows"] = len(rows)
     if ref is not None and not ref.empty:
         key = ["symbol", "week_end"]

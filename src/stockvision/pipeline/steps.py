@@ -638,13 +638,21 @@ def flat_metrics(block: dict[str, Any]) -> dict[str, float]:
     """``{"price": {"mae_pct": ..}, "pattern": {...}}`` -> ``{"mae_pct": .., "accuracy": ..}``.
 
     Other groups are prefixed (``distribution_crps``, ``ranking_rank_ic_mean``); a 2-value
-    interval such as ``rank_ic_ci95`` becomes ``..._low`` / ``..._high``.
+    interval such as ``rank_ic_ci95`` becomes ``..._low`` / ``..._high``; the coverage by
+    predicted scale becomes ``distribution_cov80_scale_bin{i}_*`` (read back by
+    :meth:`~stockvision.evaluation.scale_coverage.ScaleCoverage.from_metrics`).
     """
+    from stockvision.evaluation.scale_coverage import BLOCK_KEY, ScaleCoverage
+
     flat: dict[str, float] = {}
     for group in ("price", "pattern", "distribution", "ranking", "backtest"):
         for key, value in (block.get(group) or {}).items():
             name = key if group in ("price", "pattern") else f"{group}_{key}"
-            if isinstance(value, list) and len(value) == 2 and key.endswith("ci95"):
+            if group == "distribution" and key == BLOCK_KEY:
+                by_scale = ScaleCoverage.from_block(value or [])
+                if by_scale is not None:
+                    flat.update(by_scale.flat())
+            elif isinstance(value, list) and len(value) == 2 and key.endswith("ci95"):
                 for end, v in zip(("low", "high"), value, strict=True):
                     if isinstance(v, int | float) and np.isfinite(v):
                         flat[f"{name}_{end}"] = float(v)

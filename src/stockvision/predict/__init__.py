@@ -13,6 +13,7 @@ from stockvision.predict.predictor import Predictor, min_weeks
 from stockvision.predict.types import (
     DISCLAIMER_EN,
     DISCLAIMER_VI,
+    Caveat,
     Driver,
     ModelVersions,
     PatternProbabilities,
@@ -25,6 +26,7 @@ from stockvision.predict.types import (
 __all__ = [
     "DISCLAIMER_EN",
     "DISCLAIMER_VI",
+    "Caveat",
     "Driver",
     "InferencePanel",
     "ModelSet",

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from stockvision.data.directory import SymbolDescription
+from stockvision.evaluation.scale_coverage import ScaleCoverage
 from stockvision.evaluation.splits import ShortHistory
 from stockvision.features import FEATURES
 from stockvision.features.feature_docs import FEATURE_DOCS
@@ -28,6 +29,7 @@ from stockvision.predict.model_set import ModelSet
 from stockvision.predict.types import (
     DISCLAIMER_EN,
     DISCLAIMER_VI,
+    Caveat,
     Driver,
     ModelVersions,
     PatternProbabilities,
@@ -169,6 +171,9 @@ class Predictor:
         raw_close = window.labels["raw_close"].to_numpy(dtype=float)
         x_values = window.X[FEATURES].to_numpy(dtype=float)
         measured, measured_on = measured_coverage(metrics)
+        # the coverage measured on forecasts of a similar predicted scale (80 % ranges only)
+        by_scale = ScaleCoverage.from_metrics(metrics) if abs(coverage - 0.8) < 1e-9 else None
+        scale_bin = by_scale.bin_of(dist.scale) if by_scale is not None else None
         versions = ModelVersions(
             price=version or models.price_version, pattern=models.pattern_version
         )
@@ -189,6 +194,17 @@ class Predictor:
             target = close * float(np.exp(log_ret[i]))
             lo, hi = close * float(np.exp(low[i])), close * float(np.exp(high[i]))
             is_sim = simulated if isinstance(simulated, bool) else sym in simulated
+            similar: dict[str, Any] = {}
+            caveats: list[Caveat] = []
+            if by_scale is not None and scale_bin is not None:
+                b = by_scale.bins[int(scale_bin[i])]
+                similar = {
+                    "measured_coverage_similar": b.coverage_80 if b.rows else None,
+                    "similar_scale_quantiles": (b.q_low, b.q_high),
+                    "similar_rows": b.rows,
+                }
+                if by_scale.quotable(int(scale_bin[i])):
+                    caveats.append(scale_caveat(b))
 
             def band(lo_r: float, hi_r: float, cov: float, close: float = close) -> PriceInterval:
                 return PriceInterval(
@@ -216,6 +232,7 @@ class Predictor:
                         coverage=coverage,
                         measured_coverage=measured,
                         measured_on=measured_on,
+                        **similar,
                     ),
                     interval_50=band(low50[i], high50[i], 0.5),
                     interval_95=band(low95[i], high95[i], 0.95),
@@ -236,6 +253,7 @@ class Predictor:
                     drivers=drivers(
                         x_values[i], contrib[i] if contrib is not None else None, self.top_drivers
                     ),
+                    caveats=caveats,
                     model_versions=versions,
                     simulated=bool(is_sim),
                     disclaimer=DISCLAIMER_EN,
@@ -307,6 +325,62 @@ def measured_coverage(metrics: Mapping[str, Any]) -> tuple[float | None, str | N
         if value is not None and np.isfinite(value):
             return float(value), where
     return None, None
+
+
+def _scale_position(q_low: float, q_high: float) -> tuple[str, str, bool]:
+    """(vi, en, narrow side?) naming a predicted-scale bin in words: "the narrowest 1-5%"."""
+
+    def span(a: float, b: float) -> str:
+        return f"{b * 100:.0f}%" if a <= 0.0 else f"{a * 100:.0f}-{b * 100:.0f}%"
+
+    if q_high <= 0.5:
+        return f"{span(q_low, q_high)} hẹp nhất", f"the narrowest {span(q_low, q_high)}", True
+    return (
+        f"{span(1 - q_high, 1 - q_low)} rộng nhất",
+        f"the widest {span(1 - q_high, 1 - q_low)}",
+        False,
+    )
+
+
+def scale_caveat(b: Any) -> Caveat:
+    """The sentence quoting the coverage measured on forecasts of this one's width (a quotable bin
+    of :class:`~stockvision.evaluation.scale_coverage.ScaleCoverage`).
+
+    It says only what is measured or true by construction: the scale is small (large) because the
+    price moved less (more) than usual lately. Why (on the whole market the narrowest ranges are
+    mostly thinly traded names whose price stood still) is not claimed: on VN30 they are liquid
+    large caps in a calm month.
+    """
+    pos_vi, pos_en, narrow = _scale_position(b.q_low, b.q_high)
+    pct = f"{b.coverage_80 * 100:.0f}"
+    rows_en, rows_vi = f"{b.rows:,}", f"{b.rows:,}".replace(",", ".")
+    if narrow:
+        vi = f"Khoảng 80% này thuộc nhóm {pos_vi} trong mọi dự báo: gần đây giá biến động ít hơn thường lệ."
+        en = f"This 80% range is among {pos_en} of all forecasts: the price has moved less than usual lately."
+    else:
+        vi = f"Khoảng 80% này thuộc nhóm {pos_vi} trong mọi dự báo: gần đây giá biến động mạnh hơn thường lệ."
+        en = f"This 80% range is among {pos_en} of all forecasts: the price has moved more than usual lately."
+    if b.coverage_80 < 0.8:
+        vi += (
+            f" Khi kiểm định walk-forward, các khoảng cỡ này chỉ chứa giá thực tế {pct}% số lần "
+            f"({rows_vi} dự báo), không phải 80%: rủi ro thực có thể lớn hơn khoảng này."
+        )
+        en += (
+            f" In the walk-forward test, ranges this size held the outcome only {pct}% of the time "
+            f"({rows_en} forecasts), not 80%: the real risk may be wider than this range."
+        )
+        code = "narrow_range_undercovers" if narrow else "range_undercovers"
+    else:
+        vi += (
+            f" Khi kiểm định walk-forward, các khoảng cỡ này chứa giá thực tế {pct}% số lần "
+            f"({rows_vi} dự báo), nhiều hơn 80%: khoảng này thận trọng, có thể rộng hơn cần thiết."
+        )
+        en += (
+            f" In the walk-forward test, ranges this size held the outcome {pct}% of the time "
+            f"({rows_en} forecasts), more than 80%: a cautious range, possibly wider than needed."
+        )
+        code = "wide_range_overcovers" if not narrow else "range_overcovers"
+    return Caveat(code=code, message_vi=vi, message_en=en, measured=float(b.coverage_80))
 
 
 def _short_symbol_speaker(speaker: ServingModel, symbol: str, weeks: int | None) -> ServingModel:

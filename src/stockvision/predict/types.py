@@ -34,6 +34,24 @@ class PriceInterval(BaseModel):
         ),
     )
 
+    measured_coverage_similar: float | None = Field(
+        default=None,
+        description=(
+            "Coverage measured walk-forward on forecasts whose predicted scale was like this "
+            "one's (the same scale bin, see similar_scale_quantiles); null when not measured"
+        ),
+    )
+    similar_scale_quantiles: tuple[float, float] | None = Field(
+        default=None,
+        description=(
+            "The bin of measured_coverage_similar, as quantiles of the predicted scale over the "
+            "test rows: (0, 0.01) = the calmest 1 % of forecasts"
+        ),
+    )
+    similar_rows: int | None = Field(
+        default=None, description="Test rows behind measured_coverage_similar"
+    )
+
     @computed_field(description="Lower bound in thousand VND, for display")  # type: ignore[prop-decorator]
     @property
     def low_k(self) -> float:
@@ -92,6 +110,21 @@ class ServingModel(BaseModel):
     limits_en: str | None = None
 
 
+class Caveat(BaseModel):
+    """A measured limit of this one answer (shown with it in every channel)."""
+
+    code: str = Field(
+        description=(
+            "'narrow_range_undercovers' (ranges this narrow held the outcome less often than "
+            "their nominal coverage), 'wide_range_overcovers' (more often: a cautious range); "
+            "'range_undercovers' / 'range_overcovers' for the other side of the median width"
+        )
+    )
+    message_vi: str
+    message_en: str
+    measured: float | None = Field(default=None, description="The measured figure quoted")
+
+
 class ModelVersions(BaseModel):
     price: str | None = None
     pattern: str | None = None
@@ -146,6 +179,9 @@ class Prediction(BaseModel):
         ),
     )
     drivers: list[Driver] = Field(default_factory=list)
+    caveats: list[Caveat] = Field(
+        default_factory=list, description="Measured limits of this answer, in both languages"
+    )
     model_versions: ModelVersions
     simulated: bool = Field(description="True when the data behind it is synthetic")
     disclaimer: str = DISCLAIMER_EN

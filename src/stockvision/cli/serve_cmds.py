@@ -101,8 +101,8 @@ def _model_lines(preds: list) -> list[str]:
 
 
 def _caveat_lines(preds: list) -> list[str]:
-    """The measured limits of single answers (e.g. a range too narrow for a thinly traded
-    stock), one line per symbol and caveat."""
+    """The measured limits of single answers (e.g. a range among the narrowest, with the coverage
+    measured for ranges that narrow), one line per symbol and caveat."""
     return [f"! {p.symbol}: {c.message_en}" for p in preds for c in p.caveats]
 
 

@@ -351,9 +351,7 @@ def _render(result: EvaluationResult, card: Scorecard) -> str:
             "<h2>Coverage by predicted width</h2>",
             figs.div(by_scale),
             "<p class='note'>Answers quote a bin's coverage when it differs from 80 % by at "
-            "least 5 points and by more than 3 binomial standard errors (on the whole market the "
-            "narrowest ranges are mostly thinly traded names whose price stood still, then "
-            "jumped).</p>",
+            "least 5 points and by more than 3 binomial standard errors.</p>",
         ]
     if card.backtests:
         parts += ["<h2>Backtest</h2>", figs.div(_equity_figure(card))]

@@ -2,9 +2,9 @@
 this wide) held the outcome in the walk-forward.
 
 Why: the overall coverage (80.0 % on the whole market) hides that the calmest forecasts
-under-cover. Their scale is tiny because the price stood still for weeks (thinly traded names,
-often exact-zero returns), and then it jumps: on the whole market the calmest 1 % of har_vol's
-forecasts held the outcome 70.9 % of the time, the widest 5 % 85.1 % (docs/evaluation.md, Round 5).
+under-cover. Their scale is tiny because the price moved little for weeks (on the whole market 58 %
+of har_vol's calmest 1 % had an exact-zero 4-week return: frozen prices), and then it jumps: that
+1 % held the outcome 70.9 % of the time, the widest 5 % 85.1 % (docs/evaluation.md, Round 5).
 An answer for such a stock must say so with the figure measured for forecasts like it, rather
 than quote the overall 80 %.
 
@@ -16,7 +16,7 @@ registry as flat scalar metrics (``distribution_cov80_scale_bin{i}_max`` / ``_co
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,31 @@ class ScaleBin:
     scale_max: float
     rows: int
     coverage_80: float
+
+
+#: ScaleBin field -> suffix of its flat metric (``distribution_cov80_scale_bin{i}_{suffix}``).
+_FLAT_SUFFIX = {
+    "q_low": "q_low",
+    "q_high": "q_high",
+    "scale_max": "max",
+    "rows": "rows",
+    "coverage_80": "coverage",
+}
+
+
+def _bin(get: Callable[[str], Any]) -> ScaleBin | None:
+    """A bin from a lookup by field name (a ``metrics.json`` entry or the flat metrics); None when
+    a bound or the row count is missing or not a number (an unmeasured coverage reads as NaN)."""
+    try:
+        return ScaleBin(
+            q_low=float(get("q_low")),
+            q_high=float(get("q_high")),
+            scale_max=float(get("scale_max")),
+            rows=int(get("rows")),
+            coverage_80=float(c) if (c := get("coverage_80")) is not None else float("nan"),
+        )
+    except (TypeError, ValueError):
+        return None
 
 
 def _merge(a: ScaleBin, b: ScaleBin) -> ScaleBin:
@@ -118,46 +143,23 @@ class ScaleCoverage:
 
     def to_block(self) -> list[dict[str, float]]:
         """The list ``metrics.json`` holds (calmest bin first)."""
-        return [
-            {
-                "q_low": b.q_low,
-                "q_high": b.q_high,
-                "scale_max": b.scale_max,
-                "rows": b.rows,
-                "coverage_80": b.coverage_80,
-            }
-            for b in self.bins
-        ]
+        return [{f: getattr(b, f) for f in _FLAT_SUFFIX} for b in self.bins]
 
     @classmethod
     def from_block(cls, block: list[Mapping[str, Any]]) -> ScaleCoverage | None:
-        try:
-            bins = tuple(
-                ScaleBin(
-                    q_low=float(b["q_low"]),
-                    q_high=float(b["q_high"]),
-                    scale_max=float(b["scale_max"]),
-                    rows=int(b["rows"]),
-                    coverage_80=float(b["coverage_80"]),
-                )
-                for b in block
-            )
-        except (KeyError, TypeError, ValueError):
-            return None
-        return cls(bins) if bins else None
+        bins = tuple(_bin(b.get) for b in block)
+        return cls(bins) if bins and None not in bins else None  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ the registry's flat form
     def flat(self) -> dict[str, float]:
-        """Scalar metrics for MLflow (``distribution_cov80_scale_bin3_max`` ...)."""
+        """Scalar metrics for MLflow (``distribution_cov80_scale_bin3_max`` ...); an unmeasured
+        coverage (NaN) is left out."""
         out: dict[str, float] = {}
         for i, b in enumerate(self.bins):
-            key = f"{FLAT_PREFIX}{i}"
-            out[f"{key}_q_low"] = b.q_low
-            out[f"{key}_q_high"] = b.q_high
-            out[f"{key}_max"] = b.scale_max
-            out[f"{key}_rows"] = float(b.rows)
-            if np.isfinite(b.coverage_80):
-                out[f"{key}_coverage"] = b.coverage_80
+            for field, suffix in _FLAT_SUFFIX.items():
+                value = float(getattr(b, field))
+                if field != "coverage_80" or np.isfinite(value):
+                    out[f"{FLAT_PREFIX}{i}_{suffix}"] = value
         return out
 
     @classmethod
@@ -165,22 +167,12 @@ class ScaleCoverage:
         """Back from the flat metrics of the registry; None when they are absent (a model
         registered before this existed, or a short history validated on a holdout)."""
         bins = []
-        i = 0
-        while f"{FLAT_PREFIX}{i}_max" in metrics:
-            key = f"{FLAT_PREFIX}{i}"
-            try:
-                bins.append(
-                    ScaleBin(
-                        q_low=float(metrics[f"{key}_q_low"]),
-                        q_high=float(metrics[f"{key}_q_high"]),
-                        scale_max=float(metrics[f"{key}_max"]),
-                        rows=int(metrics[f"{key}_rows"]),
-                        coverage_80=float(metrics.get(f"{key}_coverage", float("nan"))),
-                    )
-                )
-            except (KeyError, TypeError, ValueError):
+        while f"{FLAT_PREFIX}{len(bins)}_max" in metrics:
+            key = f"{FLAT_PREFIX}{len(bins)}_"
+            b = _bin(lambda field, key=key: metrics.get(key + _FLAT_SUFFIX[field]))
+            if b is None:
                 return None
-            i += 1
+            bins.append(b)
         return cls(tuple(bins)) if bins else None
 
     # ------------------------------------------------------------------ serving

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from stockvision.data.directory import SymbolDescription
-from stockvision.evaluation.scale_coverage import ScaleCoverage
+from stockvision.evaluation.scale_coverage import ScaleBin, ScaleCoverage
 from stockvision.evaluation.splits import ShortHistory
 from stockvision.features import FEATURES
 from stockvision.features.feature_docs import FEATURE_DOCS
@@ -342,14 +342,14 @@ def _scale_position(q_low: float, q_high: float) -> tuple[str, str, bool]:
     )
 
 
-def scale_caveat(b: Any) -> Caveat:
+def scale_caveat(b: ScaleBin) -> Caveat:
     """The sentence quoting the coverage measured on forecasts of this one's width (a quotable bin
     of :class:`~stockvision.evaluation.scale_coverage.ScaleCoverage`).
 
     It says only what is measured or true by construction: the scale is small (large) because the
-    price moved less (more) than usual lately. Why (on the whole market the narrowest ranges are
-    mostly thinly traded names whose price stood still) is not claimed: on VN30 they are liquid
-    large caps in a calm month.
+    price moved less (more) than usual lately. Why is not claimed: on the whole market 58 % of the
+    narrowest 1 % had an exact-zero 4-week return (frozen prices), on VN30 they are liquid large
+    caps in a calm month.
     """
     pos_vi, pos_en, narrow = _scale_position(b.q_low, b.q_high)
     pct = f"{b.coverage_80 * 100:.0f}"

@@ -33,7 +33,13 @@ from stockvision.models._windows import (
     split_calibration_tail,
 )
 from stockvision.models.conformal import conformal_quantile
-from stockvision.models.distribution import ReturnDistribution, fit_tail_df, scale_for_coverage
+from stockvision.models.distribution import (
+    ReturnDistribution,
+    fit_scale_power,
+    fit_tail_df,
+    scale_for_coverage,
+    shaped_basis,
+)
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.json"
@@ -254,12 +260,19 @@ class PriceModel(Model):
     so the half-width of row ``i`` is ``conformal_q_ * basis_i``. :meth:`predict_distribution`
     turns that into one Student-t per row whose central ``coverage`` interval IS the conformal
     interval; its tail ``df`` is fitted on the same calibration rows (lowest CRPS of a small grid).
+
+    Models with a varying basis may take a ``scale_power`` parameter: a number bends the basis to
+    ``ref * (basis / ref) ** scale_power`` (``ref`` its median on the calibration rows), ``"fit"``
+    chooses the exponent on the calibration rows by CRPS (:func:`fit_scale_power`); 1, the
+    default of every model without the parameter, serves the basis as it is.
     """
 
     kind: ClassVar[Literal["price"]] = "price"
     calibration_fraction: ClassVar[float] = 0.15
 
     coverage: float
+    #: overridden by the constructor parameter of the models that take one
+    scale_power: float | str = 1.0
 
     def scale_basis(self, window: WindowLike) -> np.ndarray:
         """Relative spread of each row's forecast (conformal scores are residuals / basis)."""
@@ -279,12 +292,35 @@ class PriceModel(Model):
         self._fit(fit_w, cal_w)
         cal_w = self._calibration_window(fit_w, cal_w)
         y_cal, mask = finite_returns(cal_w)
-        resid = (y_cal - self.predict(cal_w))[mask] / self.scale_basis(cal_w)[mask]
+        raw = (y_cal - self.predict(cal_w))[mask]
+        basis = self.scale_basis(cal_w)[mask]
+        self.scale_power_, self.basis_ref_ = self._fit_scale_power(raw, basis)
+        resid = raw / shaped_basis(basis, self.scale_power_, self.basis_ref_)
         self.conformal_q_ = conformal_quantile(resid, float(self.coverage))
         self.n_calibration_ = int(mask.sum())
         self.tail_df_ = fit_tail_df(resid / self.conformal_q_, float(self.coverage))
         self.class_prior_ = _class_frequencies(train)
         return self
+
+    def _fit_scale_power(self, resid: np.ndarray, basis: np.ndarray) -> tuple[float, float]:
+        """(power, ref) of the basis reshaping (see the class docstring)."""
+        power = self.scale_power
+        if isinstance(power, str):
+            if power != "fit":
+                raise ValueError(f'scale_power must be a number or "fit", got {power!r}')
+            return fit_scale_power(resid, basis, float(self.coverage))
+        power = float(power)
+        if not 0.0 < power <= 3.0:
+            raise ValueError(f"scale_power must be in (0, 3], got {power!r}")
+        ok = np.isfinite(basis) & (basis > 0)
+        ref = float(np.median(basis[ok])) if power != 1.0 and ok.any() else 1.0
+        return power, ref
+
+    def _half_width(self, window: WindowLike) -> np.ndarray:
+        """Per row, the conformal half-width of the ``coverage`` interval."""
+        power = float(getattr(self, "scale_power_", 1.0))
+        ref = float(getattr(self, "basis_ref_", 1.0))
+        return self.conformal_q_ * shaped_basis(self.scale_basis(window), power, ref)
 
     def _calibration_window(self, fit_w: WindowLike, cal_w: WindowLike) -> WindowLike:
         """The rows the conformal factor and the tails are fitted on: the held-out ``cal_w``.
@@ -305,13 +341,13 @@ class PriceModel(Model):
     def predict_interval(self, window: WindowLike) -> tuple[np.ndarray, np.ndarray]:
         """(low, high) log-return bounds with nominal coverage ``self.coverage``."""
         pred = self.predict(window)
-        half = self.conformal_q_ * self.scale_basis(window)
+        half = self._half_width(window)
         return pred - half, pred + half
 
     def predict_distribution(self, window: WindowLike) -> ReturnDistribution:
         """The predictive distribution of each row's log return (see the class docstring)."""
         pred = np.asarray(self.predict(window), dtype=np.float64)
-        half = self.conformal_q_ * self.scale_basis(window)
+        half = self._half_width(window)
         df = float(getattr(self, "tail_df_", math.inf))
         scale = scale_for_coverage(np.maximum(half, 1e-6), float(self.coverage), df)
         return ReturnDistribution(pred, scale, df)
@@ -328,6 +364,8 @@ class PriceModel(Model):
         return {
             "conformal_q": float(self.conformal_q_),
             "n_calibration": self.n_calibration_,
+            "scale_power": float(getattr(self, "scale_power_", 1.0)),
+            "basis_ref": float(getattr(self, "basis_ref_", 1.0)),
             # JSON has no infinity: the normal is stored as null
             "tail_df": df if math.isfinite(df) else None,
             "class_prior": (
@@ -340,6 +378,9 @@ class PriceModel(Model):
     def _set_conformal_state(self, state: dict[str, Any]) -> None:
         self.conformal_q_ = float(state["conformal_q"])
         self.n_calibration_ = int(state["n_calibration"])
+        # models saved before the basis could be reshaped serve it as it is
+        self.scale_power_ = float(state.get("scale_power", 1.0))
+        self.basis_ref_ = float(state.get("basis_ref", 1.0))
         df = state.get("tail_df")  # models saved before distributions existed: normal tails
         self.tail_df_ = float(df) if df is not None else math.inf
         prior = state.get("class_prior")

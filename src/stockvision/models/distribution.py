@@ -23,6 +23,7 @@ __all__ = [
     "TAIL_DF_GRID",
     "ReturnDistribution",
     "crps_student_t",
+    "fit_scale_power",
     "fit_tail_df",
     "interval_score",
     "scale_for_coverage",
@@ -30,6 +31,8 @@ __all__ = [
 
 #: degrees of freedom tried when the tails are fitted (inf = normal)
 TAIL_DF_GRID: tuple[float, ...] = (3.0, 4.0, 5.0, 7.0, 10.0, 20.0, math.inf)
+#: exponents tried when a scale basis is reshaped (1 = the basis as it is)
+SCALE_POWER_GRID: tuple[float, ...] = tuple(round(0.5 + 0.05 * i, 2) for i in range(21))
 
 
 def _std_t(df: float):
@@ -104,6 +107,58 @@ def fit_tail_df(z: np.ndarray, coverage: float, grid: tuple[float, ...] = TAIL_D
         if value < best - 1e-12:
             best, best_df = value, df
     return best_df
+
+
+def shaped_basis(basis: np.ndarray, power: float, ref: float) -> np.ndarray:
+    """``ref * (basis / ref) ** power``: the basis with its spread around ``ref`` bent by ``power``.
+
+    ``power < 1`` pulls the narrowest and the widest forecasts towards ``ref`` (they were too far
+    apart), ``power > 1`` pushes them apart; at ``ref`` the width is unchanged, so the conformal
+    factor keeps its meaning.
+    """
+    basis = np.asarray(basis, dtype=np.float64)
+    if power == 1.0:
+        return basis
+    return ref * np.power(basis / ref, power)
+
+
+def fit_scale_power(
+    resid: np.ndarray,
+    basis: np.ndarray,
+    coverage: float,
+    grid: tuple[float, ...] = SCALE_POWER_GRID,
+) -> tuple[float, float]:
+    """The exponent of the scale basis with the lowest mean CRPS on held-out residuals.
+
+    Why: a volatility forecast can rank rows by risk correctly and still spread them too far apart
+    (measured: the narrowest 5 % of the learned ranges covered 70-75 %, the widest 5 % 84-88 %).
+    For each ``power`` of ``grid`` the residuals are scored exactly as the model will serve them:
+    split-conformal factor on ``resid / shaped_basis``, tails fitted on the same rows, one CRPS per
+    row. Returns ``(power, ref)`` with ``ref`` the median basis; 1 when nothing is better (ties keep
+    the value closest to 1). Fit on calibration rows only, never on the rows being evaluated.
+    """
+    from stockvision.models.conformal import conformal_quantile
+
+    resid = np.asarray(resid, dtype=np.float64)
+    basis = np.asarray(basis, dtype=np.float64)
+    ok = np.isfinite(resid) & np.isfinite(basis) & (basis > 0)
+    resid, basis = resid[ok], basis[ok]
+    if resid.size == 0:
+        return 1.0, 1.0
+    ref = float(np.median(basis))
+    best, best_power = math.inf, 1.0
+    for power in sorted(grid, key=lambda g: (abs(g - 1.0), g)):
+        b = shaped_basis(basis, power, ref)
+        z = resid / b
+        q = conformal_quantile(z, coverage)
+        if not q > 0:
+            continue
+        df = fit_tail_df(z / q, coverage)
+        scale = scale_for_coverage(q * b, coverage, df)
+        value = float(crps_student_t(resid, 0.0, scale, df).mean())
+        if value < best - 1e-12:
+            best, best_power = value, float(power)
+    return best_power, ref
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,7 @@ class LGBMVolModel(PriceModel):
         seed: int = 42,
         num_threads: int = 2,
         horizon: int = 4,
+        scale_power: float | str = 1.0,
     ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -134,6 +135,7 @@ class LGBMVolModel(PriceModel):
         self.seed = seed
         self.num_threads = num_threads
         self.horizon = horizon
+        self.scale_power = scale_power
 
     # --- inputs ------------------------------------------------------------------------------------
     @property

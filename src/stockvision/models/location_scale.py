@@ -9,7 +9,9 @@ random walk, and so is its CRPS. Two fixes, both fitted without the test weeks:
   calibration rows (``tune``, which the ridge never trained on). Ranking is unchanged (kappa > 0),
   the size of the claimed move shrinks to what held out of sample;
 * the scale is the learned HAR volatility of :mod:`stockvision.models.volatility`, fitted on the
-  ridge's training rows, and the interval is split-conformal on the volatility-normalised residual.
+  ridge's training rows, and the interval is split-conformal on the volatility-normalised residual;
+  its exponent is fitted on the calibration rows (``scale_power="fit"``: development halves +0.01
+  points on the market, +0.17 on VN30; docs/evaluation.md, Round 7).
 """
 
 from __future__ import annotations
@@ -41,11 +43,13 @@ class RidgeHarModel(RidgePriceModel):
         floor: float = 0.005,
         coverage: float = 0.8,
         horizon: int = 4,
+        scale_power: float | str = "fit",
     ) -> None:
         super().__init__(
             alpha=alpha, alphas=alphas, degree=degree, coverage=coverage, horizon=horizon
         )
         self.halflife_weeks = halflife_weeks
+        self.scale_power = scale_power
         self.scale_alpha = scale_alpha
         self.floor = floor
 

@@ -67,3 +67,65 @@ def test_live_metrics_overall_and_by_version():
 def test_empty_predictions():
     empty = join_outcomes(_preds().iloc[:0], _labels())
     assert live_metrics(empty).empty
+
+
+# --------------------------------------------------------------------------------------------
+def _scale_coverage():
+    from stockvision.evaluation.scale_coverage import ScaleBin, ScaleCoverage
+
+    return ScaleCoverage(
+        (
+            ScaleBin(0.0, 0.05, 0.03, 500, 0.70),
+            ScaleBin(0.05, 0.95, 0.12, 9000, 0.80),
+            ScaleBin(0.95, 1.0, 1.0, 500, 0.88),
+        )
+    )
+
+
+def _width_outcomes(n: int, scale: float, covered: float, version: str = "3") -> pd.DataFrame:
+    k = round(n * covered)
+    return pd.DataFrame(
+        {
+            "resolved": [True] * n,
+            "return_scale": [scale] * n,
+            "in_interval": [1.0] * k + [0.0] * (n - k),
+            "price_model_version": [version] * n,
+        }
+    )
+
+
+def test_live_coverage_by_width_bins_like_the_walk_forward_and_flags_only_real_departures():
+    from stockvision.monitoring.outcomes import live_coverage_by_width
+
+    outcomes = pd.concat(
+        [
+            _width_outcomes(200, 0.02, 0.50),  # narrowest bin: far below its measured 70 %
+            _width_outcomes(300, 0.08, 0.78),  # middle: within noise of 80 %
+            _width_outcomes(30, 0.50, 0.40),  # widest: far off, but too few to say anything
+            _width_outcomes(100, 0.02, 1.00, version="2"),  # another version's rows: left out
+            _width_outcomes(50, 0.02, 1.00).assign(resolved=False),  # not resolved yet
+            _width_outcomes(50, 0.02, 1.00).assign(return_scale=np.nan),  # stored without a scale
+        ],
+        ignore_index=True,
+    )
+    bins = live_coverage_by_width(outcomes, _scale_coverage(), version="3")
+    assert [b.label() for b in bins] == ["0-5 %", "5-95 %", "95-100 %"]
+    assert [b.live_rows for b in bins] == [200, 300, 30]
+    assert [b.live_coverage for b in bins] == [0.5, 0.78, 0.4]
+    assert [b.departs for b in bins] == [True, False, False]
+    assert bins[0].walk_forward_coverage == 0.70 and bins[0].walk_forward_rows == 500
+    assert bins[0].to_dict()["label"] == "0-5 %"
+    # all versions when none is named; nothing at all when no row has a scale
+    assert sum(b.live_rows for b in live_coverage_by_width(outcomes, _scale_coverage())) == 630
+    empty = live_coverage_by_width(outcomes.drop(columns="return_scale"), _scale_coverage())
+    assert [b.live_rows for b in empty] == [0, 0, 0] and not any(b.departs for b in empty)
+    assert [b.live_coverage for b in empty] == [None, None, None]
+
+
+def test_departs_is_the_quoting_rule_of_the_answers():
+    from stockvision.evaluation.scale_coverage import departs
+
+    assert departs(0.70, 0.80, 400) and not departs(0.78, 0.80, 400)
+    assert not departs(0.70, 0.80, 39)  # too few rows to quote
+    assert not departs(0.74, 0.80, 60)  # 6 points, but within 3 standard errors of 60 rows
+    assert departs(0.50, 0.70, 200) and not departs(float("nan"), 0.8, 500)

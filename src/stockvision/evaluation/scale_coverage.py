@@ -185,7 +185,18 @@ class ScaleCoverage:
         """True when bin ``i``'s coverage is measured on enough rows and differs from the nominal
         80 % both materially and beyond its sampling noise: only then does an answer quote it."""
         b = self.bins[i]
-        if b.rows < MIN_ROWS or not np.isfinite(b.coverage_80):
-            return False
-        noise = NOISE_SE * float(np.sqrt(0.8 * 0.2 / b.rows))
-        return abs(b.coverage_80 - 0.8) >= max(MATERIAL_GAP, noise)
+        return departs(b.coverage_80, 0.8, b.rows)
+
+
+def departs(observed: float, expected: float, rows: int) -> bool:
+    """True when a coverage ``observed`` on ``rows`` forecasts differs from ``expected`` by at
+    least :data:`MATERIAL_GAP` AND by more than :data:`NOISE_SE` binomial standard errors, on at
+    least :data:`MIN_ROWS` rows. The one rule for quoting a bin to a user (expected: the nominal
+    80 %) and for flagging live outcomes that left the walk-forward figure (monitoring).
+    Overlapping 4-week outcomes are not independent, so the binomial error is a lower bound:
+    the rule errs towards saying nothing."""
+    if rows < MIN_ROWS or not (np.isfinite(observed) and np.isfinite(expected)):
+        return False
+    p = min(max(float(expected), 0.01), 0.99)
+    noise = NOISE_SE * float(np.sqrt(p * (1.0 - p) / rows))
+    return abs(float(observed) - float(expected)) >= max(MATERIAL_GAP, noise)

@@ -7,8 +7,12 @@ inside the month does not count as a miss.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import numpy as np
 import pandas as pd
+
+from stockvision.evaluation.scale_coverage import ScaleCoverage, departs
 
 PATTERNS = ["DOWN", "SIDEWAYS", "UP"]
 
@@ -104,3 +108,71 @@ def rolling_live_metrics(outcomes: pd.DataFrame, weeks: int = 12) -> pd.DataFram
         row = live_metrics(window).iloc[0].to_dict()
         rows.append({"week_end": pd.Timestamp(end), **row})
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class WidthBinOutcome:
+    """One predicted-width bin of the champion: its walk-forward coverage next to the live one."""
+
+    q_low: float
+    q_high: float
+    scale_max: float
+    walk_forward_rows: int
+    walk_forward_coverage: float
+    live_rows: int
+    live_coverage: float | None
+    #: live coverage left the walk-forward figure beyond noise (:func:`departs`): the sentence
+    #: answers quote for ranges of this width (or their silence) may no longer be true
+    departs: bool
+
+    def label(self) -> str:
+        return f"{self.q_low * 100:g}-{self.q_high * 100:g} %"
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "label": self.label()}
+
+
+def live_coverage_by_width(
+    outcomes: pd.DataFrame, by_scale: ScaleCoverage, version: str | None = None
+) -> list[WidthBinOutcome]:
+    """Live 80 % coverage of resolved predictions, binned like the walk-forward's
+    ``coverage_80_by_scale`` (by the served distribution's ``return_scale``).
+
+    Why: answers quote the walk-forward coverage of their width bin (or stay silent when it was
+    close to 80 %); this checks, bin by bin, that live outcomes still agree. ``version`` keeps the
+    rows of that price model version only (the bins are its own). Rows without a recorded scale
+    (stored before it was) are left out, never guessed.
+    """
+    done = outcomes
+    if len(done):
+        done = done[done["resolved"].astype(bool)]
+        if "return_scale" in done:
+            done = done[pd.to_numeric(done["return_scale"], errors="coerce").notna()]
+        else:
+            done = done.iloc[0:0]
+        if version is not None:
+            done = done[done["price_model_version"].astype(str) == str(version)]
+    which = (
+        by_scale.bin_of(done["return_scale"].to_numpy(float))
+        if len(done)
+        else np.array([], dtype=int)
+    )
+    inside = done["in_interval"].to_numpy(float) if len(done) else np.array([])
+    out = []
+    for i, b in enumerate(by_scale.bins):
+        sel = which == i
+        n = int(sel.sum())
+        live = float(inside[sel].mean()) if n else None
+        out.append(
+            WidthBinOutcome(
+                q_low=b.q_low,
+                q_high=b.q_high,
+                scale_max=b.scale_max,
+                walk_forward_rows=b.rows,
+                walk_forward_coverage=b.coverage_80,
+                live_rows=n,
+                live_coverage=live,
+                departs=live is not None and departs(live, b.coverage_80, n),
+            )
+        )
+    return out

@@ -8,6 +8,7 @@ that token in its fingerprint, so the next run retrains a challenger even on unc
 
 from __future__ import annotations
 
+import html
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from stockvision.config import Settings
+from stockvision.evaluation.scale_coverage import ScaleCoverage
 from stockvision.jsonutil import jsonable
 from stockvision.monitoring.drift import (
     DriftReport,
@@ -25,7 +27,13 @@ from stockvision.monitoring.drift import (
     feature_drift,
     psi,
 )
-from stockvision.monitoring.outcomes import join_outcomes, live_metrics, rolling_live_metrics
+from stockvision.monitoring.outcomes import (
+    WidthBinOutcome,
+    join_outcomes,
+    live_coverage_by_width,
+    live_metrics,
+    rolling_live_metrics,
+)
 from stockvision.monitoring.state import MonitoringState
 
 MIN_RESOLVED_FOR_ALERT = 30
@@ -87,6 +95,7 @@ def run_monitoring(
     )
     by_symbol = live_metrics(outcomes, by=["symbol"]) if len(outcomes) else pd.DataFrame()
     rolling = rolling_live_metrics(outcomes) if len(outcomes) else pd.DataFrame()
+    by_width = _coverage_by_width(settings, champions, outcomes)
 
     # --- drift ---------------------------------------------------------------------------
     drift = None
@@ -203,6 +212,8 @@ def run_monitoring(
         if len(overall)
         else None,
         "label_mix_psi": label_mix,
+        # width bins whose live coverage left the walk-forward figure the answers quote
+        "coverage_by_width_departures": [b.label() for b in by_width if b.departs],
         "pattern_version": (champions.get("pattern") or {}).get("version"),
         "price_version": (champions.get("price") or {}).get("version"),
     }
@@ -221,6 +232,7 @@ def run_monitoring(
                 )
                 if len(rolling)
                 else [],
+                "coverage_by_width": [b.to_dict() for b in by_width],
             },
         }
     )
@@ -234,6 +246,52 @@ def run_monitoring(
     (out_dir / "report.html").write_text(render_html(data), encoding="utf-8")
     state.write_latest(data)
     return {"summary": data["summary"], "report_dir": str(out_dir)}
+
+
+def _coverage_by_width(
+    settings: Settings, champions: dict[str, Any], outcomes: pd.DataFrame
+) -> list[WidthBinOutcome]:
+    """The price champion's walk-forward coverage by predicted width next to its live outcomes
+    (empty when the champion has no such measurement or the served range is not the 80 % one)."""
+    price = champions.get("price") or {}
+    by_scale = ScaleCoverage.from_metrics(price.get("metrics") or {})
+    if by_scale is None or abs(float(settings.interval_coverage) - 0.8) > 1e-9:
+        return []
+    return live_coverage_by_width(outcomes, by_scale, version=price.get("version"))
+
+
+def _width_chart(bins: list[dict[str, Any]]) -> Any:
+    import plotly.graph_objects as go
+
+    x = [b["label"] for b in bins]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=x,
+            y=[b["walk_forward_coverage"] for b in bins],
+            name="walk-forward (what answers quote)",
+            text=[f"{b['walk_forward_rows']:,}" for b in bins],
+        )
+    )
+    fig.add_trace(
+        go.Bar(
+            x=x,
+            y=[b["live_coverage"] for b in bins],
+            name="live",
+            text=[f"{b['live_rows']:,}" for b in bins],
+            marker_color=["#d62728" if b["departs"] else "#2ca02c" for b in bins],
+        )
+    )
+    fig.add_hline(y=0.8, line_dash="dot", annotation_text="nominal 80 %")
+    fig.update_layout(
+        title="80 % range coverage by predicted width, narrowest first (bar labels: forecasts; "
+        "red: live left the walk-forward figure beyond noise)",
+        barmode="group",
+        height=400,
+        yaxis_range=[0, 1],
+        xaxis_title="bin of the champion's predicted scale (quantiles of its walk-forward)",
+    )
+    return fig
 
 
 def render_html(data: dict[str, Any]) -> str:
@@ -273,8 +331,20 @@ def render_html(data: dict[str, Any]) -> str:
         parts.append(
             to_html(fig, include_plotlyjs="inline" if not parts else False, full_html=False)
         )
+    by_width = data.get("live", {}).get("coverage_by_width", [])
+    if any(b["live_rows"] for b in by_width):
+        parts.append(
+            to_html(
+                _width_chart(by_width),
+                include_plotlyjs="inline" if not parts else False,
+                full_html=False,
+            )
+        )
     summary = data.get("summary", {})
-    rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in summary.items())
+    esc = html.escape
+    rows = "".join(
+        f"<tr><th>{esc(str(k))}</th><td>{esc(str(v))}</td></tr>" for k, v in summary.items()
+    )
     status = "DEGRADED" if summary.get("degraded") else "OK"
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Stock Vision monitoring</title>"

@@ -211,6 +211,7 @@ class Prediction(BaseModel):
             "interval_low": self.interval.low,
             "interval_high": self.interval.high,
             "expected_return": self.expected_return,
+            "return_scale": None if self.distribution is None else self.distribution.scale,
             "pattern": self.pattern,
             "p_up": self.probabilities.up,
             "p_down": self.probabilities.down,

@@ -72,6 +72,24 @@ LIVE_COVERAGE = Gauge(
     ["model_version"],
     registry=SV_REGISTRY,
 )
+LIVE_COVERAGE_BY_WIDTH = Gauge(
+    "sv_live_interval_coverage_by_width",
+    "Live coverage of the 80 % range per bin of the champion's predicted width (fraction)",
+    ["bin"],
+    registry=SV_REGISTRY,
+)
+WALK_FORWARD_COVERAGE_BY_WIDTH = Gauge(
+    "sv_walk_forward_interval_coverage_by_width",
+    "Walk-forward coverage of the 80 % range per predicted-width bin (what answers quote)",
+    ["bin"],
+    registry=SV_REGISTRY,
+)
+WIDTH_BIN_DEPARTED = Gauge(
+    "sv_interval_width_bin_departed",
+    "1 when the bin's live coverage left its walk-forward figure beyond noise",
+    ["bin"],
+    registry=SV_REGISTRY,
+)
 MODEL_DEGRADED = Gauge(
     "sv_model_degraded", "1 when monitoring marked the champion as degraded", registry=SV_REGISTRY
 )
@@ -114,6 +132,9 @@ SV_COLLECTORS = (
     PROMOTION_PATTERN_ACCURACY,
     LIVE_PRICE_MAE,
     LIVE_COVERAGE,
+    LIVE_COVERAGE_BY_WIDTH,
+    WALK_FORWARD_COVERAGE_BY_WIDTH,
+    WIDTH_BIN_DEPARTED,
     MODEL_DEGRADED,
     STREAM_WS_CLIENTS,
     STREAM_RECEIVED,
@@ -149,6 +170,9 @@ EXPORTED_METRICS: frozenset[str] = frozenset(
         "sv_promotion_pattern_accuracy",
         "sv_live_price_mae_pct",
         "sv_live_interval_coverage",
+        "sv_live_interval_coverage_by_width",
+        "sv_walk_forward_interval_coverage_by_width",
+        "sv_interval_width_bin_departed",
         "sv_model_degraded",
         "sv_stream_ws_clients",
         "sv_stream_messages_received",
@@ -185,3 +209,12 @@ def export_monitoring(data: dict) -> None:
         value = summary.get(key)
         if value is not None:
             gauge.labels(version).set(float(value))
+    for gauge in (LIVE_COVERAGE_BY_WIDTH, WALK_FORWARD_COVERAGE_BY_WIDTH, WIDTH_BIN_DEPARTED):
+        gauge.clear()  # bins of an earlier champion must not linger
+    for b in (data.get("live") or {}).get("coverage_by_width", []):
+        label = str(b.get("label"))
+        if b.get("live_coverage") is not None:
+            LIVE_COVERAGE_BY_WIDTH.labels(label).set(float(b["live_coverage"]))
+        if b.get("walk_forward_coverage") is not None:
+            WALK_FORWARD_COVERAGE_BY_WIDTH.labels(label).set(float(b["walk_forward_coverage"]))
+        WIDTH_BIN_DEPARTED.labels(label).set(1 if b.get("departs") else 0)

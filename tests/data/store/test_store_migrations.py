@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 from sqlalchemy import Connection, inspect, select, text
 
@@ -149,3 +150,32 @@ def test_stream_migration_adds_alert_tables_to_an_older_database(store_factory) 
     assert migrate(store.engine) == version - 1
     assert set(inspect(store.engine).get_table_names()) >= {"alerts", "alert_events"}
     assert _versions(store) == ALL_VERSIONS
+
+
+def test_a_version_five_database_gains_the_prediction_scale_and_keeps_its_rows(
+    store_factory,
+) -> None:
+    store = store_factory()
+    row = {
+        "symbol": "FPT",
+        "prediction_date": datetime(2024, 3, 1).date(),
+        "last_close": 100_000.0,
+        "interval_low": 95_000.0,
+        "interval_high": 112_000.0,
+        "price_model_version": "3",
+        "pattern_model_version": "5",
+        "created_at": datetime(2024, 3, 1, 9),
+    }
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE predictions DROP COLUMN return_scale")
+        conn.execute(t.schema_version.delete().where(t.schema_version.c.version >= 6))
+        # only the columns a version-5 table had (the insert names exactly these)
+        conn.execute(t.predictions.insert().values(**row, simulated=False, source="api"))
+        assert current_version(conn) == 5
+    assert migrate(store.engine) == 5
+    old = store.read_predictions()
+    assert len(old) == 1 and old["return_scale"].isna().all()  # not recorded: never guessed
+    new = {**row, "symbol": "VNM", "distribution": {"scale": 0.071, "loc": 0.0}}
+    assert store.save_predictions([new]) == 1
+    got = store.read_predictions().set_index("symbol")["return_scale"]
+    assert got["VNM"] == pytest.approx(0.071) and np.isnan(got["FPT"])

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, func, inspect, select, text
 from stockvision.data.store import tables
 from stockvision.errors import SchemaVersionError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 Migration = Callable[[Connection], None]
 
@@ -71,12 +71,22 @@ def _shadow_tables(conn: Connection) -> None:
     shadow_metadata.create_all(conn, checkfirst=True)
 
 
+def _prediction_scale(conn: Connection) -> None:
+    """Version 6: each stored prediction's ``return_scale`` (the served distribution's scale).
+    Old rows get NULL: their scale was not recorded, so they are left out of the live coverage by
+    predicted width rather than guessed."""
+    columns = {c["name"] for c in inspect(conn).get_columns("predictions")}
+    if "return_scale" not in columns:
+        conn.execute(text("ALTER TABLE predictions ADD COLUMN return_scale FLOAT"))
+
+
 MIGRATIONS: dict[int, Migration] = {
     1: _baseline,
     2: _news_tables,
     3: _data_fidelity,
     4: _stream_tables,
     5: _shadow_tables,
+    6: _prediction_scale,
 }
 
 # Arbitrary constant identifying the store's migration lock among PostgreSQL advisory locks.

@@ -224,6 +224,7 @@ def _flatten_prediction(record: Mapping[str, Any] | Any) -> dict[str, Any]:
         "interval": {"low": "interval_low", "high": "interval_high"},
         "probabilities": {"up": "p_up", "down": "p_down", "sideways": "p_sideways"},
         "model_versions": {"price": "price_model_version", "pattern": "pattern_model_version"},
+        "distribution": {"scale": "return_scale"},
     }
     for key, mapping in nested.items():
         inner = row.pop(key, None)

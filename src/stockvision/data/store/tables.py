@@ -173,6 +173,9 @@ class PredictionRow(Base):
     interval_low: Mapped[float | None] = mapped_column(Float)
     interval_high: Mapped[float | None] = mapped_column(Float)
     expected_return: Mapped[float | None] = mapped_column(Float)
+    #: scale of the served 4-week log-return distribution: what the walk-forward's coverage by
+    #: predicted width is binned on, so live outcomes can be checked bin by bin (monitoring)
+    return_scale: Mapped[float | None] = mapped_column(Float)
     pattern: Mapped[str | None] = mapped_column(String(10))
     p_up: Mapped[float | None] = mapped_column(Float)
     p_down: Mapped[float | None] = mapped_column(Float)

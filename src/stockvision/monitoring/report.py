@@ -265,23 +265,20 @@ def _width_chart(bins: list[dict[str, Any]]) -> Any:
 
     x = [b["label"] for b in bins]
     fig = go.Figure()
-    fig.add_trace(
-        go.Bar(
-            x=x,
-            y=[b["walk_forward_coverage"] for b in bins],
-            name="walk-forward (what answers quote)",
-            text=[f"{b['walk_forward_rows']:,}" for b in bins],
+    live_colors = ["#d62728" if b["departs"] else "#2ca02c" for b in bins]
+    for which, name, colors in (
+        ("walk_forward", "walk-forward (what answers quote)", None),
+        ("live", "live", live_colors),
+    ):
+        fig.add_trace(
+            go.Bar(
+                x=x,
+                y=[b[f"{which}_coverage"] for b in bins],
+                name=name,
+                text=[f"{b[f'{which}_rows']:,}" for b in bins],
+                marker_color=colors,
+            )
         )
-    )
-    fig.add_trace(
-        go.Bar(
-            x=x,
-            y=[b["live_coverage"] for b in bins],
-            name="live",
-            text=[f"{b['live_rows']:,}" for b in bins],
-            marker_color=["#d62728" if b["departs"] else "#2ca02c" for b in bins],
-        )
-    )
     fig.add_hline(y=0.8, line_dash="dot", annotation_text="nominal 80 %")
     fig.update_layout(
         title="80 % range coverage by predicted width, narrowest first (bar labels: forecasts; "

@@ -90,3 +90,14 @@ def test_monitor_checks_each_width_bin_of_the_champion_against_live_outcomes(tra
     assert any(
         line.startswith('sv_live_interval_coverage_by_width{bin="') for line in metrics.splitlines()
     )
+
+    # and in `stockvision monitor` (the operator's view)
+    from typer.testing import CliRunner
+
+    from stockvision.cli.main import app as cli_app
+
+    run = CliRunner().invoke(cli_app, ["monitor"], env={"COLUMNS": "200"})
+    assert run.exit_code == 0, run.output
+    assert "coverage by predicted width" in run.output
+    for b in bins:
+        assert b["label"] in run.output

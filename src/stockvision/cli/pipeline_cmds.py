@@ -171,4 +171,22 @@ def monitor(
     console.print(f"Monitoring: {state}")
     for key, value in s.items():
         console.print(f"  {key}: {value}")
+    bins = result.get("coverage_by_width") or []
+    if any(b["live_rows"] for b in bins):
+        table = Table(title="80 % range coverage by predicted width (price champion)")
+        for col in ("width bin", "walk-forward", "live", ""):
+            table.add_column(col)
+        for b in bins:
+            live = (
+                f"{b['live_coverage']:.1%} of {b['live_rows']:,}"
+                if b["live_coverage"] is not None
+                else "no resolved forecast"
+            )
+            table.add_row(
+                f"{b['label']} (narrowest first)" if b is bins[0] else b["label"],
+                f"{b['walk_forward_coverage']:.1%} of {b['walk_forward_rows']:,}",
+                live,
+                "[red]departed[/red]" if b["departs"] else "",
+            )
+        console.print(table)
     console.print(f"Report: {result['report_dir']}/report.html")

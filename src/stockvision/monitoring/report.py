@@ -245,7 +245,11 @@ def run_monitoring(
     (out_dir / "report.json").write_text(json.dumps(data, indent=1))
     (out_dir / "report.html").write_text(render_html(data), encoding="utf-8")
     state.write_latest(data)
-    return {"summary": data["summary"], "report_dir": str(out_dir)}
+    return {
+        "summary": data["summary"],
+        "report_dir": str(out_dir),
+        "coverage_by_width": data["live"]["coverage_by_width"],
+    }
 
 
 def _coverage_by_width(

@@ -100,3 +100,22 @@ def test_a_fixed_power_is_served_and_bad_values_are_refused() -> None:
     for bad in ("auto", 0.0, -1.0, 5.0):
         with pytest.raises(ValueError, match="scale_power"):
             HarVolModel(scale_power=bad).fit(train, val)
+
+
+def test_a_model_saved_before_the_exponent_existed_serves_its_basis_as_it_is(tmp_path) -> None:
+    import json
+
+    from stockvision.models.base import MODEL_FILE
+
+    train, val, test = _over_spread_windows(seed=2)
+    plain = VolRandomWalkModel(scale_power=1.0).fit(train, val)
+    path = plain.save(tmp_path / "old")
+    meta = json.loads((path / MODEL_FILE).read_text())
+    del meta["params"]["scale_power"]  # what a file written before this parameter holds
+    del meta["state"]["scale_power"], meta["state"]["basis_ref"]
+    (path / MODEL_FILE).write_text(json.dumps(meta))
+    back = load_model(path)
+    assert back.scale_power_ == 1.0
+    np.testing.assert_allclose(
+        back.predict_distribution(test).scale, plain.predict_distribution(test).scale
+    )

@@ -14,6 +14,7 @@ every out-of-sample row is vectorised and exact.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -35,7 +36,11 @@ TAIL_DF_GRID: tuple[float, ...] = (3.0, 4.0, 5.0, 7.0, 10.0, 20.0, math.inf)
 SCALE_POWER_GRID: tuple[float, ...] = tuple(round(0.5 + 0.05 * i, 2) for i in range(21))
 
 
+@functools.lru_cache(maxsize=64)
 def _std_t(df: float):
+    """The standard Student-t (normal for inf) frozen once per df: freezing a scipy distribution
+    costs about as much as evaluating it on 8,000 rows, and the tail and exponent fits ask for
+    the same few dfs hundreds of times per model fit."""
     from scipy import stats  # lazy: scipy.stats takes seconds to import on a busy machine
 
     return stats.norm if not math.isfinite(df) else stats.t(df)
@@ -97,16 +102,27 @@ def fit_tail_df(z: np.ndarray, coverage: float, grid: tuple[float, ...] = TAIL_D
     and an empty ``z`` keep the normal (the last entry).
     """
     z = np.asarray(z, dtype=np.float64)
-    z = z[np.isfinite(z)]
+    return _fit_tails(z[np.isfinite(z)], coverage, grid)[0]
+
+
+def _fit_tails(
+    z: np.ndarray, coverage: float, grid: tuple[float, ...] = TAIL_DF_GRID
+) -> tuple[float, np.ndarray]:
+    """(df, per-row CRPS of ``z`` at that df) for finite standardised residuals ``z``.
+
+    The CRPS is scale-equivariant (``CRPS(c z; c s) = c CRPS(z; s)``), so the per-row values
+    times each row's half-width are the rows' CRPS in return units: callers scoring several
+    candidate widths need no second evaluation."""
     if z.size == 0:
-        return grid[-1]
-    best, best_df = math.inf, grid[-1]
+        return grid[-1], z
+    best, best_df, best_rows = math.inf, grid[-1], z
     for df in grid:
         s = float(scale_for_coverage(1.0, coverage, df))
-        value = float(crps_student_t(z, 0.0, np.full(z.shape, s), df).mean())
+        rows = crps_student_t(z, 0.0, np.full(z.shape, s), df)
+        value = float(rows.mean())
         if value < best - 1e-12:
-            best, best_df = value, df
-    return best_df
+            best, best_df, best_rows = value, df, rows
+    return best_df, best_rows
 
 
 def shaped_basis(basis: np.ndarray, power: float, ref: float) -> np.ndarray:
@@ -153,9 +169,8 @@ def fit_scale_power(
         q = conformal_quantile(z, coverage)
         if not q > 0:
             continue
-        df = fit_tail_df(z / q, coverage)
-        scale = scale_for_coverage(q * b, coverage, df)
-        value = float(crps_student_t(resid, 0.0, scale, df).mean())
+        _, rows = _fit_tails(z / q, coverage)
+        value = float((rows * (q * b)).mean())  # the rows' CRPS in return units
         if value < best - 1e-12:
             best, best_power = value, float(power)
     return best_power, ref

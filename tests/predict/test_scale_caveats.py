@@ -90,3 +90,29 @@ def test_without_measured_bins_no_answer_claims_one(fitted):
     models, last = fitted
     preds = Predictor().predict(last, models)
     assert all(p.caveats == [] and p.interval.measured_coverage_similar is None for p in preds)
+
+
+def test_a_width_bin_whose_live_coverage_departed_says_so_with_both_figures(fitted):
+    models, last = fitted
+    scales = models.price.predict_distribution(last).scale
+    bins = _bins(scales)
+    metrics = {"distribution_coverage_80": 0.80, **bins.flat()}
+    champion = ModelSet(**{**models.__dict__, "price_metrics": metrics})
+    # live: the middle bin (quoted nothing in the walk-forward) held only 62 % of 420 outcomes
+    live = {(0.01, 0.95): ScaleBin(0.01, 0.95, bins.bins[1].scale_max, 420, 0.62)}
+    preds = {p.symbol: p for p in Predictor().predict(last, champion, live_by_width=live)}
+    middle = preds[last.X.index[int(np.argsort(scales)[len(scales) // 2])][0]]
+    calm = preds[last.X.index[int(np.argmin(scales))][0]]
+    [cav] = middle.caveats
+    assert cav.code == "live_coverage_departed" and cav.measured == pytest.approx(0.62)
+    assert "held the outcome 62% of the time (420 resolved forecasts)" in cav.message_en
+    assert "against 80% in the walk-forward test" in cav.message_en
+    assert "larger than measured" in cav.message_en
+    assert "62%" in cav.message_vi and "420 dự báo đã có kết quả" in cav.message_vi
+    # another bin's answers keep only their own walk-forward caveat
+    assert [c.code for c in calm.caveats] == ["narrow_range_undercovers"]
+    # a live bin that covers MORE than measured reads the other way
+    live = {(0.01, 0.95): ScaleBin(0.01, 0.95, bins.bins[1].scale_max, 420, 0.93)}
+    preds = {p.symbol: p for p in Predictor().predict(last, champion, live_by_width=live)}
+    [cav] = preds[middle.symbol].caveats
+    assert "more cautious than measured" in cav.message_en and "93%" in cav.message_en

@@ -87,8 +87,14 @@ class Predictor:
         simulated: set[str] | bool = False,
         now: datetime | None = None,
         history_weeks: Mapping[str, int] | None = None,
+        live_by_width: Mapping[tuple[float, float], ScaleBin] | None = None,
     ) -> list[Prediction]:
         """One prediction per row of ``window`` (vectorised model calls, then one object per row).
+
+        ``live_by_width``: the champion's width bins (``(q_low, q_high)`` of its walk-forward
+        ``coverage_80_by_scale``) whose LIVE coverage left the walk-forward figure, with the live
+        figures (monitoring's ``live.coverage_by_width``); an answer in such a bin says so
+        (:func:`live_caveat`). Only the champion's own rows use it, never a stand-in baseline.
 
         ``history_weeks`` (weeks of data per symbol): a symbol with fewer weeks than the
         champion's features read (``FULL_HISTORY_WEEKS``, e.g. a new listing) is forecast by the
@@ -99,7 +105,13 @@ class Predictor:
         short = self._short_rows(window, models, history_weeks)
         if not short.any():
             return self._predict_rows(
-                window, models.price, models.price_metrics, models, simulated, now
+                window,
+                models.price,
+                models.price_metrics,
+                models,
+                simulated,
+                now,
+                live=live_by_width,
             )
         assert history_weeks is not None
         if getattr(models.price, "name", None) in BASELINES:
@@ -109,15 +121,15 @@ class Predictor:
             stand_in = (models.baseline, models.baseline_metrics, models.baseline_version)
         out: list[Prediction | None] = [None] * len(window)
         parts = [
-            (~short, (models.price, models.price_metrics, None), None),
-            (short, stand_in, history_weeks),
+            (~short, (models.price, models.price_metrics, None), None, live_by_width),
+            (short, stand_in, history_weeks, None),
         ]
-        for mask, (price, metrics, version), weeks in parts:
+        for mask, (price, metrics, version), weeks, live in parts:
             rows = np.flatnonzero(mask)
             if not len(rows):
                 continue
             preds = self._predict_rows(
-                _subset(window, rows), price, metrics, models, simulated, now, weeks, version
+                _subset(window, rows), price, metrics, models, simulated, now, weeks, version, live
             )
             for i, pred in zip(rows, preds, strict=True):
                 out[i] = pred
@@ -149,9 +161,11 @@ class Predictor:
         now: datetime,
         short_weeks: Mapping[str, int] | None = None,
         version: str | None = None,
+        live: Mapping[tuple[float, float], ScaleBin] | None = None,
     ) -> list[Prediction]:
         """Predictions of ``window``'s rows by ``price`` (``short_weeks``: the baseline standing in
-        for symbols with a short history, whose weeks the answer quotes)."""
+        for symbols with a short history, whose weeks the answer quotes; ``live``: see
+        :meth:`predict`)."""
         coverage = float(getattr(price, "coverage", self.interval_coverage))
         dist = distribution_of(price, window, coverage)
         log_ret = dist.median()
@@ -205,6 +219,9 @@ class Predictor:
                 }
                 if by_scale.quotable(int(scale_bin[i])):
                     caveats.append(scale_caveat(b))
+                live_bin = (live or {}).get((b.q_low, b.q_high))
+                if live_bin is not None:
+                    caveats.append(live_caveat(b, live_bin))
 
             def band(lo_r: float, hi_r: float, cov: float, close: float = close) -> PriceInterval:
                 return PriceInterval(
@@ -381,6 +398,31 @@ def scale_caveat(b: ScaleBin) -> Caveat:
         )
         code = "wide_range_overcovers" if not narrow else "range_overcovers"
     return Caveat(code=code, message_vi=vi, message_en=en, measured=float(b.coverage_80))
+
+
+def live_caveat(walk_forward: ScaleBin, live: ScaleBin) -> Caveat:
+    """The sentence for an answer whose width bin's LIVE coverage left the walk-forward figure
+    (monitoring flagged it by the same rule that decides whether a bin is quoted): both figures,
+    with their counts, and which way the risk lies."""
+    wf, lv = f"{walk_forward.coverage_80 * 100:.0f}", f"{live.coverage_80 * 100:.0f}"
+    n_en, n_vi = f"{live.rows:,}", f"{live.rows:,}".replace(",", ".")
+    vi = (
+        f"Từ khi mô hình này được đưa vào sử dụng, các khoảng 80% cỡ này chứa giá thực tế {lv}% "
+        f"số lần ({n_vi} dự báo đã có kết quả), so với {wf}% khi kiểm định walk-forward"
+    )
+    en = (
+        f"Since this model went live, 80% ranges this size held the outcome {lv}% of the time "
+        f"({n_en} resolved forecasts), against {wf}% in the walk-forward test"
+    )
+    if live.coverage_80 < walk_forward.coverage_80:
+        vi += ": rủi ro thực gần đây lớn hơn mức đã đo."
+        en += ": lately the real risk has been larger than measured."
+    else:
+        vi += ": gần đây khoảng này thận trọng hơn mức đã đo."
+        en += ": lately this range has been more cautious than measured."
+    return Caveat(
+        code="live_coverage_departed", message_vi=vi, message_en=en, measured=live.coverage_80
+    )
 
 
 def _short_symbol_speaker(speaker: ServingModel, symbol: str, weeks: int | None) -> ServingModel:

@@ -117,7 +117,9 @@ class Caveat(BaseModel):
         description=(
             "'narrow_range_undercovers' (ranges this narrow held the outcome less often than "
             "their nominal coverage), 'wide_range_overcovers' (more often: a cautious range); "
-            "'range_undercovers' / 'range_overcovers' for the other side of the median width"
+            "'range_undercovers' / 'range_overcovers' for the other side of the median width; "
+            "'live_coverage_departed' (since the model went live, ranges this size held the "
+            "outcome at a rate that left the walk-forward figure: monitoring's coverage by width)"
         )
     )
     message_vi: str

@@ -35,6 +35,7 @@ from stockvision.errors import (
     StockVisionError,
     UnknownSymbolError,
 )
+from stockvision.evaluation.scale_coverage import ScaleBin
 from stockvision.features.labels import LabelSpec
 from stockvision.monitoring.state import MonitoringState
 from stockvision.predict import (
@@ -96,6 +97,7 @@ class PredictionService:
             store, self.directory, self.cache, lambda: self.panel, self.check_symbol, self.closest
         )
         self.panel: InferencePanel | None = None
+        self._live_cache: tuple[tuple[int, str], tuple[str, Any]] | None = None
         self.last_inference_ms: float | None = None
         self._retrain = retrain
         self._heal_source = heal_source
@@ -297,7 +299,13 @@ class PredictionService:
         if (panel.data_as_of - item[1]).days > self.settings.stale_after_days:
             return None
         raw = self.cache.get(
-            cache_key("pred", sym, models.price_version, models.pattern_version, panel.token)
+            cache_key(
+                "pred",
+                sym,
+                models.price_version,
+                models.pattern_version,
+                self._answer_token(models, panel),
+            )
         )
         if raw is None:
             return None
@@ -382,7 +390,13 @@ class PredictionService:
         out: dict[str, Prediction] = {}
         missing: list[str] = []
         keys = {
-            s: cache_key("pred", s, models.price_version, models.pattern_version, panel.token)
+            s: cache_key(
+                "pred",
+                s,
+                models.price_version,
+                models.pattern_version,
+                self._answer_token(models, panel),
+            )
             for s in symbols
         }
         for s in symbols:
@@ -416,11 +430,52 @@ class PredictionService:
             models,
             simulated=panel.simulated,
             history_weeks=panel.history_weeks,
+            live_by_width=self._live_by_width(models)[1],
         )
         elapsed = time.perf_counter() - t0
         m.INFERENCE_SECONDS.observe(elapsed)
         self.last_inference_ms = round(elapsed * 1000, 3)
         return preds
+
+    def _answer_token(self, models: ModelSet, panel: InferencePanel) -> str:
+        """What a cached answer depends on besides the models: the data, and the live coverage
+        by width the latest monitoring report found (a new report may add or drop a caveat)."""
+        return panel.token + self._live_by_width(models)[0]
+
+    def _live_by_width(
+        self, models: ModelSet
+    ) -> tuple[str, dict[tuple[float, float], ScaleBin] | None]:
+        """(token, bins) of the price champion's width bins whose live coverage left the
+        walk-forward figure, from the latest monitoring report (read again only when the file
+        changes). A report about another price version says nothing about this one: ignored."""
+        path = self.monitoring.latest_path
+        try:
+            stamp = (path.stat().st_mtime_ns, str(models.price_version))
+        except OSError:
+            return "", None
+        cached = self._live_cache
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        data = self.monitoring.latest() or {}
+        bins: dict[tuple[float, float], ScaleBin] = {}
+        if str((data.get("summary") or {}).get("price_version")) == stamp[1]:
+            for b in (data.get("live") or {}).get("coverage_by_width") or []:
+                try:
+                    if b.get("departs") and b.get("live_coverage") is not None:
+                        key = (float(b["q_low"]), float(b["q_high"]))
+                        bins[key] = ScaleBin(
+                            key[0],
+                            key[1],
+                            float(b["scale_max"]),
+                            int(b["live_rows"]),
+                            float(b["live_coverage"]),
+                        )
+                except (KeyError, TypeError, ValueError):  # a report of another format
+                    continue
+        token = f":live{stamp[0] % 10**9}" if bins else ""
+        result = (token, bins or None)
+        self._live_cache = (stamp, result)
+        return result
 
     def predict_upload(self, data: bytes, name: str) -> Any:
         """Predictions from an uploaded CSV (bytes, parsed in memory; nothing is stored)."""

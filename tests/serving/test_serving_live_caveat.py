@@ -1,0 +1,69 @@
+"""An answer whose width bin's LIVE coverage left the walk-forward figure says so (API, on the
+trained system), and stops saying it when the report no longer concerns the served champion."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def _report(by_scale, price_version: str, live_coverage: float) -> dict:
+    bins = [
+        {
+            "q_low": b.q_low,
+            "q_high": b.q_high,
+            "scale_max": b.scale_max,
+            "walk_forward_rows": b.rows,
+            "walk_forward_coverage": b.coverage_80,
+            "live_rows": 300,
+            "live_coverage": live_coverage,
+            "departs": True,
+            "label": f"{b.q_low * 100:g}-{b.q_high * 100:g} %",
+        }
+        for b in by_scale.bins
+    ]
+    return {"summary": {"price_version": price_version}, "live": {"coverage_by_width": bins}}
+
+
+def test_answers_carry_the_live_coverage_of_their_width_when_monitoring_flagged_it(
+    trained_settings,
+):
+    from fastapi.testclient import TestClient
+
+    from stockvision.evaluation.scale_coverage import ScaleCoverage
+    from stockvision.monitoring.state import MonitoringState
+    from stockvision.serving.app import create_app
+
+    state = MonitoringState(trained_settings.subdir("monitoring"))
+    app = create_app(trained_settings, start_background=False, mount_chat_ui=False)
+    with TestClient(app) as client:
+        service = app.state.service
+        models = service.models
+        by_scale = ScaleCoverage.from_metrics(dict(models.price_metrics))
+        assert by_scale is not None
+
+        def codes() -> list[str]:
+            r = client.post("/api/v1/predict/VNM")
+            assert r.status_code == 200, r.text
+            return [c["code"] for c in r.json()["caveats"]]
+
+        def write(report: dict) -> None:
+            state.write_latest(report)
+            # a later modification time even on a coarse file-system clock
+            later = time.time_ns() + 2_000_000_000
+            os.utime(state.latest_path, ns=(later, later))
+
+        state.latest_path.unlink(missing_ok=True)
+        assert "live_coverage_departed" not in codes()
+        write(_report(by_scale, str(models.price_version), 0.55))
+        r = client.post("/api/v1/predict/VNM").json()
+        [live] = [c for c in r["caveats"] if c["code"] == "live_coverage_departed"]
+        assert "55% of the time (300 resolved forecasts)" in live["message_en"]
+        assert "300 dự báo đã có kết quả" in live["message_vi"]
+        # a report about another price version says nothing about this champion
+        write(_report(by_scale, "not-" + str(models.price_version), 0.55))
+        assert "live_coverage_departed" not in codes()

@@ -119,3 +119,25 @@ def test_a_model_saved_before_the_exponent_existed_serves_its_basis_as_it_is(tmp
     np.testing.assert_allclose(
         back.predict_distribution(test).scale, plain.predict_distribution(test).scale
     )
+
+
+def test_a_reshaped_basis_is_written_in_a_format_old_readers_refuse(tmp_path) -> None:
+    """Code that reads only format 1 would ignore the exponent and serve wrong widths: a model
+    with one is written as format 2; one without stays format 1, readable by older code."""
+    import json
+
+    from stockvision.models.base import MODEL_FILE, ModelLoadError
+
+    train, val, _ = _over_spread_windows(seed=3)
+    fitted = VolRandomWalkModel().fit(train, val)
+    plain = VolRandomWalkModel(scale_power=1.0).fit(train, val)
+    assert fitted.scale_power_ != 1.0
+    for model, version in ((fitted, 2), (plain, 1)):
+        path = model.save(tmp_path / str(version))
+        meta = json.loads((path / MODEL_FILE).read_text())
+        assert meta["format_version"] == version
+        assert load_model(path).scale_power_ == model.scale_power_
+    meta["format_version"] = 3
+    (path / MODEL_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ModelLoadError, match="format version 3, this Stock Vision reads 1, 2"):
+        load_model(path)

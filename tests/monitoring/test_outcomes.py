@@ -122,6 +122,17 @@ def test_live_coverage_by_width_bins_like_the_walk_forward_and_flags_only_real_d
     assert [b.live_coverage for b in empty] == [None, None, None]
 
 
+def test_live_against_a_small_walk_forward_bin_counts_the_noise_of_both():
+    from stockvision.evaluation.scale_coverage import departs, departs_from_measured
+
+    # VN30's calmest 1 %: 47 walk-forward rows at 53 %; 200 live rows at 64 %
+    assert departs(0.64, 0.53, 200)  # as if 53 % were exact
+    assert not departs_from_measured(0.64, 200, 0.53, 47)  # it is not: +-7 points itself
+    assert departs_from_measured(0.50, 200, 0.70, 500)
+    assert not departs_from_measured(0.50, 200, 0.70, 39)  # too few walk-forward rows
+    assert not departs_from_measured(0.78, 300, 0.80, 9000)
+
+
 def test_departs_is_the_quoting_rule_of_the_answers():
     from stockvision.evaluation.scale_coverage import departs
 

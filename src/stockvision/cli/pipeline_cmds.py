@@ -184,7 +184,9 @@ def monitor(
             )
             table.add_row(
                 f"{b['label']} (narrowest first)" if b is bins[0] else b["label"],
-                f"{b['walk_forward_coverage']:.1%} of {b['walk_forward_rows']:,}",
+                f"{b['walk_forward_coverage']:.1%} of {b['walk_forward_rows']:,}"
+                if b["walk_forward_coverage"] is not None
+                else "not measured",
                 live,
                 "[red]departed[/red]" if b["departs"] else "",
             )

@@ -41,7 +41,13 @@ from stockvision.models.distribution import (
     shaped_basis,
 )
 
-FORMAT_VERSION = 1
+#: The newest ``model.json`` format this code writes. A file is written at the LOWEST format that
+#: describes it (:meth:`Model._format_version`), so code that reads only format 1 still loads
+#: every model it can serve correctly, and refuses, rather than misreads, one it cannot: format 2
+#: adds the reshaped scale basis (``scale_power`` != 1), which format-1 readers would ignore and
+#: then serve widths fitted for another basis.
+FORMAT_VERSION = 2
+READABLE_FORMATS: tuple[int, ...] = (1, 2)
 MODEL_FILE = "model.json"
 
 
@@ -65,10 +71,12 @@ def read_model_json(path: Path | str) -> dict[str, Any]:
     missing = [k for k in ("format_version", "class", "module", "params", "state") if k not in meta]
     if missing:
         raise ModelLoadError(file, f"missing keys {missing}")
-    if meta["format_version"] != FORMAT_VERSION:
+    if meta["format_version"] not in READABLE_FORMATS:
+        readable = ", ".join(str(v) for v in READABLE_FORMATS)
         raise ModelLoadError(
             file,
-            f"format version {meta['format_version']!r}, this Stock Vision reads {FORMAT_VERSION}",
+            f"format version {meta['format_version']!r}, this Stock Vision reads {readable} "
+            "(upgrade stockvision, or retrain the model with this version)",
         )
     return meta
 
@@ -153,6 +161,11 @@ class Model(ABC):
     def _set_state(self, state: dict[str, Any], path: Path) -> None:
         """Restore fitted state from ``state`` and the weight files in ``path``."""
 
+    def _format_version(self) -> int:
+        """The lowest ``model.json`` format that describes this fitted model (see
+        :data:`FORMAT_VERSION`)."""
+        return 1
+
     def save(self, path: Path | str) -> Path:
         """Save into directory ``path`` (created if needed); returns the directory."""
         self._check_fitted()
@@ -160,7 +173,7 @@ class Model(ABC):
         path.mkdir(parents=True, exist_ok=True)
         self._save_weights(path)
         meta = {
-            "format_version": FORMAT_VERSION,
+            "format_version": self._format_version(),
             "class": type(self).__name__,
             "module": type(self).__module__,
             "name": self.name,
@@ -316,6 +329,9 @@ class PriceModel(Model):
         ref = float(np.median(basis[ok])) if power != 1.0 and ok.any() else 1.0
         return power, ref
 
+    def _format_version(self) -> int:
+        return 2 if float(getattr(self, "scale_power_", 1.0)) != 1.0 else 1
+
     def _half_width(self, window: WindowLike) -> np.ndarray:
         """Per row, the conformal half-width of the ``coverage`` interval."""
         power = float(getattr(self, "scale_power_", 1.0))
@@ -421,6 +437,7 @@ class PatternModel(Model):
 __all__ = [
     "FORMAT_VERSION",
     "MODEL_FILE",
+    "READABLE_FORMATS",
     "Model",
     "ModelLoadError",
     "NotFittedError",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,7 +100,8 @@ def fit_tail_df(z: np.ndarray, coverage: float, grid: tuple[float, ...] = TAIL_D
 
     The half-width pins the ``coverage`` quantile; for each ``df`` of ``grid`` the scale follows
     (:func:`scale_for_coverage`) and the ``df`` with the lowest mean CRPS on ``z`` is kept. Ties
-    and an empty ``z`` keep the normal (the last entry).
+    keep the earlier entry of ``grid`` (the heavier tails); an empty ``z`` keeps the normal (the
+    last entry).
     """
     z = np.asarray(z, dtype=np.float64)
     return _fit_tails(z[np.isfinite(z)], coverage, grid)[0]
@@ -166,7 +168,9 @@ def fit_scale_power(
     for power in sorted(grid, key=lambda g: (abs(g - 1.0), g)):
         b = shaped_basis(basis, power, ref)
         z = resid / b
-        q = conformal_quantile(z, coverage)
+        with warnings.catch_warnings():  # too few rows: the model's own fit warns once
+            warnings.simplefilter("ignore")
+            q = conformal_quantile(z, coverage)
         if not q > 0:
             continue
         _, rows = _fit_tails(z / q, coverage)

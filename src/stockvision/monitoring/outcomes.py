@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from stockvision.evaluation.scale_coverage import ScaleCoverage, departs
+from stockvision.evaluation.scale_coverage import ScaleCoverage, departs_from_measured
 
 PATTERNS = ["DOWN", "SIDEWAYS", "UP"]
 
@@ -121,7 +121,8 @@ class WidthBinOutcome:
     walk_forward_coverage: float
     live_rows: int
     live_coverage: float | None
-    #: live coverage left the walk-forward figure beyond noise (:func:`departs`): the sentence
+    #: live coverage left the walk-forward figure beyond the noise of both
+    #: (:func:`~stockvision.evaluation.scale_coverage.departs_from_measured`): the sentence
     #: answers quote for ranges of this width (or their silence) may no longer be true
     departs: bool
 
@@ -172,7 +173,7 @@ def live_coverage_by_width(
                 walk_forward_coverage=b.coverage_80,
                 live_rows=n,
                 live_coverage=live,
-                departs=live is not None and departs(live, b.coverage_80, n),
+                departs=live is not None and departs_from_measured(live, n, b.coverage_80, b.rows),
             )
         )
     return out

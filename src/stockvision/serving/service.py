@@ -35,8 +35,8 @@ from stockvision.errors import (
     StockVisionError,
     UnknownSymbolError,
 )
-from stockvision.evaluation.scale_coverage import ScaleBin
 from stockvision.features.labels import LabelSpec
+from stockvision.monitoring.live_width import LiveBins, LiveWidthReader
 from stockvision.monitoring.state import MonitoringState
 from stockvision.predict import (
     InferencePanel,
@@ -93,11 +93,11 @@ class PredictionService:
         self.writer = PredictionWriter(store)
         self.healer = Healer(self._heal_symbol, on_done=self._after_heal)
         self.monitoring = MonitoringState(settings.subdir("monitoring"))
+        self.live_width = LiveWidthReader(self.monitoring)
         self.queries = DataQueries(
             store, self.directory, self.cache, lambda: self.panel, self.check_symbol, self.closest
         )
         self.panel: InferencePanel | None = None
-        self._live_cache: tuple[tuple[int, str], tuple[str, Any]] | None = None
         self.last_inference_ms: float | None = None
         self._retrain = retrain
         self._heal_source = heal_source
@@ -442,40 +442,10 @@ class PredictionService:
         by width the latest monitoring report found (a new report may add or drop a caveat)."""
         return panel.token + self._live_by_width(models)[0]
 
-    def _live_by_width(
-        self, models: ModelSet
-    ) -> tuple[str, dict[tuple[float, float], ScaleBin] | None]:
+    def _live_by_width(self, models: ModelSet) -> tuple[str, LiveBins | None]:
         """(token, bins) of the price champion's width bins whose live coverage left the
-        walk-forward figure, from the latest monitoring report (read again only when the file
-        changes). A report about another price version says nothing about this one: ignored."""
-        path = self.monitoring.latest_path
-        try:
-            stamp = (path.stat().st_mtime_ns, str(models.price_version))
-        except OSError:
-            return "", None
-        cached = self._live_cache
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
-        data = self.monitoring.latest() or {}
-        bins: dict[tuple[float, float], ScaleBin] = {}
-        if str((data.get("summary") or {}).get("price_version")) == stamp[1]:
-            for b in (data.get("live") or {}).get("coverage_by_width") or []:
-                try:
-                    if b.get("departs") and b.get("live_coverage") is not None:
-                        key = (float(b["q_low"]), float(b["q_high"]))
-                        bins[key] = ScaleBin(
-                            key[0],
-                            key[1],
-                            float(b["scale_max"]),
-                            int(b["live_rows"]),
-                            float(b["live_coverage"]),
-                        )
-                except (KeyError, TypeError, ValueError):  # a report of another format
-                    continue
-        token = f":live{stamp[0] % 10**9}" if bins else ""
-        result = (token, bins or None)
-        self._live_cache = (stamp, result)
-        return result
+        walk-forward figure (:class:`~stockvision.monitoring.live_width.LiveWidthReader`)."""
+        return self.live_width.read(models.price_version)
 
     def predict_upload(self, data: bytes, name: str) -> Any:
         """Predictions from an uploaded CSV (bytes, parsed in memory; nothing is stored)."""

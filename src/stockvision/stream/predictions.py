@@ -35,8 +35,12 @@ class LivePredictor:
         seq_len: int = 8,
         horizon: int = 4,
         simulated: set[str] | bool = False,
+        live_width: Callable[[Any], tuple[str, Any]] | None = None,
     ) -> None:
         self.models = models
+        #: ``LiveWidthReader.read``: the champion's width bins monitoring found departed (the
+        #: answers then say so, as the API's do)
+        self.live_width = live_width
         self.features = features[FEATURES].sort_index()
         self.labels = labels.reindex(columns=LABEL_COLUMNS).reindex(self.features.index)
         self.predictor = predictor or Predictor(horizon_weeks=horizon)
@@ -80,8 +84,9 @@ class LivePredictor:
             horizon=self.horizon,
         )
         window = builder.latest(symbols)
+        live = self.live_width(models.price_version)[1] if self.live_width else None
         return self.predictor.predict(
-            window, models, simulated=self.simulated, history_weeks=self._weeks
+            window, models, simulated=self.simulated, history_weeks=self._weeks, live_by_width=live
         )
 
 

@@ -58,6 +58,11 @@ class LiveData:
         if self.models is None or self.features is None or self.labels is None:
             return None
 
+        from stockvision.monitoring.live_width import LiveWidthReader
+        from stockvision.monitoring.state import MonitoringState
+
+        reader = LiveWidthReader(MonitoringState(settings.subdir("monitoring")))
+
         def build(day: pd.Timestamp) -> LivePredictor:
             return LivePredictor(
                 self.models,
@@ -66,6 +71,7 @@ class LiveData:
                 seq_len=settings.seq_len,
                 horizon=settings.horizon_weeks,
                 simulated=self.simulated,
+                live_width=reader.read,
             )
 
         return build

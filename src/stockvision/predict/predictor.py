@@ -359,6 +359,12 @@ def _scale_position(q_low: float, q_high: float) -> tuple[str, str, bool]:
     )
 
 
+def _count(n: int) -> tuple[str, str]:
+    """``n`` with thousands separators as English (1,234) and Vietnamese (1.234) readers write it."""
+    en = f"{n:,}"
+    return en, en.replace(",", ".")
+
+
 def scale_caveat(b: ScaleBin) -> Caveat:
     """The sentence quoting the coverage measured on forecasts of this one's width (a quotable bin
     of :class:`~stockvision.evaluation.scale_coverage.ScaleCoverage`).
@@ -370,7 +376,7 @@ def scale_caveat(b: ScaleBin) -> Caveat:
     """
     pos_vi, pos_en, narrow = _scale_position(b.q_low, b.q_high)
     pct = f"{b.coverage_80 * 100:.0f}"
-    rows_en, rows_vi = f"{b.rows:,}", f"{b.rows:,}".replace(",", ".")
+    rows_en, rows_vi = _count(b.rows)
     if narrow:
         vi = f"Khoảng 80% này thuộc nhóm {pos_vi} trong mọi dự báo: gần đây giá biến động ít hơn thường lệ."
         en = f"This 80% range is among {pos_en} of all forecasts: the price has moved less than usual lately."
@@ -402,10 +408,10 @@ def scale_caveat(b: ScaleBin) -> Caveat:
 
 def live_caveat(walk_forward: ScaleBin, live: ScaleBin) -> Caveat:
     """The sentence for an answer whose width bin's LIVE coverage left the walk-forward figure
-    (monitoring flagged it by the same rule that decides whether a bin is quoted): both figures,
+    (monitoring flagged it: ``evaluation.scale_coverage.departs_from_measured``): both figures,
     with their counts, and which way the risk lies."""
     wf, lv = f"{walk_forward.coverage_80 * 100:.0f}", f"{live.coverage_80 * 100:.0f}"
-    n_en, n_vi = f"{live.rows:,}", f"{live.rows:,}".replace(",", ".")
+    n_en, n_vi = _count(live.rows)
     vi = (
         f"Từ khi mô hình này được đưa vào sử dụng, các khoảng 80% cỡ này chứa giá thực tế {lv}% "
         f"số lần ({n_vi} dự báo đã có kết quả), so với {wf}% khi kiểm định walk-forward"

@@ -51,3 +51,28 @@ def test_documents_shared_but_user_memory_isolated(memory):
     assert memory.recall("bob", "HPG", k=5) == [] and memory.facts("bob") == []
     assert memory.forget("alice") == 2
     assert len(memory.search_documents("walk-forward", k=5)) == 2  # shared docs kept
+
+
+def test_indexing_cut_short_by_shutdown_is_quiet_but_a_real_failure_warns(tmp_path, caplog):
+    """The app closes memory while the background thread may still be embedding the docs:
+    that is a normal shutdown (debug line), whereas a failure on open memory is a warning."""
+    import logging
+
+    mem = make_memory(tmp_path / "qdrant")
+    mem.close()
+    assert mem.closed
+    with caplog.at_level(logging.DEBUG, logger="stockvision.chat.wiring"):
+        assert index_evaluation_docs(mem) == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("memory closed" in r.getMessage() for r in caplog.records)
+
+    class Broken:
+        closed = False
+
+        def index_documents(self, docs):
+            raise RuntimeError("disk full")
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="stockvision.chat.wiring"):
+        assert index_evaluation_docs(Broken()) == 0
+    assert any("disk full" in r.getMessage() for r in caplog.records)

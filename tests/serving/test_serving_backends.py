@@ -96,13 +96,19 @@ def test_rate_limit_is_shared_by_replicas_through_redis(api_settings, shared_red
     with TestClient(a) as ca, TestClient(b) as cb:
         import time
 
-        if time.time() % 60 > 55:  # the fixed one-minute window must not roll over mid-test
-            time.sleep(61 - time.time() % 60)
-        codes = [
-            ca.post("/api/v1/predict/VNM").status_code,
-            cb.post("/api/v1/predict/VNM").status_code,
-            ca.post("/api/v1/predict/VNM").status_code,
-            cb.post("/api/v1/predict/VNM").status_code,
-        ]
+        # the four calls must share one fixed one-minute window: start them in a fresh window
+        # and, on a machine so loaded that they still straddle two, do them again in the next
+        for attempt in range(3):
+            if attempt or time.time() % 60 > 30:
+                time.sleep(60.5 - time.time() % 60)
+            window = int(time.time() // 60)
+            codes = [
+                ca.post("/api/v1/predict/VNM").status_code,
+                cb.post("/api/v1/predict/VNM").status_code,
+                ca.post("/api/v1/predict/VNM").status_code,
+                cb.post("/api/v1/predict/VNM").status_code,
+            ]
+            if int(time.time() // 60) == window:
+                break
         assert codes == [200, 200, 200, 429]
         assert ca.post("/api/v1/predict/FPT").headers.get("Retry-After")

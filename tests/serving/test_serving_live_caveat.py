@@ -67,3 +67,54 @@ def test_answers_carry_the_live_coverage_of_their_width_when_monitoring_flagged_
         # a report about another price version says nothing about this champion
         write(_report(by_scale, "not-" + str(models.price_version), 0.55))
         assert "live_coverage_departed" not in codes()
+
+
+def test_a_report_landing_mid_request_never_files_an_answer_under_the_other_reports_key(
+    trained_settings,
+):
+    """The cache key and the caveats of one answer come from one read of the report: a report
+    that departs, landing while an answer is computed, must not leave that answer (with its
+    caveat) under the no-report key, to be served again once the departure is over."""
+    from fastapi.testclient import TestClient
+
+    from stockvision.evaluation.scale_coverage import ScaleCoverage
+    from stockvision.monitoring.state import MonitoringState
+    from stockvision.serving.app import create_app
+
+    state = MonitoringState(trained_settings.subdir("monitoring"))
+    app = create_app(trained_settings, start_background=False, mount_chat_ui=False)
+    with TestClient(app) as client:
+        service = app.state.service
+        models = service.models
+        by_scale = ScaleCoverage.from_metrics(dict(models.price_metrics))
+        stamp = [time.time_ns() + 2_000_000_000]
+
+        def write(report: dict) -> None:
+            state.write_latest(report)
+            stamp[0] += 2_000_000_000  # a later modification time on any file-system clock
+            os.utime(state.latest_path, ns=(stamp[0], stamp[0]))
+
+        state.latest_path.unlink(missing_ok=True)
+        service.cache.clear()
+        real_read = service.live_width.read
+        calls = []
+
+        def read_then_a_report_lands(price_version):
+            result = real_read(price_version)
+            if not calls:
+                write(_report(by_scale, str(models.price_version), 0.55))
+            calls.append(result)
+            return result
+
+        service.live_width.read = read_then_a_report_lands
+        first = service.predict_one("VNM")  # the inference path (the API's cache probe aside)
+        service.live_width.read = real_read
+        codes = [c.code for c in first.caveats]
+        assert "live_coverage_departed" not in codes  # answered from the report it was keyed on
+        assert len(calls) == 1
+        r = client.post("/api/v1/predict/VNM").json()  # the report that landed is now served
+        assert "live_coverage_departed" in [c["code"] for c in r["caveats"]]
+        # the departure ends (a report about another version): no caveat may come back from cache
+        write(_report(by_scale, "not-" + str(models.price_version), 0.55))
+        again = client.post("/api/v1/predict/VNM").json()
+        assert "live_coverage_departed" not in [c["code"] for c in again["caveats"]]

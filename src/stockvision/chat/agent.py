@@ -193,6 +193,7 @@ class Agent:
         self.recorder = _Recorder()
         self._adopted: set[str] = set()  # users whose legacy alert owner was already moved
         self.news_indexer: Any = None  # set by build_agent: stored news -> shared documents
+        self.index_thread: Any = None  # set by build_agent: the docs-then-news indexing thread
         r = self.recorder
         engine.predict_fn = r.wrap("predict", engine.predict_fn, ["symbol"])
         engine.rank_fn = r.wrap("rank", engine.rank_fn, ["universe", "direction", "top_n"])

@@ -80,6 +80,7 @@ class Memory:
         self._lock = threading.Lock()
         self._queue: queue.Queue[tuple[str, str, MemoryItem] | None] = queue.Queue(maxsize=256)
         self._writer: threading.Thread | None = None
+        self.closed = False  # set by close(): background indexers stop quietly, not with a warning
         for name in (COLLECTION, DOCS_COLLECTION):
             if not client.collection_exists(name):
                 client.create_collection(
@@ -101,6 +102,7 @@ class Memory:
 
     def close(self) -> None:
         self.flush()
+        self.closed = True
         try:
             self.client.close()
         except Exception as exc:  # closing is best effort

@@ -289,7 +289,10 @@ def index_evaluation_docs(memory: Any, path: Path = EVALUATION_DOC) -> int:
         docs = markdown_sections(path.read_text(encoding="utf-8"), f"docs/{path.name}")
         return memory.index_documents(docs)
     except Exception as exc:  # optional part: answers still work without the docs
-        log.warning("could not index %s into memory: %s", path, exc)
+        if getattr(memory, "closed", False):  # the app shut down mid-way: nothing is wrong
+            log.debug("indexing %s stopped: memory closed", path)
+        else:
+            log.warning("could not index %s into memory: %s", path, exc)
         return 0
 
 
@@ -329,10 +332,13 @@ def build_agent(chat: ChatService, settings: Settings, memory: Any = None, llm: 
 
         def index_shared() -> None:  # docs first (small), then news (capped, polled)
             index_evaluation_docs(memory)
-            if indexer is not None:
+            if indexer is not None and not getattr(memory, "closed", False):
                 indexer.start()
 
-        threading.Thread(target=index_shared, name="sv-doc-index", daemon=True).start()
+        shared_thread = threading.Thread(target=index_shared, name="sv-doc-index", daemon=True)
+        shared_thread.start()
+    else:
+        shared_thread = None
     alerts = None
     if store is not None:  # the alert rows the stream worker evaluates (data layer, not stream)
         from stockvision.data.store.alerts import AlertStore
@@ -340,4 +346,5 @@ def build_agent(chat: ChatService, settings: Settings, memory: Any = None, llm: 
         alerts = AlertStore(store)
     agent = Agent(chat.engine, memory=memory, llm=llm, alerts=alerts)
     agent.news_indexer = indexer
+    agent.index_thread = shared_thread  # joined (briefly) at shutdown before memory closes
     return agent

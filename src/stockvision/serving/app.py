@@ -63,6 +63,9 @@ def create_app(
             indexer = getattr(agent, "news_indexer", None)
             if indexer is not None:
                 await run_in_threadpool(indexer.stop)  # before the store it writes closes
+            thread = getattr(agent, "index_thread", None)
+            if thread is not None:  # docs still embedding: give them a moment, then close anyway
+                await run_in_threadpool(thread.join, 5.0)
             if agent is not None and agent.memory is not None:
                 agent.memory.close()  # releases the local Qdrant store's lock
 

@@ -298,15 +298,8 @@ class PredictionService:
             return None
         if (panel.data_as_of - item[1]).days > self.settings.stale_after_days:
             return None
-        raw = self.cache.get(
-            cache_key(
-                "pred",
-                sym,
-                models.price_version,
-                models.pattern_version,
-                self._answer_token(models, panel),
-            )
-        )
+        live_token, _ = self.live_width.read(models.price_version)
+        raw = self.cache.get(self._answer_key(sym, models, panel, live_token))
         if raw is None:
             return None
         m.CACHE_HITS.inc()
@@ -387,18 +380,13 @@ class PredictionService:
             )
         if panel is None:
             raise ModelUnavailableError("no features in the store yet", "kho chưa có dữ liệu tuần")
+        # One read of the live width report per request: the keys and the caveats come from the
+        # same report, so an answer written while a new report lands is never filed under the
+        # other report's key.
+        live_token, live_bins = self.live_width.read(models.price_version)
         out: dict[str, Prediction] = {}
         missing: list[str] = []
-        keys = {
-            s: cache_key(
-                "pred",
-                s,
-                models.price_version,
-                models.pattern_version,
-                self._answer_token(models, panel),
-            )
-            for s in symbols
-        }
+        keys = {s: self._answer_key(s, models, panel, live_token) for s in symbols}
         for s in symbols:
             raw = self.cache.get(keys[s])
             if raw is not None:
@@ -406,7 +394,7 @@ class PredictionService:
             else:
                 missing.append(s)
         if missing:
-            for pred in self._infer(missing, models, panel):
+            for pred in self._infer(missing, models, panel, live_bins):
                 out[pred.symbol] = pred
                 self.cache.set(keys[pred.symbol], pred.model_dump_json().encode())
         hits = len(symbols) - len(missing)
@@ -422,7 +410,11 @@ class PredictionService:
         return result
 
     def _infer(
-        self, symbols: list[str], models: ModelSet, panel: InferencePanel
+        self,
+        symbols: list[str],
+        models: ModelSet,
+        panel: InferencePanel,
+        live_bins: LiveBins | None,
     ) -> list[Prediction]:
         t0 = time.perf_counter()
         preds = self.predictor.predict(
@@ -430,22 +422,20 @@ class PredictionService:
             models,
             simulated=panel.simulated,
             history_weeks=panel.history_weeks,
-            live_by_width=self._live_by_width(models)[1],
+            live_by_width=live_bins,
         )
         elapsed = time.perf_counter() - t0
         m.INFERENCE_SECONDS.observe(elapsed)
         self.last_inference_ms = round(elapsed * 1000, 3)
         return preds
 
-    def _answer_token(self, models: ModelSet, panel: InferencePanel) -> str:
-        """What a cached answer depends on besides the models: the data, and the live coverage
-        by width the latest monitoring report found (a new report may add or drop a caveat)."""
-        return panel.token + self._live_by_width(models)[0]
-
-    def _live_by_width(self, models: ModelSet) -> tuple[str, LiveBins | None]:
-        """(token, bins) of the price champion's width bins whose live coverage left the
-        walk-forward figure (:class:`~stockvision.monitoring.live_width.LiveWidthReader`)."""
-        return self.live_width.read(models.price_version)
+    @staticmethod
+    def _answer_key(symbol: str, models: ModelSet, panel: InferencePanel, live_token: str) -> str:
+        """The cache key of one answer: the models, the data, and the live coverage by width the
+        latest monitoring report found (a new report may add or drop a caveat)."""
+        return cache_key(
+            "pred", symbol, models.price_version, models.pattern_version, panel.token + live_token
+        )
 
     def predict_upload(self, data: bytes, name: str) -> Any:
         """Predictions from an uploaded CSV (bytes, parsed in memory; nothing is stored)."""

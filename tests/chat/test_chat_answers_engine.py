@@ -22,6 +22,25 @@ METRICS = {
 }
 
 
+def test_data_age_reads_right_on_the_day_the_day_after_and_later():
+    from datetime import date
+
+    day = date(2026, 12, 7)
+    ages = {
+        (n, lang): A.data_age(day, lang, today=date(2026, 12, 7 + n))
+        for n in (0, 1, 5)
+        for lang in ("vi", "en")
+    }
+    assert ages == {
+        (0, "vi"): "hôm nay",
+        (0, "en"): "today",
+        (1, "vi"): "cách đây 1 ngày",
+        (1, "en"): "1 day old",
+        (5, "vi"): "cách đây 5 ngày",
+        (5, "en"): "5 days old",
+    }
+
+
 def test_number_formats():
     assert A.fmt_number(1234.5, "vi") == "1.234,5"
     assert A.fmt_number(1234.5, "en") == "1,234.5"

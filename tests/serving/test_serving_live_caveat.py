@@ -3,8 +3,10 @@ trained system), and stops saying it when the report no longer concerns the serv
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -29,9 +31,13 @@ def _report(by_scale, price_version: str, live_coverage: float) -> dict:
     return {"summary": {"price_version": price_version}, "live": {"coverage_by_width": bins}}
 
 
-def test_answers_carry_the_live_coverage_of_their_width_when_monitoring_flagged_it(
-    trained_settings,
-):
+#: modification times that only grow, 2 s apart (a change is seen on any file-system clock)
+_STAMPS = itertools.count(time.time_ns() + 2_000_000_000, 2_000_000_000)
+
+
+@pytest.fixture
+def served(trained_settings):
+    """The trained system's API with no monitoring report yet, and a writer of reports."""
     from fastapi.testclient import TestClient
 
     from stockvision.evaluation.scale_coverage import ScaleCoverage
@@ -42,79 +48,68 @@ def test_answers_carry_the_live_coverage_of_their_width_when_monitoring_flagged_
     app = create_app(trained_settings, start_background=False, mount_chat_ui=False)
     with TestClient(app) as client:
         service = app.state.service
-        models = service.models
-        by_scale = ScaleCoverage.from_metrics(dict(models.price_metrics))
-        assert by_scale is not None
-
-        def codes() -> list[str]:
-            r = client.post("/api/v1/predict/VNM")
-            assert r.status_code == 200, r.text
-            return [c["code"] for c in r.json()["caveats"]]
 
         def write(report: dict) -> None:
             state.write_latest(report)
-            # a later modification time even on a coarse file-system clock
-            later = time.time_ns() + 2_000_000_000
-            os.utime(state.latest_path, ns=(later, later))
+            stamp = next(_STAMPS)
+            os.utime(state.latest_path, ns=(stamp, stamp))
 
         state.latest_path.unlink(missing_ok=True)
-        assert "live_coverage_departed" not in codes()
-        write(_report(by_scale, str(models.price_version), 0.55))
-        r = client.post("/api/v1/predict/VNM").json()
-        [live] = [c for c in r["caveats"] if c["code"] == "live_coverage_departed"]
-        assert "55% of the time (300 resolved forecasts)" in live["message_en"]
-        assert "300 dự báo đã có kết quả" in live["message_vi"]
-        # a report about another price version says nothing about this champion
-        write(_report(by_scale, "not-" + str(models.price_version), 0.55))
-        assert "live_coverage_departed" not in codes()
+        yield SimpleNamespace(
+            client=client,
+            service=service,
+            models=service.models,
+            by_scale=ScaleCoverage.from_metrics(dict(service.models.price_metrics)),
+            write=write,
+        )
 
 
-def test_a_report_landing_mid_request_never_files_an_answer_under_the_other_reports_key(
-    trained_settings,
-):
+def test_answers_carry_the_live_coverage_of_their_width_when_monitoring_flagged_it(served):
+    client, models, by_scale, write = served.client, served.models, served.by_scale, served.write
+    assert by_scale is not None
+
+    def codes() -> list[str]:
+        r = client.post("/api/v1/predict/VNM")
+        assert r.status_code == 200, r.text
+        return [c["code"] for c in r.json()["caveats"]]
+
+    assert "live_coverage_departed" not in codes()
+    write(_report(by_scale, str(models.price_version), 0.55))
+    r = client.post("/api/v1/predict/VNM").json()
+    [live] = [c for c in r["caveats"] if c["code"] == "live_coverage_departed"]
+    assert "55% of the time (300 resolved forecasts)" in live["message_en"]
+    assert "300 dự báo đã có kết quả" in live["message_vi"]
+    # a report about another price version says nothing about this champion
+    write(_report(by_scale, "not-" + str(models.price_version), 0.55))
+    assert "live_coverage_departed" not in codes()
+
+
+def test_a_report_landing_mid_request_never_files_an_answer_under_the_other_reports_key(served):
     """The cache key and the caveats of one answer come from one read of the report: a report
     that departs, landing while an answer is computed, must not leave that answer (with its
     caveat) under the no-report key, to be served again once the departure is over."""
-    from fastapi.testclient import TestClient
+    client, service, models = served.client, served.service, served.models
+    by_scale, write = served.by_scale, served.write
+    service.cache.clear()
+    real_read = service.live_width.read
+    calls = []
 
-    from stockvision.evaluation.scale_coverage import ScaleCoverage
-    from stockvision.monitoring.state import MonitoringState
-    from stockvision.serving.app import create_app
+    def read_then_a_report_lands(price_version):
+        result = real_read(price_version)
+        if not calls:
+            write(_report(by_scale, str(models.price_version), 0.55))
+        calls.append(result)
+        return result
 
-    state = MonitoringState(trained_settings.subdir("monitoring"))
-    app = create_app(trained_settings, start_background=False, mount_chat_ui=False)
-    with TestClient(app) as client:
-        service = app.state.service
-        models = service.models
-        by_scale = ScaleCoverage.from_metrics(dict(models.price_metrics))
-        stamp = [time.time_ns() + 2_000_000_000]
-
-        def write(report: dict) -> None:
-            state.write_latest(report)
-            stamp[0] += 2_000_000_000  # a later modification time on any file-system clock
-            os.utime(state.latest_path, ns=(stamp[0], stamp[0]))
-
-        state.latest_path.unlink(missing_ok=True)
-        service.cache.clear()
-        real_read = service.live_width.read
-        calls = []
-
-        def read_then_a_report_lands(price_version):
-            result = real_read(price_version)
-            if not calls:
-                write(_report(by_scale, str(models.price_version), 0.55))
-            calls.append(result)
-            return result
-
-        service.live_width.read = read_then_a_report_lands
-        first = service.predict_one("VNM")  # the inference path (the API's cache probe aside)
-        service.live_width.read = real_read
-        codes = [c.code for c in first.caveats]
-        assert "live_coverage_departed" not in codes  # answered from the report it was keyed on
-        assert len(calls) == 1
-        r = client.post("/api/v1/predict/VNM").json()  # the report that landed is now served
-        assert "live_coverage_departed" in [c["code"] for c in r["caveats"]]
-        # the departure ends (a report about another version): no caveat may come back from cache
-        write(_report(by_scale, "not-" + str(models.price_version), 0.55))
-        again = client.post("/api/v1/predict/VNM").json()
-        assert "live_coverage_departed" not in [c["code"] for c in again["caveats"]]
+    service.live_width.read = read_then_a_report_lands
+    first = service.predict_one("VNM")  # the inference path (the API's cache probe aside)
+    service.live_width.read = real_read
+    codes = [c.code for c in first.caveats]
+    assert "live_coverage_departed" not in codes  # answered from the report it was keyed on
+    assert len(calls) == 1
+    r = client.post("/api/v1/predict/VNM").json()  # the report that landed is now served
+    assert "live_coverage_departed" in [c["code"] for c in r["caveats"]]
+    # the departure ends (a report about another version): no caveat may come back from cache
+    write(_report(by_scale, "not-" + str(models.price_version), 0.55))
+    again = client.post("/api/v1/predict/VNM").json()
+    assert "live_coverage_departed" not in [c["code"] for c in again["caveats"]]

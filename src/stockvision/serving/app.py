@@ -52,6 +52,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await run_in_threadpool(service.start, start_background)
+        if getattr(app.state, "agent", None) is not None:
+            app.state.agent.start_indexing()  # docs, then news, into memory in the background
         app.state.live = LiveSide(settings, service)
         await app.state.live.start()
         try:
@@ -60,12 +62,8 @@ def create_app(
             await app.state.live.stop()
             await run_in_threadpool(service.stop)
             agent = getattr(app.state, "agent", None)
-            indexer = getattr(agent, "news_indexer", None)
-            if indexer is not None:
-                await run_in_threadpool(indexer.stop)  # before the store it writes closes
-            thread = getattr(agent, "index_thread", None)
-            if thread is not None:  # docs still embedding: give them a moment, then close anyway
-                await run_in_threadpool(thread.join, 5.0)
+            if agent is not None:  # before the store and memory they write close
+                await run_in_threadpool(agent.stop_indexing)
             if agent is not None and agent.memory is not None:
                 agent.memory.close()  # releases the local Qdrant store's lock
 
@@ -98,7 +96,7 @@ def create_app(
         app.state.chat_engine = build_engine(service, settings)
         from stockvision.chat.wiring import build_agent
 
-        app.state.agent = build_agent(app.state.chat_engine, settings)
+        app.state.agent = build_agent(app.state.chat_engine, settings, start_indexing=False)
     except ImportError:  # chat layer optional
         log.info("chat engine unavailable")
 

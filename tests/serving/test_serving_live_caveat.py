@@ -79,9 +79,35 @@ def test_answers_carry_the_live_coverage_of_their_width_when_monitoring_flagged_
     [live] = [c for c in r["caveats"] if c["code"] == "live_coverage_departed"]
     assert "55% of the time (300 resolved forecasts)" in live["message_en"]
     assert "300 dự báo đã có kết quả" in live["message_vi"]
+    # the stored prediction records the caveats it was shown with, with the measured figure
+    shown = sorted((c["code"], c["measured"]) for c in r["caveats"])
+    assert _stored_caveats(served.service, r) == shown
     # a report about another price version says nothing about this champion
     write(_report(by_scale, "not-" + str(models.price_version), 0.55))
-    assert "live_coverage_departed" not in codes()
+    cleared = client.post("/api/v1/predict/VNM").json()
+    assert "live_coverage_departed" not in [c["code"] for c in cleared["caveats"]]
+    # served again without it: the same row now holds what it was last shown with
+    assert _stored_caveats(served.service, cleared) == sorted(
+        (c["code"], c["measured"]) for c in cleared["caveats"]
+    )
+
+
+def _stored_caveats(service, answer: dict, timeout: float = 15.0) -> list[tuple]:
+    """The caveats of ``answer``'s row in the store, once the writer has written what it was
+    last served with (the writer may run in the background)."""
+    import json
+
+    end = time.monotonic() + timeout
+    while True:
+        service.writer.flush()
+        rows = service.store.read_predictions(symbol=answer["symbol"])
+        rows = rows[rows["price_model_version"] == answer["model_versions"]["price"]]
+        got = [sorted((c["code"], c["measured"]) for c in json.loads(x)) for x in rows["caveats"]
+               if isinstance(x, str)]  # fmt: skip
+        if got and (got[-1] == sorted((c["code"], c["measured"]) for c in answer["caveats"])
+                    or time.monotonic() > end):  # fmt: skip
+            return got[-1]
+        time.sleep(0.1)
 
 
 def test_a_report_landing_mid_request_never_files_an_answer_under_the_other_reports_key(served):

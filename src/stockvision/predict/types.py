@@ -190,6 +190,10 @@ class Prediction(BaseModel):
     disclaimer_vi: str = DISCLAIMER_VI
     generated_at: datetime | None = None
 
+    def caveat_codes(self) -> tuple[str, ...]:
+        """The caveats shown with this answer, by code: a changed set is stored again."""
+        return tuple(sorted(c.code for c in self.caveats))
+
     def stored_key(self) -> tuple:
         """What makes a served prediction unique in the store (symbol, date, model versions)."""
         return (
@@ -214,6 +218,7 @@ class Prediction(BaseModel):
             "interval_high": self.interval.high,
             "expected_return": self.expected_return,
             "return_scale": None if self.distribution is None else self.distribution.scale,
+            "caveats": [{"code": c.code, "measured": c.measured} for c in self.caveats],
             "pattern": self.pattern,
             "p_up": self.probabilities.up,
             "p_down": self.probabilities.down,

@@ -2,7 +2,9 @@
 
 Requests queue what they served; a background thread writes everything queued in one transaction. With
 no thread running (CLI, batch step, tests) a queued batch is written at once. The store's upsert is
-idempotent, so a prediction written twice is stored once.
+idempotent, so a prediction written twice is stored once. A prediction served again with other
+caveats (monitoring flagged or cleared its width bin since) is written again: its row then holds the
+caveats it was last shown with.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ class PredictionWriter:
 
     def __init__(self, store: Any) -> None:
         self.store = store
-        self._stored: set[tuple] = set()  # served predictions already in the store
+        # served predictions already in the store: stored key -> the caveat codes stored with it
+        self._stored: dict[tuple, tuple[str, ...]] = {}
         self._queue: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -42,12 +45,13 @@ class PredictionWriter:
             self._thread = None
         self.flush()
 
-    def is_stored(self, key: tuple) -> bool:
-        return key in self._stored
+    def _is_new(self, p: Prediction) -> bool:
+        return self._stored.get(p.stored_key()) != p.caveat_codes()
 
     def record(self, preds: list[Prediction], source: str) -> None:
-        """Queue ``preds`` that are not in the store yet (written now when no thread runs)."""
-        new = [p for p in preds if p.stored_key() not in self._stored]
+        """Queue ``preds`` not in the store yet, or stored with other caveats (written now when
+        no thread runs)."""
+        new = [p for p in preds if self._is_new(p)]
         if not new:
             return
         self._queue.put((new, source))
@@ -81,11 +85,13 @@ class PredictionWriter:
 
     def _write(self, items: list[tuple[list[Prediction], str]]) -> None:
         rows: dict[tuple, dict[str, Any]] = {}
+        codes: dict[tuple, tuple[str, ...]] = {}
         for preds, source in items:
             for p in preds:
                 key = p.stored_key()
-                if key not in self._stored and key not in rows:
-                    rows[key] = p.to_record(source)
+                shown = p.caveat_codes()
+                if self._is_new(p) and codes.get(key) != shown:  # first serve, or new caveats
+                    rows[key], codes[key] = p.to_record(source), shown
         if not rows:
             return
         try:
@@ -95,6 +101,6 @@ class PredictionWriter:
                 "could not store %d served predictions; will retry on next serve", len(rows)
             )
             return
-        self._stored.update(rows)
+        self._stored.update(codes)
         if len(self._stored) > MAX_REMEMBERED:  # bounded memory; the upsert is idempotent anyway
             self._stored.clear()

@@ -179,3 +179,30 @@ def test_a_version_five_database_gains_the_prediction_scale_and_keeps_its_rows(
     assert store.save_predictions([new]) == 1
     got = store.read_predictions().set_index("symbol")["return_scale"]
     assert got["VNM"] == pytest.approx(0.071) and np.isnan(got["FPT"])
+
+
+def test_a_version_six_database_gains_the_caveats_and_keeps_its_rows(store_factory) -> None:
+    """Old rows: NULL (what they were shown with was not recorded), never "[]" (none shown)."""
+    store = store_factory()
+    row = {
+        "symbol": "FPT",
+        "prediction_date": datetime(2024, 3, 1).date(),
+        "last_close": 100_000.0,
+        "return_scale": 0.07,
+        "price_model_version": "3",
+        "pattern_model_version": "5",
+        "created_at": datetime(2024, 3, 1, 9),
+    }
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE predictions DROP COLUMN caveats")
+        conn.execute(t.schema_version.delete().where(t.schema_version.c.version >= 7))
+        conn.execute(t.predictions.insert().values(**row, simulated=False, source="api"))
+        assert current_version(conn) == 6
+    assert migrate(store.engine) == 6
+    assert store.read_predictions()["caveats"].isna().all()
+    shown = [{"code": "live_coverage_departed", "measured": 0.55, "message_en": "…"}]
+    store.save_predictions([{**row, "symbol": "VNM", "caveats": shown}, {**row, "symbol": "HPG",
+                            "caveats": []}])  # fmt: skip
+    got = store.read_predictions().set_index("symbol")["caveats"]
+    assert got["VNM"] == '[{"code":"live_coverage_departed","measured":0.55}]'
+    assert got["HPG"] == "[]" and got["FPT"] is None

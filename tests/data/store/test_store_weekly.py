@@ -234,3 +234,20 @@ def test_feature_columns_follow_the_features_module() -> None:
     if not hasattr(features, "FEATURES"):
         pytest.skip("stockvision.features does not export FEATURES yet")
     assert list(features.FEATURES) == FEATURE_COLUMNS
+
+
+def test_a_prediction_served_with_other_caveats_updates_its_row_in_place(store: Store) -> None:
+    departed = {"code": "live_coverage_departed", "measured": 0.55}
+    narrow = {"code": "narrow_range_undercovers", "measured": 0.71}
+    assert store.save_predictions([_prediction(caveats=[departed, narrow])]) == 1
+    # the same caveats in another order (and with their messages) are the same row: no write
+    same = [{**narrow, "message_en": "…"}, {**departed, "message_vi": "…"}]
+    assert store.save_predictions([_prediction(caveats=same, source="chat")]) == 0
+    assert store.save_predictions([_prediction(caveats=[narrow], source="chat")]) == 1
+    [row] = store.read_predictions().to_dict("records")
+    assert row["caveats"] == '[{"code":"narrow_range_undercovers","measured":0.71}]'
+    assert row["source"] == "api"  # who asked first is kept; only what was shown changed
+    with pytest.raises(ValueError, match=r"caveats must be a list of \{code, measured\}"):
+        store.save_predictions([_prediction(caveats="not json")])
+    with pytest.raises(ValueError, match="caveats must be"):
+        store.save_predictions([_prediction(caveats=[{"measured": 0.5}])])

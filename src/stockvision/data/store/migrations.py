@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, func, inspect, select, text
 from stockvision.data.store import tables
 from stockvision.errors import SchemaVersionError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 Migration = Callable[[Connection], None]
 
@@ -80,6 +80,15 @@ def _prediction_scale(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE predictions ADD COLUMN return_scale FLOAT"))
 
 
+def _prediction_caveats(conn: Connection) -> None:
+    """Version 7: the caveats each stored prediction was served with (``caveats``, JSON). Old
+    rows get NULL: what they were shown with was not recorded, and "none" (``[]``) would be a
+    guess."""
+    columns = {c["name"] for c in inspect(conn).get_columns("predictions")}
+    if "caveats" not in columns:
+        conn.execute(text("ALTER TABLE predictions ADD COLUMN caveats TEXT"))
+
+
 MIGRATIONS: dict[int, Migration] = {
     1: _baseline,
     2: _news_tables,
@@ -87,6 +96,7 @@ MIGRATIONS: dict[int, Migration] = {
     4: _stream_tables,
     5: _shadow_tables,
     6: _prediction_scale,
+    7: _prediction_caveats,
 }
 
 # Arbitrary constant identifying the store's migration lock among PostgreSQL advisory locks.

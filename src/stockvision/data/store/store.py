@@ -9,6 +9,7 @@ twice reports 0 inserted and 0 updated the second time.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -250,10 +251,34 @@ def _flatten_prediction(record: Mapping[str, Any] | Any) -> dict[str, Any]:
     out["source"] = out["source"] or "api"
     if out["source"] not in PREDICTION_SOURCES:
         raise ValueError(f"prediction source {out['source']!r} not in {PREDICTION_SOURCES}")
+    out["caveats"] = _caveats_json(out["caveats"])
     for key, value in out.items():
         if isinstance(value, float) and np.isnan(value):
             out[key] = None
     return out
+
+
+def _caveats_json(value: Any) -> str | None:
+    """The ``caveats`` column: a list of caveats (objects or dicts with ``code`` and ``measured``)
+    as canonical JSON sorted by code, so the same caveats always compare equal in the upsert;
+    None stays None (not recorded)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    try:
+        if isinstance(value, str):
+            value = json.loads(value)  # a row read back: normalised like any other
+        items = []
+        for c in value:
+            c = c.model_dump() if hasattr(c, "model_dump") else dict(c)
+            measured = c.get("measured")
+            items.append(
+                {"code": str(c["code"]), "measured": None if measured is None else float(measured)}
+            )
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ValueError(
+            f"a prediction's caveats must be a list of {{code, measured}} (got {value!r:.80}): {exc}"
+        ) from exc
+    return json.dumps(sorted(items, key=lambda c: c["code"]), separators=(",", ":"))
 
 
 # --- the store ------------------------------------------------------------------------------
@@ -811,6 +836,7 @@ class Store:
         for col in ("price_model_version", "pattern_model_version"):
             frame[col] = frame[col].astype(object).where(frame[col] != "", None)
         frame["simulated"] = frame["simulated"].astype(bool)
+        frame["caveats"] = frame["caveats"].astype(object).where(frame["caveats"].notna(), None)
         return frame
 
     # --- ingest log and health --------------------------------------------------------------

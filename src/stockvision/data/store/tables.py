@@ -176,6 +176,10 @@ class PredictionRow(Base):
     #: scale of the served 4-week log-return distribution: what the walk-forward's coverage by
     #: predicted width is binned on, so live outcomes can be checked bin by bin (monitoring)
     return_scale: Mapped[float | None] = mapped_column(Float)
+    #: the measured caveats this prediction was (last) served with, as JSON
+    #: ``[{"code": ..., "measured": ...}]`` sorted by code: ``"[]"`` when it was served with
+    #: none, NULL when not recorded (rows from before schema version 7)
+    caveats: Mapped[str | None] = mapped_column(Text)
     pattern: Mapped[str | None] = mapped_column(String(10))
     p_up: Mapped[float | None] = mapped_column(Float)
     p_down: Mapped[float | None] = mapped_column(Float)

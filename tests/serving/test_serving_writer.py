@@ -91,3 +91,21 @@ def test_queued_answers_write_the_caveats_shown_last(tmp_path):
     [row] = store.read_predictions().to_dict("records")
     assert json.loads(row["caveats"]) == [{"code": "live_coverage_departed", "measured": 0.55}]
     assert row["source"] == "api"
+
+
+def test_cached_answers_are_recorded_when_they_differ_from_the_last_one(tmp_path):
+    """The cache path hands the writer JSON: a departure's answer and, after it, the older
+    cached answer without the caveat are each stored; the same answer again writes nothing."""
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    counting = CountingStore(store)
+    writer = PredictionWriter(counting)
+    plain, flagged = _served(), _served(caveats=[DEPARTED])
+    key = plain.stored_key()
+    raw_plain, raw_flagged = plain.model_dump_json().encode(), flagged.model_dump_json().encode()
+    writer.record_json(key, raw_plain, "api")
+    writer.record_json(key, raw_flagged, "api")
+    assert _stored(store)["VNM"] == ["live_coverage_departed"]
+    writer.record_json(key, raw_plain, "api")  # the departure is over: the old cached answer
+    assert _stored(store)["VNM"] == [] and counting.rows == 3
+    writer.record_json(key, raw_plain, "api")
+    assert counting.rows == 3

@@ -304,9 +304,10 @@ class PredictionService:
             return None
         m.CACHE_HITS.inc()
         m.PREDICTIONS_SERVED.labels("cache").inc()
-        # recorded unless stored with these caveats already (~10 µs to parse: a cached answer
-        # may carry other caveats than the one stored, after a monitoring report came and went)
-        self.writer.record([Prediction.model_validate_json(raw)], source)
+        # a cached answer may carry other caveats than the one stored (a monitoring report came
+        # or went since): recorded again when it is another answer than the last one recorded
+        key = (sym, item[1], models.price_version, models.pattern_version)
+        self.writer.record_json(key, raw, source)
         return raw
 
     def predict_one(self, symbol: str, source: str = "api") -> Prediction:

@@ -28,6 +28,7 @@ class PredictionWriter:
         self.store = store
         # served predictions already in the store: stored key -> the caveat codes stored with it
         self._stored: dict[tuple, tuple[str, ...]] = {}
+        self._served_json: dict[tuple, int] = {}  # stored key -> hash of the cached answer recorded
         self._queue: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -44,6 +45,15 @@ class PredictionWriter:
             self._thread.join(timeout=2.0)
             self._thread = None
         self.flush()
+
+    def record_json(self, key: tuple, raw: bytes, source: str) -> None:
+        """A cached answer (its JSON) served again: parsed and recorded only when it is not the
+        answer last recorded from the cache for ``key`` (a hash compare, not a parse, per hit)."""
+        digest = hash(raw)
+        if key in self._stored and self._served_json.get(key) == digest:
+            return
+        self.record([Prediction.model_validate_json(raw)], source)
+        self._served_json[key] = digest
 
     def _is_new(self, p: Prediction) -> bool:
         return self._stored.get(p.stored_key()) != p.caveat_codes()
@@ -104,3 +114,4 @@ class PredictionWriter:
         self._stored.update(codes)
         if len(self._stored) > MAX_REMEMBERED:  # bounded memory; the upsert is idempotent anyway
             self._stored.clear()
+            self._served_json.clear()

@@ -152,9 +152,13 @@ def test_stream_migration_adds_alert_tables_to_an_older_database(store_factory) 
     assert _versions(store) == ALL_VERSIONS
 
 
-def test_a_version_five_database_gains_the_prediction_scale_and_keeps_its_rows(
-    store_factory,
-) -> None:
+#: the prediction columns later migrations added: a database at an older version lacks them
+ADDED_PREDICTION_COLUMNS = {6: "return_scale", 7: "caveats"}
+
+
+def _at_version(store_factory, version: int) -> tuple[Store, dict]:
+    """A store brought back to ``version`` (later prediction columns dropped) holding one
+    prediction written with only the columns that version had; the store and that row."""
     store = store_factory()
     row = {
         "symbol": "FPT",
@@ -165,14 +169,23 @@ def test_a_version_five_database_gains_the_prediction_scale_and_keeps_its_rows(
         "price_model_version": "3",
         "pattern_model_version": "5",
         "created_at": datetime(2024, 3, 1, 9),
+        **({"return_scale": 0.07} if version >= 6 else {}),
     }
     with store.engine.begin() as conn:
-        conn.exec_driver_sql("ALTER TABLE predictions DROP COLUMN return_scale")
-        conn.execute(t.schema_version.delete().where(t.schema_version.c.version >= 6))
-        # only the columns a version-5 table had (the insert names exactly these)
+        for added, column in ADDED_PREDICTION_COLUMNS.items():
+            if added > version:
+                conn.exec_driver_sql(f"ALTER TABLE predictions DROP COLUMN {column}")
+        conn.execute(t.schema_version.delete().where(t.schema_version.c.version > version))
         conn.execute(t.predictions.insert().values(**row, simulated=False, source="api"))
-        assert current_version(conn) == 5
-    assert migrate(store.engine) == 5
+        assert current_version(conn) == version
+    assert migrate(store.engine) == version
+    return store, row
+
+
+def test_a_version_five_database_gains_the_prediction_scale_and_keeps_its_rows(
+    store_factory,
+) -> None:
+    store, row = _at_version(store_factory, 5)
     old = store.read_predictions()
     assert len(old) == 1 and old["return_scale"].isna().all()  # not recorded: never guessed
     new = {**row, "symbol": "VNM", "distribution": {"scale": 0.071, "loc": 0.0}}
@@ -183,22 +196,7 @@ def test_a_version_five_database_gains_the_prediction_scale_and_keeps_its_rows(
 
 def test_a_version_six_database_gains_the_caveats_and_keeps_its_rows(store_factory) -> None:
     """Old rows: NULL (what they were shown with was not recorded), never "[]" (none shown)."""
-    store = store_factory()
-    row = {
-        "symbol": "FPT",
-        "prediction_date": datetime(2024, 3, 1).date(),
-        "last_close": 100_000.0,
-        "return_scale": 0.07,
-        "price_model_version": "3",
-        "pattern_model_version": "5",
-        "created_at": datetime(2024, 3, 1, 9),
-    }
-    with store.engine.begin() as conn:
-        conn.exec_driver_sql("ALTER TABLE predictions DROP COLUMN caveats")
-        conn.execute(t.schema_version.delete().where(t.schema_version.c.version >= 7))
-        conn.execute(t.predictions.insert().values(**row, simulated=False, source="api"))
-        assert current_version(conn) == 6
-    assert migrate(store.engine) == 6
+    store, row = _at_version(store_factory, 6)
     assert store.read_predictions()["caveats"].isna().all()
     shown = [{"code": "live_coverage_departed", "measured": 0.55, "message_en": "…"}]
     store.save_predictions([{**row, "symbol": "VNM", "caveats": shown}, {**row, "symbol": "HPG",

@@ -74,8 +74,14 @@ def test_a_prediction_is_written_again_only_when_its_caveats_change(tmp_path):
     assert counting.rows == 2
     writer.record([_served(caveats=[DEPARTED])], "api")  # monitoring flagged VNM's width bin
     assert counting.rows == 3 and _stored(store)["VNM"] == ["live_coverage_departed"]
+    later = DEPARTED.model_copy(update={"measured": 0.52})  # the next report: another figure
+    writer.record([_served(caveats=[later])], "api")
+    assert counting.rows == 4 and _stored(store)["VNM"] == ["live_coverage_departed"]
+    assert (
+        json.loads(store.read_predictions(symbol="VNM")["caveats"].iloc[0])[0]["measured"] == 0.52
+    )
     writer.record([_served()], "api")  # the departure is over: served without it again
-    assert counting.rows == 4 and _stored(store)["VNM"] == []
+    assert counting.rows == 5 and _stored(store)["VNM"] == []
     assert len(store.read_predictions()) == 2  # one row per prediction, updated in place
 
 

@@ -223,7 +223,6 @@ class Agent:
             thread.join(timeout)
 
     # ------------------------------------------------------------------ entry point
-
     def chat(
         self,
         message: str,

@@ -190,9 +190,10 @@ class Prediction(BaseModel):
     disclaimer_vi: str = DISCLAIMER_VI
     generated_at: datetime | None = None
 
-    def caveat_codes(self) -> tuple[str, ...]:
-        """The caveats shown with this answer, by code: a changed set is stored again."""
-        return tuple(sorted(c.code for c in self.caveats))
+    def shown_caveats(self) -> tuple[tuple[str, float | None], ...]:
+        """The caveats shown with this answer as the store keeps them (code, measured figure),
+        sorted: an answer whose caveats differ from the stored ones is stored again."""
+        return tuple(sorted((c.code, c.measured) for c in self.caveats))
 
     def stored_key(self) -> tuple:
         """What makes a served prediction unique in the store (symbol, date, model versions)."""

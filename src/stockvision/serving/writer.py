@@ -26,8 +26,8 @@ class PredictionWriter:
 
     def __init__(self, store: Any) -> None:
         self.store = store
-        # served predictions already in the store: stored key -> the caveat codes stored with it
-        self._stored: dict[tuple, tuple[str, ...]] = {}
+        # served predictions already in the store: stored key -> the caveats stored with it
+        self._stored: dict[tuple, tuple] = {}
         self._served_json: dict[tuple, int] = {}  # stored key -> hash of the cached answer recorded
         self._queue: queue.Queue = queue.Queue()
         self._stop = threading.Event()
@@ -56,7 +56,7 @@ class PredictionWriter:
         self._served_json[key] = digest
 
     def _is_new(self, p: Prediction) -> bool:
-        return self._stored.get(p.stored_key()) != p.caveat_codes()
+        return self._stored.get(p.stored_key()) != p.shown_caveats()
 
     def record(self, preds: list[Prediction], source: str) -> None:
         """Queue ``preds`` not in the store yet, or stored with other caveats (written now when
@@ -95,13 +95,12 @@ class PredictionWriter:
 
     def _write(self, items: list[tuple[list[Prediction], str]]) -> None:
         rows: dict[tuple, dict[str, Any]] = {}
-        codes: dict[tuple, tuple[str, ...]] = {}
+        shown: dict[tuple, tuple] = {}
         for preds, source in items:
             for p in preds:
-                key = p.stored_key()
-                shown = p.caveat_codes()
-                if self._is_new(p) and codes.get(key) != shown:  # first serve, or new caveats
-                    rows[key], codes[key] = p.to_record(source), shown
+                key, caveats = p.stored_key(), p.shown_caveats()
+                if self._is_new(p) and shown.get(key) != caveats:  # first serve, or new caveats
+                    rows[key], shown[key] = p.to_record(source), caveats
         if not rows:
             return
         try:
@@ -111,7 +110,7 @@ class PredictionWriter:
                 "could not store %d served predictions; will retry on next serve", len(rows)
             )
             return
-        self._stored.update(codes)
+        self._stored.update(shown)
         if len(self._stored) > MAX_REMEMBERED:  # bounded memory; the upsert is idempotent anyway
             self._stored.clear()
             self._served_json.clear()
